@@ -1,0 +1,107 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
+import { migrate } from "drizzle-orm/node-postgres/migrator";
+import pg from "pg";
+import { acquireEmbeddedServer } from "./embedded";
+import { workbenchHome } from "./home";
+import * as schema from "./schema";
+
+export type Db = NodePgDatabase<typeof schema>;
+
+export interface Database {
+  /** Drizzle over the pool, with the whole schema for relational queries. */
+  db: Db;
+  pool: pg.Pool;
+  /** The connection string (hand it to child processes and to pg-boss). */
+  url: string;
+  /** "external" when DATABASE_URL chose the server, "embedded" when the workbench runs its own. */
+  mode: "external" | "embedded";
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** Connection string; defaults to DATABASE_URL, and without it the embedded server. */
+  url?: string;
+  /** Workbench home for the embedded server; defaults to RLHF_HOME or `.rlhf/`. */
+  home?: string;
+  /** Apply pending migrations (default true). Safe to run from many processes at once. */
+  migrate?: boolean;
+  /** Pool size (default 10). */
+  max?: number;
+}
+
+export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../drizzle");
+
+// Any constant works; it only has to be the same in every process of the workbench.
+const MIGRATION_LOCK_KEY = 7_470_001;
+
+/**
+ * Connect to the workbench's PostgreSQL: `DATABASE_URL` when set, otherwise the embedded server under
+ * the workbench home (started if needed, shared with the workbench's other processes, stopped when the
+ * last of them exits). Migrations are applied on open; re-applying is a no-op.
+ */
+export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<Database> {
+  const explicitUrl = options.url || process.env.DATABASE_URL || undefined;
+  const embedded = explicitUrl ? undefined : await acquireEmbeddedServer(options.home ?? workbenchHome());
+  const url = explicitUrl ?? embedded!.url;
+
+  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
+  // An idle client losing its server (a restart, say) must not crash the process; the next query reconnects.
+  pool.on("error", () => {});
+  try {
+    await pool.query("select 1");
+  } catch (error) {
+    await pool.end().catch(() => {});
+    await embedded?.release();
+    throw new Error(`Cannot connect to PostgreSQL at ${redactUrl(url)}: ${(error as Error).message}`);
+  }
+
+  const db = drizzle(pool, { schema });
+  if (options.migrate !== false) {
+    try {
+      await applyMigrations(db, pool);
+    } catch (error) {
+      await pool.end().catch(() => {});
+      await embedded?.release();
+      throw error;
+    }
+  }
+
+  let closed = false;
+  return {
+    db,
+    pool,
+    url,
+    mode: embedded ? "embedded" : "external",
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+      await embedded?.release();
+    },
+  };
+}
+
+/** Apply the committed migrations; an advisory lock lets many processes start at once. */
+export async function applyMigrations(db: Db, pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+    await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+  } finally {
+    await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => {});
+    client.release();
+  }
+}
+
+/** A connection string safe to print: the password replaced by ***. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(unparseable connection string)";
+  }
+}
