@@ -1,9 +1,4 @@
 import { defineConfig } from "vitest/config";
+import { workbenchTestConfig } from "./src/db/vitest-preset";
 
-export default defineConfig({
-  test: {
-    globalSetup: ["./src/db/test-global-setup.ts"],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
-  },
-});
+export default defineConfig(workbenchTestConfig("core"));

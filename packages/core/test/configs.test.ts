@@ -13,7 +13,9 @@ describe("job configs", () => {
   });
 
   it("name the field and the problem of an invalid config", () => {
-    expect(() => parseJobConfig("pretrain", { maxSteps: -3, model: { preset: "huge" } })).toThrow(ConfigError);
+    expect(() => parseJobConfig("pretrain", { maxSteps: -3, model: { preset: "huge" } })).toThrow(
+      ConfigError,
+    );
     try {
       parseJobConfig("pretrain", { maxSteps: -3, model: { preset: "huge" } });
     } catch (error) {

@@ -122,7 +122,11 @@ export const commonSchema = z.object({
 });
 
 /** A shared field with another default for one trainer (the doc comes along). */
-export function withDefault<T extends z.ZodType>(field: z.ZodDefault<T>, value: z.util.NoUndefined<z.core.output<T>>, description?: string) {
+export function withDefault<T extends z.ZodType>(
+  field: z.ZodDefault<T>,
+  value: z.util.NoUndefined<z.core.output<T>>,
+  description?: string,
+) {
   return field
     .unwrap()
     .default(value)

@@ -24,7 +24,10 @@ export const comparisonTaskLineSchema = z.object({
     .array(
       z.union([
         z.string().min(1, "must not be empty"),
-        z.object({ text: z.string().min(1, "must not be empty"), source: z.string().min(1).default("imported") }),
+        z.object({
+          text: z.string().min(1, "must not be empty"),
+          source: z.string().min(1).default("imported"),
+        }),
       ]),
     )
     .min(2, "needs at least 2 responses to compare")
@@ -78,7 +81,11 @@ export function parseJsonl<T extends z.ZodType>(text: string, schema: T): z.infe
     try {
       value = JSON.parse(raw);
     } catch (error) {
-      problems.push({ line: i + 1, field: "(line)", message: `not valid JSON (${(error as Error).message})` });
+      problems.push({
+        line: i + 1,
+        field: "(line)",
+        message: `not valid JSON (${(error as Error).message})`,
+      });
       continue;
     }
     const result = schema.safeParse(value);

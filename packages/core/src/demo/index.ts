@@ -1,0 +1,3 @@
+export * from "./generator";
+export * from "./oracle";
+export * from "./seed";

@@ -1,0 +1,146 @@
+/**
+ * `rlhf start`: the whole workbench on one machine. Opens the database (the embedded PostgreSQL unless
+ * DATABASE_URL is set) and holds it for the session, seeds the demo project, starts the dashboard and the
+ * labeler (`next start`), and on Ctrl-C stops everything it started — the apps, then the database.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { openDatabase, redactUrl, workbenchHome, workspaceRoot } from "@rlhf/core/db";
+import { seedDemo } from "@rlhf/core/demo";
+
+export interface StartOptions {
+  dashboardPort: number;
+  labelerPort: number;
+  demo: boolean;
+}
+
+interface Service {
+  name: string;
+  url: string;
+  child: ChildProcess;
+}
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "0.0.0.0", () => server.close(() => resolve(true)));
+  });
+}
+
+async function choosePort(name: string, wanted: number): Promise<number> {
+  for (let port = wanted; port < wanted + 50; port++) {
+    if (await portFree(port)) {
+      if (port !== wanted) say(`  ${name}: port ${wanted} is in use, using ${port}`);
+      return port;
+    }
+  }
+  throw new Error(`no free port for the ${name} between ${wanted} and ${wanted + 49}; pass --${name}-port`);
+}
+
+async function waitForHttp(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null)
+      throw new Error(`${url}: the server exited with code ${child.exitCode} before it was ready`);
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+      if (response.status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs / 1000} s`);
+}
+
+function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+export async function start(options: StartOptions): Promise<void> {
+  const root = workspaceRoot(process.cwd());
+  if (!root)
+    throw new Error(
+      "rlhf start must run inside the workbench checkout (no pnpm-workspace.yaml above the working directory)",
+    );
+  const home = workbenchHome();
+
+  say("RLHF Workbench");
+  const database = await openDatabase({ home });
+  say(
+    `  database:  ${database.mode === "embedded" ? `embedded PostgreSQL, data in ${path.join(home, "postgres")}` : redactUrl(database.url)}`,
+  );
+  if (options.demo) {
+    const { created } = await seedDemo(database.db);
+    say(`  demo data: ${created ? "seeded" : "present"}`);
+  }
+
+  const services: Service[] = [];
+  let stopping = false;
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say("\nstopping the workbench…");
+    await Promise.all(services.map((s) => stopChild(s.child, 10_000)));
+    await database.close();
+    say("stopped");
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void stopAll(0));
+  process.on("SIGTERM", () => void stopAll(0));
+
+  const apps = [
+    { name: "dashboard", port: options.dashboardPort },
+    { name: "labeler", port: options.labelerPort },
+  ];
+  try {
+    for (const app of apps) {
+      const dir = path.join(root, "apps", app.name);
+      if (!existsSync(path.join(dir, ".next", "BUILD_ID"))) {
+        throw new Error(`the ${app.name} is not built; run \`pnpm build\` (pnpm start does it for you)`);
+      }
+      const port = await choosePort(app.name, app.port);
+      const next = path.join(dir, "node_modules", ".bin", "next");
+      const child = spawn(next, ["start", "--port", String(port)], {
+        cwd: dir,
+        env: {
+          ...process.env,
+          DATABASE_URL: database.url,
+          RLHF_HOME: home,
+          NEXT_TELEMETRY_DISABLED: "1",
+          PORT: String(port),
+        },
+        stdio: ["ignore", "inherit", "inherit"],
+      });
+      child.once("exit", (code, signal) => {
+        if (!stopping) {
+          say(`the ${app.name} exited (${signal ?? `code ${code}`}); stopping the rest`);
+          void stopAll(1);
+        }
+      });
+      services.push({ name: app.name, url: `http://localhost:${port}`, child });
+    }
+    await Promise.all(services.map((s) => waitForHttp(s.url, s.child, 120_000)));
+  } catch (error) {
+    say(`failed to start: ${(error as Error).message}`);
+    await stopAll(1);
+    return;
+  }
+
+  say("");
+  for (const s of services) say(`  ${s.name.padEnd(10)} ${s.url}`);
+  say("\nready. Ctrl-C stops everything.");
+}
