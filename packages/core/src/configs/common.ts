@@ -132,3 +132,6 @@ export function withDefault<T extends z.ZodType>(
     .default(value)
     .describe(description ?? field.description ?? "");
 }
+
+export type OptimConfig = z.infer<typeof optimSchema>;
+export type CadenceConfig = z.infer<typeof cadenceSchema>;

@@ -2,7 +2,9 @@
  * The `rlhf` command line. Each command imports what it needs when it runs, so `rlhf --help` or
  * `rlhf start` never load tfjs.
  */
+import { type JobKind, jobConfigSchemas } from "@rlhf/core/configs";
 import { Command } from "commander";
+import { addConfigFlags } from "./config-flags";
 
 const program = new Command()
   .name("rlhf")
@@ -26,6 +28,50 @@ program
       labelerPort: Number(options.labelerPort),
       demo: options.demo,
     });
+  });
+
+const train = program.command("train").description("run a training job here and now (recorded as a run)");
+for (const kind of Object.keys(jobConfigSchemas) as JobKind[]) {
+  const command = train
+    .command(kind)
+    .description(jobConfigSchemas[kind].description ?? kind)
+    .option("--name <name>", "run name (default: kind and time)")
+    .option("--json", "print the result as JSON");
+  addConfigFlags(command, kind).action(async (options) => {
+    const { trainCommand } = await import("./train");
+    await trainCommand(kind, options);
+  });
+}
+
+program
+  .command("tokenizer")
+  .description("tokenizers")
+  .command("train")
+  .description("train a byte-level BPE tokenizer on a text dataset and save it as tokenizer.json")
+  .requiredOption("--out <file>", "where to write tokenizer.json")
+  .option("--dataset <name>", "text dataset", "demo-corpus")
+  .option("--vocab-size <n>", "vocabulary size", "512")
+  .action(async (options) => {
+    const { tokenizerTrainCommand } = await import("./tools");
+    await tokenizerTrainCommand(options);
+  });
+
+program
+  .command("generate")
+  .description("generate from a checkpoint")
+  .requiredOption("--checkpoint <dir>", "checkpoint directory, or run:<id or name>")
+  .option("--prompt <text...>", "prompt(s); several are generated as one batch")
+  .option("--chat", "wrap each prompt in the chat format (for SFT and RL checkpoints)")
+  .option("--max-new-tokens <n>", "tokens to generate", "64")
+  .option("--temperature <t>", "sampling temperature (0 = greedy)", "0.8")
+  .option("--top-k <k>", "sample among the k most likely tokens (0 = all)", "0")
+  .option("--top-p <p>", "nucleus sampling threshold", "1")
+  .option("--seed <n>", "sampling seed", "0")
+  .option("--backend <name>", "auto | tensorflow | wasm | cpu", "auto")
+  .option("--json", "print JSON")
+  .action(async (options) => {
+    const { generateCommand } = await import("./tools");
+    await generateCommand(options);
   });
 
 const db = program.command("db").description("the workbench database");

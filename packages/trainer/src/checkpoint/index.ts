@@ -1,0 +1,201 @@
+/**
+ * Checkpoints as Hugging Face model directories: `config.json` + `model.safetensors` + `tokenizer.json`
+ * (+ `tokenizer_config.json`, `special_tokens_map.json`), so a policy loads in transformers as
+ * GPT2LMHeadModel and a reward model as GPT2ForSequenceClassification; plus our training state
+ * (`trainer_state.json`, `optimizer.safetensors`) so a run resumes exactly. A GPT-2 directory from the
+ * hub, put on disk by the user, loads too.
+ *
+ * A checkpoint is written into a temporary directory and renamed into place, so a crash never leaves a
+ * half-written checkpoint under the final name.
+ */
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { fromHfConfig, GPT, type GPTOptions, toHfConfig } from "../model";
+import {
+  loadTokenizerJson,
+  saveTokenizerJson,
+  type Tokenizer,
+  transformersTokenizerFiles,
+} from "../tokenizer";
+import { type F32Tensor, readSafetensors, writeSafetensors } from "./safetensors";
+
+export const CHECKPOINT_FILES = {
+  config: "config.json",
+  weights: "model.safetensors",
+  tokenizer: "tokenizer.json",
+  tokenizerConfig: "tokenizer_config.json",
+  specialTokensMap: "special_tokens_map.json",
+  trainerState: "trainer_state.json",
+  optimizer: "optimizer.safetensors",
+  rewardNormalization: "reward_normalization.json",
+} as const;
+
+/** What a trainer keeps besides the weights to continue exactly where it stopped. */
+export interface TrainerState {
+  kind: string;
+  /** Optimiser steps completed. */
+  step: number;
+  /** Trainer-specific position in the data and RNG state (JSON). */
+  data?: Record<string, unknown>;
+  /** Metrics at this step, for the checkpoint list. */
+  metrics?: Record<string, number>;
+}
+
+export interface SaveCheckpointOptions {
+  /** Optimiser moments by name, saved to optimizer.safetensors. */
+  optimizerState?: Map<string, tf.Tensor>;
+  trainerState?: TrainerState;
+  /** Extra JSON files (name → content), e.g. the reward normalisation. */
+  extraFiles?: Record<string, unknown>;
+}
+
+async function tensorsToF32(tensors: Map<string, tf.Tensor>): Promise<Record<string, F32Tensor>> {
+  const out: Record<string, F32Tensor> = {};
+  for (const [name, t] of tensors) {
+    out[name] = { dtype: "F32", shape: t.shape, data: (await t.data()) as Float32Array };
+  }
+  return out;
+}
+
+/** Our parameter names → the names and layouts transformers reads (scalar heads as [1, d] Linear weights). */
+function exportWeights(model: GPT): Map<string, tf.Tensor> {
+  const out = new Map<string, tf.Tensor>();
+  for (const [name, t] of model.namedWeights()) {
+    if (name === "score.weight")
+      out.set(name, tf.transpose(t)); // [d,1] → [1,d] (nn.Linear layout)
+    else if (name === "v_head.weight")
+      out.set("v_head.summary.weight", tf.transpose(t)); // TRL's ValueHead
+    else if (name === "v_head.bias") out.set("v_head.summary.bias", t);
+    else out.set(name, t);
+  }
+  return out;
+}
+
+export async function saveCheckpoint(
+  dir: string,
+  model: GPT,
+  tokenizer: Tokenizer,
+  options: SaveCheckpointOptions = {},
+): Promise<void> {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  const architecture = model.hasRewardHead ? "GPT2ForSequenceClassification" : "GPT2LMHeadModel";
+  const hfConfig = toHfConfig(
+    model.config,
+    {
+      eosTokenId: tokenizer.eosId,
+      padTokenId: tokenizer.padId,
+      bosTokenId: tokenizer.bosId ?? tokenizer.eosId,
+    },
+    architecture,
+  );
+  await writeFile(path.join(tmp, CHECKPOINT_FILES.config), `${JSON.stringify(hfConfig, null, 2)}\n`);
+
+  const exported = exportWeights(model);
+  try {
+    await writeSafetensors(path.join(tmp, CHECKPOINT_FILES.weights), await tensorsToF32(exported), {
+      format: "pt",
+    });
+  } finally {
+    for (const [name, t] of exported) if (!model.params.has(name)) t.dispose();
+  }
+  await saveTokenizerJson(path.join(tmp, CHECKPOINT_FILES.tokenizer), tokenizer);
+  const { tokenizerConfig, specialTokensMap } = transformersTokenizerFiles(tokenizer, {
+    modelMaxLength: model.config.nPositions,
+  });
+  await writeFile(
+    path.join(tmp, CHECKPOINT_FILES.tokenizerConfig),
+    `${JSON.stringify(tokenizerConfig, null, 2)}\n`,
+  );
+  await writeFile(
+    path.join(tmp, CHECKPOINT_FILES.specialTokensMap),
+    `${JSON.stringify(specialTokensMap, null, 2)}\n`,
+  );
+  if (options.optimizerState) {
+    await writeSafetensors(
+      path.join(tmp, CHECKPOINT_FILES.optimizer),
+      await tensorsToF32(options.optimizerState),
+    );
+  }
+  if (options.trainerState) {
+    await writeFile(
+      path.join(tmp, CHECKPOINT_FILES.trainerState),
+      `${JSON.stringify(options.trainerState, null, 2)}\n`,
+    );
+  }
+  for (const [name, content] of Object.entries(options.extraFiles ?? {})) {
+    await writeFile(path.join(tmp, name), `${JSON.stringify(content, null, 2)}\n`);
+  }
+  await rm(dir, { recursive: true, force: true });
+  await rename(tmp, dir);
+}
+
+export interface LoadedCheckpoint {
+  model: GPT;
+  tokenizer: Tokenizer;
+  trainerState?: TrainerState;
+  /** Optimiser moments, when the checkpoint has them; the caller disposes them. */
+  optimizerState?: Map<string, tf.Tensor>;
+  /** Parsed extra JSON files that were present (e.g. reward_normalization.json). */
+  rewardNormalization?: { gain: number; bias: number };
+}
+
+export interface LoadCheckpointOptions extends Omit<GPTOptions, "init" | "seed"> {
+  /** Also read optimizer.safetensors (to resume training). */
+  withOptimizer?: boolean;
+}
+
+/** Load a checkpoint directory (ours, or a GPT-2 from the Hugging Face hub). Errors name the missing file. */
+export async function loadCheckpoint(
+  dir: string,
+  options: LoadCheckpointOptions = {},
+): Promise<LoadedCheckpoint> {
+  const file = (name: string) => path.join(dir, name);
+  for (const required of [CHECKPOINT_FILES.config, CHECKPOINT_FILES.weights, CHECKPOINT_FILES.tokenizer]) {
+    if (!existsSync(file(required))) {
+      throw new Error(
+        `${dir} is not a checkpoint: ${required} is missing (expected config.json, model.safetensors and tokenizer.json)`,
+      );
+    }
+  }
+  const hf = fromHfConfig(JSON.parse(await readFile(file(CHECKPOINT_FILES.config), "utf8")));
+  const tokenizer = await loadTokenizerJson(file(CHECKPOINT_FILES.tokenizer));
+  if (tokenizer.vocabSize > hf.config.vocabSize) {
+    throw new Error(
+      `${dir}: tokenizer.json has ${tokenizer.vocabSize} tokens but config.json vocab_size is ${hf.config.vocabSize}`,
+    );
+  }
+  const { withOptimizer, ...gptOptions } = options;
+  const model = new GPT(hf.config, { ...gptOptions, init: "zeros" });
+  const { tensors } = await readSafetensors(file(CHECKPOINT_FILES.weights));
+  const weights = new Map<string, tf.Tensor>();
+  try {
+    for (const [name, t] of tensors) weights.set(name, tf.tensor(t.data as Float32Array, t.shape, "float32"));
+    model.loadWeights(weights, { allowUnexpected: true });
+  } catch (error) {
+    model.dispose();
+    throw new Error(`${dir}: ${(error as Error).message}`);
+  } finally {
+    for (const t of weights.values()) t.dispose();
+  }
+
+  const loaded: LoadedCheckpoint = { model, tokenizer };
+  if (existsSync(file(CHECKPOINT_FILES.trainerState))) {
+    loaded.trainerState = JSON.parse(await readFile(file(CHECKPOINT_FILES.trainerState), "utf8"));
+  }
+  if (existsSync(file(CHECKPOINT_FILES.rewardNormalization))) {
+    loaded.rewardNormalization = JSON.parse(
+      await readFile(file(CHECKPOINT_FILES.rewardNormalization), "utf8"),
+    );
+  }
+  if (withOptimizer && existsSync(file(CHECKPOINT_FILES.optimizer))) {
+    const opt = await readSafetensors(file(CHECKPOINT_FILES.optimizer));
+    loaded.optimizerState = new Map(
+      [...opt.tensors].map(([name, t]) => [name, tf.tensor(t.data as Float32Array, t.shape, "float32")]),
+    );
+  }
+  return loaded;
+}

@@ -1,0 +1,105 @@
+import * as tf from "@tensorflow/tfjs";
+
+export interface AdamWOptions {
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  weightDecay: number;
+  /** Which parameters decay: by default matrices only (not biases, LayerNorm gains or 1-D tensors). */
+  decays?: (name: string, variable: tf.Variable) => boolean;
+}
+
+/** nanoGPT's rule: every tensor of rank ≥ 2 decays (matrices and embeddings); biases and LayerNorm do not. */
+export const decayMatrices = (_name: string, variable: tf.Variable) => variable.rank >= 2;
+
+/**
+ * AdamW (Loshchilov & Hutter): Adam with decoupled weight decay, `p ← p − lr·(m̂/(√v̂+ε) + λ·p)`.
+ * Moments are tf.Variables kept across steps and saved with checkpoints so a resumed run continues exactly.
+ */
+export class AdamW {
+  /** Optimiser steps taken (for bias correction). */
+  step = 0;
+  readonly m = new Map<string, tf.Variable>();
+  readonly v = new Map<string, tf.Variable>();
+
+  constructor(
+    readonly params: Map<string, tf.Variable>,
+    readonly options: AdamWOptions,
+  ) {
+    for (const [name, p] of params) {
+      this.m.set(name, tf.variable(tf.zerosLike(p), false, `adam_m/${name}`));
+      this.v.set(name, tf.variable(tf.zerosLike(p), false, `adam_v/${name}`));
+    }
+  }
+
+  /** One update with gradients by parameter name (missing names are left alone) at learning rate `lr`. */
+  apply(grads: Map<string, tf.Tensor>, lr: number): void {
+    this.step += 1;
+    const { beta1, beta2, epsilon, weightDecay } = this.options;
+    const decays = this.options.decays ?? decayMatrices;
+    const bias1 = 1 - beta1 ** this.step;
+    const bias2 = 1 - beta2 ** this.step;
+    for (const [name, p] of this.params) {
+      const g = grads.get(name);
+      if (!g) continue;
+      const m = this.m.get(name)!;
+      const v = this.v.get(name)!;
+      tf.tidy(() => {
+        const mNext = m.mul(beta1).add(g.mul(1 - beta1));
+        const vNext = v.mul(beta2).add(g.square().mul(1 - beta2));
+        m.assign(mNext);
+        v.assign(vNext);
+        // lr·m̂/(√v̂+ε), with the bias corrections folded into scalars.
+        const update = mNext.div(vNext.div(bias2).sqrt().add(epsilon)).mul(lr / bias1);
+        const decayed = weightDecay > 0 && decays(name, p) ? p.mul(1 - lr * weightDecay) : p;
+        p.assign(decayed.sub(update));
+      });
+    }
+  }
+
+  /** Moments as plain named tensors, for the checkpoint (`adam_m.<param>`, `adam_v.<param>`). */
+  stateTensors(): Map<string, tf.Tensor> {
+    const out = new Map<string, tf.Tensor>();
+    for (const [name, m] of this.m) out.set(`adam_m.${name}`, m);
+    for (const [name, v] of this.v) out.set(`adam_v.${name}`, v);
+    return out;
+  }
+
+  loadState(tensors: Map<string, tf.Tensor>, step: number): void {
+    for (const [name, m] of this.m) {
+      const saved = tensors.get(`adam_m.${name}`);
+      if (saved) m.assign(saved.reshape(m.shape));
+    }
+    for (const [name, v] of this.v) {
+      const saved = tensors.get(`adam_v.${name}`);
+      if (saved) v.assign(saved.reshape(v.shape));
+    }
+    this.step = step;
+  }
+
+  dispose(): void {
+    for (const t of this.m.values()) t.dispose();
+    for (const t of this.v.values()) t.dispose();
+    this.m.clear();
+    this.v.clear();
+  }
+}
+
+/**
+ * Clip gradients to a global L2 norm (in place in the returned map; the inputs are disposed when replaced).
+ * Returns the norm before clipping, which the trainers log as `grad_norm`.
+ */
+export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): number {
+  const norm = tf.tidy(() => tf.addN([...grads.values()].map((g) => g.square().sum())).sqrt()).dataSync()[0]!;
+  if (maxNorm > 0 && norm > maxNorm) {
+    const scale = maxNorm / (norm + 1e-6);
+    for (const [name, g] of grads) {
+      grads.set(
+        name,
+        tf.tidy(() => g.mul(scale)),
+      );
+      g.dispose();
+    }
+  }
+  return norm;
+}

@@ -1,0 +1,85 @@
+/**
+ * Stage 2 — supervised fine-tuning: prompt/response pairs in the chat format
+ * (`<|user|>prompt<|assistant|>response<|endoftext|>`), loss on the response tokens only, padding masked.
+ */
+import type { SftConfig } from "@rlhf/core/configs";
+import { loadCheckpoint } from "../checkpoint";
+import { batchIndices, conversationBatch, encodeConversations, loadPairs } from "../data";
+import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
+import { runLmLoop } from "../train/lm-loop";
+
+export async function trainSft(config: SftConfig, ctx: JobContext): Promise<RunSummary> {
+  // 1. Model: resumed, or the pretrained checkpoint.
+  const resumed = ctx.resumeFrom !== undefined;
+  const loaded = resumed
+    ? await loadCheckpoint(ctx.resumeFrom!.path, { withOptimizer: true })
+    : await loadCheckpoint(await ctx.resolveCheckpoint(config.init));
+  const { model, tokenizer, optimizerState } = loaded;
+  const startStep = resumed ? (loaded.trainerState?.step ?? ctx.resumeFrom!.step) : 0;
+
+  try {
+    // 2. Data: chat-formatted, over-long conversations dropped (not truncated).
+    const maxLength = Math.min(config.maxLength, model.config.nPositions);
+    const trainPairs = await loadPairs(ctx.database, config.dataset, "train");
+    let evalPairs = await loadPairs(ctx.database, config.dataset, "eval");
+    if (evalPairs.length === 0)
+      evalPairs = trainPairs.splice(Math.floor(trainPairs.length * (1 - config.evalFraction)));
+    const train = encodeConversations(tokenizer, trainPairs, maxLength);
+    const held = encodeConversations(tokenizer, evalPairs, maxLength);
+    if (train.conversations.length === 0) {
+      throw new JobInputError(
+        `dataset "${config.dataset}" has no training pairs of at most ${maxLength} tokens`,
+      );
+    }
+    ctx.log(
+      `SFT pairs: ${train.conversations.length} for training, ${held.conversations.length} held out` +
+        (train.dropped + held.dropped > 0
+          ? `; ${train.dropped + held.dropped} longer than ${maxLength} tokens dropped`
+          : ""),
+    );
+    const evalBatches = [];
+    for (
+      let i = 0;
+      i < held.conversations.length && evalBatches.length < config.evalBatches;
+      i += config.batchSize
+    ) {
+      evalBatches.push(
+        conversationBatch(
+          held.conversations.slice(i, i + config.batchSize),
+          tokenizer.padId,
+          config.completionOnlyLoss,
+        ),
+      );
+    }
+    if (evalBatches.length === 0)
+      throw new JobInputError(`dataset "${config.dataset}" has no held-out pairs to evaluate on`);
+
+    const size = train.conversations.length;
+    const summary = await runLmLoop({
+      kind: "sft",
+      ctx,
+      model,
+      tokenizer,
+      optim: config,
+      cadence: config,
+      maxSteps: config.maxSteps,
+      seed: config.seed,
+      startStep,
+      optimizerState,
+      trainBatch: (step, micro) => {
+        const index = step * config.gradAccumSteps + micro;
+        const items = batchIndices(size, config.batchSize, config.seed, index).map(
+          (i) => train.conversations[i]!,
+        );
+        return conversationBatch(items, tokenizer.padId, config.completionOnlyLoss);
+      },
+      evalBatches,
+      samplePrompts: config.samplePrompts.map((text) => ({ text, ids: tokenizer.formatChat(text).ids })),
+      sampleMaxTokens: config.sampleMaxTokens,
+    });
+    return { ...summary, epochs: (Number(summary.steps) * config.batchSize * config.gradAccumSteps) / size };
+  } finally {
+    model.dispose();
+    if (optimizerState) for (const t of optimizerState.values()) t.dispose();
+  }
+}
