@@ -27,8 +27,15 @@ export class AdamW {
     readonly options: AdamWOptions,
   ) {
     for (const [name, p] of params) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false, `adam_m/${name}`));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false, `adam_v/${name}`));
+      // tf.Variable names are process-wide: derive them from the parameter's own (model-prefixed) name.
+      this.m.set(
+        name,
+        tf.tidy(() => tf.variable(tf.zerosLike(p), false, `adam_m/${p.name}`)),
+      );
+      this.v.set(
+        name,
+        tf.tidy(() => tf.variable(tf.zerosLike(p), false, `adam_v/${p.name}`)),
+      );
     }
   }
 
@@ -90,7 +97,9 @@ export class AdamW {
  * Returns the norm before clipping, which the trainers log as `grad_norm`.
  */
 export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): number {
-  const norm = tf.tidy(() => tf.addN([...grads.values()].map((g) => g.square().sum())).sqrt()).dataSync()[0]!;
+  const normTensor = tf.tidy(() => tf.addN([...grads.values()].map((g) => g.square().sum())).sqrt());
+  const norm = normTensor.dataSync()[0]!;
+  normTensor.dispose();
   if (maxNorm > 0 && norm > maxNorm) {
     const scale = maxNorm / (norm + 1e-6);
     for (const [name, g] of grads) {
