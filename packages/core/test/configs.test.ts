@@ -57,3 +57,12 @@ describe("JSONL import", () => {
     }
   });
 });
+
+describe("docs/reference/configs.md", () => {
+  it("is what the schemas generate (run `pnpm docs:configs` after changing a config)", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { renderConfigReference } = await import("../src/configs/reference");
+    const committed = readFileSync(new URL("../../../docs/reference/configs.md", import.meta.url), "utf8");
+    expect(committed).toBe(renderConfigReference());
+  });
+});

@@ -80,7 +80,9 @@ export const optimSchema = z.object({
     .min(0)
     .max(1)
     .default(0.1)
-    .describe("AdamW decoupled weight decay, on matrices only (not biases, LayerNorm or positions)"),
+    .describe(
+      "AdamW decoupled weight decay, on tensors of rank ≥ 2 (weight matrices and embeddings), never on biases or LayerNorm",
+    ),
   beta1: z.number().min(0).lt(1).default(0.9).describe("Adam β1"),
   beta2: z
     .number()

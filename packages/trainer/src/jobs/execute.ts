@@ -21,15 +21,9 @@ type Trainer = (config: never, ctx: JobContext) => Promise<RunSummary>;
 const trainers: Record<JobKind, () => Promise<Trainer>> = {
   pretrain: async () => (await import("../trainers/pretrain")).trainPretrain as Trainer,
   sft: async () => (await import("../trainers/sft")).trainSft as Trainer,
-  reward: async () => {
-    throw new Error("the reward-model trainer is not available yet");
-  },
-  ppo: async () => {
-    throw new Error("the PPO trainer is not available yet");
-  },
-  dpo: async () => {
-    throw new Error("the DPO trainer is not available yet");
-  },
+  reward: async () => (await import("../trainers/reward")).trainReward as Trainer,
+  ppo: async () => (await import("../trainers/ppo")).trainPpo as Trainer,
+  dpo: async () => (await import("../trainers/dpo")).trainDpo as Trainer,
 };
 
 export interface ExecuteOptions {
