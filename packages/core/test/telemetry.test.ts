@@ -18,6 +18,7 @@ describe("RunTelemetry", () => {
     telemetry.metric("loss", 1000, Number.NaN); // never charted
     telemetry.sample({ step: 10, prompt: "p", response: "r", reward: 1.5, extra: { kl: 0.1 } });
     telemetry.log("hello");
+    telemetry.sample({ step: 11, prompt: "nul \u0000 byte", response: "\u0000" }); // PostgreSQL text cannot hold NUL
     await telemetry.flush();
     // A resumed run writes step 999 again.
     telemetry.metric("loss", 999, 0.25);
@@ -39,7 +40,10 @@ describe("RunTelemetry", () => {
     const samples = await t.pool.query("select prompt, reward, extra from samples where run_id = $1", [
       run!.id,
     ]);
-    expect(samples.rows).toEqual([{ prompt: "p", reward: 1.5, extra: { kl: 0.1 } }]);
+    expect(samples.rows).toEqual([
+      { prompt: "p", reward: 1.5, extra: { kl: 0.1 } },
+      { prompt: "nul \uFFFD byte", reward: null, extra: {} },
+    ]);
     const logs = await t.pool.query("select message from run_logs where run_id = $1", [run!.id]);
     expect(logs.rows).toEqual([{ message: "hello" }]);
   });

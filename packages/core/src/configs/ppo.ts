@@ -19,7 +19,16 @@ export const ppoConfigSchema = z
       .default(1e-5)
       .describe("Adam ε (1e-5 as in the N+ implementation details)"),
     policy: checkpointRef.describe("the SFT checkpoint: starting policy and frozen reference"),
-    rewardModel: checkpointRef.describe("the reward model checkpoint (frozen)"),
+    rewardModel: checkpointRef
+      .optional()
+      .describe("the reward model checkpoint (frozen); or give rewardFunction"),
+    rewardFunction: z
+      .string()
+      .regex(/^(sentiment|contains:.+)$/, 'expected "sentiment" or "contains:<text>"')
+      .optional()
+      .describe(
+        'a reward function instead of a reward model: "sentiment" (AFINN score of the response, the demo oracle) or "contains:<text>" (occurrences of text)',
+      ),
     prompts: z.string().min(1).default("demo-prompts").describe("prompts dataset to roll out on"),
     valueModel: z
       .enum(["head", "reward"])
@@ -94,6 +103,10 @@ export const ppoConfigSchema = z
       .min(1)
       .default(25)
       .describe("save a checkpoint every N iterations (and at the end)"),
+  })
+  .refine((c) => (c.rewardModel === undefined) !== (c.rewardFunction === undefined), {
+    path: ["rewardModel"],
+    message: "give exactly one of rewardModel (a checkpoint) and rewardFunction",
   })
   .describe("PPO: optimise the policy against the reward model with a KL penalty to the SFT model");
 

@@ -23,7 +23,7 @@ function describeField(schema: z.ZodType): {
     current = def.innerType as typeof current;
   }
   const def = current.def;
-  let type = def.type;
+  let type: string = def.type;
   const bounds: string[] = [];
   if (def.type === "enum")
     type = Object.values(def.entries as Record<string, string>)

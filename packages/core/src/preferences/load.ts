@@ -1,0 +1,236 @@
+/**
+ * Preference data for training, read from the rankings of comparison tasks. One `RankingGroup` per
+ * ranking keeps a prompt's completions together with the pairs their ranking implies — the InstructGPT
+ * grouping, where a reward model scores each completion once and takes the loss over all its pairs —
+ * and `preferencePairs` flattens groups into TRL's plain {prompt, chosen, rejected} rows for DPO and
+ * export.
+ */
+import { and, asc, eq, inArray } from "drizzle-orm";
+import type { Db } from "../db/open";
+import { comparisonTasks, completions, datasets, rankings, taskCompletions } from "../db/schema";
+import { expandRankingToPairs } from "./pairs";
+
+export type PreferenceSplit = "train" | "eval";
+
+export interface RankingGroup {
+  rankingId: string;
+  taskId: string;
+  /** Name of the dataset the task belongs to. */
+  dataset: string;
+  annotatorId: string;
+  prompt: string;
+  /** The completions the ranking orders, in the task's display order. */
+  completions: { id: string; response: string }[];
+  /** [chosen, rejected] as indices into `completions`, in ranking order. */
+  pairs: [number, number][];
+  /** The annotator's strength (1 = slightly, 2 = much better), or null. */
+  strength: number | null;
+  /** The task's split (see `taskSplit`); all rankings of one task share it. */
+  split: PreferenceSplit;
+}
+
+export interface LoadRankingGroupsOptions {
+  /** Only tasks of this split (default: both). */
+  split?: PreferenceSplit;
+  /** Share of tasks held out for evaluation when a task's metadata names no split (default 0.1). */
+  evalFraction?: number;
+  /** Only rankings by these annotators (user ids; default: everyone's). */
+  annotators?: string[];
+}
+
+/** FNV-1a of a task id mapped to [0, 1): a split that never changes as a dataset grows. */
+export function taskHash(taskId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < taskId.length; i++) {
+    h ^= taskId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  // murmur3's finaliser: FNV's low bits are poorly mixed for ids that differ only at the end.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  h ^= h >>> 16;
+  return (h >>> 0) / 4294967296;
+}
+
+/**
+ * A task's split: `metadata.split` when it says "train" or "eval" (e.g. the demo's held-out prompts),
+ * otherwise by hashing the task id, so every ranking of a task lands on the same side.
+ */
+export function taskSplit(
+  taskId: string,
+  metadata: Record<string, unknown> | null | undefined,
+  evalFraction: number,
+): PreferenceSplit {
+  const stated = metadata?.split;
+  if (stated === "train" || stated === "eval") return stated;
+  return taskHash(taskId) < evalFraction ? "eval" : "train";
+}
+
+/**
+ * Items into train and held-out lists by their task's split. With nothing held out but more than one
+ * task, the task with the smallest hash is held out, so that a small dataset still gets an evaluation.
+ */
+export function splitByTask<T extends { taskId: string; split: PreferenceSplit }>(
+  items: T[],
+): { train: T[]; held: T[] } {
+  let held = items.filter((i) => i.split === "eval");
+  let train = items.filter((i) => i.split !== "eval");
+  const tasks = [...new Set(train.map((i) => i.taskId))];
+  if (held.length === 0 && tasks.length > 1) {
+    const chosen = tasks.reduce((a, b) => (taskHash(b) < taskHash(a) ? b : a));
+    held = train.filter((i) => i.taskId === chosen);
+    train = train.filter((i) => i.taskId !== chosen);
+  }
+  return { train, held };
+}
+
+/** The datasets by name, checked to exist and to hold preferences; errors list what does exist. */
+export async function preferenceDatasets(db: Db, names: string[]): Promise<{ id: string; name: string }[]> {
+  const rows = await db
+    .select({ id: datasets.id, name: datasets.name, kind: datasets.kind })
+    .from(datasets)
+    .where(inArray(datasets.name, names));
+  for (const name of names) {
+    const row = rows.find((r) => r.name === name);
+    if (!row) {
+      const known = await db
+        .select({ name: datasets.name })
+        .from(datasets)
+        .where(eq(datasets.kind, "preferences"));
+      throw new Error(
+        `preference dataset "${name}" does not exist; preference datasets: ${known.map((k) => k.name).join(", ") || "none"}`,
+      );
+    }
+    if (row.kind !== "preferences") {
+      throw new Error(
+        `dataset "${name}" is of kind ${row.kind}; rankings live in datasets of kind preferences`,
+      );
+    }
+  }
+  return rows.map(({ id, name }) => ({ id, name }));
+}
+
+/**
+ * One group per ranking of the datasets' tasks that implies at least one pair (skipped, "all bad" and
+ * all-tied answers imply none), in a stable order: by task, then by ranking. Throws when a ranking names
+ * a completion that is not one of its task's.
+ */
+export async function loadRankingGroups(
+  db: Db,
+  datasetNames: string[],
+  options: LoadRankingGroupsOptions = {},
+): Promise<RankingGroup[]> {
+  const evalFraction = options.evalFraction ?? 0.1;
+  const found = await preferenceDatasets(db, datasetNames);
+  const datasetIds = found.map((d) => d.id);
+  const nameOf = new Map(found.map((d) => [d.id, d.name]));
+
+  const rows = await db
+    .select({
+      rankingId: rankings.id,
+      taskId: rankings.taskId,
+      annotatorId: rankings.annotatorId,
+      ranking: rankings.ranking,
+      skipped: rankings.skipped,
+      allBad: rankings.allBad,
+      strength: rankings.strength,
+      prompt: comparisonTasks.prompt,
+      taskMetadata: comparisonTasks.metadata,
+      datasetId: comparisonTasks.datasetId,
+    })
+    .from(rankings)
+    .innerJoin(comparisonTasks, eq(comparisonTasks.id, rankings.taskId))
+    .where(
+      and(
+        inArray(comparisonTasks.datasetId, datasetIds),
+        eq(rankings.skipped, false),
+        eq(rankings.allBad, false),
+        options.annotators ? inArray(rankings.annotatorId, options.annotators) : undefined,
+      ),
+    )
+    .orderBy(
+      asc(comparisonTasks.createdAt),
+      asc(comparisonTasks.id),
+      asc(rankings.createdAt),
+      asc(rankings.id),
+    );
+
+  const members = await db
+    .select({
+      taskId: taskCompletions.taskId,
+      completionId: completions.id,
+      response: completions.response,
+    })
+    .from(taskCompletions)
+    .innerJoin(comparisonTasks, eq(comparisonTasks.id, taskCompletions.taskId))
+    .innerJoin(completions, eq(completions.id, taskCompletions.completionId))
+    .where(inArray(comparisonTasks.datasetId, datasetIds))
+    .orderBy(asc(taskCompletions.taskId), asc(taskCompletions.position));
+  const completionsOf = new Map<string, { id: string; response: string }[]>();
+  for (const m of members) {
+    const list = completionsOf.get(m.taskId) ?? [];
+    list.push({ id: m.completionId, response: m.response });
+    completionsOf.set(m.taskId, list);
+  }
+
+  const groups: RankingGroup[] = [];
+  for (const row of rows) {
+    const split = taskSplit(row.taskId, row.taskMetadata, evalFraction);
+    if (options.split && split !== options.split) continue;
+    const pairs = expandRankingToPairs(row.ranking, { strength: row.strength });
+    if (pairs.length === 0) continue;
+    const taskCompletionList = completionsOf.get(row.taskId) ?? [];
+    const ranked = new Set(row.ranking!.flat());
+    for (const id of ranked) {
+      if (!taskCompletionList.some((c) => c.id === id)) {
+        throw new Error(
+          `ranking ${row.rankingId} of task ${row.taskId} orders completion ${id}, which is not one of the task's completions`,
+        );
+      }
+    }
+    const ordered = taskCompletionList.filter((c) => ranked.has(c.id));
+    const index = new Map(ordered.map((c, i) => [c.id, i]));
+    groups.push({
+      rankingId: row.rankingId,
+      taskId: row.taskId,
+      dataset: nameOf.get(row.datasetId)!,
+      annotatorId: row.annotatorId,
+      prompt: row.prompt,
+      completions: ordered,
+      pairs: pairs.map((p) => [index.get(p.chosen)!, index.get(p.rejected)!]),
+      strength: row.strength,
+      split,
+    });
+  }
+  return groups;
+}
+
+/** A preference in TRL's plain format (the `margin` column is what TRL's reward trainer reads). */
+export interface PlainPreference {
+  prompt: string;
+  chosen: string;
+  rejected: string;
+  margin?: number;
+}
+
+/** Groups flattened to one row per pair; with `margin`, the annotator's strength where there is one. */
+export function preferencePairs(
+  groups: RankingGroup[],
+  options: { margin?: boolean } = {},
+): PlainPreference[] {
+  const rows: PlainPreference[] = [];
+  for (const group of groups) {
+    for (const [c, r] of group.pairs) {
+      const row: PlainPreference = {
+        prompt: group.prompt,
+        chosen: group.completions[c]!.response,
+        rejected: group.completions[r]!.response,
+      };
+      if (options.margin && group.strength != null) row.margin = group.strength;
+      rows.push(row);
+    }
+  }
+  return rows;
+}

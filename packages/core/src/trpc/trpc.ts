@@ -1,0 +1,142 @@
+/**
+ * The server side of tRPC shared by the dashboard and the labeler, in the three parts of
+ * create-t3-turbo: (1) context, (2) initialisation, (3) procedures. Each app merges its own domain
+ * routers with the shared ones (`healthRouter`) in its `src/server/api/root.ts`.
+ */
+import { initTRPC, TRPCError } from "@trpc/server";
+import superjson from "superjson";
+import { ZodError, z } from "zod";
+import { type Database, type Db, type OpenDatabaseOptions, openDatabase } from "../db/open";
+import type { UserRole } from "../db/schema";
+
+// ---------------------------------------------------------------------------------------------------
+// 1. Context
+// ---------------------------------------------------------------------------------------------------
+
+export interface SessionUser {
+  id: string;
+  name: string;
+  email: string;
+  role: UserRole;
+}
+
+export interface Session {
+  user: SessionUser;
+}
+
+/**
+ * Who is calling, from the request's headers: the seam where authentication plugs in.
+ *
+ * Nobody can sign in yet, so this returns null and every `protectedProcedure` answers UNAUTHORIZED.
+ * When better-auth arrives, its server instance (built over the `users`/`sessions`/`accounts` tables,
+ * which already have its shape) replaces the body with
+ * `const found = await auth.api.getSession({ headers }); return found && { user: found.user }`,
+ * and nothing else in the routers changes.
+ */
+export async function getSession(_headers: Headers): Promise<Session | null> {
+  return null;
+}
+
+// Kept on globalThis so that Next's dev server, which re-evaluates modules on every edit, reuses one
+// pool (and one lease on the embedded server) instead of opening a new one per reload.
+const processWide = globalThis as typeof globalThis & { __rlhfDatabase?: Promise<Database> };
+
+/**
+ * The process's database, opened on first use: `options` of the first call win. A failed open is
+ * forgotten, so the next request tries again (the server may have come up meanwhile).
+ */
+export function getDatabase(options: OpenDatabaseOptions = {}): Promise<Database> {
+  processWide.__rlhfDatabase ??= openDatabase(options).catch((error: unknown) => {
+    processWide.__rlhfDatabase = undefined;
+    throw error;
+  });
+  return processWide.__rlhfDatabase;
+}
+
+export interface Context {
+  db: Db;
+  /** Whether `db` is the server of DATABASE_URL or the workbench's embedded one (shown on status cards). */
+  dbMode: Database["mode"];
+  headers: Headers;
+  session: Session | null;
+}
+
+/** The context from parts already at hand: what tests and server-side callers use. */
+export function createInnerContext(opts: {
+  database: Pick<Database, "db" | "mode">;
+  headers?: Headers;
+  session?: Session | null;
+}): Context {
+  return {
+    db: opts.database.db,
+    dbMode: opts.database.mode,
+    headers: opts.headers ?? new Headers(),
+    session: opts.session ?? null,
+  };
+}
+
+/**
+ * The context of one request. An unreachable database becomes SERVICE_UNAVAILABLE with the reason, so
+ * the apps can tell the user what to fix instead of showing a bare 500.
+ */
+export async function createContext(opts: {
+  headers: Headers;
+  /** How to reach the database (from the app's env.ts); without it, DATABASE_URL or the embedded server. */
+  database?: OpenDatabaseOptions;
+}): Promise<Context> {
+  let database: Database;
+  try {
+    database = await getDatabase(opts.database);
+  } catch (error) {
+    throw new TRPCError({
+      code: "SERVICE_UNAVAILABLE",
+      message: `Database unreachable: ${error instanceof Error ? error.message : String(error)}`,
+      cause: error,
+    });
+  }
+  return createInnerContext({ database, headers: opts.headers, session: await getSession(opts.headers) });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 2. Initialisation
+// ---------------------------------------------------------------------------------------------------
+
+const t = initTRPC.context<Context>().create({
+  // Dates, Maps and bigints survive the wire (runs' timestamps arrive as Date objects).
+  transformer: superjson,
+  // An input that fails its zod schema reports which field and why, so a form can show it on the field.
+  errorFormatter: ({ shape, error }) => ({
+    ...shape,
+    data: {
+      ...shape.data,
+      zodError: error.cause instanceof ZodError ? z.flattenError(error.cause) : null,
+    },
+  }),
+});
+
+export const createCallerFactory = t.createCallerFactory;
+
+// ---------------------------------------------------------------------------------------------------
+// 3. Procedures
+// ---------------------------------------------------------------------------------------------------
+
+export const createTRPCRouter = t.router;
+
+/** Anyone may call it; `ctx.session` may be null. */
+export const publicProcedure = t.procedure;
+
+/** A signed-in user is guaranteed: `ctx.session.user` is non-null inside. */
+export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
+  if (!ctx.session?.user) {
+    throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in to do this." });
+  }
+  return next({ ctx: { session: { ...ctx.session, user: ctx.session.user } } });
+});
+
+/** A signed-in admin is guaranteed (importing data, managing users, seeing agreement). */
+export const adminProcedure = protectedProcedure.use(({ ctx, next }) => {
+  if (ctx.session.user.role !== "admin") {
+    throw new TRPCError({ code: "FORBIDDEN", message: "Only an admin can do this." });
+  }
+  return next();
+});

@@ -1,0 +1,548 @@
+/**
+ * Stage 3 — the reward model: the SFT model's body with a scalar `score` head, trained on rankings with
+ * the Bradley–Terry loss −log σ(r_c − r_r − m) (TRL's reward trainer) in InstructGPT's grouping: a batch
+ * element is one ranking, each of its completions is scored once, and the loss is the mean over that
+ * ranking's C(K,2) pairs. After training the scores are normalised to mean 0, std 1 on samples of the
+ * SFT model ("N implementation details"), and the checkpoint is a GPT2ForSequenceClassification.
+ */
+import path from "node:path";
+import type { RewardConfig } from "@rlhf/core/configs";
+import {
+  loadRankingGroups,
+  type PreferenceSplit,
+  type RankingGroup,
+  splitByTask,
+} from "@rlhf/core/preferences";
+import * as tf from "@tensorflow/tfjs";
+import { CHECKPOINT_FILES, loadCheckpoint, saveCheckpoint } from "../checkpoint";
+import { batchIndices } from "../data";
+import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
+import { type GPT, generate } from "../model";
+import {
+  initRewardHead,
+  lastTokenScores,
+  normalizeRewards,
+  type RewardNormalization,
+  rewardHeadIsZero,
+  rewardScores,
+  rightPadded,
+} from "../rl/reward-model";
+import type { Tokenizer } from "../tokenizer";
+import { AdamW, clipByGlobalNorm } from "../train/adamw";
+import { NonFiniteLossError } from "../train/lm-loop";
+import { cosineLearningRate } from "../train/schedule";
+
+/** A ranking ready for the model: its completions as chat-formatted token ids and its pairs. */
+export interface EncodedRanking {
+  taskId: string;
+  split: PreferenceSplit;
+  prompt: string;
+  completions: { id: string; ids: number[] }[];
+  /** Indices into `completions`; margin = the annotator's strength (0 without one). */
+  pairs: { chosen: number; rejected: number; margin: number }[];
+}
+
+/**
+ * Rankings → token ids (`<|user|>prompt<|assistant|>response<|endoftext|>`, the reward read at the
+ * end-of-text). Completions longer than `maxLength` are filtered, not truncated (TRL), with their pairs;
+ * a ranking left without pairs is dropped.
+ */
+export function encodeRankings(
+  groups: RankingGroup[],
+  tokenizer: Tokenizer,
+  maxLength: number,
+): { rankings: EncodedRanking[]; filteredCompletions: number; droppedPairs: number } {
+  const cache = new Map<string, number[]>();
+  const tooLong = new Set<string>();
+  let droppedPairs = 0;
+  const rankings: EncodedRanking[] = [];
+  for (const group of groups) {
+    const kept: { id: string; ids: number[] }[] = [];
+    const newIndex = new Map<number, number>();
+    for (const [i, c] of group.completions.entries()) {
+      let ids = cache.get(c.id);
+      if (!ids) {
+        ids = tokenizer.formatChat(group.prompt, c.response).ids;
+        cache.set(c.id, ids);
+      }
+      if (ids.length > maxLength) {
+        tooLong.add(c.id);
+        continue;
+      }
+      newIndex.set(i, kept.length);
+      kept.push({ id: c.id, ids });
+    }
+    const pairs = [];
+    for (const [c, r] of group.pairs) {
+      const chosen = newIndex.get(c);
+      const rejected = newIndex.get(r);
+      if (chosen === undefined || rejected === undefined) droppedPairs += 1;
+      else pairs.push({ chosen, rejected, margin: group.strength ?? 0 });
+    }
+    if (pairs.length > 0)
+      rankings.push({
+        taskId: group.taskId,
+        split: group.split,
+        prompt: group.prompt,
+        completions: kept,
+        pairs,
+      });
+  }
+  return { rankings, filteredCompletions: tooLong.size, droppedPairs };
+}
+
+/** One batch: each distinct completion once, and every pair with its weight in the batch loss. */
+export interface RewardBatch {
+  sequences: number[][];
+  /** Indices into `sequences`; weight = 1 / (rankings in the batch × pairs of its ranking). */
+  pairs: { chosen: number; rejected: number; margin: number; weight: number }[];
+}
+
+/**
+ * InstructGPT's batch: rankings → the distinct completions to score (one forward pass each, even when
+ * several rankings of a task share them) and the pairs over them, weighted so the loss is the mean over
+ * rankings of the mean over each ranking's pairs.
+ */
+export function rewardBatch(rankings: EncodedRanking[]): RewardBatch {
+  const sequences: number[][] = [];
+  const indexOf = new Map<string, number>();
+  const pairs: RewardBatch["pairs"] = [];
+  for (const ranking of rankings) {
+    const local = ranking.completions.map((c) => {
+      let index = indexOf.get(c.id);
+      if (index === undefined) {
+        index = sequences.length;
+        indexOf.set(c.id, index);
+        sequences.push(c.ids);
+      }
+      return index;
+    });
+    const weight = 1 / (rankings.length * ranking.pairs.length);
+    for (const p of ranking.pairs) {
+      pairs.push({ chosen: local[p.chosen]!, rejected: local[p.rejected]!, margin: p.margin, weight });
+    }
+  }
+  return { sequences, pairs };
+}
+
+export interface PairwiseLossOptions {
+  /** Subtract each pair's margin (the annotator's strength) inside the sigmoid. */
+  marginFromStrength: boolean;
+  /** Coefficient of the centering term Σ w (r_c + r_r)² (TRL's center_rewards_coefficient). */
+  centerRewardsCoefficient: number;
+}
+
+/**
+ * The batch loss from the rewards r [U] of its distinct completions:
+ * Σ_pairs w · (−log σ(r_c − r_r − m)) + c · Σ_pairs w · (r_c + r_r)². −log σ(x) is softplus(−x);
+ * r_c and r_r are picked with one-hot rows (tf.gather has no gradient on wasm).
+ */
+export function pairwiseLoss(
+  rewards: tf.Tensor1D,
+  batch: RewardBatch,
+  options: PairwiseLossOptions,
+): tf.Scalar {
+  return tf.tidy(() => {
+    const u = rewards.shape[0];
+    const p = batch.pairs.length;
+    const pickChosen = new Float32Array(p * u);
+    const pickRejected = new Float32Array(p * u);
+    const margin = new Float32Array(p);
+    const weight = new Float32Array(p);
+    batch.pairs.forEach((pair, i) => {
+      pickChosen[i * u + pair.chosen] = 1;
+      pickRejected[i * u + pair.rejected] = 1;
+      margin[i] = options.marginFromStrength ? pair.margin : 0;
+      weight[i] = pair.weight;
+    });
+    const r = rewards.reshape([1, u]);
+    const rChosen = tf.sum(tf.mul(tf.tensor2d(pickChosen, [p, u]), r), 1); // [P]
+    const rRejected = tf.sum(tf.mul(tf.tensor2d(pickRejected, [p, u]), r), 1); // [P]
+    const w = tf.tensor1d(weight);
+    const logits = tf.sub(tf.sub(rChosen, rRejected), tf.tensor1d(margin)); // [P]
+    let loss = tf.sum(tf.mul(w, tf.softplus(tf.neg(logits))));
+    if (options.centerRewardsCoefficient > 0) {
+      const centering = tf.sum(tf.mul(w, tf.square(tf.add(rChosen, rRejected))));
+      loss = tf.add(loss, tf.mul(centering, options.centerRewardsCoefficient));
+    }
+    return loss as tf.Scalar;
+  });
+}
+
+/** Pairs ranked right (r_c > r_r), their count, and Σ (r_c − r_r), from plain numbers. */
+export function pairStats(rewards: ArrayLike<number>, batch: RewardBatch) {
+  let correct = 0;
+  let marginSum = 0;
+  for (const p of batch.pairs) {
+    const d = rewards[p.chosen]! - rewards[p.rejected]!;
+    if (d > 0) correct += 1;
+    marginSum += d;
+  }
+  return { correct, pairs: batch.pairs.length, marginSum };
+}
+
+/** Loss of one batch, the gradients by parameter name, and the rewards it computed. */
+function lossAndGradients(model: GPT, batch: RewardBatch, options: PairwiseLossOptions, padId: number) {
+  const { ids, last } = rightPadded(batch.sequences, padId);
+  const nameOf = new Map([...model.params].map(([name, v]) => [v.name, name]));
+  let rewards: Float32Array = new Float32Array();
+  try {
+    const { value, grads } = tf.variableGrads(() => {
+      const r = lastTokenScores(model, ids, last);
+      rewards = r.dataSync() as Float32Array;
+      return pairwiseLoss(r, batch, options);
+    }, model.trainableVariables());
+    const loss = value.dataSync()[0]!;
+    value.dispose();
+    const named = new Map<string, tf.Tensor>();
+    for (const [variableName, g] of Object.entries(grads)) named.set(nameOf.get(variableName)!, g);
+    return { loss, grads: named, rewards, tokens: ids.size };
+  } finally {
+    ids.dispose();
+  }
+}
+
+/** Mean loss over rankings, pair accuracy and mean margin on held-out rankings, without gradients. */
+export function evaluateRewardModel(
+  model: GPT,
+  rankings: EncodedRanking[],
+  batchSize: number,
+  options: PairwiseLossOptions,
+  padId: number,
+): { loss: number; accuracy: number; margin: number } {
+  let lossSum = 0;
+  let correct = 0;
+  let pairs = 0;
+  let marginSum = 0;
+  for (let start = 0; start < rankings.length; start += batchSize) {
+    const items = rankings.slice(start, start + batchSize);
+    const batch = rewardBatch(items);
+    const rewards = rewardScores(model, batch.sequences, padId, batch.sequences.length);
+    const loss = tf.tidy(() => pairwiseLoss(tf.tensor1d(rewards), batch, options).dataSync()[0]!);
+    lossSum += loss * items.length;
+    const stats = pairStats(rewards, batch);
+    correct += stats.correct;
+    pairs += stats.pairs;
+    marginSum += stats.marginSum;
+  }
+  return { loss: lossSum / rankings.length, accuracy: correct / pairs, margin: marginSum / pairs };
+}
+
+/**
+ * Sample `samples` responses from `policy` (temperature 1) on the prompts, score them with the reward
+ * model, and return the gain and bias that give those scores mean 0, std 1 ("N implementation details").
+ */
+export async function computeNormalization(
+  rewardModel: GPT,
+  policy: GPT,
+  tokenizer: Tokenizer,
+  prompts: string[],
+  o: { samples: number; seed: number; maxLength: number; batchSize?: number },
+): Promise<{
+  normalization: RewardNormalization;
+  responses: { prompt: string; response: string; score: number }[];
+}> {
+  const encoded = prompts
+    .map((prompt) => ({ prompt, ids: tokenizer.formatChat(prompt).ids }))
+    .filter((p) => p.ids.length < o.maxLength);
+  if (encoded.length === 0 || o.samples === 0) {
+    return { normalization: { gain: 1, bias: 0, samples: 0 }, responses: [] };
+  }
+  const maxNewTokens = o.maxLength - Math.max(...encoded.map((p) => p.ids.length));
+  const batchSize = o.batchSize ?? 16;
+  const responses: { prompt: string; response: string; score: number }[] = [];
+  const sequences: number[][] = [];
+  for (let start = 0; start < o.samples; start += batchSize) {
+    const chunk = Array.from(
+      { length: Math.min(batchSize, o.samples - start) },
+      (_, i) => encoded[(start + i) % encoded.length]!,
+    );
+    const { tokens } = await generate(
+      policy,
+      chunk.map((p) => p.ids),
+      {
+        maxNewTokens,
+        temperature: 1,
+        seed: o.seed + start,
+        eosTokenId: tokenizer.eosId,
+        padTokenId: tokenizer.padId,
+      },
+    );
+    chunk.forEach((p, i) => {
+      sequences.push([...p.ids, ...tokens[i]!]);
+      // PostgreSQL text cannot hold NUL, which an SFT model may emit: shown as U+FFFD.
+      const response = tokenizer.decode(tokens[i]!, { skipSpecial: true }).replaceAll("\u0000", "\uFFFD");
+      responses.push({ prompt: p.prompt, response, score: 0 });
+    });
+  }
+  const scores = rewardScores(rewardModel, sequences, tokenizer.padId, batchSize);
+  scores.forEach((s, i) => {
+    responses[i]!.score = s;
+  });
+  return { normalization: normalizeRewards(scores), responses };
+}
+
+export async function trainReward(config: RewardConfig, ctx: JobContext): Promise<RunSummary> {
+  // 1. Model: resumed, or the SFT checkpoint's body with a new score head.
+  const initPath = await ctx.resolveCheckpoint(config.init);
+  const resumed = ctx.resumeFrom !== undefined;
+  const loaded = await loadCheckpoint(resumed ? ctx.resumeFrom!.path : initPath, {
+    rewardHead: true,
+    withOptimizer: resumed,
+  });
+  const { model, tokenizer, optimizerState } = loaded;
+  const startStep = resumed ? (loaded.trainerState?.step ?? ctx.resumeFrom!.step) : 0;
+  if (!resumed && rewardHeadIsZero(model)) {
+    initRewardHead(model, config.seed);
+    ctx.log(`score head initialised N(0, 1/√(d+1)) on the body of ${initPath}`);
+  }
+  const optimizer = new AdamW(model.params, {
+    beta1: config.beta1,
+    beta2: config.beta2,
+    epsilon: config.epsilon,
+    weightDecay: config.weightDecay,
+  });
+  if (optimizerState) optimizer.loadState(optimizerState, startStep);
+
+  try {
+    // 2. Data: one element per ranking; split by task, so no prompt's completions sit on both sides.
+    const maxLength = Math.min(config.maxLength, model.config.nPositions);
+    let groups: RankingGroup[];
+    try {
+      groups = await loadRankingGroups(ctx.database.db, config.datasets, {
+        evalFraction: config.evalFraction,
+      });
+    } catch (error) {
+      throw new JobInputError((error as Error).message);
+    }
+    const encoded = encodeRankings(groups, tokenizer, maxLength);
+    const { train, held } = splitByTask(encoded.rankings);
+    if (train.length === 0) {
+      throw new JobInputError(
+        `datasets ${config.datasets.join(", ")} have no rankings with a preference of at most ${maxLength} tokens to train on`,
+      );
+    }
+    const pairCount = (rs: EncodedRanking[]) => rs.reduce((n, r) => n + r.pairs.length, 0);
+    ctx.log(
+      `rankings: ${train.length} for training (${pairCount(train)} pairs), ${held.length} held out (${pairCount(held)} pairs)` +
+        (encoded.filteredCompletions > 0
+          ? `; ${encoded.filteredCompletions} completions longer than ${maxLength} tokens filtered (${encoded.droppedPairs} pairs)`
+          : ""),
+    );
+    if (held.length === 0) ctx.log("no held-out rankings: eval metrics are skipped", "warn");
+    const evalRankings = held.slice(0, config.evalBatches * config.batchSize);
+
+    const lossOptions: PairwiseLossOptions = {
+      marginFromStrength: config.marginFromStrength,
+      centerRewardsCoefficient: config.centerRewardsCoefficient,
+    };
+    const perStep = config.batchSize * config.gradAccumSteps;
+    const totalSteps = Math.max(1, Math.ceil((config.epochs * train.length) / perStep));
+    const lrAt = (step: number) =>
+      cosineLearningRate(step, {
+        peak: config.learningRate,
+        min: config.minLearningRate,
+        warmupSteps: config.warmupSteps,
+        totalSteps,
+      });
+
+    let lastLoss = Number.NaN;
+    let lastAccuracy = Number.NaN;
+    let lastEval: { loss: number; accuracy: number; margin: number } | undefined;
+    const trainStart = Date.now();
+
+    const save = async (step: number, isFinal: boolean, normalization?: RewardNormalization) => {
+      const dir = path.join(ctx.runDir, "checkpoints", `step-${String(step).padStart(6, "0")}`);
+      const metrics: Record<string, number> = { loss: lastLoss, accuracy: lastAccuracy };
+      if (lastEval) {
+        metrics["eval/loss"] = lastEval.loss;
+        metrics["eval/accuracy"] = lastEval.accuracy;
+      }
+      await saveCheckpoint(dir, model, tokenizer, {
+        optimizerState: optimizer.stateTensors(),
+        trainerState: { kind: "reward", step, metrics },
+        extraFiles: normalization ? { [CHECKPOINT_FILES.rewardNormalization]: normalization } : undefined,
+      });
+      await ctx.checkpoint(step, dir, { metrics, isFinal });
+    };
+
+    const runEval = (step: number) => {
+      if (evalRankings.length === 0) return;
+      lastEval = evaluateRewardModel(model, evalRankings, config.batchSize, lossOptions, tokenizer.padId);
+      ctx.telemetry.metrics(step, {
+        "eval/loss": lastEval.loss,
+        "eval/accuracy": lastEval.accuracy,
+        "eval/margin": lastEval.margin,
+      });
+      ctx.log(
+        `step ${step}: eval/loss ${lastEval.loss.toFixed(4)}, eval/accuracy ${(100 * lastEval.accuracy).toFixed(1)}%`,
+      );
+    };
+
+    // 3. Train.
+    let step = startStep;
+    while (step < totalSteps) {
+      if (ctx.signal.aborted) break;
+      const stepStart = performance.now();
+      const lr = lrAt(step);
+
+      // Micro-batches of `batchSize` rankings; gradients averaged over them.
+      let grads: Map<string, tf.Tensor> | undefined;
+      let lossSum = 0;
+      let tokens = 0;
+      const stats = { correct: 0, pairs: 0, marginSum: 0, rewards: [] as number[] };
+      for (let micro = 0; micro < config.gradAccumSteps; micro++) {
+        const index = step * config.gradAccumSteps + micro;
+        const items = batchIndices(train.length, config.batchSize, config.seed, index).map((i) => train[i]!);
+        const batch = rewardBatch(items);
+        const out = lossAndGradients(model, batch, lossOptions, tokenizer.padId);
+        lossSum += out.loss;
+        tokens += out.tokens;
+        const s = pairStats(out.rewards, batch);
+        stats.correct += s.correct;
+        stats.pairs += s.pairs;
+        stats.marginSum += s.marginSum;
+        stats.rewards.push(...out.rewards);
+        grads = accumulateGradients(grads, out.grads, 1 / config.gradAccumSteps);
+      }
+      const loss = lossSum / config.gradAccumSteps;
+
+      // A NaN stops the run before the optimiser (or a checkpoint) can spread it.
+      if (!Number.isFinite(loss)) {
+        for (const g of grads!.values()) g.dispose();
+        throw new NonFiniteLossError(
+          `loss is ${loss} at step ${step + 1}; stopping without saving (lower the learning rate?)`,
+        );
+      }
+      const gradNorm = clipByGlobalNorm(grads!, config.gradClip);
+      if (!Number.isFinite(gradNorm)) {
+        for (const g of grads!.values()) g.dispose();
+        throw new NonFiniteLossError(
+          `gradient norm is ${gradNorm} at step ${step + 1}; stopping without saving`,
+        );
+      }
+      optimizer.apply(grads!, lr);
+      for (const g of grads!.values()) g.dispose();
+      step += 1;
+      lastLoss = loss;
+      lastAccuracy = stats.correct / stats.pairs;
+
+      if (step % config.logEvery === 0 || step === totalSteps) {
+        const r = stats.rewards;
+        const mean = r.reduce((a, b) => a + b, 0) / r.length;
+        const std = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / r.length);
+        const seconds = (performance.now() - stepStart) / 1000;
+        ctx.telemetry.metrics(step, {
+          loss,
+          accuracy: lastAccuracy,
+          margin: stats.marginSum / stats.pairs,
+          "reward/mean": mean,
+          "reward/std": std,
+          "reward/min": Math.min(...r),
+          "reward/max": Math.max(...r),
+          lr,
+          grad_norm: gradNorm,
+          epoch: (step * perStep) / train.length,
+          "perf/tokens_per_sec": tokens / seconds,
+          "perf/step_seconds": seconds,
+        });
+      }
+      ctx.progress(step, totalSteps);
+      if (step % config.evalEvery === 0 || step === totalSteps) runEval(step);
+      if (step % config.checkpointEvery === 0 && step < totalSteps) await save(step, false);
+    }
+
+    // 4. Stopped early (cancel or shutdown): keep the work; normalisation waits for the end of training.
+    if (step < totalSteps) {
+      if (step > startStep) await save(step, false);
+      return { steps: step, total_steps: totalSteps, loss: lastLoss, accuracy: lastAccuracy, stopped: true };
+    }
+
+    // 5. Normalise on samples of the SFT model, then the final checkpoint with reward_normalization.json.
+    let normalization: RewardNormalization = { gain: 1, bias: 0, samples: 0 };
+    if (config.normalizeSamples > 0) {
+      const sft = await loadCheckpoint(initPath, { trainable: false });
+      try {
+        const prompts = [...new Set(groups.map((g) => g.prompt))];
+        const result = await computeNormalization(model, sft.model, tokenizer, prompts, {
+          samples: config.normalizeSamples,
+          seed: config.seed,
+          maxLength,
+          batchSize: Math.max(config.batchSize, 8),
+        });
+        normalization = result.normalization;
+        for (const r of result.responses.slice(0, 4)) {
+          ctx.telemetry.sample({
+            step,
+            prompt: r.prompt,
+            response: r.response,
+            reward: normalization.gain * r.score + normalization.bias,
+            extra: { raw_reward: r.score, source: "normalization" },
+          });
+        }
+        ctx.telemetry.metrics(step, {
+          "normalization/gain": normalization.gain,
+          "normalization/bias": normalization.bias,
+        });
+        ctx.log(
+          `reward normalisation on ${normalization.samples} SFT samples: gain ${normalization.gain.toFixed(4)}, bias ${normalization.bias.toFixed(4)}`,
+        );
+      } finally {
+        sft.model.dispose();
+      }
+    }
+    await save(step, true, normalization);
+
+    return {
+      steps: step,
+      loss: lastLoss,
+      accuracy: lastAccuracy,
+      "eval/loss": lastEval?.loss ?? null,
+      "eval/accuracy": lastEval?.accuracy ?? null,
+      "eval/margin": lastEval?.margin ?? null,
+      rankings_train: train.length,
+      rankings_eval: held.length,
+      pairs_train: pairCount(train),
+      pairs_eval: pairCount(held),
+      filtered_completions: encoded.filteredCompletions,
+      epochs: (step * perStep) / train.length,
+      "normalization/gain": normalization.gain,
+      "normalization/bias": normalization.bias,
+      "normalization/samples": normalization.samples,
+      parameters: model.numParams(),
+      seconds: (Date.now() - trainStart) / 1000,
+    };
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+    if (optimizerState) for (const t of optimizerState.values()) t.dispose();
+  }
+}
+
+/**
+ * Sum `grads` × scale into `into` (created on first use); the incoming tensors are disposed. Gradient
+ * accumulation over micro-batches, shared with the DPO trainer.
+ */
+export function accumulateGradients(
+  into: Map<string, tf.Tensor> | undefined,
+  grads: Map<string, tf.Tensor>,
+  scale: number,
+): Map<string, tf.Tensor> {
+  const scaled = new Map<string, tf.Tensor>();
+  for (const [name, g] of grads) {
+    scaled.set(name, scale === 1 ? g : tf.tidy(() => tf.mul(g, scale)));
+    if (scale !== 1) g.dispose();
+  }
+  if (!into) return scaled;
+  for (const [name, g] of scaled) {
+    const previous = into.get(name);
+    if (!previous) {
+      into.set(name, g);
+      continue;
+    }
+    into.set(name, tf.add(previous, g));
+    previous.dispose();
+    g.dispose();
+  }
+  return into;
+}
