@@ -101,7 +101,8 @@ export async function saveCheckpoint(
     });
   } finally {
     // Dispose the transposed copies only; the rest are the model's live parameters.
-    for (const [name, t] of exported) if (t !== model.params.get(name)) t.dispose();
+    const live = new Set<tf.Tensor>(model.params.values());
+    for (const t of exported.values()) if (!live.has(t)) t.dispose();
   }
   await saveTokenizerJson(path.join(tmp, CHECKPOINT_FILES.tokenizer), tokenizer);
   const { tokenizerConfig, specialTokensMap } = transformersTokenizerFiles(tokenizer, {

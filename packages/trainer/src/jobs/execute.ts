@@ -13,7 +13,7 @@ import { checkpoints, runs } from "@rlhf/core/schema";
 import { RunTelemetry } from "@rlhf/core/telemetry";
 import { desc, eq, or, sql } from "drizzle-orm";
 import { type BackendInfo, initBackend } from "../backend";
-import type { JobContext, RunSummary } from "./context";
+import { type JobContext, JobInputError, type RunSummary } from "./context";
 
 type Trainer = (config: never, ctx: JobContext) => Promise<RunSummary>;
 
@@ -178,6 +178,7 @@ export async function executeRun(
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     log(`failed: ${message}`, "error");
+    if (error instanceof Error && error.stack && !(error instanceof JobInputError)) log(error.stack, "debug");
     await telemetry.close().catch(() => {});
     await database.db
       .update(runs)

@@ -109,7 +109,7 @@ function tensorsOf(r: Rollout, rows?: number[]) {
   const pick = <T extends Int32Array | Float32Array>(data: T, width: number): T => {
     if (!rows) return data;
     const out = new (data.constructor as new (n: number) => T)(rows.length * width);
-    rows.forEach((row, i) => out.set(data.subarray(row * width, (row + 1) * width), i * width));
+    for (const [i, row] of rows.entries()) out.set(data.subarray(row * width, (row + 1) * width), i * width);
     return out;
   };
   const b = rows?.length ?? r.batch;

@@ -1,0 +1,163 @@
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseJobConfig } from "@rlhf/core/configs";
+import { generateDemo, seedDemo } from "@rlhf/core/demo";
+import { checkpoints, metrics, runs, samples } from "@rlhf/core/schema";
+import { createTestDatabase, type TestDatabase } from "@rlhf/core/testing";
+import * as tf from "@tensorflow/tfjs";
+import { and, asc, eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "../src/backend";
+import { loadCheckpoint, saveCheckpoint } from "../src/checkpoint";
+import { executeRun } from "../src/jobs/execute";
+import { GPT, gptConfig } from "../src/model";
+import { trainBpe } from "../src/tokenizer";
+import { rewardFunction } from "../src/trainers/ppo";
+
+let t: TestDatabase;
+const home = mkdtempSync(path.join(os.tmpdir(), "rlhf-ppo-"));
+const policyDir = path.join(home, "policy");
+
+beforeAll(async () => {
+  process.env.RLHF_HOME = home;
+  await initBackend("wasm");
+  t = await createTestDatabase();
+  await seedDemo(t.db, { corpusSize: 100, sftSize: 20 });
+  // A small random policy with the chat tokens; its tokenizer is trained on the demo corpus.
+  const tokenizer = trainBpe(generateDemo({ corpusSize: 300 }).corpus, { vocabSize: 300 });
+  const policy = new GPT(
+    gptConfig("tiny", { nLayer: 1, nEmbd: 32, nHead: 2, nPositions: 64, vocabSize: tokenizer.vocabSize }),
+    {
+      seed: 2,
+    },
+  );
+  await saveCheckpoint(policyDir, policy, tokenizer);
+  policy.dispose();
+});
+afterAll(async () => t?.drop());
+
+const ppoConfig = (extra: Record<string, unknown> = {}) => ({
+  policy: policyDir,
+  rewardFunction: "contains:e",
+  iterations: 12,
+  rolloutBatchSize: 16,
+  miniBatches: 2,
+  ppoEpochs: 2,
+  responseLength: 8,
+  temperature: 1,
+  learningRate: 1e-2,
+  klCoef: 0.01,
+  missingEosPenalty: 0,
+  sampleEvery: 4,
+  checkpointEvery: 6,
+  backend: "wasm",
+  ...extra,
+});
+
+async function series(runId: string, key: string) {
+  return (
+    await t.db
+      .select({ step: metrics.step, value: metrics.value })
+      .from(metrics)
+      .where(and(eq(metrics.runId, runId), eq(metrics.key, key)))
+      .orderBy(asc(metrics.step))
+  ).map((p) => p.value);
+}
+
+describe("PPO", () => {
+  it("raises a toy reward (occurrences of 'e') within a few iterations, logs TRL's metrics, leaks no tensors", async () => {
+    const [run] = await t.db
+      .insert(runs)
+      .values({ name: "ppo-toy", kind: "ppo", config: ppoConfig() })
+      .returning();
+    const before = tf.memory().numTensors;
+    const perIteration: number[] = [];
+    const result = await executeRun(t, run!.id, {
+      onProgress: (step) => {
+        if (step >= 2 && step <= 5) perIteration.push(tf.memory().numTensors);
+      },
+    });
+    if (result.error) {
+      const logs = await t.pool.query("select message from run_logs where run_id = $1 and level = 'debug'", [
+        run!.id,
+      ]);
+      throw new Error(`${result.error}\n${logs.rows.map((r) => r.message).join("\n")}`);
+    }
+    expect(result.status).toBe("succeeded");
+    expect(new Set(perIteration).size).toBe(1);
+    expect(tf.memory().numTensors).toBe(before);
+
+    const scores = await series(run!.id, "objective/scores");
+    expect(scores).toHaveLength(12);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const early = mean(scores.slice(0, 3));
+    const late = mean(scores.slice(-3));
+    expect(late).toBeGreaterThan(early * 1.3 + 0.3);
+
+    for (const key of [
+      "objective/kl",
+      "objective/entropy",
+      "objective/non_score_reward",
+      "objective/rlhf_reward",
+      "policy/approxkl_avg",
+      "policy/clipfrac_avg",
+      "loss/policy_avg",
+      "loss/value_avg",
+      "val/clipfrac_avg",
+      "val/ratio",
+      "val/num_eos_tokens",
+      "lr",
+      "perf/tokens_per_sec",
+      "time/rollout_seconds",
+      "time/update_seconds",
+    ]) {
+      expect(await series(run!.id, key), key).toHaveLength(12);
+    }
+    // The learning rate is annealed linearly toward zero.
+    const lr = await series(run!.id, "lr");
+    expect(lr[0]).toBeCloseTo(1e-2, 6);
+    expect(lr.at(-1)!).toBeLessThan(lr[0]! / 5);
+    const stored = await t.db.select().from(samples).where(eq(samples.runId, run!.id));
+    expect(stored.length).toBeGreaterThan(0);
+    expect(stored[0]!.kl).not.toBeNull();
+    const saved = await t.db
+      .select()
+      .from(checkpoints)
+      .where(eq(checkpoints.runId, run!.id))
+      .orderBy(asc(checkpoints.step));
+    expect(saved.map((c) => [c.step, c.isFinal])).toEqual([
+      [6, false],
+      [12, true],
+    ]);
+    // The trained policy is a loadable checkpoint (with its value head exported the TRL way).
+    const loaded = await loadCheckpoint(saved.at(-1)!.path, { valueHead: true });
+    expect(loaded.model.hasValueHead).toBe(true);
+    loaded.model.dispose();
+  });
+
+  it("first update of an unchanged policy has ratio 1 and no clipping (the rollout's log-probs match the update's)", async () => {
+    const [run] = await t.db
+      .insert(runs)
+      .values({
+        name: "ppo-ratio",
+        kind: "ppo",
+        config: ppoConfig({ iterations: 1, ppoEpochs: 1, miniBatches: 1, learningRate: 1e-9 }),
+      })
+      .returning();
+    const result = await executeRun(t, run!.id);
+    expect(result.status).toBe("succeeded");
+    expect((await series(run!.id, "val/ratio"))[0]).toBeCloseTo(1, 5);
+    expect((await series(run!.id, "policy/clipfrac_avg"))[0]).toBe(0);
+    expect((await series(run!.id, "policy/approxkl_avg"))[0]).toBeCloseTo(0, 8);
+    // The reference is the starting policy: the KL to it is zero before any update.
+    expect((await series(run!.id, "objective/kl"))[0]).toBeCloseTo(0, 5);
+  });
+
+  it("validates its reward source", () => {
+    expect(() => parseJobConfig("ppo", { policy: "x" })).toThrow(/exactly one of rewardModel/);
+    expect(() => parseJobConfig("ppo", { policy: "x", rewardFunction: "vibes" })).toThrow(/rewardFunction/);
+    expect(rewardFunction("contains:ab")("abcab ab")).toBe(3);
+    expect(rewardFunction("sentiment")("a wonderful day")).toBeGreaterThan(0);
+  });
+});
