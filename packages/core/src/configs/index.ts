@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { dpoConfigSchema } from "./dpo";
+import { generateConfigSchema } from "./generate";
 import { ppoConfigSchema } from "./ppo";
 import { pretrainConfigSchema } from "./pretrain";
 import { rewardConfigSchema } from "./reward";
@@ -7,6 +8,7 @@ import { sftConfigSchema } from "./sft";
 
 export * from "./common";
 export * from "./dpo";
+export * from "./generate";
 export * from "./ppo";
 export * from "./pretrain";
 export * from "./reward";
@@ -19,6 +21,7 @@ export const jobConfigSchemas = {
   reward: rewardConfigSchema,
   ppo: ppoConfigSchema,
   dpo: dpoConfigSchema,
+  generate: generateConfigSchema,
 } as const;
 
 export type JobKind = keyof typeof jobConfigSchemas;

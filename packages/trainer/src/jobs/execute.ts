@@ -24,6 +24,7 @@ const trainers: Record<JobKind, () => Promise<Trainer>> = {
   reward: async () => (await import("../trainers/reward")).trainReward as Trainer,
   ppo: async () => (await import("../trainers/ppo")).trainPpo as Trainer,
   dpo: async () => (await import("../trainers/dpo")).trainDpo as Trainer,
+  generate: async () => (await import("../trainers/generate")).trainGenerate as Trainer,
 };
 
 export interface ExecuteOptions {

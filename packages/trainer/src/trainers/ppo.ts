@@ -289,11 +289,13 @@ export async function trainPpo(config: PpoConfig, ctx: JobContext): Promise<RunS
       weightDecay: config.weightDecay,
       decays: (name, v) => v.rank >= 2 && !name.includes("v_head"),
     });
-    const startIteration = policyCkpt.trainerState?.step ?? 0;
+    // Only a resumed PPO run continues a count; the SFT checkpoint's own trainer state is not ours.
+    const resumedState = resumeDir ? policyCkpt.trainerState : undefined;
+    const startIteration = resumedState?.step ?? 0;
     if (policyCkpt.optimizerState)
       optimizer.loadState(policyCkpt.optimizerState, startIteration * config.ppoEpochs * config.miniBatches);
     const kl = new KlController(
-      Number(policyCkpt.trainerState?.data?.klCoef ?? config.klCoef),
+      Number(resumedState?.data?.klCoef ?? config.klCoef),
       config.adaptiveKl,
       config.klTarget,
       config.klHorizon,

@@ -1,0 +1,32 @@
+import { openDatabase } from "@rlhf/core/db";
+import { formatDemoSummary, runDemoPipeline } from "../pipeline/demo";
+
+export async function pipelineCommand(options: {
+  demo?: boolean;
+  quick?: boolean;
+  seed: string;
+  json?: boolean;
+}): Promise<void> {
+  if (!options.demo)
+    throw new Error("only the demo pipeline runs from here so far: rlhf pipeline --demo [--quick]");
+  const database = await openDatabase();
+  const controller = new AbortController();
+  process.on("SIGINT", () => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write("\nstopping after the current stage's checkpoint (Ctrl-C again to quit at once)…\n");
+    controller.abort("cancel");
+  });
+  try {
+    const result = await runDemoPipeline(database, {
+      quick: options.quick,
+      seed: Number(options.seed),
+      signal: controller.signal,
+      echo: (line) => process.stderr.write(`${line}\n`),
+    });
+    process.stdout.write(
+      options.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatDemoSummary(result)}\n`,
+    );
+  } finally {
+    await database.close();
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Completions for ranking: K samples per prompt from a checkpoint become comparison tasks (one per prompt
+ * and round), optionally ranked at once by the sentiment oracle. The completions record the run and
+ * checkpoint that wrote them, so the labeler's leaderboard can rate models.
+ */
+import type { GenerateConfig } from "@rlhf/core/configs";
+import { createComparisonTasks, rankWithOracle } from "@rlhf/core/preferences";
+import { checkpoints, datasets } from "@rlhf/core/schema";
+import { eq } from "drizzle-orm";
+import { loadCheckpoint } from "../checkpoint";
+import { loadPrompts } from "../data";
+import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
+import { generate, hashSeed } from "../model";
+
+const BATCH = 16;
+
+export async function trainGenerate(config: GenerateConfig, ctx: JobContext): Promise<RunSummary> {
+  const dir = await ctx.resolveCheckpoint(config.checkpoint);
+  const [source] = await ctx.database.db.select().from(checkpoints).where(eq(checkpoints.path, dir)).limit(1);
+  const prompts = (
+    await loadPrompts(ctx.database, config.prompts, config.split === "all" ? undefined : config.split)
+  ).slice(0, config.maxPrompts);
+  if (prompts.length === 0)
+    throw new JobInputError(`prompts dataset "${config.prompts}" has no ${config.split} prompts`);
+
+  // The target dataset is created on first use.
+  const [existing] = await ctx.database.db.select().from(datasets).where(eq(datasets.name, config.dataset));
+  if (existing && existing.kind !== "preferences") {
+    throw new JobInputError(
+      `dataset "${config.dataset}" is of kind ${existing.kind}; comparison tasks need a preferences dataset`,
+    );
+  }
+  if (!existing) {
+    await ctx.database.db
+      .insert(datasets)
+      .values({
+        name: config.dataset,
+        kind: "preferences",
+        source: `run:${ctx.runId}`,
+        description: "Comparison tasks generated from a checkpoint.",
+      })
+      .onConflictDoNothing();
+  }
+
+  const { model, tokenizer } = await loadCheckpoint(dir, { trainable: false });
+  const label = source ? `run:${source.runId}@${source.step}` : dir;
+  let created = 0;
+  try {
+    // Every (prompt, round) becomes one task; its K completions are K rows of the same batch.
+    const jobs = prompts.flatMap((prompt) =>
+      Array.from({ length: config.rounds }, (_, round) => ({ prompt, round })),
+    );
+    const perBatch = Math.max(1, Math.floor(BATCH / config.completionsPerPrompt));
+    for (let start = 0; start < jobs.length; start += perBatch) {
+      if (ctx.signal.aborted) break;
+      const slice = jobs.slice(start, start + perBatch);
+      const ids = slice.flatMap(({ prompt }) =>
+        Array.from({ length: config.completionsPerPrompt }, () => tokenizer.formatChat(prompt).ids),
+      );
+      const { tokens } = await generate(model, ids, {
+        maxNewTokens: config.maxNewTokens,
+        temperature: config.temperature,
+        topK: config.topK,
+        seed: hashSeed(config.seed, `generate/${start}`),
+        eosTokenId: tokenizer.eosId,
+        padTokenId: tokenizer.padId,
+      });
+      const tasks = slice.map(({ prompt, round }, i) => ({
+        prompt,
+        metadata: { round, generatedBy: ctx.runId },
+        completions: Array.from({ length: config.completionsPerPrompt }, (_, k) => ({
+          response: tokenizer
+            .decode(tokens[i * config.completionsPerPrompt + k]!, { skipSpecial: true })
+            .replaceAll("\u0000", "\uFFFD"),
+          source: label,
+          runId: source?.runId,
+          checkpointId: source?.id,
+        })),
+      }));
+      await createComparisonTasks(ctx.database.db, config.dataset, tasks, {
+        seed: hashSeed(config.seed, `order/${start}`),
+      });
+      created += tasks.length;
+      ctx.progress(created, jobs.length);
+      ctx.telemetry.metric("tasks_created", created, created);
+    }
+  } finally {
+    model.dispose();
+  }
+  const ranked = config.oracle ? await rankWithOracle(ctx.database.db, config.dataset) : 0;
+  ctx.log(
+    `created ${created} comparison tasks in ${config.dataset}${config.oracle ? `; the oracle ranked ${ranked}` : ""}`,
+  );
+  return {
+    tasks: created,
+    completions: created * config.completionsPerPrompt,
+    oracle_rankings: ranked,
+    dataset: config.dataset,
+  };
+}
