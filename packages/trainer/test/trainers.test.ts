@@ -206,7 +206,7 @@ describe("training building blocks", () => {
       "adamw-test/w",
     );
     const b = tf.variable(tf.tensor1d([0.3, -0.2]), true, "adamw-test/b");
-    const params = new Map([
+    const params = new Map<string, tf.Variable>([
       ["w", w],
       ["b", b],
     ]);

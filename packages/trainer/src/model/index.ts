@@ -1,0 +1,5 @@
+export * from "./config";
+export * from "./generate";
+export * from "./gpt";
+export * from "./ops";
+export { hashSeed, mulberry32, normalSamples } from "./rng";

@@ -1,0 +1,407 @@
+/**
+ * The GPT's tensor operations, each with a hand-written gradient (`tf.customGrad`).
+ *
+ * Why not tfjs's autodiff: on tfjs-backend-wasm (STACK.md)
+ * - the gradient of `tf.gather` needs UnsortedSegmentSum, which wasm lacks, so an embedding could not train;
+ * - the built-in gradient of `matMul` uses the transposeA/transposeB forms, 10-20x slower there than an
+ *   explicit transpose followed by a plain product;
+ * - element-wise chains are slow, and autodiff of layer norm / GELU / softmax makes long ones; `tanh`,
+ *   `exp`, `log` and `logSoftmax` cost 10-40x an add on wasm, `sigmoid` and `softmax` 3x.
+ * So every backward pass below uses explicit `tf.transpose` + plain `tf.matMul`, and the element-wise
+ * work is written out with as few kernels as we could. The same code runs on every backend.
+ *
+ * Layouts: a linear weight is [in, out] (GPT-2's Conv1D), so y = x @ W + b. Attention works on heads
+ * stacked in front of the batch, [nh * B, T, hs], which makes q, k and v contiguous slices.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** Additive attention bias for masked positions; finite so that no row can produce NaN. */
+export const MASKED_BIAS = -1e9;
+
+/**
+ * Run `forward` on `inputs` as one differentiable op. `forward` returns the value, the tensors its
+ * backward pass needs (`saved`; tfjs keeps them only while a gradient tape records) and `gradFunc`, which
+ * gives one gradient per input. Everything else made in `forward` is freed when it returns.
+ */
+function customOp<I extends tf.Tensor[]>(
+  inputs: [...I],
+  forward: (inputs: I) => {
+    value: tf.Tensor;
+    saved: tf.Tensor[];
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
+  },
+): tf.Tensor {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const { value, saved, gradFunc } = forward(args.slice(0, -1) as I);
+    save(saved);
+    return { value, gradFunc };
+  });
+  return op(...inputs);
+}
+
+function lastDim(x: tf.Tensor): number {
+  return x.shape[x.shape.length - 1] as number;
+}
+
+/** [..., n] -> [rows, n] */
+function as2d(x: tf.Tensor): tf.Tensor2D {
+  const n = lastDim(x);
+  return x.reshape([x.size / n, n]);
+}
+
+/**
+ * Weight (and bias) gradient of y = x @ W + b from x [N, in] and dy [N, out]: dW = xᵀ dy, db = Σ_rows dy.
+ * XNNPACK repacks the right operand of every product (~8 ns per element on wasm, several times a
+ * transpose's cost), so the narrower of x and dy goes on the right and the wider one is transposed:
+ * in <= out: dWᵀ = dyᵀ x (db = row sums of dyᵀ); in > out: dW = [xᵀ; 1] dy (db = the last row).
+ */
+function weightGrad(
+  x2: tf.Tensor2D,
+  dy2: tf.Tensor2D,
+  withBias: boolean,
+): { dW: tf.Tensor2D; db?: tf.Tensor1D } {
+  const [rows, nIn] = x2.shape;
+  const nOut = dy2.shape[1];
+  if (nIn <= nOut) {
+    const dyT = tf.transpose(dy2); // [out, N]
+    const dW = tf.transpose(tf.matMul(dyT, x2)) as tf.Tensor2D; // ([out, N] @ [N, in])ᵀ = [in, out]
+    return withBias ? { dW, db: tf.sum<tf.Tensor1D>(dyT, -1) } : { dW };
+  }
+  const xT = tf.transpose(x2); // [in, N]
+  if (!withBias) return { dW: tf.matMul(xT, dy2) };
+  const both = tf.matMul(tf.concat([xT, tf.ones([1, rows])], 0), dy2); // [in + 1, out]
+  return {
+    dW: tf.slice(both, [0, 0], [nIn, nOut]) as tf.Tensor2D,
+    db: tf.slice(both, [nIn, 0], [1, nOut]).reshape<tf.Tensor1D>([nOut]),
+  };
+}
+
+/**
+ * y = x @ W (+ b) over the last axis of x. W: [in, out]. Backward: dx = dy @ Wᵀ, dW = xᵀ @ dy,
+ * db = Σ_rows dy — with explicit transposes.
+ */
+export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor {
+  const outShape = [...x.shape.slice(0, -1), w.shape[1]];
+  if (b) {
+    return customOp([x, w, b], ([xIn, wIn, bIn]) => {
+      const x2 = as2d(xIn);
+      const y = tf.fused.matMul({ a: x2, b: wIn, bias: bIn });
+      return {
+        saved: [x2, wIn],
+        value: y.reshape(outShape),
+        gradFunc: (dy, saved) => {
+          const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+          const dy2 = as2d(dy);
+          const dx = tf.matMul(dy2, tf.transpose(ws)).reshape(xIn.shape);
+          const { dW, db } = weightGrad(xs, dy2, true);
+          return [dx, dW, db as tf.Tensor1D];
+        },
+      };
+    });
+  }
+  return customOp([x, w], ([xIn, wIn]) => {
+    const x2 = as2d(xIn);
+    return {
+      saved: [x2, wIn],
+      value: tf.matMul(x2, wIn).reshape(outShape),
+      gradFunc: (dy, saved) => {
+        const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const dy2 = as2d(dy);
+        const dx = tf.matMul(dy2, tf.transpose(ws)).reshape(xIn.shape);
+        return [dx, weightGrad(xs, dy2, false).dW];
+      },
+    };
+  });
+}
+
+/**
+ * y = x @ tableᵀ for a table [V, d] (GPT-2's LM head, tied to the token embedding). `tableT` is the
+ * table's explicit transpose [d, V], passed in so callers can cache it between steps; the gradient flows
+ * to `table`: dx = dy @ table, dtable = (xᵀ @ dy)ᵀ.
+ */
+export function tiedLinear(x: tf.Tensor, table: tf.Tensor2D, tableT?: tf.Tensor2D): tf.Tensor {
+  const outShape = [...x.shape.slice(0, -1), table.shape[0]];
+  return customOp([x, table], ([xIn, tableIn]) => {
+    const x2 = as2d(xIn);
+    const t = tableT ?? tf.transpose(tableIn);
+    return {
+      saved: [x2, tableIn],
+      value: tf.matMul(x2, t).reshape(outShape),
+      gradFunc: (dy, saved) => {
+        const [xs, tbl] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const dy2 = as2d(dy);
+        const dx = tf.matMul(dy2, tbl).reshape(xIn.shape);
+        // dtable = dyᵀ x: x [N, d] is the narrow operand (see weightGrad).
+        return [dx, tf.matMul(tf.transpose(dy2), xs)];
+      },
+    };
+  });
+}
+
+/**
+ * Rows of `table` [V, d] at integer `ids` [...] -> [..., d]. Forward is gatherND; backward scatters
+ * dy back with scatterND (which sums repeated ids), because the gradient of tf.gather needs a kernel
+ * (UnsortedSegmentSum) that wasm does not have.
+ */
+export function embedding(ids: tf.Tensor, table: tf.Tensor2D): tf.Tensor {
+  const [vocab, width] = table.shape;
+  return customOp([table], ([tableIn]) => {
+    const indices = tf.cast(ids, "int32").reshape([ids.size, 1]);
+    return {
+      saved: [indices],
+      value: tf.gatherND(tableIn, indices).reshape([...ids.shape, width]),
+      gradFunc: (dy, saved) => [
+        tf.scatterND(saved[0] as tf.Tensor, dy.reshape([ids.size, width]), [vocab, width]),
+      ],
+    };
+  });
+}
+
+/**
+ * Layer norm over the last axis: y = (x - μ) / sqrt(σ² + eps) * γ + β.
+ * Backward (x̂ the normalised input, g = dy * γ): dx = rstd * (g - mean(g) - x̂ * mean(g * x̂)),
+ * dγ = Σ dy * x̂, dβ = Σ dy.
+ */
+export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps = 1e-5): tf.Tensor {
+  return customOp([x, gamma, beta], ([xIn, gIn, bIn]) => {
+    const x2 = as2d(xIn);
+    const centred = tf.sub(x2, tf.mean(x2, -1, true));
+    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centred), -1, true), eps)); // [N, 1]
+    const xhat = tf.mul(centred, rstd);
+    return {
+      saved: [xhat, rstd, gIn],
+      value: tf.add(tf.mul(xhat, gIn), bIn).reshape(xIn.shape),
+      gradFunc: (dy, saved) => {
+        const [xh, rs, g] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+        const dy2 = as2d(dy);
+        const gdy = tf.mul(dy2, g);
+        const meanGdy = tf.mean(gdy, -1, true);
+        const meanGdyXhat = tf.mean(tf.mul(gdy, xh), -1, true);
+        const dx = tf.mul(rs, tf.sub(tf.sub(gdy, meanGdy), tf.mul(xh, meanGdyXhat)));
+        return [dx.reshape(xIn.shape), tf.sum(tf.mul(dy2, xh), 0), tf.sum(dy2, 0)];
+      },
+    };
+  });
+}
+
+// GPT-2's "gelu_new": 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))), rewritten with 1 + tanh(z) = 2σ(2z) as
+// x σ(x (A + B x²)), because tanh is ~15x slower than sigmoid on wasm.
+const GELU_A = 2 * Math.sqrt(2 / Math.PI);
+const GELU_B = GELU_A * 0.044715;
+
+/**
+ * tanh-approximated GELU (GPT-2's "gelu_new"). Forward 6 element-wise kernels, backward 8:
+ * with u = x (A + B x²) and s = σ(u), d/dx [x s] = s + x s (1 - s) (A + 3 B x²).
+ */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return customOp([x], ([xIn]) => {
+    const x2 = tf.square(xIn);
+    const s = tf.sigmoid(tf.mul(xIn, tf.add(tf.mul(x2, GELU_B), GELU_A)));
+    return {
+      saved: [xIn, x2, s],
+      value: tf.mul(xIn, s),
+      gradFunc: (dy, saved) => {
+        const [xs, xsq, sig] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const du = tf.add(tf.mul(xsq, 3 * GELU_B), GELU_A); // du/dx
+        const slope = tf.mul(tf.mul(xs, tf.sub(sig, tf.square(sig))), du); // x σ'(u) du/dx
+        return [tf.mul(dy, tf.add(sig, slope))];
+      },
+    };
+  });
+}
+
+/** [B, T, 3d] -> q, k, v, each [nh * B, T, hs]. */
+export function splitHeads(qkv: tf.Tensor, nHead: number): [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D] {
+  return tf.tidy(() => {
+    const [batch, time, threeD] = qkv.shape as [number, number, number];
+    const hs = threeD / 3 / nHead;
+    const heads = tf.transpose(qkv.reshape([batch, time, 3 * nHead, hs]), [2, 0, 1, 3]); // [3nh, B, T, hs]
+    // tf.slice, not tf.split: wasm's SplitV copies the whole input once per output.
+    const part = (i: number) =>
+      tf
+        .slice(heads, [i * nHead, 0, 0, 0], [nHead, batch, time, hs])
+        .reshape<tf.Tensor3D>([nHead * batch, time, hs]); // [nh*B, T, hs]
+    return [part(0), part(1), part(2)];
+  });
+}
+
+/** [nh * B, T, hs] -> [B, T, nh * hs] */
+export function mergeHeads(o: tf.Tensor, nHead: number): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [nb, time, hs] = o.shape as [number, number, number];
+    const batch = nb / nHead;
+    const bthd = tf.transpose(o.reshape([nHead, batch, time, hs]), [1, 2, 0, 3]); // [B, T, nh, hs]
+    return bthd.reshape([batch, time, nHead * hs]);
+  });
+}
+
+/** softmax(q kᵀ + bias) for q [nh*B, Tq, hs] (already scaled), k [nh*B, Tk, hs], bias [B|1, Tq, Tk]. */
+function attentionProbs(qScaled: tf.Tensor3D, k: tf.Tensor3D, bias: tf.Tensor, nHead: number): tf.Tensor3D {
+  const [nb, tq, hs] = qScaled.shape;
+  const tk = k.shape[1];
+  // One query (a decoding step): (k qᵀ)ᵀ, whose right operand [hs, 1] is cheap to pack, and no transpose.
+  const scores =
+    tq === 1
+      ? tf.matMul(k, qScaled.reshape([nb, hs, 1])) // [nh*B, Tk, 1], same layout as [nh*B, 1, Tk]
+      : tf.matMul(qScaled, tf.transpose(k, [0, 2, 1])); // [nh*B, Tq, Tk]
+  const scores4 = scores.reshape([nHead, nb / nHead, tq, tk]); // [nh, B, Tq, Tk]
+  return tf.softmax(tf.add(scores4, bias)).reshape([nb, tq, tk]) as tf.Tensor3D; // [nh*B, Tq, Tk]
+}
+
+/**
+ * Causal self-attention core: qkv [B, T, 3d] (c_attn's output) -> [B, T, d] (before c_proj).
+ * `bias` [B or 1, T, T] holds 0 where a query may attend and MASKED_BIAS elsewhere (see attentionBias).
+ *
+ * Backward, with S = q kᵀ/√hs + bias, P = softmax(S), O = P v:
+ *   dv = Pᵀ dO,  dP = dO vᵀ,  dS = P ⊙ (dP - Σ_j dP ⊙ P),  dq = dS k /√hs,  dk = dSᵀ q/√hs
+ * Each product keeps the narrow [T, hs] operand on the right (XNNPACK repacks the right operand).
+ */
+export function causalSelfAttention(qkv: tf.Tensor, bias: tf.Tensor, nHead: number): tf.Tensor {
+  return customOp([qkv], ([qkvIn]) => {
+    const [q, k, v] = splitHeads(qkvIn, nHead);
+    const hs = q.shape[2];
+    const qScaled: tf.Tensor3D = tf.mul(q, 1 / Math.sqrt(hs));
+    const probs = attentionProbs(qScaled, k, bias, nHead);
+    return {
+      saved: [qScaled, k, v, probs],
+      value: mergeHeads(tf.matMul(probs, v), nHead),
+      gradFunc: (dy, saved) => {
+        const [qs, ks, vs, p] = saved as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+        const [batch, time, d] = dy.shape as [number, number, number];
+        const dO = tf
+          .transpose(dy.reshape([batch, time, nHead, hs]), [2, 0, 1, 3])
+          .reshape<tf.Tensor3D>([nHead * batch, time, hs]); // [nh*B, T, hs]
+        const dv = tf.matMul(tf.transpose(p, [0, 2, 1]), dO); // [nh*B, T, hs]
+        const dP = tf.matMul(dO, tf.transpose(vs, [0, 2, 1])); // [nh*B, T, T]
+        const dS = tf.mul(p, tf.sub(dP, tf.sum(tf.mul(dP, p), -1, true))); // [nh*B, T, T]
+        const dq = tf.mul(tf.matMul(dS, ks), 1 / Math.sqrt(hs)); // [nh*B, T, hs]
+        const dk = tf.matMul(tf.transpose(dS, [0, 2, 1]), qs); // [nh*B, T, hs]
+        const stacked = tf.concat([dq, dk, dv], 0).reshape([3 * nHead, batch, time, hs]); // [3nh, B, T, hs]
+        const dqkv = tf.transpose(stacked, [1, 2, 0, 3]).reshape([batch, time, 3 * d]); // [B, T, 3d]
+        return [dqkv];
+      },
+    };
+  });
+}
+
+/**
+ * Keys and values of earlier positions for one layer, k and v [nh*B, Tpast, hs] (appending a position
+ * is a concat along axis 1, which is cheap; along the last axis it is ten times slower on wasm).
+ */
+export type LayerKV = {
+  k: tf.Tensor3D;
+  v: tf.Tensor3D;
+};
+
+/**
+ * Self-attention for inference with a key/value cache: qkv [B, Tnew, 3d] of the new positions, `past`
+ * the cached keys/values, `bias` [B|1, Tnew, Tpast + Tnew]. Returns the output [B, Tnew, d] and the
+ * extended cache. Same arithmetic as causalSelfAttention; no gradient.
+ */
+export function cachedSelfAttention(
+  qkv: tf.Tensor,
+  bias: tf.Tensor,
+  nHead: number,
+  past?: LayerKV,
+): { y: tf.Tensor3D; kv: LayerKV } {
+  return tf.tidy(() => {
+    const [q, k, v] = splitHeads(qkv, nHead);
+    const hs = q.shape[2];
+    const kAll = past ? (tf.concat([past.k, k], 1) as tf.Tensor3D) : k; // [nh*B, Tk, hs]
+    const vAll = past ? (tf.concat([past.v, v], 1) as tf.Tensor3D) : v; // [nh*B, Tk, hs]
+    const probs = attentionProbs(tf.mul(q, 1 / Math.sqrt(hs)) as tf.Tensor3D, kAll, bias, nHead);
+    return { y: mergeHeads(tf.matMul(probs, vAll), nHead), kv: { k: kAll, v: vAll } };
+  });
+}
+
+/**
+ * Additive attention bias [B or 1, Tq, Tk] for queries at positions past..past+Tq-1 over keys 0..Tk-1
+ * (Tk = past + Tq): 0 where the key is not in the future and is a real token, MASKED_BIAS elsewhere.
+ * `keyMask` [B, Tk] has 1 for real tokens, 0 for padding (left or right). A query may always attend to
+ * itself, so a padding query (whose keys are all masked) gets a defined, finite output.
+ */
+export function attentionBias(keyMask: tf.Tensor | undefined, queryLength: number, past = 0): tf.Tensor3D {
+  return tf.tidy(() => {
+    const tk = past + queryLength;
+    const causal = new Float32Array(queryLength * tk);
+    const diagonal = new Float32Array(queryLength * tk);
+    for (let i = 0; i < queryLength; i++) {
+      for (let j = 0; j <= past + i; j++) causal[i * tk + j] = 1;
+      diagonal[i * tk + past + i] = 1;
+    }
+    if (!keyMask) {
+      const bias = causal.map((allowed) => (allowed ? 0 : MASKED_BIAS));
+      return tf.tensor3d(bias, [1, queryLength, tk]);
+    }
+    const batch = keyMask.shape[0] as number;
+    const keys = tf.cast(keyMask, "float32").reshape([batch, 1, tk]);
+    const allowed = tf.mul(
+      tf.maximum(keys, tf.tensor3d(diagonal, [1, queryLength, tk])),
+      tf.tensor3d(causal, [1, queryLength, tk]),
+    );
+    return tf.mul(tf.sub(allowed, 1), -MASKED_BIAS) as tf.Tensor3D; // [B, Tq, Tk]
+  });
+}
+
+/**
+ * log p(target) under softmax(logits): logits [..., V], targets int32 [...] -> [...].
+ * No tf.gather (no gradient on wasm) and no logSoftmax (slow on wasm): with p = softmax(z),
+ * log Σ exp z = max z - log max p, and z_target is picked with a one-hot mask.
+ * Backward: dz = dy (onehot(target) - p).
+ */
+export function logProbsOf(logits: tf.Tensor, targets: tf.Tensor): tf.Tensor {
+  const vocab = lastDim(logits);
+  return customOp([logits], ([zIn]) => {
+    const z = as2d(zIn);
+    const p = tf.softmax(z);
+    const logSumExp = tf.sub(tf.max(z, -1), tf.log(tf.max(p, -1))); // [N]
+    const oneHot = tf.oneHot(targets.reshape([targets.size]).toInt(), vocab);
+    const picked = tf.sum(tf.mul(z, oneHot), -1); // [N]
+    return {
+      saved: [p, oneHot],
+      value: tf.sub(picked, logSumExp).reshape(targets.shape),
+      gradFunc: (dy, saved) => {
+        const [probs, hot] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const dz = tf.mul(dy.reshape([dy.size, 1]), tf.sub(hot, probs));
+        return [dz.reshape(zIn.shape)];
+      },
+    };
+  });
+}
+
+/**
+ * Entropy of softmax(logits) over the last axis: logits [..., V] -> [...].
+ * H = log Σ exp z - Σ p z; backward dz = -dy p (z - Σ p z).
+ */
+export function entropyFromLogits(logits: tf.Tensor): tf.Tensor {
+  return customOp([logits], ([zIn]) => {
+    const z = as2d(zIn);
+    const p = tf.softmax(z);
+    const meanZ = tf.sum(tf.mul(p, z), -1, true); // [N, 1]
+    const logSumExp = tf.sub(tf.max(z, -1, true), tf.log(tf.max(p, -1, true))); // [N, 1]
+    return {
+      saved: [p, z, meanZ],
+      value: tf.sub(logSumExp, meanZ).reshape(zIn.shape.slice(0, -1)),
+      gradFunc: (dy, saved) => {
+        const [probs, zs, mz] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+        const centred = tf.sub(zs, mz);
+        const dz = tf.mul(tf.mul(dy.reshape([dy.size, 1]), probs), tf.neg(centred));
+        return [dz.reshape(zIn.shape)];
+      },
+    };
+  });
+}
+
+/**
+ * Mean next-token cross-entropy over the positions where mask = 1 (all positions without a mask):
+ * logits [B, T, V], targets int32 [B, T], mask [B, T] -> scalar.
+ */
+export function maskedCrossEntropy(logits: tf.Tensor, targets: tf.Tensor, mask?: tf.Tensor): tf.Scalar {
+  return tf.tidy((): tf.Scalar => {
+    const logp = logProbsOf(logits, targets);
+    if (!mask) return tf.neg(tf.mean(logp)) as tf.Scalar;
+    const m = tf.cast(mask, "float32");
+    return tf.div(tf.neg(tf.sum(tf.mul(logp, m))), tf.maximum(tf.sum(m), 1)) as tf.Scalar;
+  });
+}
