@@ -124,6 +124,7 @@ export async function executeRun(
     const runDir = runDirectory(runId);
     mkdirSync(runDir, { recursive: true });
     let lastBeat = 0;
+    let lastProgress: { step: number; total: number } | undefined;
     const ctx: JobContext = {
       runId,
       database,
@@ -133,6 +134,7 @@ export async function executeRun(
       signal,
       resumeFrom: latest ? { step: latest.step, path: latest.path } : undefined,
       progress: (step, totalSteps) => {
+        lastProgress = { step, total: totalSteps };
         options.onProgress?.(step, totalSteps);
         const now = Date.now();
         if (now - lastBeat < 1000) return;
@@ -144,6 +146,9 @@ export async function executeRun(
           .catch(() => {});
       },
       checkpoint: async (step, dir, extra = {}) => {
+        // Points up to the checkpoint must be in the database before the checkpoint is: a resumed run
+        // continues after it, so anything still buffered would be lost if the process died now.
+        await telemetry.flush();
         await database.db
           .insert(checkpoints)
           .values({ runId, step, path: dir, metrics: extra.metrics ?? {}, isFinal: extra.isFinal ?? false })
@@ -159,12 +164,13 @@ export async function executeRun(
 
     const trainer = await trainers[run.kind]();
     const summary = await trainer(config as never, ctx);
-    await telemetry.close();
     if (signal.aborted && signal.reason === "shutdown") {
-      await database.db.update(runs).set({ status: "queued", heartbeatAt: null }).where(eq(runs.id, runId));
       log("stopped for a worker shutdown; back in the queue");
+      await telemetry.close();
+      await database.db.update(runs).set({ status: "queued", heartbeatAt: null }).where(eq(runs.id, runId));
       return { status: "requeued", summary };
     }
+    await telemetry.close();
     const cancelled = signal.aborted && signal.reason === "cancel";
     await database.db
       .update(runs)
@@ -173,6 +179,8 @@ export async function executeRun(
         finishedAt: new Date(),
         summary,
         heartbeatAt: new Date(),
+        // Progress writes are throttled; the final step is written here.
+        ...(lastProgress ? { step: lastProgress.step, totalSteps: lastProgress.total } : {}),
       })
       .where(eq(runs.id, runId));
     return { status: cancelled ? "cancelled" : "succeeded", summary };

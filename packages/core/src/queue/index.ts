@@ -1,0 +1,30 @@
+/**
+ * Jobs: launching runs (one at a time or as a pipeline), cancelling them, and the transitions workers
+ * make — claim, heartbeat, settle an attempt, reap lost workers. The `runs` row is the truth about a run;
+ * pg-boss (schema `pgboss`, queue `rlhf-runs`) delivers it to exactly one worker. See docs/jobs.md.
+ */
+export { BOSS_SCHEMA, queueFor, RUN_QUEUE, type RunJobData, type RunQueue } from "./boss";
+export { type CancelResult, cancelRun } from "./cancel";
+export {
+  type LaunchedRun,
+  type LaunchRunOptions,
+  launchPipeline,
+  launchRun,
+  type PipelineStep,
+} from "./launch";
+export {
+  type AttemptExit,
+  type AttemptOutcome,
+  type Claim,
+  claimRun,
+  describeExit,
+  type HeartbeatState,
+  heartbeat,
+  type ReapOptions,
+  reapStaleRuns,
+  recoverOwnRuns,
+  settleAttempt,
+  type WorkerIdentity,
+} from "./lifecycle";
+export { findRun, getRun, isUuid, RunNotFoundError, type RunRecord } from "./refs";
+export { type ListRunsOptions, type LogLine, listRuns, runDetail, runLogLines } from "./runs";

@@ -1,0 +1,63 @@
+import { desc, eq, or } from "drizzle-orm";
+import type { Db } from "../db/open";
+import { runs } from "../db/schema";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
+/** A run by id or by name (the newest of that name); `run:` prefix optional. */
+export async function findRun(db: Db, ref: string) {
+  const key = ref.startsWith("run:") ? ref.slice(4) : ref;
+  const [run] = await db
+    .select()
+    .from(runs)
+    .where(isUuid(key) ? or(eq(runs.id, key), eq(runs.name, key)) : eq(runs.name, key))
+    .orderBy(desc(runs.createdAt))
+    .limit(1);
+  return run;
+}
+
+export type RunRecord = typeof runs.$inferSelect;
+
+/** Like findRun, but an error naming the reference when there is no such run. */
+export async function getRun(db: Db, ref: string): Promise<RunRecord> {
+  const run = await findRun(db, ref);
+  if (!run) throw new RunNotFoundError(ref);
+  return run;
+}
+
+export class RunNotFoundError extends Error {
+  override name = "RunNotFoundError";
+  constructor(readonly ref: string) {
+    super(`no run with id or name "${ref}"`);
+  }
+}
+
+/** Every `run:<ref>` string in a config, with the dotted path of the field that holds it. */
+export function runReferences(config: unknown, path: string[] = []): { path: string; ref: string }[] {
+  if (typeof config === "string") {
+    return config.startsWith("run:") ? [{ path: path.join("."), ref: config.slice(4) }] : [];
+  }
+  if (Array.isArray(config)) return config.flatMap((item, i) => runReferences(item, [...path, String(i)]));
+  if (config && typeof config === "object") {
+    return Object.entries(config).flatMap(([key, value]) => runReferences(value, [...path, key]));
+  }
+  return [];
+}
+
+/** A copy of `config` with the string at each dotted path replaced. */
+export function replaceAt(config: unknown, replacements: Map<string, string>, path: string[] = []): unknown {
+  const here = path.join(".");
+  if (typeof config === "string") return replacements.get(here) ?? config;
+  if (Array.isArray(config))
+    return config.map((item, i) => replaceAt(item, replacements, [...path, String(i)]));
+  if (config && typeof config === "object") {
+    return Object.fromEntries(
+      Object.entries(config).map(([key, value]) => [key, replaceAt(value, replacements, [...path, key])]),
+    );
+  }
+  return config;
+}
