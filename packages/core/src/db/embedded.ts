@@ -333,16 +333,19 @@ function stopIfUnused(_home: string, dataDir: string, leaseDir: string, lockTarg
 let signalExitInstalled = false;
 /**
  * Without a handler, SIGINT/SIGTERM end Node without running `exit` handlers, which would leave the
- * lease behind (harmless, it is pruned later) and the server running. Install one only where the
- * program has none of its own.
+ * lease behind (harmless, it is pruned later) and the server running. Ours exits only when the program
+ * has no handler of its own for the signal.
  */
 function installSignalExit(): void {
   if (signalExitInstalled) return;
   signalExitInstalled = true;
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    if (process.listenerCount(signal) === 0) {
-      process.once(signal, () => process.exit(signal === "SIGINT" ? 130 : 143));
-    }
+    const exitOnSignal = () => {
+      // The program handles this signal itself (now or since we installed ours): let it.
+      if (process.listenerCount(signal) > 1) return;
+      process.exit(signal === "SIGINT" ? 130 : 143);
+    };
+    process.on(signal, exitOnSignal);
   }
 }
 

@@ -1,10 +1,12 @@
 /**
  * `rlhf start`: the whole workbench on one machine. Opens the database (the embedded PostgreSQL unless
  * DATABASE_URL is set) and holds it for the session, seeds the demo project, starts the dashboard and the
- * labeler (`next start`), and on Ctrl-C stops everything it started — the apps, then the database.
+ * labeler (`next start`) and one worker, and on Ctrl-C stops everything it started — the worker (which
+ * hands its running job back to the queue), the apps, then the database.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
 import { openDatabase, redactUrl, workbenchHome, workspaceRoot } from "@rlhf/core/db";
@@ -89,11 +91,14 @@ export async function start(options: StartOptions): Promise<void> {
   }
 
   const services: Service[] = [];
+  let workerProcess: ChildProcess | undefined;
   let stopping = false;
   const stopAll = async (code: number) => {
     if (stopping) return;
     stopping = true;
     say("\nstopping the workbench…");
+    // The worker first: it checkpoints its running job and hands it back to the queue.
+    if (workerProcess) await stopChild(workerProcess, 65_000);
     await Promise.all(services.map((s) => stopChild(s.child, 10_000)));
     await database.close();
     say("stopped");
@@ -133,6 +138,21 @@ export async function start(options: StartOptions): Promise<void> {
       });
       services.push({ name: app.name, url: `http://localhost:${port}`, child });
     }
+    // One worker, so jobs launched from the dashboard or `rlhf launch` run.
+    const cli = path.join(root, "packages", "trainer", "src", "cli", "main.ts");
+    const tsx = createRequire(import.meta.url).resolve("tsx");
+    const worker = spawn(process.execPath, ["--import", tsx, cli, "worker"], {
+      cwd: root,
+      env: { ...process.env, DATABASE_URL: database.url, RLHF_HOME: home },
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    worker.once("exit", (code, signal) => {
+      if (!stopping) {
+        say(`the worker exited (${signal ?? `code ${code}`}); stopping the rest`);
+        void stopAll(1);
+      }
+    });
+    workerProcess = worker;
     await Promise.all(services.map((s) => waitForHttp(s.url, s.child, 120_000)));
   } catch (error) {
     say(`failed to start: ${(error as Error).message}`);
@@ -142,5 +162,6 @@ export async function start(options: StartOptions): Promise<void> {
 
   say("");
   for (const s of services) say(`  ${s.name.padEnd(10)} ${s.url}`);
+  say(`  ${"worker".padEnd(10)} 1 (runs jobs launched from the dashboard or \`pnpm rlhf launch\`)`);
   say("\nready. Ctrl-C stops everything.");
 }
