@@ -105,7 +105,9 @@ async function initTensorflow(): Promise<BackendInfo> {
     try {
       await import(/* @vite-ignore */ pkg);
     } catch (error) {
-      reasons.push(`${pkg} does not load (${firstLine(error)})`);
+      const notInstalled =
+        (error as { code?: string }).code === "ERR_MODULE_NOT_FOUND" && String(error).includes(`'${pkg}'`);
+      reasons.push(notInstalled ? `${pkg} is not installed` : `${pkg} does not load (${firstLine(error)})`);
       continue;
     }
     if (!(await tf.setBackend("tensorflow"))) {

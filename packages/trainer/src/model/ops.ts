@@ -405,3 +405,18 @@ export function maskedCrossEntropy(logits: tf.Tensor, targets: tf.Tensor, mask?:
     return tf.div(tf.neg(tf.sum(tf.mul(logp, m))), tf.maximum(tf.sum(m), 1)) as tf.Scalar;
   });
 }
+
+/**
+ * The entry of x [B, T] at each row's last real token (mask [B, T], 1 = real; left or right padding),
+ * -> [B]. Differentiable in x (a one-hot product, not tf.gather): the reward model's score of a sequence.
+ */
+export function lastTokenValues(x: tf.Tensor, mask?: tf.Tensor): tf.Tensor1D {
+  return tf.tidy(() => {
+    const [batch, time] = x.shape as [number, number];
+    if (!mask) return tf.slice(x, [0, time - 1], [batch, 1]).reshape<tf.Tensor1D>([batch]);
+    const positions = tf.range(1, time + 1, 1, "int32"); // 1..T, so an all-padding row picks index 0
+    const last = tf.sub(tf.max(tf.mul(tf.cast(mask, "int32"), positions), 1), 1); // [B]
+    const picked = tf.mul(x, tf.oneHot(tf.cast(tf.maximum(last, 0), "int32"), time)); // [B, T]
+    return tf.sum(picked, 1) as tf.Tensor1D;
+  });
+}
