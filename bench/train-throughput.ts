@@ -1,0 +1,232 @@
+/**
+ * Throughput of the tfjs GPT on the chosen backend, next to the same model in PyTorch measured in the
+ * same run (bench/reference_gpt.py):
+ *   - one training step (forward + backward + Adam) of the `tiny` config, batch 16 x context 128;
+ *   - the same step data-parallel across worker threads (src/parallel), each with its own backend;
+ *   - generation, batch 16, 8-token prompts, 128 new tokens, with and without the key/value cache.
+ *
+ *   cd packages/trainer && npx tsx ../../bench/train-throughput.ts [--steps 5] [--workers 2]
+ *     [--no-reference] [--profile] [--backend wasm|cpu|tensorflow]
+ *
+ * Output is plain lines of figures. The machine's load average is printed first and last: other
+ * processes on a 2-core machine change every figure, PyTorch's (2 threads) most.
+ */
+import { spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { type BackendPreference, describeBackend, initBackend } from "../packages/trainer/src/backend";
+import { GPT, generate, gptConfig, maskedCrossEntropy, mulberry32 } from "../packages/trainer/src/model";
+
+// tsx runs this file as CommonJS (the repository root is not "type": "module").
+const here = typeof __dirname === "string" ? __dirname : path.dirname(fileURLToPath(import.meta.url));
+const trainerDir = path.join(here, "..", "packages", "trainer");
+type Tf = typeof import("@tensorflow/tfjs");
+
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(`--${name}`);
+const option = (name: string, fallback: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] ? (argv[i + 1] as string) : fallback;
+};
+const steps = Number(option("steps", "5"));
+const batch = 16;
+const context = 128;
+const genPrompt = 8;
+const genNew = 128;
+
+async function main(): Promise<void> {
+  // tfjs is a dependency of @rlhf/trainer, not of the repository root: resolve it from there (the same
+  // module instance the trainer's sources load).
+  const tf: Tf = await import(
+    pathToFileURL(createRequire(path.join(trainerDir, "package.json")).resolve("@tensorflow/tfjs")).href
+  );
+  const load = () =>
+    os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ");
+  const cpuMillis = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+  console.log(`load_average_start ${load()}`);
+  const info = await initBackend(option("backend", "auto") as BackendPreference);
+  console.log(`backend ${describeBackend(info)}`);
+
+  // --- training step ------------------------------------------------------------------------------------
+  const config = gptConfig("tiny");
+  const model = new GPT(config, { seed: 0 });
+  const random = mulberry32(1);
+  const tokens = (n: number) => Array.from({ length: n }, () => Math.floor(random() * config.vocabSize));
+  const x = tf.tensor2d(tokens(batch * context), [batch, context], "int32");
+  const y = tf.tensor2d(tokens(batch * context), [batch, context], "int32");
+  const optimizer = tf.train.adam(3e-4);
+  const trainStep = () =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(
+        () =>
+          maskedCrossEntropy(model.forward(x, { returnHidden: false }).logits as ReturnType<Tf["tensor"]>, y),
+        model.trainableVariables(),
+      );
+      optimizer.applyGradients(grads);
+      return value.dataSync()[0] as number;
+    });
+  for (let i = 0; i < 2; i++) trainStep();
+  const stepMs: number[] = [];
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    trainStep();
+    stepMs.push(performance.now() - t0);
+  }
+  const cpuMs = cpuMillis(process.cpuUsage(cpu0)) / steps;
+  const trainTps = (batch * context) / (median(stepMs) / 1000);
+  console.log(
+    `train_step_ms ${median(stepMs).toFixed(0)} (median of ${steps}; min ${Math.min(...stepMs).toFixed(0)})`,
+  );
+  console.log(`train_tokens_per_s ${trainTps.toFixed(0)}`);
+  // CPU time hardly depends on other processes: with a step's CPU time close to its wall time, the
+  // machine was not contended.
+  console.log(`train_step_cpu_ms ${cpuMs.toFixed(0)}`);
+
+  if (flag("profile")) {
+    const registered = new Set(tf.getKernelsForBackend(tf.getBackend()).map((k) => k.kernelName));
+    const profile = await tf.profile(() => {
+      trainStep();
+    });
+    const byKernel = new Map<string, { ms: number; calls: number }>();
+    for (const k of profile.kernels) {
+      if (!registered.has(k.name)) continue; // skip customGrad scopes, whose time their kernels already count
+      const entry = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
+      entry.ms += typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+      entry.calls += 1;
+      byKernel.set(k.name, entry);
+    }
+    const total = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
+    console.log(`profile_kernel_ms_total ${total.toFixed(0)}`);
+    for (const [name, e] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)) {
+      console.log(
+        `profile ${name} ${e.ms.toFixed(0)} ms ${((100 * e.ms) / total).toFixed(0)}% calls ${e.calls}`,
+      );
+    }
+  }
+
+  // Data-parallel step: workers compute gradients on shards, the main thread averages and applies Adam.
+  const workers = Number(option("workers", "2"));
+  let parallelTps: number | undefined;
+  if (workers > 0 && info.name !== "tensorflow") {
+    const { DataParallel } = await import("../packages/trainer/src/parallel");
+    const t0 = performance.now();
+    const parallel = await DataParallel.create(model, { workers, backend: info.name });
+    console.log(`parallel_workers ${workers} (started in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    const batchHost = {
+      inputIds: { values: Int32Array.from(x.dataSync()), shape: [batch, context], dtype: "int32" as const },
+      targets: { values: Int32Array.from(y.dataSync()), shape: [batch, context], dtype: "int32" as const },
+    };
+    let workerMs: number[] = [];
+    const parallelStep = async () => {
+      const { grads, workerMs: ms } = await parallel.gradients(batchHost);
+      workerMs = ms;
+      optimizer.applyGradients(grads);
+      tf.dispose(Object.values(grads));
+    };
+    for (let i = 0; i < 2; i++) await parallelStep();
+    const parallelMs: number[] = [];
+    const parallelCpu0 = process.cpuUsage();
+    for (let i = 0; i < steps; i++) {
+      const s0 = performance.now();
+      await parallelStep();
+      parallelMs.push(performance.now() - s0);
+    }
+    const parallelCpuMs = cpuMillis(process.cpuUsage(parallelCpu0)) / steps;
+    parallelTps = (batch * context) / (median(parallelMs) / 1000);
+    console.log(
+      `train_parallel_step_ms ${median(parallelMs).toFixed(0)} (median of ${steps}; min ${Math.min(...parallelMs).toFixed(0)})`,
+    );
+    console.log(`train_parallel_tokens_per_s ${parallelTps.toFixed(0)}`);
+    console.log(`train_parallel_step_cpu_ms ${parallelCpuMs.toFixed(0)} (all threads)`);
+    console.log(`train_parallel_worker_ms ${workerMs.map((ms) => ms.toFixed(0)).join(" ")} (last step)`);
+    await parallel.dispose();
+  }
+  optimizer.dispose();
+  tf.dispose([x, y]);
+  model.dispose();
+
+  // --- generation ---------------------------------------------------------------------------------------
+  const genModel = new GPT({ ...config, nPositions: genPrompt + genNew }, { seed: 0 });
+  const prompts = Array.from({ length: batch }, () => tokens(genPrompt));
+  const genTps: Record<string, number> = {};
+  for (const useCache of [true, false]) {
+    await generate(genModel, prompts, { maxNewTokens: 8, seed: 0, useCache }); // warm-up
+    const t0 = performance.now();
+    const out = await generate(genModel, prompts, { maxNewTokens: genNew, seed: 0, useCache });
+    const seconds = (performance.now() - t0) / 1000;
+    const produced = out.tokens.reduce((n, row) => n + row.length, 0);
+    genTps[useCache ? "cache" : "nocache"] = produced / seconds;
+    console.log(`gen_${useCache ? "cache" : "nocache"}_tokens_per_s ${(produced / seconds).toFixed(0)}`);
+  }
+  genModel.dispose();
+
+  // --- PyTorch reference --------------------------------------------------------------------------------
+  if (!flag("no-reference")) {
+    const script = path.join(here, "reference_gpt.py");
+    const args = [script, "--threads", "2", "--batch", `${batch}`, "--context", `${context}`];
+    args.push("--vocab", `${config.vocabSize}`, "--embd", `${config.nEmbd}`, "--layers", `${config.nLayer}`);
+    args.push(
+      "--heads",
+      `${config.nHead}`,
+      "--steps",
+      `${steps}`,
+      "--gen-prompt",
+      `${genPrompt}`,
+      "--gen-new",
+      `${genNew}`,
+    );
+    // Debian's python3-torch lives in the system interpreter; a pyenv/venv python3 first on PATH may lack it.
+    const python = ["python3", "/usr/bin/python3"].find(
+      (exe) => spawnSync(exe, ["-c", "import torch"], { stdio: "ignore" }).status === 0,
+    );
+    if (!python) {
+      console.log("reference skipped: no python3 with torch (python3 -c 'import torch' fails)");
+    } else {
+      const run = spawnSync(python, args, { encoding: "utf8" });
+      if (run.status !== 0) {
+        console.log(`reference failed: ${(run.stderr || run.stdout).trim().split("\n").pop()}`);
+      } else {
+        const ref = Object.fromEntries(
+          run.stdout
+            .trim()
+            .split("\n")
+            .map((line) => line.split(" "))
+            .map(([k, v]) => [k, Number(v)]),
+        ) as Record<string, number>;
+        const trainRef = ref.train_tokens_per_s as number;
+        const cacheRef = ref.gen_cache_tokens_per_s as number;
+        const nocacheRef = ref.gen_nocache_tokens_per_s as number;
+        console.log(`pytorch_train_tokens_per_s ${trainRef}`);
+        console.log(`pytorch_train_step_cpu_ms ${ref.train_step_cpu_ms} (2 threads)`);
+        console.log(`pytorch_gen_cache_tokens_per_s ${cacheRef}`);
+        console.log(`pytorch_gen_nocache_tokens_per_s ${nocacheRef}`);
+        console.log(`ratio_train ${(trainTps / trainRef).toFixed(2)}`);
+        if (parallelTps !== undefined)
+          console.log(`ratio_train_parallel ${(parallelTps / trainRef).toFixed(2)}`);
+        console.log(`ratio_gen_cache ${((genTps.cache as number) / cacheRef).toFixed(2)}`);
+        console.log(`ratio_gen_nocache ${((genTps.nocache as number) / nocacheRef).toFixed(2)}`);
+      }
+    }
+  }
+  // PyTorch on this kind of machine when it is otherwise idle (shared/STACK.md), for scale.
+  console.log(
+    "pytorch_quiet_machine train_tokens_per_s 5400 gen_cache_tokens_per_s 1500 gen_nocache_tokens_per_s 180",
+  );
+  console.log(`ratio_quiet_train ${(trainTps / 5400).toFixed(2)}`);
+  if (parallelTps !== undefined) console.log(`ratio_quiet_train_parallel ${(parallelTps / 5400).toFixed(2)}`);
+  console.log(`ratio_quiet_gen_cache ${((genTps.cache as number) / 1500).toFixed(2)}`);
+  console.log(`load_average_end ${load()}`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,253 @@
+/**
+ * Data parallelism across worker threads, for the single-threaded backends (wasm in Node runs one
+ * thread; two workers, each with its own wasm instance, use both cores of a 2-core machine).
+ *
+ * The main thread keeps the model and the optimiser. `gradients(batch)` splits the batch along axis 0,
+ * each worker computes the gradients of the loss on its shard with a replica whose weights it copies
+ * from shared memory when they changed, and the main thread averages the shard gradients (weighted by
+ * shard rows) into tensors keyed like its own variables, ready for `optimizer.applyGradients`.
+ *
+ * The loss must be importable by the workers: name a module and an export (see ./losses.ts). With a
+ * loss that is a mean over the shard (as `languageModelLoss`), the row-weighted average equals the
+ * full-batch gradient when every row counts the same number of positions.
+ */
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import * as tf from "@tensorflow/tfjs";
+import type { BackendPreference } from "../backend";
+import type { GPT } from "../model/gpt";
+import type { HostTensor, ParamSlot, StepReply, StepRequest, WorkerSetup } from "./protocol";
+
+export type { ShardLoss } from "./losses";
+export { languageModelLoss } from "./losses";
+export type { HostTensor } from "./protocol";
+
+export interface DataParallelOptions {
+  /** Worker threads (default: os.availableParallelism(), one per core). */
+  workers?: number;
+  /** Module (file URL or absolute path) and export of the loss (default ./losses.ts languageModelLoss). */
+  loss?: { module: string; name: string };
+  /** Backend of the workers (default "wasm"). */
+  backend?: BackendPreference;
+}
+
+export interface ParallelGradients {
+  /** Row-weighted mean of the shard losses. */
+  loss: number;
+  /** Milliseconds each worker spent on its shard (their spread shows imbalance or CPU contention). */
+  workerMs: number[];
+  /** Averaged gradients keyed by the main model's variable names; the caller disposes them. */
+  grads: tf.NamedTensorMap;
+}
+
+type Pending = { resolve: (reply: StepReply) => void; reject: (error: Error) => void };
+
+export class DataParallel {
+  private readonly weights: Float32Array;
+  private readonly gradBuffers: Float32Array[];
+  private readonly synced = new Map<string, object>();
+  private weightsVersion = 0;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private failure: Error | undefined;
+
+  private constructor(
+    private readonly model: GPT,
+    private readonly workers: Worker[],
+    private readonly layout: ParamSlot[],
+    weights: SharedArrayBuffer,
+    grads: SharedArrayBuffer[],
+  ) {
+    this.weights = new Float32Array(weights);
+    this.gradBuffers = grads.map((g) => new Float32Array(g));
+    for (const worker of workers) {
+      worker.on("message", (reply: StepReply) => {
+        const waiting = this.pending.get(reply.id);
+        if (!waiting) return;
+        this.pending.delete(reply.id);
+        waiting.resolve(reply);
+      });
+      const fail = (error: Error) => {
+        this.failure = error;
+        for (const waiting of this.pending.values()) waiting.reject(error);
+        this.pending.clear();
+      };
+      worker.on("error", fail);
+      worker.on("exit", (code) => {
+        if (code !== 0) fail(new Error(`data-parallel worker exited with code ${code}`));
+      });
+    }
+  }
+
+  /** Start the workers (each initialises its backend and a replica of `model`'s architecture). */
+  static async create(model: GPT, options: DataParallelOptions = {}): Promise<DataParallel> {
+    const count = options.workers ?? os.availableParallelism();
+    if (!Number.isInteger(count) || count < 1)
+      throw new Error(`DataParallel: workers must be >= 1, got ${count}`);
+    const layout: ParamSlot[] = [];
+    let total = 0;
+    for (const [name, p] of model.params) {
+      layout.push({ name, shape: [...p.shape], size: p.size, offset: total });
+      total += p.size;
+    }
+    const weights = new SharedArrayBuffer(total * 4);
+    const grads = Array.from({ length: count }, () => new SharedArrayBuffer(total * 4));
+    // The workers run TypeScript sources, like the CLI, through tsx: a small ESM entry registers tsx's
+    // loader in the worker thread (an inherited --import does not reach worker threads), then imports
+    // worker.ts.
+    const tsxDir = path.dirname(createRequire(import.meta.url).resolve("tsx/package.json"));
+    const tsxApi = pathToFileURL(path.join(tsxDir, "dist", "esm", "api", "index.mjs")).href; // tsx/esm/api, ESM build
+    const workerModule = new URL("./worker.ts", import.meta.url).href;
+    const entry = `import { register } from ${JSON.stringify(tsxApi)}; register(); await import(${JSON.stringify(workerModule)});`;
+    const entryUrl = new URL(`data:text/javascript,${encodeURIComponent(entry)}`);
+    const loss = options.loss ?? {
+      module: new URL("./losses.ts", import.meta.url).href,
+      name: "languageModelLoss",
+    };
+    const workers = grads.map((g, index) => {
+      const setup: WorkerSetup = {
+        index,
+        config: model.config,
+        heads: { valueHead: model.hasValueHead, rewardHead: model.hasRewardHead },
+        backend: options.backend ?? "wasm",
+        loss: {
+          module: loss.module.startsWith("file:") ? loss.module : pathToFileURL(loss.module).href,
+          name: loss.name,
+        },
+        layout,
+        weights,
+        grads: g,
+      };
+      return new Worker(entryUrl, { workerData: setup });
+    });
+    try {
+      await Promise.all(
+        workers.map(
+          (worker, i) =>
+            new Promise<void>((resolve, reject) => {
+              const onMessage = (message: { ready?: boolean }) => {
+                if (message.ready) {
+                  worker.off("message", onMessage);
+                  worker.off("error", reject);
+                  resolve();
+                }
+              };
+              worker.on("message", onMessage);
+              worker.once("error", (error) =>
+                reject(new Error(`data-parallel worker ${i} failed to start: ${error.message}`)),
+              );
+            }),
+        ),
+      );
+    } catch (error) {
+      await Promise.all(workers.map((w) => w.terminate()));
+      throw error;
+    }
+    return new DataParallel(model, workers, layout, weights, grads);
+  }
+
+  /** Number of worker threads. */
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /**
+   * Gradients of the loss on `batch` (every entry split along axis 0 across the workers) w.r.t. the
+   * main model's trainable variables, at its current weights.
+   */
+  async gradients(batch: Record<string, HostTensor | tf.Tensor>): Promise<ParallelGradients> {
+    if (this.failure) throw this.failure;
+    this.syncWeights();
+    const host = Object.fromEntries(Object.entries(batch).map(([k, t]) => [k, toHost(t)]));
+    const rows = Object.values(host)[0]?.shape[0] ?? 0;
+    for (const [key, t] of Object.entries(host)) {
+      if (t.shape[0] !== rows)
+        throw new Error(`DataParallel: batch.${key} has ${t.shape[0]} rows, expected ${rows}`);
+    }
+    const shards = splitRows(rows, this.workers.length);
+    const trainable = this.model.trainableVariables();
+    const names = [...this.model.params].filter(([, v]) => trainable.includes(v)).map(([n]) => n);
+    const replies = await Promise.all(
+      shards.map(([start, count], w) => {
+        const request: StepRequest = {
+          id: this.nextId++,
+          weightsVersion: this.weightsVersion,
+          trainable: names,
+          batch: Object.fromEntries(Object.entries(host).map(([k, t]) => [k, sliceRows(t, start, count)])),
+        };
+        return new Promise<StepReply>((resolve, reject) => {
+          this.pending.set(request.id, { resolve, reject });
+          (this.workers[w] as Worker).postMessage(request);
+        });
+      }),
+    );
+    let loss = 0;
+    const workerMs: number[] = [];
+    replies.forEach((reply, w) => {
+      if ("error" in reply) throw new Error(`data-parallel worker ${w}: ${reply.error}`);
+      loss += (reply.loss * (shards[w]?.[1] as number)) / rows;
+      workerMs.push(reply.ms);
+    });
+    const grads: tf.NamedTensorMap = {};
+    const wanted = new Set(names);
+    for (const slot of this.layout) {
+      if (!wanted.has(slot.name)) continue;
+      const sum = new Float32Array(slot.size);
+      shards.forEach(([, count], w) => {
+        const g = (this.gradBuffers[w] as Float32Array).subarray(slot.offset, slot.offset + slot.size);
+        const weight = count / rows;
+        for (let i = 0; i < slot.size; i++) sum[i] = (sum[i] as number) + weight * (g[i] as number);
+      });
+      grads[this.model.param(slot.name).name] = tf.tensor(sum, slot.shape);
+    }
+    return { loss, grads, workerMs };
+  }
+
+  /** Copy changed weights to shared memory (an optimiser step gives a variable new data). */
+  private syncWeights(): void {
+    let changed = false;
+    for (const slot of this.layout) {
+      const variable = this.model.param(slot.name);
+      if (this.synced.get(slot.name) === variable.dataId) continue;
+      this.weights.set(variable.dataSync() as Float32Array, slot.offset);
+      this.synced.set(slot.name, variable.dataId);
+      changed = true;
+    }
+    if (changed) this.weightsVersion += 1;
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+function toHost(t: HostTensor | tf.Tensor): HostTensor {
+  if (!(t instanceof tf.Tensor)) return t;
+  const dtype = t.dtype === "int32" ? "int32" : "float32";
+  const values = dtype === "int32" ? Int32Array.from(t.dataSync()) : Float32Array.from(t.dataSync());
+  return { values, shape: [...t.shape], dtype };
+}
+
+/** [start, count] of each non-empty shard of `rows` rows split into `parts` nearly equal parts. */
+function splitRows(rows: number, parts: number): [number, number][] {
+  const shards: [number, number][] = [];
+  let start = 0;
+  for (let i = 0; i < parts; i++) {
+    const count = Math.floor(rows / parts) + (i < rows % parts ? 1 : 0);
+    if (count > 0) shards.push([start, count]);
+    start += count;
+  }
+  return shards;
+}
+
+function sliceRows(t: HostTensor, start: number, count: number): HostTensor {
+  const rowSize = t.shape.slice(1).reduce((a, b) => a * b, 1);
+  return {
+    values: t.values.slice(start * rowSize, (start + count) * rowSize),
+    shape: [count, ...t.shape.slice(1)],
+    dtype: t.dtype,
+  };
+}
