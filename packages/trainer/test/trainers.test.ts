@@ -119,6 +119,24 @@ describe("pretraining", () => {
     for (const [i, p] of a.entries()) expect(b[i]!.value, `step ${p.step}`).toBeCloseTo(p.value, 5);
   });
 
+  it("with two data-parallel workers follows the single-thread loss curve", async () => {
+    const single = await launch(
+      "pretrain",
+      pretrainConfig({ maxSteps: 5, evalEvery: 5, checkpointEvery: 5 }),
+    );
+    await executeRun(t, single.id);
+    const parallel = await launch(
+      "pretrain",
+      pretrainConfig({ maxSteps: 5, evalEvery: 5, checkpointEvery: 5, workers: 2 }),
+    );
+    const result = await executeRun(t, parallel.id);
+    expect(result.error).toBeUndefined();
+    const a = await series(single.id, "loss");
+    const b = await series(parallel.id, "loss");
+    expect(b.map((p) => p.step)).toEqual([1, 2, 3, 4, 5]);
+    for (const [i, p] of a.entries()) expect(b[i]!.value, `step ${p.step}`).toBeCloseTo(p.value, 3);
+  });
+
   it("fails clearly on a dataset that does not exist, and on a NaN loss without writing a checkpoint", async () => {
     const missing = await launch("pretrain", pretrainConfig({ dataset: "no-such-corpus" }));
     const r1 = await executeRun(t, missing.id);

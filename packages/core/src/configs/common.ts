@@ -100,6 +100,17 @@ export const optimSchema = z.object({
     .describe("micro-batches whose gradients are summed before one optimiser step"),
 });
 
+/** Data parallelism of the language-model trainers. */
+export const workersSchema = z
+  .number()
+  .int()
+  .min(1)
+  .max(16)
+  .default(1)
+  .describe(
+    "worker threads that split every batch, each with its own backend (2 uses both cores of a 2-core machine on wasm); 1 = this thread only",
+  );
+
 /** How often a run evaluates, checkpoints, samples and logs. */
 export const cadenceSchema = z.object({
   evalEvery: z

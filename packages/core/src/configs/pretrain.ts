@@ -1,5 +1,12 @@
 import { z } from "zod";
-import { cadenceSchema, checkpointRef, commonSchema, modelSchema, optimSchema } from "./common";
+import {
+  cadenceSchema,
+  checkpointRef,
+  commonSchema,
+  modelSchema,
+  optimSchema,
+  workersSchema,
+} from "./common";
 
 /** Stage 1: causal language modelling on a text corpus, packed into fixed-length blocks. */
 export const pretrainConfigSchema = z
@@ -26,6 +33,7 @@ export const pretrainConfigSchema = z
       .default({ vocabSize: 512 })
       .describe("tokenizer: trained on the corpus unless a tokenizer.json is given"),
     maxSteps: z.number().int().min(1).default(300).describe("optimiser steps to train for"),
+    workers: workersSchema,
     batchSize: z.number().int().min(1).default(16).describe("sequences per micro-batch"),
     blockSize: z
       .number()

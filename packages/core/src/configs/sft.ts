@@ -1,5 +1,12 @@
 import { z } from "zod";
-import { cadenceSchema, checkpointRef, commonSchema, optimSchema, withDefault } from "./common";
+import {
+  cadenceSchema,
+  checkpointRef,
+  commonSchema,
+  optimSchema,
+  withDefault,
+  workersSchema,
+} from "./common";
 
 /** Stage 2: supervised fine-tuning on prompt/response pairs in the chat format, loss on the response only. */
 export const sftConfigSchema = z
@@ -16,6 +23,7 @@ export const sftConfigSchema = z
       .describe("name of an SFT dataset (prompt + response) in the workbench"),
     init: checkpointRef.describe("the pretrained checkpoint to fine-tune"),
     maxSteps: z.number().int().min(1).default(200).describe("optimiser steps to train for"),
+    workers: workersSchema,
     batchSize: z.number().int().min(1).default(16).describe("conversations per micro-batch"),
     maxLength: z
       .number()

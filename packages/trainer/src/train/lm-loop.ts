@@ -10,6 +10,7 @@ import { saveCheckpoint } from "../checkpoint";
 import type { LmBatch } from "../data";
 import type { JobContext, RunSummary } from "../jobs/context";
 import { type GPT, generate, maskedCrossEntropy } from "../model";
+import { DataParallel } from "../parallel";
 import type { Tokenizer } from "../tokenizer";
 import { AdamW, clipByGlobalNorm } from "./adamw";
 import { cosineLearningRate } from "./schedule";
@@ -35,6 +36,8 @@ export interface LmLoopOptions {
   /** Prompts (as token ids) generated from at each evaluation, with how to show them. */
   samplePrompts: { text: string; ids: number[] }[];
   sampleMaxTokens: number;
+  /** Worker threads splitting each batch (data parallelism); 1 computes gradients on this thread. */
+  workers?: number;
 }
 
 export class NonFiniteLossError extends Error {
@@ -74,6 +77,26 @@ export function lossAndGradients(
     y.dispose();
     mask?.dispose();
   }
+}
+
+/**
+ * The same as lossAndGradients, computed by the data-parallel workers: each takes a slice of the rows,
+ * and the row-weighted mean of their gradients is the full batch's when every row counts the same
+ * number of positions (pretraining; for SFT it weights conversations equally).
+ */
+async function parallelGradients(
+  parallel: DataParallel,
+  model: GPT,
+  batch: LmBatch,
+): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
+  const shape = [batch.batchSize, batch.length];
+  const { loss, grads } = await parallel.gradients({
+    inputIds: { values: batch.x, shape, dtype: "int32" },
+    targets: { values: batch.y, shape, dtype: "int32" },
+    ...(batch.mask ? { lossMask: { values: batch.mask, shape, dtype: "float32" } } : {}),
+  });
+  const nameOf = new Map([...model.params].map(([name, v]) => [v.name, name]));
+  return { loss, grads: new Map(Object.entries(grads).map(([variable, g]) => [nameOf.get(variable)!, g])) };
 }
 
 /** Mean loss and next-token accuracy over batches, without gradients. */
@@ -167,6 +190,13 @@ export async function runLmLoop(o: LmLoopOptions): Promise<RunSummary> {
     );
   };
 
+  // Data parallelism: worker threads with their own backends split each batch; gradients are averaged here.
+  const parallel =
+    (o.workers ?? 1) > 1
+      ? await DataParallel.create(model, { workers: o.workers, backend: ctx.backend.name })
+      : undefined;
+  if (parallel) ctx.log(`data parallel: ${o.workers} worker threads on ${ctx.backend.name}`);
+
   let step = o.startStep;
   try {
     while (step < maxSteps) {
@@ -181,7 +211,9 @@ export async function runLmLoop(o: LmLoopOptions): Promise<RunSummary> {
       let stepTokens = 0;
       for (let micro = 0; micro < optim.gradAccumSteps; micro++) {
         const batch = o.trainBatch(step, micro);
-        const { loss, grads } = lossAndGradients(model, batch);
+        const { loss, grads } = parallel
+          ? await parallelGradients(parallel, model, batch)
+          : lossAndGradients(model, batch);
         lossSum += loss;
         stepTokens += batch.batchSize * batch.length;
         if (!accumulated) accumulated = grads;
@@ -246,6 +278,7 @@ export async function runLmLoop(o: LmLoopOptions): Promise<RunSummary> {
     if (step > o.startStep || step === maxSteps) await save(step, step === maxSteps);
   } finally {
     optimizer.dispose();
+    await parallel?.dispose();
   }
   const elapsed = (Date.now() - trainStart) / 1000;
   return {

@@ -86,6 +86,7 @@ export async function trainPretrain(config: PretrainConfig, ctx: JobContext): Pr
         ids: tokenizer.encode(text, { allowSpecial: false }),
       })),
       sampleMaxTokens: config.sampleMaxTokens,
+      workers: config.workers,
     });
     return {
       ...summary,

@@ -76,6 +76,7 @@ export async function trainSft(config: SftConfig, ctx: JobContext): Promise<RunS
       evalBatches,
       samplePrompts: config.samplePrompts.map((text) => ({ text, ids: tokenizer.formatChat(text).ids })),
       sampleMaxTokens: config.sampleMaxTokens,
+      workers: config.workers,
     });
     return { ...summary, epochs: (Number(summary.steps) * config.batchSize * config.gradAccumSteps) / size };
   } finally {
