@@ -5,9 +5,11 @@
  * and `preferencePairs` flattens groups into TRL's plain {prompt, chosen, rejected} rows for DPO and
  * export.
  */
+
 import { and, asc, eq, inArray } from "drizzle-orm";
 import type { Db } from "../db/open";
 import { comparisonTasks, completions, datasets, rankings, taskCompletions } from "../db/schema";
+import { hashSeed } from "../random";
 import { expandRankingToPairs } from "./pairs";
 
 export type PreferenceSplit = "train" | "eval";
@@ -38,20 +40,9 @@ export interface LoadRankingGroupsOptions {
   annotators?: string[];
 }
 
-/** FNV-1a of a task id mapped to [0, 1): a split that never changes as a dataset grows. */
+/** A task id hashed to [0, 1): a split that never changes as a dataset grows. */
 export function taskHash(taskId: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < taskId.length; i++) {
-    h ^= taskId.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  // murmur3's finaliser: FNV's low bits are poorly mixed for ids that differ only at the end.
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b) >>> 0;
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35) >>> 0;
-  h ^= h >>> 16;
-  return (h >>> 0) / 4294967296;
+  return hashSeed(0, taskId) / 4294967296;
 }
 
 /**
