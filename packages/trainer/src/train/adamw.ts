@@ -112,3 +112,34 @@ export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number)
   }
   return norm;
 }
+
+export class NonFiniteLossError extends Error {
+  override name = "NonFiniteLossError";
+}
+
+/**
+ * One optimiser step from accumulated gradients, shared by every trainer: a NaN or infinite loss (or
+ * gradient norm) stops the run before the optimiser — or a checkpoint — can spread it; otherwise clip to
+ * the global norm and apply. The gradients are disposed either way. Returns the norm before clipping.
+ */
+export function optimizerStep(
+  optimizer: AdamW,
+  grads: Map<string, tf.Tensor>,
+  o: { loss: number; lr: number; gradClip: number; step: number },
+): number {
+  try {
+    if (!Number.isFinite(o.loss)) {
+      throw new NonFiniteLossError(
+        `loss is ${o.loss} at step ${o.step}; stopping without saving (lower the learning rate?)`,
+      );
+    }
+    const gradNorm = clipByGlobalNorm(grads, o.gradClip);
+    if (!Number.isFinite(gradNorm)) {
+      throw new NonFiniteLossError(`gradient norm is ${gradNorm} at step ${o.step}; stopping without saving`);
+    }
+    optimizer.apply(grads, o.lr);
+    return gradNorm;
+  } finally {
+    for (const g of grads.values()) g.dispose();
+  }
+}

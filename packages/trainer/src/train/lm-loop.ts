@@ -12,7 +12,7 @@ import type { JobContext, RunSummary } from "../jobs/context";
 import { type GPT, generate, maskedCrossEntropy } from "../model";
 import { DataParallel } from "../parallel";
 import type { Tokenizer } from "../tokenizer";
-import { AdamW, clipByGlobalNorm } from "./adamw";
+import { AdamW, optimizerStep } from "./adamw";
 import { cosineLearningRate } from "./schedule";
 
 export interface LmLoopOptions {
@@ -40,9 +40,7 @@ export interface LmLoopOptions {
   workers?: number;
 }
 
-export class NonFiniteLossError extends Error {
-  override name = "NonFiniteLossError";
-}
+export { NonFiniteLossError } from "./adamw";
 
 function toTensors(batch: LmBatch) {
   const shape: [number, number] = [batch.batchSize, batch.length];
@@ -234,24 +232,14 @@ export async function runLmLoop(o: LmLoopOptions): Promise<RunSummary> {
       }
       const loss = lossSum / optim.gradAccumSteps;
 
-      // 3. A NaN or infinite loss stops the run before the optimiser (or a checkpoint) can spread it.
-      if (!Number.isFinite(loss)) {
-        for (const g of grads.values()) g.dispose();
-        throw new NonFiniteLossError(
-          `loss is ${loss} at step ${step + 1}; stopping without saving (lower the learning rate?)`,
-        );
-      }
-
-      // 4. Clip by global norm, then the AdamW step.
-      const gradNorm = clipByGlobalNorm(grads, optim.gradClip);
-      if (!Number.isFinite(gradNorm)) {
-        for (const g of grads.values()) g.dispose();
-        throw new NonFiniteLossError(
-          `gradient norm is ${gradNorm} at step ${step + 1}; stopping without saving`,
-        );
-      }
-      optimizer.apply(grads, lr);
-      for (const g of grads.values()) g.dispose();
+      // 3–4. A NaN or infinite loss stops the run before the optimiser (or a checkpoint) can spread it;
+      //      otherwise clip by global norm and take the AdamW step.
+      const gradNorm = optimizerStep(optimizer, grads, {
+        loss,
+        lr,
+        gradClip: optim.gradClip,
+        step: step + 1,
+      });
       step += 1;
       lastLoss = loss;
       tokensSeen += stepTokens;

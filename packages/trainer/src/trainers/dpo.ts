@@ -22,8 +22,7 @@ import { type JobContext, JobInputError, type RunSummary } from "../jobs/context
 import { type GPT, generate } from "../model";
 import { responseTokenCount, sequenceLogProbs, sequenceLogProbValues } from "../rl/sequence-logprobs";
 import type { Tokenizer } from "../tokenizer";
-import { AdamW, clipByGlobalNorm } from "../train/adamw";
-import { NonFiniteLossError } from "../train/lm-loop";
+import { AdamW, optimizerStep } from "../train/adamw";
 import { cosineLearningRate } from "../train/schedule";
 import { accumulateGradients } from "./reward";
 
@@ -407,22 +406,13 @@ export async function trainDpo(config: DpoConfig, ctx: JobContext): Promise<RunS
       const metrics = statsMetrics(stats);
       const loss = metrics.loss!;
 
-      // A NaN stops the run before the optimiser (or a checkpoint) can spread it.
-      if (!Number.isFinite(loss)) {
-        for (const g of grads!.values()) g.dispose();
-        throw new NonFiniteLossError(
-          `loss is ${loss} at step ${step + 1}; stopping without saving (lower the learning rate?)`,
-        );
-      }
-      const gradNorm = clipByGlobalNorm(grads!, config.gradClip);
-      if (!Number.isFinite(gradNorm)) {
-        for (const g of grads!.values()) g.dispose();
-        throw new NonFiniteLossError(
-          `gradient norm is ${gradNorm} at step ${step + 1}; stopping without saving`,
-        );
-      }
-      optimizer.apply(grads!, lr);
-      for (const g of grads!.values()) g.dispose();
+      // A NaN or infinite loss stops the run before the optimiser (or a checkpoint) can spread it.
+      const gradNorm = optimizerStep(optimizer, grads!, {
+        loss,
+        lr,
+        gradClip: config.gradClip,
+        step: step + 1,
+      });
       step += 1;
       last = metrics;
 

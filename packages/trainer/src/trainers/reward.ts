@@ -28,8 +28,7 @@ import {
   rightPadded,
 } from "../rl/reward-model";
 import type { Tokenizer } from "../tokenizer";
-import { AdamW, clipByGlobalNorm } from "../train/adamw";
-import { NonFiniteLossError } from "../train/lm-loop";
+import { AdamW, optimizerStep } from "../train/adamw";
 import { cosineLearningRate } from "../train/schedule";
 
 /** A ranking ready for the model: its completions as chat-formatted token ids and its pairs. */
@@ -407,22 +406,13 @@ export async function trainReward(config: RewardConfig, ctx: JobContext): Promis
       }
       const loss = lossSum / config.gradAccumSteps;
 
-      // A NaN stops the run before the optimiser (or a checkpoint) can spread it.
-      if (!Number.isFinite(loss)) {
-        for (const g of grads!.values()) g.dispose();
-        throw new NonFiniteLossError(
-          `loss is ${loss} at step ${step + 1}; stopping without saving (lower the learning rate?)`,
-        );
-      }
-      const gradNorm = clipByGlobalNorm(grads!, config.gradClip);
-      if (!Number.isFinite(gradNorm)) {
-        for (const g of grads!.values()) g.dispose();
-        throw new NonFiniteLossError(
-          `gradient norm is ${gradNorm} at step ${step + 1}; stopping without saving`,
-        );
-      }
-      optimizer.apply(grads!, lr);
-      for (const g of grads!.values()) g.dispose();
+      // A NaN or infinite loss stops the run before the optimiser (or a checkpoint) can spread it.
+      const gradNorm = optimizerStep(optimizer, grads!, {
+        loss,
+        lr,
+        gradClip: config.gradClip,
+        step: step + 1,
+      });
       step += 1;
       lastLoss = loss;
       lastAccuracy = stats.correct / stats.pairs;
