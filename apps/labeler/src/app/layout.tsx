@@ -2,15 +2,23 @@ import { GeistSans } from "geist/font/sans";
 import type { Metadata } from "next";
 import Link from "next/link";
 import type { ReactNode } from "react";
+import { currentUser } from "~/server/session";
 import { TRPCReactProvider } from "~/trpc/react";
+import { NavLink } from "./_components/nav-link";
+import { UserMenu } from "./_components/user-menu";
 import "./globals.css";
 
 export const metadata: Metadata = {
   title: "RLHF Workbench — Labeler",
-  description: "Rank model outputs for the RLHF Workbench: preference datasets and their labeling progress.",
+  description: "Rank model outputs for the RLHF Workbench: preference datasets, agreement and exports.",
 };
 
-export default function RootLayout({ children }: { children: ReactNode }) {
+// The header shows who is signed in: every page is rendered per request (and the build never opens the
+// database to prerender one).
+export const dynamic = "force-dynamic";
+
+export default async function RootLayout({ children }: { children: ReactNode }) {
+  const { user } = await currentUser();
   return (
     <html lang="en" className={GeistSans.variable}>
       <body>
@@ -19,17 +27,15 @@ export default function RootLayout({ children }: { children: ReactNode }) {
             <Link href="/" className="brand">
               RLHF Workbench <span className="brand__app">— Labeler</span>
             </Link>
-            <nav className="nav" aria-label="Main">
-              <Link href="/" className="nav__link" aria-current="page">
-                Datasets
-              </Link>
-              <span
-                className="nav__link nav__link--soon"
-                title="Ranking comparisons in the browser arrives later"
-              >
-                Rank <small>soon</small>
-              </span>
-            </nav>
+            {user && (
+              <nav className="nav" aria-label="Main">
+                <NavLink href="/">Label</NavLink>
+                <NavLink href="/history">My answers</NavLink>
+                {user.role === "admin" && <NavLink href="/admin">Admin</NavLink>}
+                {user.role === "admin" && <NavLink href="/admin/users">People</NavLink>}
+              </nav>
+            )}
+            {user && <UserMenu name={user.name} role={user.role} />}
           </div>
         </header>
         <TRPCReactProvider>

@@ -6,6 +6,8 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { ZodError, z } from "zod";
+import { isSameOrigin } from "../auth/origin";
+import { sessionUser } from "../auth/session";
 import { type Database, type Db, type OpenDatabaseOptions, openDatabase } from "../db/open";
 import type { UserRole } from "../db/schema";
 
@@ -25,16 +27,16 @@ export interface Session {
 }
 
 /**
- * Who is calling, from the request's headers: the seam where authentication plugs in.
- *
- * Nobody can sign in yet, so this returns null and every `protectedProcedure` answers UNAUTHORIZED.
- * When better-auth arrives, its server instance (built over the `users`/`sessions`/`accounts` tables,
- * which already have its shape) replaces the body with
- * `const found = await auth.api.getSession({ headers }); return found && { user: found.user }`,
- * and nothing else in the routers changes.
+ * Who is calling, from the request's headers: the session cookie better-auth set at sign-in, its
+ * signature checked, and the session and its user read from the database on every request (so a role
+ * change or a block takes effect at once; a blocked user has no session). Without `db`, the process's
+ * database (see getDatabase).
  */
-export async function getSession(_headers: Headers): Promise<Session | null> {
-  return null;
+export async function getSession(headers: Headers, db?: Db): Promise<Session | null> {
+  // No cookie, no session: spares the lookup for anonymous requests.
+  if (!headers.get("cookie")) return null;
+  const user = await sessionUser(db ?? (await getDatabase()).db, headers);
+  return user && { user };
 }
 
 // Kept on globalThis so that Next's dev server, which re-evaluates modules on every edit, reuses one
@@ -94,7 +96,11 @@ export async function createContext(opts: {
       cause: error,
     });
   }
-  return createInnerContext({ database, headers: opts.headers, session: await getSession(opts.headers) });
+  return createInnerContext({
+    database,
+    headers: opts.headers,
+    session: await getSession(opts.headers, database.db),
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -125,10 +131,16 @@ export const createTRPCRouter = t.router;
 /** Anyone may call it; `ctx.session` may be null. */
 export const publicProcedure = t.procedure;
 
-/** A signed-in user is guaranteed: `ctx.session.user` is non-null inside. */
-export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
+/**
+ * A signed-in user is guaranteed: `ctx.session.user` is non-null inside. A mutation sent by another
+ * site's page (cross-site request forgery riding on the session cookie) is refused.
+ */
+export const protectedProcedure = t.procedure.use(({ ctx, next, type }) => {
   if (!ctx.session?.user) {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in to do this." });
+  }
+  if (type === "mutation" && !isSameOrigin(ctx.headers)) {
+    throw new TRPCError({ code: "FORBIDDEN", message: "Cross-site request refused." });
   }
   return next({ ctx: { session: { ...ctx.session, user: ctx.session.user } } });
 });

@@ -10,7 +10,9 @@ import type { UserRole } from "@rlhf/core/schema";
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+  return Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/\r?\n$/, "");
 }
 
 /** Ask on the terminal without echoing what is typed. */
@@ -54,7 +56,8 @@ export async function createUserCommand(
       role,
     });
     if (options.json) process.stdout.write(`${JSON.stringify(user)}\n`);
-    else process.stdout.write(`created ${user.role} ${user.email}; sign in to the labeler or the dashboard\n`);
+    else
+      process.stdout.write(`created ${user.role} ${user.email}; sign in to the labeler or the dashboard\n`);
   } catch (error) {
     if (error instanceof UserError) throw new Error(error.message);
     throw error;

@@ -91,7 +91,7 @@ function EmptyState() {
       <p>The demo pipeline creates a preference dataset of comparisons to rank. From the repository root:</p>
       <pre className="command">pnpm rlhf pipeline --demo</pre>
       <p className="muted">
-        Its datasets appear here as they are created. Importing your own comparisons arrives later.
+        Its datasets appear here as they are created. Admins import their own under Admin → Import.
       </p>
     </div>
   );

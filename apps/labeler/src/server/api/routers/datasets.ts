@@ -1,9 +1,9 @@
 import { comparisonTasks, datasets } from "@rlhf/core/schema";
-import { count, createTRPCRouter, desc, eq, publicProcedure, sql } from "@rlhf/core/trpc";
+import { count, createTRPCRouter, desc, eq, protectedProcedure, sql } from "@rlhf/core/trpc";
 
 export const datasetsRouter = createTRPCRouter({
-  /** Every dataset, newest first, with how many comparison tasks it has and how many are fully ranked. */
-  list: publicProcedure.query(({ ctx }) =>
+  /** Every dataset (signed-in users only), newest first, with how many comparison tasks it has and how many are fully ranked. */
+  list: protectedProcedure.query(({ ctx }) =>
     ctx.db
       .select({
         id: datasets.id,

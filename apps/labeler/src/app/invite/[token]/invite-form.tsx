@@ -1,0 +1,46 @@
+"use client";
+
+import { useMutation } from "@tanstack/react-query";
+import type { FormEvent } from "react";
+import { useTRPC } from "~/trpc/react";
+import { signIn } from "../../_components/auth-client";
+
+export function InviteForm({ token, email }: { token: string; email: string }) {
+  const trpc = useTRPC();
+  const accept = useMutation(trpc.account.acceptInvite.mutationOptions());
+
+  async function onSubmit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const password = String(form.get("password"));
+    const done = await accept
+      .mutateAsync({ token, name: String(form.get("name")), password })
+      .catch(() => null);
+    if (done && (await signIn(email, password)).ok) window.location.assign("/");
+  }
+
+  return (
+    <form className="auth-form" onSubmit={onSubmit}>
+      <label>
+        Email
+        <input value={email} readOnly />
+      </label>
+      <label>
+        Your name
+        <input name="name" required />
+      </label>
+      <label>
+        Password <span className="muted">(8 characters or more)</span>
+        <input name="password" type="password" autoComplete="new-password" minLength={8} required />
+      </label>
+      {accept.error && (
+        <p className="form-error" role="alert">
+          {accept.error.message}
+        </p>
+      )}
+      <button type="submit" className="button button--primary" disabled={accept.isPending}>
+        Create my account
+      </button>
+    </form>
+  );
+}

@@ -1,0 +1,85 @@
+/**
+ * The state of an answer being given, and the submission it becomes. Pure, so the rules (a tie is a group,
+ * "both bad" orders nothing, strength only with a winner) are in one place.
+ */
+import type { ResponseFlag } from "@rlhf/core/labeling";
+
+export type PairChoice = "a" | "b" | "tie" | "bad";
+
+export interface AnswerState {
+  /** K-wise: completion ids best first; pairwise: the display order. */
+  order: string[];
+  /** K-wise: ids tied with the response above them (one group). */
+  tied: string[];
+  /** K-wise: whether the order was changed since the task was shown. */
+  touched: boolean;
+  /** Pairwise choice. */
+  choice: PairChoice | null;
+  strength: 1 | 2 | null;
+  /** K-wise: "none is acceptable". */
+  allBad: boolean;
+  flags: Record<string, ResponseFlag[]>;
+  note: string;
+}
+
+export function initialAnswer(displayOrder: string[]): AnswerState {
+  return {
+    order: displayOrder,
+    tied: [],
+    touched: false,
+    choice: null,
+    strength: null,
+    allBad: false,
+    flags: {},
+    note: "",
+  };
+}
+
+/** The groups (best first) that an order with ties makes; the first response is never tied upwards. */
+export function groupsOf(order: string[], tied: string[]): string[][] {
+  const groups: string[][] = [];
+  for (const [i, id] of order.entries()) {
+    if (i > 0 && tied.includes(id)) groups[groups.length - 1]!.push(id);
+    else groups.push([id]);
+  }
+  return groups;
+}
+
+/** The answer as the submit procedure takes it, or why it cannot be submitted yet. */
+export function toSubmission(
+  state: AnswerState,
+  pairwise: boolean,
+): { ranking: string[][] | null; allBad: boolean; strength: 1 | 2 | null } | { problem: string } {
+  if (pairwise) {
+    const [a, b] = state.order as [string, string];
+    switch (state.choice) {
+      case "a":
+        return { ranking: [[a], [b]], allBad: false, strength: state.strength };
+      case "b":
+        return { ranking: [[b], [a]], allBad: false, strength: state.strength };
+      case "tie":
+        return { ranking: [[a, b]], allBad: false, strength: null };
+      case "bad":
+        return { ranking: null, allBad: true, strength: null };
+      default:
+        return { problem: "Choose first: 1 (A is better), 2 (B is better), T (tie) or B (both bad)." };
+    }
+  }
+  if (state.allBad) return { ranking: null, allBad: true, strength: null };
+  return { ranking: groupsOf(state.order, state.tied), allBad: false, strength: null };
+}
+
+/** Move the response at `from` to `to` (drag and drop, or Shift+arrows). */
+export function moved(state: AnswerState, from: number, to: number): AnswerState {
+  if (to < 0 || to >= state.order.length || from === to) return state;
+  const order = [...state.order];
+  const [id] = order.splice(from, 1);
+  order.splice(to, 0, id!);
+  return { ...state, order, touched: true };
+}
+
+export function toggledFlag(state: AnswerState, completionId: string, flag: ResponseFlag): AnswerState {
+  const current = state.flags[completionId] ?? [];
+  const next = current.includes(flag) ? current.filter((f) => f !== flag) : [...current, flag];
+  return { ...state, flags: { ...state.flags, [completionId]: next } };
+}

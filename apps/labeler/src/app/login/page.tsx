@@ -1,0 +1,32 @@
+import { redirect } from "next/navigation";
+import { currentUser } from "~/server/session";
+import { LoginForm } from "./login-form";
+
+export const dynamic = "force-dynamic";
+
+/** Only paths of this site: `next` never sends anyone elsewhere after signing in. */
+function safeNext(next: string | string[] | undefined): string {
+  return typeof next === "string" && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+}
+
+export default async function LoginPage({
+  searchParams,
+}: {
+  searchParams: Promise<Record<string, string | string[]>>;
+}) {
+  const next = safeNext((await searchParams).next);
+  const current = await currentUser();
+  if (current.user) redirect("/");
+  if (current.needsSetup) redirect("/setup");
+  return (
+    <div className="auth-page">
+      <section className="card auth-card">
+        <h1>Sign in</h1>
+        <p className="muted">
+          Rank model outputs for the RLHF Workbench. Accounts are made by an admin’s invitation.
+        </p>
+        <LoginForm next={next} />
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,455 @@
+/**
+ * Load on the labeler: N simulated annotators, each signed in with their own session, fetch a task
+ * (once; afterwards each answer's reply carries the next one, as on the page) and submit a ranking of it,
+ * over HTTP, against the production build served by `next start` on a
+ * scratch database (the embedded PostgreSQL unless DATABASE_URL is set; dropped afterwards). A share of
+ * the submissions is sent twice (a double click / a retry) to exercise idempotency.
+ *
+ * Afterwards it checks that every acknowledged submission is in the database exactly once, that no task
+ * has more rankings than it requires, and that every task's counter equals its stored rankings.
+ *
+ *   pnpm --filter @rlhf/labeler build
+ *   pnpm bench:labeler -- [--annotators 50,500] [--seconds 20] [--think-ms 2000] [--json]
+ *
+ * `--think-ms` is the mean time an annotator spends on a task between fetching and submitting (uniform
+ * in [0.5, 1.5] × it); 0 makes every annotator a closed loop with no pause (a saturation test).
+ * Aim: p99 < 50 ms at 500 annotators on the embedded database.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { createUser, issueSessionCookie } from "../packages/core/src/auth";
+import { createTestDatabase } from "../packages/core/src/db/testing";
+import { importJsonl } from "../packages/core/src/labeling";
+
+const { values: args } = parseArgs({
+  options: {
+    annotators: { type: "string", default: "50,500" },
+    seconds: { type: "string", default: "20" },
+    "think-ms": { type: "string", default: "2000" },
+    tasks: { type: "string", default: "20000" },
+    required: { type: "string", default: "3" },
+    "retry-share": { type: "string", default: "0.05" },
+    json: { type: "boolean", default: false },
+    /** Only time single requests one after another (where the time of one request goes). */
+    probe: { type: "boolean", default: false },
+    /** Write a V8 CPU profile of the web server into this directory (open it in Chrome's DevTools). */
+    profile: { type: "string" },
+  },
+});
+const LEVELS = args.annotators.split(",").map(Number);
+const SECONDS = Number(args.seconds);
+const THINK_MS = Number(args["think-ms"]);
+const TASKS = Number(args.tasks);
+const REQUIRED = Number(args.required);
+const RETRY_SHARE = Number(args["retry-share"]);
+const SECRET = "bench-secret-bench-secret-bench-secret-0";
+const LABELER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../apps/labeler");
+
+if (!process.env.DATABASE_URL) process.env.RLHF_HOME ??= path.join(os.tmpdir(), "rlhf-bench-home");
+process.env.RLHF_QUIET ??= "1";
+const say = (line: string) => {
+  if (!args.json) process.stdout.write(`${line}\n`);
+};
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/** CPU seconds used so far by the processes of a process group (the `next start` server), from /proc. */
+function groupCpuSeconds(pgid: number): number {
+  let ticks = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) === pgid) ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {}
+  }
+  return ticks / 100; // USER_HZ
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startLabeler(databaseUrl: string): Promise<{ url: string; server: ChildProcess }> {
+  if (!existsSync(path.join(LABELER, ".next/BUILD_ID"))) {
+    throw new Error("no production build: run `pnpm --filter @rlhf/labeler build` first");
+  }
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const server = spawn(
+    process.execPath,
+    [path.join(LABELER, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"],
+    {
+      cwd: LABELER,
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        BETTER_AUTH_SECRET: SECRET,
+        NODE_ENV: "production",
+        NEXT_TELEMETRY_DISABLED: "1",
+      },
+      stdio: ["ignore", "ignore", "inherit"],
+      detached: true,
+    },
+  );
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      await fetch(`${url}/icon.svg`);
+      return { url, server };
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  throw new Error("next start did not answer within 60 s");
+}
+
+// tRPC over HTTP with the superjson transformer: inputs and outputs are wrapped in {"json": ...}.
+interface Call {
+  ok: boolean;
+  status: number;
+  ms: number;
+  data?: unknown;
+  code?: string;
+}
+
+async function trpc(
+  url: string,
+  cookie: string,
+  procedure: string,
+  input: unknown,
+  method: "GET" | "POST",
+): Promise<Call> {
+  const start = performance.now();
+  try {
+    const response =
+      method === "GET"
+        ? await fetch(
+            `${url}/api/trpc/${procedure}?input=${encodeURIComponent(JSON.stringify({ json: input }))}`,
+            {
+              headers: { cookie },
+            },
+          )
+        : await fetch(`${url}/api/trpc/${procedure}`, {
+            method: "POST",
+            headers: { cookie, "content-type": "application/json" },
+            body: JSON.stringify({ json: input }),
+          });
+    const body = (await response.json()) as {
+      result?: { data?: { json?: unknown } };
+      error?: { json?: { data?: { code?: string } } };
+    };
+    return {
+      ok: response.ok,
+      status: response.status,
+      ms: performance.now() - start,
+      data: body.result?.data?.json,
+      code: body.error?.json?.data?.code,
+    };
+  } catch {
+    return { ok: false, status: 0, ms: performance.now() - start };
+  }
+}
+
+interface NextTask {
+  taskId: string;
+  completions: { id: string }[];
+}
+
+async function main() {
+  const t = await createTestDatabase("rlhf_bench_labeler");
+  let server: ChildProcess | undefined;
+  try {
+    // Annotators with sessions made the way better-auth makes them (a session row and a signed cookie);
+    // the first one also has a password, to check a real sign-in against the server.
+    const maxAnnotators = Math.max(...LEVELS);
+    const first = await createUser(t.db, {
+      email: "annotator0@bench.invalid",
+      name: "annotator0",
+      password: "bench-password",
+    });
+    const users = [
+      first,
+      ...Array.from({ length: maxAnnotators - 1 }, (_, i) => ({
+        id: randomUUID(),
+        email: `annotator${i + 1}@bench.invalid`,
+      })),
+    ];
+    await t.pool.query(
+      "insert into users (id, name, email, role) select id, email, email, 'annotator' from unnest($1::text[], $2::text[]) as u(id, email)",
+      [users.slice(1).map((u) => u.id), users.slice(1).map((u) => u.email)],
+    );
+    const cookies: string[] = [];
+    for (const user of users) cookies.push(await issueSessionCookie(t.db, user.id, { secret: SECRET }));
+
+    // Tasks: 3 of 4 pairwise, 1 of 4 with four responses.
+    const lines = Array.from({ length: TASKS }, (_, i) => {
+      const k = i % 4 === 3 ? 4 : 2;
+      return JSON.stringify({
+        prompt: `Prompt ${i}: which answer is better?`,
+        responses: Array.from({ length: k }, (_, j) => ({
+          text: `Answer ${j} to prompt ${i}.`,
+          source: `model-${j}`,
+        })),
+      });
+    });
+    const { datasetId } = await importJsonl(t.db, {
+      dataset: "bench",
+      text: lines.join("\n"),
+      requiredRankings: REQUIRED,
+      seed: 1,
+    });
+
+    const started = await startLabeler(t.url);
+    server = started.server;
+    const base = started.url;
+
+    // Sanity: a real sign-in through better-auth works against this server, and the cookies made above are accepted.
+    const signIn = await fetch(`${base}/api/auth/sign-in/email`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: base },
+      body: JSON.stringify({ email: users[0]!.email, password: "bench-password" }),
+    });
+    if (!signIn.ok) throw new Error(`sign-in failed: ${signIn.status} ${await signIn.text()}`);
+    const probe = await trpc(
+      base,
+      cookies[0]!,
+      "labeling.progress",
+      { datasetId, utcOffsetMinutes: 0 },
+      "GET",
+    );
+    if (!probe.ok) throw new Error(`the session cookie was refused: ${probe.status}`);
+
+    if (args.probe) {
+      const sequential = async (label: string, fn: () => Promise<unknown>) => {
+        const times: number[] = [];
+        for (let i = 0; i < 40; i++) {
+          const start = performance.now();
+          await fn();
+          times.push(performance.now() - start);
+        }
+        times.sort((a, b) => a - b);
+        say(
+          `${label.padEnd(32)} p50 ${quantile(times, 0.5).toFixed(1)} ms  p90 ${quantile(times, 0.9).toFixed(1)} ms`,
+        );
+      };
+      await sequential("static file", () => fetch(`${base}/icon.svg`).then((r) => r.arrayBuffer()));
+      await sequential("health.status (no session)", () => trpc(base, "", "health.status", undefined, "GET"));
+      await sequential("account.me (session)", () => trpc(base, cookies[1]!, "account.me", undefined, "GET"));
+      await sequential("labeling.progress (session)", () =>
+        trpc(base, cookies[1]!, "labeling.progress", { datasetId, utcOffsetMinutes: 0 }, "GET"),
+      );
+      await sequential("labeling.next (held task)", () =>
+        trpc(base, cookies[1]!, "labeling.next", { datasetId }, "GET"),
+      );
+      await sequential("labeling.next + submit", async () => {
+        const got = await trpc(base, cookies[2]!, "labeling.next", { datasetId }, "GET");
+        const task = got.data as NextTask;
+        await trpc(
+          base,
+          cookies[2]!,
+          "labeling.submit",
+          { taskId: task.taskId, ranking: task.completions.map((c) => [c.id]), idempotencyKey: randomUUID() },
+          "POST",
+        );
+      });
+      return;
+    }
+
+    // Warm up (route modules loaded, JIT compiled, pool connections open) before anything is measured.
+    const warmups = await Promise.all(
+      cookies.slice(0, Math.min(10, cookies.length)).map(async (cookie) => {
+        for (let i = 0; i < 5; i++)
+          await trpc(base, cookie, "labeling.progress", { datasetId, utcOffsetMinutes: 0 }, "GET");
+      }),
+    );
+    void warmups;
+
+    const acknowledged = new Map<string, string>(); // idempotency key → ranking id
+    const results: Record<string, unknown>[] = [];
+    for (const level of LEVELS) {
+      const next: number[] = [];
+      const submit: number[] = [];
+      let submissions = 0;
+      let conflicts = 0;
+      let errors = 0;
+      let empty = 0;
+      const end = Date.now() + SECONDS * 1000;
+      const started = performance.now();
+      const cpuBefore = groupCpuSeconds(server!.pid!);
+      await Promise.all(
+        Array.from({ length: level }, async (_, i) => {
+          const cookie = cookies[i]!;
+          // Arrivals spread over one think time, so that not all annotators open the page in the same instant.
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.max(1000, THINK_MS)));
+          // The page asks for a task once; afterwards each answer's reply carries the next one.
+          let carried: NextTask | null | undefined;
+          while (Date.now() < end) {
+            let task: NextTask | null;
+            if (carried !== undefined) task = carried;
+            else {
+              const got = await trpc(base, cookie, "labeling.next", { datasetId }, "GET");
+              next.push(got.ms);
+              if (!got.ok) {
+                errors++;
+                continue;
+              }
+              task = got.data as NextTask | null;
+            }
+            carried = undefined;
+            if (!task) {
+              empty++;
+              await new Promise((resolve) => setTimeout(resolve, 500));
+              continue;
+            }
+            if (THINK_MS > 0)
+              await new Promise((resolve) => setTimeout(resolve, THINK_MS * (0.5 + Math.random())));
+            const ids = task.completions.map((c) => c.id).sort(() => Math.random() - 0.5);
+            const input = {
+              taskId: task.taskId,
+              ranking: ids.map((id) => [id]),
+              timeMs: THINK_MS,
+              idempotencyKey: randomUUID(),
+              nextIn: datasetId,
+            };
+            const sends = Math.random() < RETRY_SHARE ? 2 : 1;
+            for (let s = 0; s < sends; s++) {
+              const sent = await trpc(base, cookie, "labeling.submit", input, "POST");
+              submit.push(sent.ms);
+              if (sent.ok) {
+                const {
+                  rankingId,
+                  status,
+                  next: following,
+                } = sent.data as {
+                  rankingId: string;
+                  status: string;
+                  next?: NextTask | null;
+                };
+                carried = following;
+                if (s === 0 || status === "duplicate") {
+                  const known = acknowledged.get(input.idempotencyKey);
+                  if (known && known !== rankingId)
+                    throw new Error(`key ${input.idempotencyKey} acknowledged as two rankings`);
+                  acknowledged.set(input.idempotencyKey, rankingId);
+                }
+                if (s === 0) submissions++;
+              } else if (sent.code === "CONFLICT") conflicts++;
+              else errors++;
+            }
+          }
+        }),
+      );
+      const seconds = (performance.now() - started) / 1000;
+      const serverCpu = groupCpuSeconds(server!.pid!) - cpuBefore;
+      next.sort((a, b) => a - b);
+      submit.sort((a, b) => a - b);
+      const all = [...next, ...submit].sort((a, b) => a - b);
+      const row = {
+        annotators: level,
+        seconds: Number(seconds.toFixed(1)),
+        thinkMs: THINK_MS,
+        submissions,
+        submissionsPerSecond: Number((submissions / seconds).toFixed(1)),
+        requestsPerSecond: Number(((next.length + submit.length) / seconds).toFixed(1)),
+        nextP50: Number(quantile(next, 0.5).toFixed(1)),
+        nextP99: Number(quantile(next, 0.99).toFixed(1)),
+        submitP50: Number(quantile(submit, 0.5).toFixed(1)),
+        submitP99: Number(quantile(submit, 0.99).toFixed(1)),
+        allP50: Number(quantile(all, 0.5).toFixed(1)),
+        allP99: Number(quantile(all, 0.99).toFixed(1)),
+        conflicts,
+        errors,
+        noTaskAnswers: empty,
+        /** CPU time of the web server per request (PostgreSQL's is not counted). */
+        serverCpuMsPerRequest: Number(((serverCpu * 1000) / (next.length + submit.length)).toFixed(2)),
+        loadAverage: Number(os.loadavg()[0]!.toFixed(2)),
+      };
+      results.push(row);
+      say(
+        `${String(level).padStart(4)} annotators: ${row.submissionsPerSecond} submissions/s (${row.requestsPerSecond} requests/s); ` +
+          `next p50 ${row.nextP50} ms p99 ${row.nextP99} ms; submit p50 ${row.submitP50} ms p99 ${row.submitP99} ms; ` +
+          `all p99 ${row.allP99} ms; ${conflicts} conflicts, ${errors} errors; ` +
+          `server CPU ${row.serverCpuMsPerRequest} ms/request; load average ${row.loadAverage}`,
+      );
+    }
+
+    // Every acknowledged submission is stored exactly once; nothing exceeds its required count.
+    const keys = [...acknowledged.keys()];
+    const stored = await t.pool.query<{ idempotency_key: string; id: string }>(
+      "select idempotency_key, id from rankings where idempotency_key = any($1)",
+      [keys],
+    );
+    const storedByKey = new Map(stored.rows.map((r) => [r.idempotency_key, r.id]));
+    const missing = keys.filter((k) => !storedByKey.has(k));
+    const mismatched = keys.filter((k) => storedByKey.has(k) && storedByKey.get(k) !== acknowledged.get(k));
+    const { rows: totals } = await t.pool.query<{
+      rankings: number;
+      duplicates: number;
+      over: number;
+      drift: number;
+    }>(
+      `select (select count(*)::int from rankings) as rankings,
+        (select count(*)::int from (select task_id, annotator_id from rankings group by 1, 2 having count(*) > 1) d) as duplicates,
+        (select count(*)::int from comparison_tasks where ranking_count > required_rankings) as over,
+        (select count(*)::int from comparison_tasks t where t.ranking_count <>
+          (select count(*) from rankings r where r.task_id = t.id and not r.skipped)) as drift`,
+    );
+    const check = {
+      acknowledged: keys.length,
+      ...totals[0]!,
+      missing: missing.length,
+      mismatched: mismatched.length,
+    };
+    const ok =
+      check.missing === 0 &&
+      check.mismatched === 0 &&
+      check.duplicates === 0 &&
+      check.over === 0 &&
+      check.drift === 0 &&
+      check.rankings === check.acknowledged;
+    say(
+      `check: ${check.acknowledged} acknowledged, ${check.rankings} stored, ${check.missing} missing, ${check.mismatched} stored under another id, ` +
+        `${check.duplicates} duplicate (task, annotator), ${check.over} tasks over their required count, ${check.drift} counters off: ${ok ? "OK" : "FAILED"}`,
+    );
+    if (args.json) process.stdout.write(`${JSON.stringify({ results, check, ok }, null, 2)}\n`);
+    if (!ok) process.exitCode = 1;
+  } finally {
+    if (server?.pid) {
+      const exited = new Promise((resolve) => server!.once("exit", resolve));
+      try {
+        process.kill(server.pid, "SIGINT");
+      } catch {}
+      await Promise.race([
+        exited,
+        new Promise((resolve) => setTimeout(resolve, args.profile ? 20_000 : 5000)),
+      ]);
+      try {
+        process.kill(-server.pid, "SIGKILL");
+      } catch {}
+    }
+    await t.drop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,197 @@
+/**
+ * Handing out tasks. An annotator gets a task of the dataset that they have not answered, that still
+ * needs rankings, and whose open slots are not all held by others' leases. The candidate rows are locked
+ * with `FOR UPDATE SKIP LOCKED`, so annotators asking at the same time are handed different tasks rather
+ * than queueing on one; the lease count is then read again *while holding the row lock* (a fresh
+ * statement sees every lease committed before the lock was granted), so no two annotators are given the
+ * last open slot. Submissions check the count again (./submit.ts), so a task never gets more rankings than
+ * it requires even when a lease ran out.
+ */
+import { sql } from "drizzle-orm";
+import type { Db } from "../db/open";
+
+/** How long a handed-out task is held for its annotator: long enough to read and rank, short if abandoned. */
+export const LEASE_SECONDS = 600;
+
+/**
+ * Share of tasks drawn from the gold tasks (dataset.metadata.goldFraction overrides it), in datasets whose
+ * metadata counts gold tasks (`goldTasks`, kept by the import).
+ */
+export const DEFAULT_GOLD_FRACTION = 0.1;
+
+export interface TaskForAnnotator {
+  taskId: string;
+  datasetId: string;
+  prompt: string;
+  /** In the task's stored display order (position 0 is shown as A). Who wrote them is not revealed. */
+  completions: { id: string; position: number; response: string }[];
+  leaseExpiresAt: Date;
+}
+
+interface TaskRow extends Record<string, unknown> {
+  id: string;
+  dataset_id: string;
+  prompt: string;
+}
+
+export interface NextTaskOptions {
+  annotatorId: string;
+  datasetId: string;
+  leaseSeconds?: number;
+  /** A number in [0, 1) deciding whether to serve a gold task this time (tests fix it). */
+  random?: () => number;
+}
+
+/** The task the annotator should rank next in a dataset, held for them; null when none is left for them. */
+export async function nextTask(db: Db, options: NextTaskOptions): Promise<TaskForAnnotator | null> {
+  // SKIP LOCKED passes over tasks that other annotators are being handed at this instant; when it found
+  // nothing but open tasks exist, those hand-outs may leave a slot, so look again shortly.
+  for (let attempt = 0; ; attempt++) {
+    const task = await tryNextTask(db, options);
+    if (task || attempt >= 4 || !(await hasOpenTask(db, options.annotatorId, options.datasetId))) return task;
+    await new Promise((resolve) => setTimeout(resolve, 5 + 10 * attempt));
+  }
+}
+
+/** Whether a task of the dataset still needs rankings and is not answered by the annotator (no locks). */
+async function hasOpenTask(db: Db, annotatorId: string, datasetId: string): Promise<boolean> {
+  const { rows } = await db.execute(sql`
+    select 1 from comparison_tasks t
+    where t.dataset_id = ${datasetId} and t.gold_ranking is null and t.ranking_count < t.required_rankings
+      and not exists (select 1 from rankings r where r.task_id = t.id and r.annotator_id = ${annotatorId})
+      and t.ranking_count + (select count(*) from task_leases l
+        where l.task_id = t.id and l.expires_at > now() and l.annotator_id <> ${annotatorId}) < t.required_rankings
+    limit 1`);
+  return rows.length > 0;
+}
+
+async function tryNextTask(db: Db, options: NextTaskOptions): Promise<TaskForAnnotator | null> {
+  const { annotatorId, datasetId } = options;
+  const leaseSeconds = options.leaseSeconds ?? LEASE_SECONDS;
+  const random = options.random ?? Math.random;
+  const done = async (task: TaskRow, leaseExpiresAt: Date): Promise<TaskForAnnotator> => ({
+    taskId: task.id,
+    datasetId: task.dataset_id,
+    prompt: task.prompt,
+    completions: await taskCompletionsInOrder(db, task.id),
+    leaseExpiresAt,
+  });
+
+  // 1. A task they already hold (a reload, or a task given back by undo) comes back first; read with the
+  // dataset's gold settings in one statement.
+  const { rows: firstRows } = await db.execute<
+    { gold_tasks: number | null; fraction: number | null } & Partial<TaskRow> & {
+        expires_at: Date | null;
+        fresh: boolean | null;
+      }
+  >(sql`
+    select (d.metadata->>'goldTasks')::int as gold_tasks, (d.metadata->>'goldFraction')::float8 as fraction,
+      h.id, h.dataset_id, h.prompt, h.expires_at, h.fresh
+    from datasets d
+    left join lateral (
+      select t.id, t.dataset_id, t.prompt, l.expires_at,
+        l.expires_at > now() + make_interval(secs => ${leaseSeconds / 2}) as fresh
+      from task_leases l join comparison_tasks t on t.id = l.task_id
+      where l.annotator_id = ${annotatorId} and t.dataset_id = d.id and l.expires_at > now()
+        and (t.gold_ranking is not null or t.ranking_count < t.required_rankings)
+        and not exists (select 1 from rankings r where r.task_id = t.id and r.annotator_id = ${annotatorId})
+      order by l.expires_at desc
+      limit 1
+    ) h on true
+    where d.id = ${datasetId}`);
+  const first = firstRows[0];
+  if (!first) return null;
+  if (first.id) {
+    const held = first as TaskRow;
+    // Soon after it was handed out the lease is still long: leave it (no write, no commit to wait for).
+    if (first.fresh) return done(held, new Date(first.expires_at!));
+    const { rows } = await db.execute<{ expires_at: Date }>(sql`
+      update task_leases set expires_at = now() + make_interval(secs => ${leaseSeconds})
+      where task_id = ${held.id} and annotator_id = ${annotatorId} returning expires_at`);
+    if (rows[0]) return done(held, new Date(rows[0].expires_at));
+  }
+
+  const leased = await db.transaction(async (tx) => {
+    // 2. Now and then a gold task they have not answered: gold tasks have no cap, everyone should see them.
+    // The dataset says whether it has any (set on import), so datasets without them pay nothing here.
+    if (first.gold_tasks && random() < (first.fraction ?? DEFAULT_GOLD_FRACTION)) {
+      const { rows } = await tx.execute<TaskRow & { expires_at: Date }>(sql`
+        with gold as (
+          select t.id, t.dataset_id, t.prompt
+          from comparison_tasks t
+          where t.dataset_id = ${datasetId} and t.gold_ranking is not null
+            and not exists (select 1 from rankings r where r.task_id = t.id and r.annotator_id = ${annotatorId})
+          order by md5(t.id::text || ${annotatorId})
+          limit 1
+        ),
+        lease as (
+          insert into task_leases (task_id, annotator_id, expires_at)
+          select id, ${annotatorId}, now() + make_interval(secs => ${leaseSeconds}) from gold
+          on conflict (task_id, annotator_id) do update set expires_at = excluded.expires_at
+          returning expires_at
+        )
+        select gold.*, lease.expires_at from gold, lease`);
+      if (rows[0]) return rows[0];
+    }
+
+    // 3. An open task: lock a few candidates nobody else is locking, then, in a fresh statement that sees
+    // every lease committed before the locks were granted, take the first that still has a free slot.
+    // No ORDER BY: the scan walks the partial index of open tasks (comparison_tasks_open_idx) in the order
+    // they were added and stops at the first few that fit, instead of sorting every open task each time.
+    const { rows: candidates } = await tx.execute<TaskRow>(sql`
+      select t.id, t.dataset_id, t.prompt
+      from comparison_tasks t
+      where t.dataset_id = ${datasetId} and t.gold_ranking is null
+        and t.ranking_count < t.required_rankings
+        and not exists (select 1 from rankings r where r.task_id = t.id and r.annotator_id = ${annotatorId})
+        and t.ranking_count + (select count(*) from task_leases l
+          where l.task_id = t.id and l.expires_at > now() and l.annotator_id <> ${annotatorId})
+          < t.required_rankings
+      limit 8
+      for update of t skip locked`);
+    if (candidates.length === 0) return null;
+    const ids = sql`array[${sql.join(
+      candidates.map((c) => sql`${c.id}::uuid`),
+      sql`, `,
+    )}]`;
+    const { rows } = await tx.execute<{ task_id: string; expires_at: Date }>(sql`
+      insert into task_leases (task_id, annotator_id, expires_at)
+      select t.id, ${annotatorId}, now() + make_interval(secs => ${leaseSeconds})
+      from comparison_tasks t
+      where t.id = any(${ids})
+        and t.ranking_count + (select count(*) from task_leases l
+          where l.task_id = t.id and l.expires_at > now() and l.annotator_id <> ${annotatorId})
+          < t.required_rankings
+      order by array_position(${ids}, t.id)
+      limit 1
+      on conflict (task_id, annotator_id) do update set expires_at = excluded.expires_at
+      returning task_id, expires_at`);
+    const lease = rows[0];
+    if (!lease) return null;
+
+    // Leases of annotators who walked away are never deleted by a submission: sweep old ones now and then.
+    if (random() < 0.01) {
+      await tx.execute(sql`delete from task_leases where expires_at < now() - interval '1 hour'`);
+    }
+    return { ...candidates.find((c) => c.id === lease.task_id)!, expires_at: lease.expires_at };
+  });
+  return leased && done(leased, new Date(leased.expires_at));
+}
+
+/** A task's completions in display order. */
+export async function taskCompletionsInOrder(
+  db: Db,
+  taskId: string,
+): Promise<{ id: string; position: number; response: string }[]> {
+  const { rows } = await db.execute<{ id: string; position: number; response: string }>(sql`
+    select c.id, tc.position, c.response
+    from task_completions tc join completions c on c.id = tc.completion_id
+    where tc.task_id = ${taskId}
+    order by tc.position`);
+  return rows;
+}
+
+/** Give back a held task without answering it (the annotator moves to another dataset, say). */
+export async function releaseTask(db: Db, annotatorId: string, taskId: string): Promise<void> {
+  await db.execute(sql`delete from task_leases where task_id = ${taskId} and annotator_id = ${annotatorId}`);
+}
