@@ -163,5 +163,10 @@ export async function start(options: StartOptions): Promise<void> {
   say("");
   for (const s of services) say(`  ${s.name.padEnd(10)} ${s.url}`);
   say(`  ${"worker".padEnd(10)} 1 (runs jobs launched from the dashboard or \`pnpm rlhf launch\`)`);
+  const { countAdmins } = await import("@rlhf/core/auth");
+  if ((await countAdmins(database.db)) === 0) {
+    const labeler = services.find((s) => s.name === "labeler");
+    say(`\nno admin yet: create the first one at ${labeler?.url}/setup (or \`pnpm rlhf users create-admin\`)`);
+  }
   say("\nready. Ctrl-C stops everything.");
 }
