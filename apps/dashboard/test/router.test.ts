@@ -200,7 +200,9 @@ describe("shared procedures", () => {
   });
 
   it("createContext opens one database per process and has no session until auth arrives", async () => {
-    expect(await getSession(new Headers({ cookie: "session=abc" }))).toBeNull();
+    // A cookie that names no session is no session (checked on the test database, so the process-wide
+    // database below is the first one createContext opens).
+    expect(await getSession(new Headers({ cookie: "session=abc" }), t.db)).toBeNull();
     const headers = new Headers({ "x-test": "1" });
     const first = await createContext({ headers, database: { url: t.url } });
     const second = await createContext({ headers, database: { url: t.url } });
