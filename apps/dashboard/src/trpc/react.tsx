@@ -8,7 +8,7 @@ import superjson from "superjson";
 import type { AppRouter } from "~/server/api/root";
 import { createQueryClient } from "./query-client";
 
-export const { useTRPC, TRPCProvider } = createTRPCContext<AppRouter>();
+export const { useTRPC, useTRPCClient, TRPCProvider } = createTRPCContext<AppRouter>();
 
 let browserQueryClient: QueryClient | undefined;
 
@@ -27,6 +27,8 @@ export function TRPCReactProvider({ children }: { children: ReactNode }) {
         httpBatchStreamLink({
           transformer: superjson,
           url: "/api/trpc",
+          // Queries as POST: a page of charts asks for many series and cursors at once, more than a URL holds.
+          methodOverride: "POST",
           headers: () => ({ "x-trpc-source": "dashboard-react" }),
         }),
       ],

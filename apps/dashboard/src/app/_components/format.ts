@@ -23,3 +23,26 @@ export function duration(ms: number): string {
 export function dateTime(date: Date): string {
   return date.toLocaleString("en", { dateStyle: "medium", timeStyle: "medium" });
 }
+
+/** A metric value with 4 significant digits, without exponent noise for ordinary magnitudes. */
+export function metricValue(value: number | null | undefined): string {
+  if (value === null || value === undefined) return "—";
+  if (!Number.isFinite(value)) return String(value);
+  const abs = Math.abs(value);
+  if (abs !== 0 && (abs < 1e-3 || abs >= 1e6)) return value.toExponential(3);
+  return Number(value.toPrecision(4)).toLocaleString("en", { maximumFractionDigits: 6 });
+}
+
+/** A tick label of a chart's y axis: short (3 significant digits, "5e-4" rather than "5.000e-4"). */
+export function axisValue(value: number | null): string {
+  // uPlot passes null for ticks it drops (a log scale's).
+  if (value === null || !Number.isFinite(value)) return "";
+  const abs = Math.abs(value);
+  if (abs !== 0 && (abs < 1e-3 || abs >= 1e6)) return Number(value.toPrecision(2)).toExponential();
+  return Number(value.toPrecision(3)).toLocaleString("en", { maximumFractionDigits: 6 });
+}
+
+/** 12,345 */
+export function integer(value: number): string {
+  return value.toLocaleString("en");
+}

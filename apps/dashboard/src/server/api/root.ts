@@ -1,10 +1,20 @@
 import { createTRPCRouter, healthRouter } from "@rlhf/core/trpc";
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
+import { dataRouter } from "./routers/data";
+import { launchRouter } from "./routers/launch";
+import { metricsRouter } from "./routers/metrics";
 import { runsRouter } from "./routers/runs";
+import { samplesRouter } from "./routers/samples";
+import { sessionRouter } from "./routers/session";
 
 export const appRouter = createTRPCRouter({
   health: healthRouter,
+  session: sessionRouter,
   runs: runsRouter,
+  metrics: metricsRouter,
+  samples: samplesRouter,
+  launch: launchRouter,
+  data: dataRouter,
 });
 
 export type AppRouter = typeof appRouter;

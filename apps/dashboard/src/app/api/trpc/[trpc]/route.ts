@@ -11,6 +11,8 @@ const handler = (req: Request) =>
     endpoint: "/api/trpc",
     router: appRouter,
     req,
+    // The browser client sends queries as POST (see src/trpc/react.tsx).
+    allowMethodOverride: true,
     createContext: () => createContext({ headers: req.headers, database: databaseOptions }),
     onError: ({ path, error }) => {
       if (!CALLER_ERRORS.has(error.code)) console.error(`tRPC ${path ?? "?"}: ${error.message}`);

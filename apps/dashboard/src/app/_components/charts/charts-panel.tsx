@@ -1,0 +1,175 @@
+"use client";
+
+import { useQuery } from "@tanstack/react-query";
+import { useEffect, useMemo, useRef, useState } from "react";
+import { LiveCharts } from "~/lib/live-charts";
+import { LIVE_REFETCH_MS } from "~/trpc/query-client";
+import { useTRPC, useTRPCClient } from "~/trpc/react";
+import { QueryError } from "../query-error";
+import { type ChartRun, groupByNamespace, type XAxis } from "./chart-data";
+// uPlot is safe to import on the server (it touches the DOM only when a chart is created, in an effect):
+// imported statically, the charts ask for their data as soon as the page hydrates.
+import MetricChart, { type ChartControls } from "./metric-chart";
+
+/** How often a live page reads new points: with the workers' 1 s flush, a chart is ≤ 2 s behind. */
+const LIVE_POLL_MS = 1_000;
+
+/**
+ * Every metric of one or more runs: one chart per key, grouped by namespace, sharing smoothing, x-axis, y
+ * scale and the runs' legend. Live while any of the runs is queued or running.
+ */
+export function ChartsPanel({
+  runs,
+  live,
+  attempt = "",
+}: {
+  runs: ChartRun[];
+  live: boolean;
+  /** Changes when a run starts a new attempt: resumed from a checkpoint, it rewrites steps a cursor cannot see. */
+  attempt?: string;
+}) {
+  const trpc = useTRPC();
+  const client = useTRPCClient();
+  const runIds = runs.map((r) => r.id);
+  const idsKey = runIds.join(",");
+  const keys = useQuery(
+    trpc.metrics.keys.queryOptions({ runIds }, { refetchInterval: live ? LIVE_REFETCH_MS : false }),
+  );
+  const store = useMemo(
+    () =>
+      new LiveCharts(
+        {
+          series: (input) => client.metrics.series.query(input),
+          since: (input) => client.metrics.since.query(input),
+        },
+        runIds,
+      ),
+    [client, idsKey],
+  );
+  useEffect(() => {
+    if (!live) {
+      // One last read: the points written between the last poll and the run's end.
+      void store.poll().catch(() => {});
+      return;
+    }
+    store.start(LIVE_POLL_MS);
+    return () => store.stop();
+  }, [store, live]);
+
+  const firstAttempt = useRef(attempt);
+  useEffect(() => {
+    if (attempt === firstAttempt.current) return;
+    firstAttempt.current = attempt;
+    void store.reloadAll();
+  }, [store, attempt]);
+
+  const [smoothing, setSmoothing] = useState(0.6);
+  const [xAxis, setXAxis] = useState<XAxis>("step");
+  const [logY, setLogY] = useState(false);
+  const [hidden, setHidden] = useState<Set<string>>(new Set());
+  const [filter, setFilter] = useState("");
+  const controls: ChartControls = useMemo(
+    () => ({ smoothing, xAxis, logY, hidden }),
+    [smoothing, xAxis, logY, hidden],
+  );
+
+  const matcher = useMemo(() => {
+    try {
+      return new RegExp(filter, "i");
+    } catch {
+      return null;
+    }
+  }, [filter]);
+  const groups = useMemo(
+    () => groupByNamespace((keys.data ?? []).map((k) => k.key).filter((k) => !matcher || matcher.test(k))),
+    [keys.data, matcher],
+  );
+
+  return (
+    <div data-testid="charts">
+      <div className="chart-controls">
+        <label className="label">
+          Smoothing
+          <input
+            type="range"
+            min={0}
+            max={0.99}
+            step={0.01}
+            value={smoothing}
+            onChange={(e) => setSmoothing(Number(e.target.value))}
+            aria-label="Smoothing"
+          />
+          <span className="num mono">{smoothing.toFixed(2)}</span>
+        </label>
+        <fieldset className="segmented plain" aria-label="X axis">
+          {(
+            [
+              ["step", "Step"],
+              ["relative", "Relative"],
+              ["wall", "Wall"],
+            ] as const
+          ).map(([value, label]) => (
+            <button key={value} type="button" aria-pressed={xAxis === value} onClick={() => setXAxis(value)}>
+              {label}
+            </button>
+          ))}
+        </fieldset>
+        <label className="label">
+          <input type="checkbox" checked={logY} onChange={(e) => setLogY(e.target.checked)} /> Log y
+        </label>
+        <input
+          className={`input ${matcher ? "" : "input--invalid"}`}
+          type="search"
+          placeholder="Filter keys (regex)"
+          aria-label="Filter metric keys"
+          value={filter}
+          onChange={(e) => setFilter(e.target.value)}
+        />
+        {runs.length > 1 && (
+          <fieldset className="legend plain" aria-label="Runs">
+            {runs.map((run) => (
+              <button
+                key={run.id}
+                type="button"
+                className="legend__item"
+                aria-pressed={!hidden.has(run.id)}
+                onClick={() =>
+                  setHidden((h) => {
+                    const next = new Set(h);
+                    if (next.has(run.id)) next.delete(run.id);
+                    else next.add(run.id);
+                    return next;
+                  })
+                }
+              >
+                <span className="swatch" style={{ background: run.color }} />
+                {run.name}
+              </button>
+            ))}
+          </fieldset>
+        )}
+        {live && <span className="dot dot--ok">live</span>}
+      </div>
+      {keys.isError && <QueryError error={keys.error} what="metric keys" />}
+      {keys.isPending && <p className="muted">Loading metrics…</p>}
+      {keys.data && keys.data.length === 0 && (
+        <p className="empty muted">
+          {live ? "No metrics yet: they appear as the run writes them." : "This run wrote no metrics."}
+        </p>
+      )}
+      {groups.map((group) => (
+        <details key={group.namespace} className="chart-group" open>
+          <summary>
+            {group.namespace}
+            <span className="muted">{group.keys.length}</span>
+          </summary>
+          <div className="chart-grid">
+            {group.keys.map((key) => (
+              <MetricChart key={key} store={store} metricKey={key} runs={runs} controls={controls} />
+            ))}
+          </div>
+        </details>
+      ))}
+    </div>
+  );
+}

@@ -1,0 +1,275 @@
+"use client";
+
+import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
+import uPlot from "uplot";
+import type { LiveCharts } from "~/lib/live-charts";
+import { withAlpha } from "../colors";
+import { axisValue, metricValue } from "../format";
+import { alignLines, type ChartRun, nearestIndex, relativeTime, runLine, type XAxis } from "./chart-data";
+
+export interface ChartControls {
+  smoothing: number;
+  xAxis: XAxis;
+  logY: boolean;
+  hidden: Set<string>;
+}
+
+const HEIGHT = 210;
+const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
+
+/**
+ * One metric key's chart: every run's series (raw, faint) with its smoothed line over it, drawn by uPlot
+ * from at most ~3 points per pixel column. Drag across to zoom (the visible steps are fetched at full
+ * detail); double-click or "reset" to zoom out. Hover shows each run's nearest point.
+ */
+export default function MetricChart({
+  store,
+  metricKey,
+  runs,
+  controls,
+}: {
+  store: LiveCharts;
+  metricKey: string;
+  runs: ChartRun[];
+  controls: ChartControls;
+}) {
+  const box = useRef<HTMLDivElement>(null);
+  const tooltip = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const [width, setWidth] = useState(0);
+  const state = useSyncExternalStore(
+    (listener) => store.subscribe(metricKey, listener),
+    () => store.get(metricKey),
+    () => undefined,
+  );
+
+  // Width in pixels → buckets; a chart resized by less than a quarter keeps its data.
+  useEffect(() => {
+    const element = box.current;
+    if (!element) return;
+    const observer = new ResizeObserver(([entry]) => setWidth(Math.floor(entry!.contentRect.width)));
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
+  // A chart loads when it comes near the viewport: the ones on screen first, the rest as the page scrolls.
+  const [near, setNear] = useState(false);
+  useEffect(() => {
+    const element = box.current;
+    if (!element || near) return;
+    const observer = new IntersectionObserver(([entry]) => entry?.isIntersecting && setNear(true), {
+      rootMargin: "300px",
+    });
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, [near]);
+  useEffect(() => {
+    if (width <= 0 || !near) return;
+    const current = store.get(metricKey)?.buckets;
+    if (current && Math.abs(current - width) / current < 0.25) return;
+    void store.load(metricKey, Math.max(50, Math.min(2000, width)));
+  }, [store, metricKey, width, near]);
+
+  const visibleRuns = useMemo(() => runs.filter((r) => !controls.hidden.has(r.id)), [runs, controls.hidden]);
+  const lines = useMemo(() => {
+    const source = state?.zoom?.runs ?? state?.runs;
+    if (!source) return [];
+    return visibleRuns
+      .map((run) => runLine(run, source.get(run.id) ?? [], controls.xAxis, controls.smoothing, controls.logY))
+      .filter((line) => line.points.length > 0);
+  }, [state, visibleRuns, controls.xAxis, controls.smoothing, controls.logY]);
+  const linesRef = useRef(lines);
+  linesRef.current = lines;
+
+  // The plot is rebuilt when its series or scales change; data changes go through setData.
+  const shape = `${lines.map((l) => l.run.id).join(",")}|${controls.xAxis}|${controls.logY}`;
+  useEffect(() => {
+    const element = box.current;
+    if (!element || lines.length === 0 || width <= 0) return;
+    const xAxis = controls.xAxis;
+    const opts: uPlot.Options = {
+      width,
+      height: HEIGHT,
+      legend: { show: false },
+      cursor: { drag: { x: true, y: false, setScale: false }, points: { size: 6 } },
+      scales: { x: { time: xAxis === "wall" }, y: { distr: controls.logY ? 3 : 1 } },
+      axes: [
+        {
+          size: 28,
+          font: "11px system-ui",
+          stroke: "#667085",
+          grid: { stroke: "#eef0f3" },
+          ticks: { stroke: "#eef0f3" },
+          ...(xAxis === "step"
+            ? {
+                values: (_u: uPlot, splits: number[]) =>
+                  splits.map((s) => (s == null ? "" : compact.format(s))),
+              }
+            : {}),
+          ...(xAxis === "relative"
+            ? {
+                values: (_u: uPlot, splits: number[]) =>
+                  splits.map((s) => (s == null ? "" : relativeTime(s))),
+              }
+            : {}),
+        },
+        {
+          size: 56,
+          font: "11px system-ui",
+          stroke: "#667085",
+          grid: { stroke: "#eef0f3" },
+          ticks: { stroke: "#eef0f3" },
+          values: (_u: uPlot, splits: number[]) => splits.map(axisValue),
+        },
+      ],
+      series: [
+        {},
+        ...lines.flatMap((line) => [
+          {
+            label: `${line.run.name} raw`,
+            stroke: withAlpha(line.run.color, 0.28),
+            width: 1,
+            spanGaps: true,
+            points: { show: false },
+          },
+          {
+            label: line.run.name,
+            stroke: line.run.color,
+            width: 1.75,
+            spanGaps: true,
+            points: { show: false },
+          },
+        ]),
+      ],
+      hooks: {
+        setSelect: [
+          (u) => {
+            if (u.select.width < 4) return;
+            const from = u.posToVal(u.select.left, "x");
+            const to = u.posToVal(u.select.left + u.select.width, "x");
+            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+            zoomTo(store, metricKey, linesRef.current, from, to);
+          },
+        ],
+        setCursor: [(u) => showTooltip(u, tooltip.current, linesRef.current, xAxis)],
+      },
+    };
+    const instance = new uPlot(opts, alignLines(linesRef.current) as uPlot.AlignedData, element);
+    plot.current = instance;
+    return () => {
+      instance.destroy();
+      plot.current = null;
+    };
+  }, [shape, width > 0]);
+
+  useEffect(() => {
+    plot.current?.setData(alignLines(lines) as uPlot.AlignedData, true);
+  }, [lines]);
+  useEffect(() => {
+    if (width > 0) plot.current?.setSize({ width, height: HEIGHT });
+  }, [width]);
+
+  const pointCount = lines.reduce((n, l) => n + l.points.length, 0);
+  const last = lines.length === 1 ? lines[0]!.points.at(-1) : undefined;
+  const zoom = state?.zoom;
+  return (
+    <div className="chart-card" data-testid={`chart-${metricKey}`} data-points={pointCount}>
+      <div className="chart-card__head">
+        <span className="chart-card__title" title={metricKey}>
+          {metricKey}
+        </span>
+        <span className="chart-card__meta">
+          {zoom && (
+            <button type="button" className="btn btn--small" onClick={() => store.resetZoom(metricKey)}>
+              {zoom.loading ? "zooming…" : "reset zoom"}
+            </button>
+          )}{" "}
+          {last && <span title={`step ${last.step}`}>{metricValue(last.value)} · </span>}
+          <span title={`${pointCount} points drawn; buckets of ${(zoom ?? state)?.bucketWidth ?? 1} steps`}>
+            {pointCount.toLocaleString("en")} pts
+          </span>
+        </span>
+      </div>
+      {/* biome-ignore lint/a11y/noStaticElementInteractions: double-click is a shortcut; "reset zoom" is the button. */}
+      <div
+        className="chart-box"
+        ref={box}
+        onDoubleClick={() => store.resetZoom(metricKey)}
+        onMouseLeave={() => {
+          if (tooltip.current) tooltip.current.style.display = "none";
+        }}
+      >
+        {(!state || state.status === "loading") && <div className="chart-box__empty">Loading…</div>}
+        {state?.status === "error" && <div className="chart-box__empty">Could not load: {state.error}</div>}
+        {state?.status === "ready" && lines.length === 0 && (
+          <div className="chart-box__empty">No points yet</div>
+        )}
+        <div className="chart-tooltip" ref={tooltip} />
+      </div>
+    </div>
+  );
+}
+
+/** The steps under an x range (in any axis mode), zoomed to at full detail. */
+function zoomTo(
+  store: LiveCharts,
+  key: string,
+  lines: ReturnType<typeof runLine>[],
+  from: number,
+  to: number,
+) {
+  const steps = lines.flatMap((line) =>
+    line.points.filter((_, i) => line.xs[i]! >= from && line.xs[i]! <= to).map((p) => p.step),
+  );
+  if (steps.length === 0) return;
+  void store.zoom(key, Math.min(...steps), Math.max(...steps));
+}
+
+function showTooltip(
+  u: uPlot,
+  element: HTMLDivElement | null,
+  lines: ReturnType<typeof runLine>[],
+  axis: XAxis,
+) {
+  if (!element) return;
+  const left = u.cursor.left ?? -1;
+  if (left < 0 || lines.length === 0) {
+    element.style.display = "none";
+    return;
+  }
+  const x = u.posToVal(left, "x");
+  const rows = lines
+    .map((line) => {
+      const i = nearestIndex(line.xs, x);
+      return i < 0 ? null : { line, point: line.points[i]!, smoothed: line.smoothed[i] };
+    })
+    .filter((r) => r !== null);
+  element.replaceChildren();
+  const head = document.createElement("div");
+  head.className = "chart-tooltip__row";
+  head.textContent =
+    axis === "step"
+      ? `step ${Math.round(x).toLocaleString("en")}`
+      : axis === "wall"
+        ? new Date(x * 1000).toLocaleString("en")
+        : relativeTime(x);
+  element.append(head);
+  for (const { line, point, smoothed } of rows) {
+    const row = document.createElement("div");
+    row.className = "chart-tooltip__row";
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.background = line.run.color;
+    const name = document.createElement("span");
+    name.textContent = `${line.run.name} @${point.step.toLocaleString("en")}`;
+    const value = document.createElement("span");
+    value.textContent = `${metricValue(point.value)}${smoothed != null ? ` (smoothed ${metricValue(smoothed)})` : ""}`;
+    row.append(swatch, name, value);
+    element.append(row);
+  }
+  element.style.display = "block";
+  const boxWidth = u.over.clientWidth;
+  const plotLeft = u.over.offsetLeft;
+  const tipWidth = element.offsetWidth;
+  element.style.left = `${Math.min(plotLeft + left + 12, plotLeft + boxWidth - tipWidth)}px`;
+  element.style.top = `${(u.cursor.top ?? 0) + 12}px`;
+}

@@ -1,0 +1,83 @@
+"use client";
+
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useRef, useState } from "react";
+import { useTRPC } from "~/trpc/react";
+import { ADMIN_ONLY, useSession } from "../session";
+
+/** Cancel with a confirmation: a queued run stops at once, a running one at its next step (checkpointed). */
+export function CancelButton({
+  runId,
+  runName,
+  running,
+}: {
+  runId: string;
+  runName: string;
+  running: boolean;
+}) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const { isAdmin } = useSession();
+  const [open, setOpen] = useState(false);
+  const confirm = useRef<HTMLButtonElement>(null);
+  const cancel = useMutation(
+    trpc.launch.cancel.mutationOptions({
+      onSuccess: () => {
+        setOpen(false);
+        void queryClient.invalidateQueries({ queryKey: trpc.runs.pathKey() });
+      },
+    }),
+  );
+  useEffect(() => {
+    if (open) confirm.current?.focus();
+  }, [open]);
+
+  return (
+    <>
+      <button
+        type="button"
+        className="btn btn--danger"
+        disabled={!isAdmin}
+        title={isAdmin ? undefined : ADMIN_ONLY}
+        onClick={() => setOpen(true)}
+      >
+        Cancel run
+      </button>
+      {open && (
+        <div className="dialog-backdrop">
+          <div
+            className="dialog"
+            role="alertdialog"
+            aria-modal="true"
+            aria-labelledby="cancel-title"
+            aria-describedby="cancel-desc"
+            onKeyDown={(e) => e.key === "Escape" && setOpen(false)}
+          >
+            <h2 id="cancel-title">Cancel {runName}?</h2>
+            <p id="cancel-desc" className="muted">
+              {running
+                ? "The run stops at the end of its current step and keeps its last checkpoint. Runs waiting for it fail."
+                : "The run is queued: it is cancelled at once and never starts. Runs waiting for it fail."}
+            </p>
+            {cancel.isError && <p className="field__error">{cancel.error.message}</p>}
+            <div className="dialog__actions">
+              <button type="button" className="btn" onClick={() => setOpen(false)}>
+                Keep running
+              </button>
+              <button
+                ref={confirm}
+                type="button"
+                className="btn btn--primary"
+                style={{ background: "var(--down)", borderColor: "var(--down)" }}
+                disabled={cancel.isPending}
+                onClick={() => cancel.mutate({ id: runId })}
+              >
+                {cancel.isPending ? "Cancelling…" : "Yes, cancel it"}
+              </button>
+            </div>
+          </div>
+        </div>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,48 @@
+import type { RouterOutputs } from "~/server/api/root";
+import { dateTime, metricValue } from "../format";
+
+type Checkpoint = RouterOutputs["runs"]["detail"]["checkpoints"][number];
+
+export function CheckpointsView({ checkpoints }: { checkpoints: Checkpoint[] }) {
+  if (checkpoints.length === 0) return <p className="empty muted">No checkpoints yet.</p>;
+  return (
+    <div className="card card--flush">
+      <div className="table-scroll">
+        <table className="table" data-testid="checkpoints">
+          <thead>
+            <tr>
+              <th>Step</th>
+              <th>Saved</th>
+              <th>Metrics</th>
+              <th>Directory</th>
+              <th>Files</th>
+            </tr>
+          </thead>
+          <tbody>
+            {checkpoints.map((c) => (
+              <tr key={c.id}>
+                <td className="num">
+                  {c.step.toLocaleString("en")} {c.isFinal && <span className="tag">final</span>}
+                </td>
+                <td title={dateTime(c.createdAt)}>{c.createdAt.toLocaleTimeString("en")}</td>
+                <td className="mono">
+                  {Object.entries(c.metrics)
+                    .map(([k, v]) => `${k} ${metricValue(v)}`)
+                    .join(" · ") || "—"}
+                </td>
+                <td className="mono wrap muted">{c.path}</td>
+                <td className="row">
+                  {(["config.json", "model.safetensors", "tokenizer.json"] as const).map((file) => (
+                    <a key={file} className="link mono" href={`/api/checkpoints/${c.id}/${file}`} download>
+                      {file}
+                    </a>
+                  ))}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}

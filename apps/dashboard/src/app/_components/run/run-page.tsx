@@ -1,0 +1,213 @@
+"use client";
+
+import { useQuery } from "@tanstack/react-query";
+import Link from "next/link";
+import { useMemo } from "react";
+import type { RouterOutputs } from "~/server/api/root";
+import { LIVE_REFETCH_MS } from "~/trpc/query-client";
+import { useTRPC } from "~/trpc/react";
+import { ChartsPanel } from "../charts/charts-panel";
+import { runColor } from "../colors";
+import { dateTime, duration, metricValue, timeAgo } from "../format";
+import { PipelineChain } from "../pipeline-chain";
+import { QueryError } from "../query-error";
+import { SamplesPanel } from "../samples/samples-panel";
+import { isActive, StatusBadge } from "../status";
+import { CancelButton } from "./cancel-button";
+import { CheckpointsView } from "./checkpoints-view";
+import { ConfigView } from "./config-view";
+import { FactsCard } from "./facts-card";
+import { LogTail } from "./log-tail";
+import { RUN_TABS, type RunTab } from "./tabs";
+
+type Detail = RouterOutputs["runs"]["detail"];
+
+export function RunPage({ id, tab }: { id: string; tab: RunTab }) {
+  const trpc = useTRPC();
+  const detail = useQuery(
+    trpc.runs.detail.queryOptions(
+      { id },
+      {
+        refetchInterval: (q) =>
+          q.state.data && !isActive(q.state.data.run.status) ? false : LIVE_REFETCH_MS,
+      },
+    ),
+  );
+  const run = detail.data?.run;
+  const chartRuns = useMemo(
+    () => (run ? [{ id: run.id, name: run.name, color: runColor(0), startedAt: run.startedAt }] : []),
+    [run?.id, run?.name, run?.startedAt?.getTime()],
+  );
+
+  if (detail.isError) return <QueryError error={detail.error} what="this run" />;
+  if (!detail.data || !run) return <p className="muted">Loading run…</p>;
+  const live = isActive(run.status);
+  const { checkpoints } = detail.data;
+
+  return (
+    <div>
+      <div className="run-head">
+        <div>
+          <h1>
+            {run.name} <span className="tag">{run.kind}</span> <StatusBadge status={run.status} />
+          </h1>
+          <p className="muted mono" style={{ margin: "4px 0 0" }}>
+            {run.id}
+          </p>
+        </div>
+        <div className="run-head__actions">
+          <Link className="btn" href={`/compare?runs=${run.id}`}>
+            Compare…
+          </Link>
+          {run.kind !== "external" && (
+            <Link className="btn" href={`/launch?from=${run.id}`}>
+              Launch again with changes
+            </Link>
+          )}
+          {live && <CancelButton runId={run.id} runName={run.name} running={run.status === "running"} />}
+        </div>
+      </div>
+
+      {run.status === "failed" && (
+        <div className="error-box" role="alert" data-testid="run-error">
+          <strong>Failed: </strong>
+          {run.error ?? "no error recorded"}
+          {run.logTail && <pre>{run.logTail}</pre>}
+        </div>
+      )}
+      {run.cancelRequestedAt && run.status === "running" && (
+        <p className="notice" style={{ marginBottom: 16 }}>
+          Cancel requested {timeAgo(run.cancelRequestedAt)}: the run stops at the end of its current step.
+        </p>
+      )}
+
+      <div className="summary-grid">
+        <ProgressCard detail={detail.data} now={detail.dataUpdatedAt} />
+        <FactsCard facts={detail.data.facts} />
+        <LineageCard detail={detail.data} />
+      </div>
+
+      <nav className="tabs" aria-label="Run">
+        {RUN_TABS.map((t) => (
+          <Link
+            key={t}
+            href={`/runs/${run.id}?tab=${t}`}
+            scroll={false}
+            aria-current={t === tab ? "page" : undefined}
+            replace
+          >
+            {t === "checkpoints" ? `checkpoints (${checkpoints.length})` : t}
+          </Link>
+        ))}
+      </nav>
+
+      {tab === "charts" && <ChartsPanel runs={chartRuns} live={live} attempt={String(run.attempts)} />}
+      {tab === "samples" && <SamplesPanel runId={run.id} live={live} />}
+      {tab === "logs" && <LogTail runId={run.id} live={live} />}
+      {tab === "config" && <ConfigView runId={run.id} kind={run.kind} config={run.config} />}
+      {tab === "checkpoints" && <CheckpointsView checkpoints={checkpoints} />}
+    </div>
+  );
+}
+
+function ProgressCard({ detail, now }: { detail: Detail; now: number }) {
+  const { run, keys } = detail;
+  // The run's row is updated with its heartbeat; its metrics, every second: show whichever is further.
+  const step = Math.max(run.step, ...keys.map((k) => k.step));
+  const fraction = run.totalSteps ? Math.min(1, step / run.totalSteps) : undefined;
+  const end = run.finishedAt?.getTime() ?? now;
+  const elapsed = run.startedAt ? end - run.startedAt.getTime() : null;
+  // ETA from the pace so far (a resumed run's pace includes its pause: an upper bound).
+  const eta =
+    run.status === "running" && run.totalSteps && step > 0 && elapsed
+      ? (elapsed / step) * (run.totalSteps - step)
+      : null;
+  const tokensPerSec = keys.find((k) => k.key === "perf/tokens_per_sec");
+  return (
+    <section className="card" aria-labelledby="progress-heading" data-testid="progress">
+      <div className="card__head">
+        <h2 id="progress-heading">Progress</h2>
+        <span className="muted">
+          {run.backend ?? "—"}
+          {run.device ? ` · ${run.device}` : ""}
+        </span>
+      </div>
+      <div className="row" style={{ marginBottom: 8 }}>
+        <span className="big-number" data-testid="step">
+          {step.toLocaleString("en")}
+          {run.totalSteps ? <span className="muted"> / {run.totalSteps.toLocaleString("en")}</span> : null}
+        </span>
+        <span className="muted">steps</span>
+      </div>
+      {fraction !== undefined && (
+        <div
+          className="progress"
+          role="progressbar"
+          aria-valuenow={Math.round(fraction * 100)}
+          style={{ marginBottom: 10 }}
+        >
+          <div className="progress__bar" style={{ width: `${fraction * 100}%` }} />
+        </div>
+      )}
+      <dl className="kv">
+        <dt>ETA</dt>
+        <dd>{eta !== null ? duration(eta) : "—"}</dd>
+        <dt>Tokens/s</dt>
+        <dd>{tokensPerSec ? metricValue(tokensPerSec.value) : "—"}</dd>
+        <dt>Elapsed</dt>
+        <dd>{elapsed !== null ? duration(elapsed) : "—"}</dd>
+        <dt>Created</dt>
+        <dd title={dateTime(run.createdAt)}>{timeAgo(run.createdAt, now)}</dd>
+        <dt>Worker</dt>
+        <dd className="mono">
+          {run.workerId ?? "—"}
+          {run.attempts > 1 ? ` (attempt ${run.attempts})` : ""}
+        </dd>
+      </dl>
+    </section>
+  );
+}
+
+function LineageCard({ detail }: { detail: Detail }) {
+  const { inputs, dependents, pipeline, run } = detail;
+  return (
+    <section className="card" aria-labelledby="lineage-heading">
+      <div className="card__head">
+        <h2 id="lineage-heading">Lineage</h2>
+      </div>
+      {pipeline && pipeline.runs.length > 1 && (
+        <div style={{ marginBottom: 12 }}>
+          <PipelineChain runs={pipeline.runs} depth={pipeline.depth} currentId={run.id} />
+        </div>
+      )}
+      <dl className="kv">
+        <dt>Inputs</dt>
+        <dd>
+          {inputs.length === 0
+            ? "—"
+            : inputs.map((i) => (
+                <div key={`${i.id}-${i.role}`}>
+                  <span className="muted">{i.role}: </span>
+                  <Link className="link" href={`/runs/${i.id}`}>
+                    {i.name}
+                  </Link>
+                </div>
+              ))}
+        </dd>
+        <dt>Used by</dt>
+        <dd>
+          {dependents.length === 0
+            ? "—"
+            : dependents.map((d) => (
+                <div key={`${d.id}-${d.role}`}>
+                  <Link className="link" href={`/runs/${d.id}`}>
+                    {d.name}
+                  </Link>
+                  <span className="muted"> ({d.role})</span>
+                </div>
+              ))}
+        </dd>
+      </dl>
+    </section>
+  );
+}

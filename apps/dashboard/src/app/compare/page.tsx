@@ -1,0 +1,30 @@
+import { CompareView } from "~/app/_components/compare/compare-view";
+import { HydrateClient, prefetch, trpc } from "~/trpc/server";
+
+export const dynamic = "force-dynamic";
+
+export default async function ComparePage({
+  searchParams,
+}: {
+  searchParams: Promise<{ runs?: string; tab?: string }>;
+}) {
+  const params = await searchParams;
+  const ids = (params.runs ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => /^[0-9a-f-]{36}$/i.test(s))
+    .slice(0, 10);
+  const tab = params.tab === "config" || params.tab === "samples" ? params.tab : "charts";
+  await prefetch(trpc.runs.list.queryOptions({ kinds: [], statuses: [], limit: 200 }));
+  return (
+    <HydrateClient>
+      <div className="page-head">
+        <h1>Compare runs</h1>
+        <p className="muted">
+          The same metric of every run on one chart; their configs and their samples side by side.
+        </p>
+      </div>
+      <CompareView ids={ids} tab={tab} />
+    </HydrateClient>
+  );
+}

@@ -1,0 +1,192 @@
+/**
+ * The launch form, read from the job's zod schema (the one the CLI and the worker validate with): each
+ * field's type, doc (`.describe()`), default and bounds. Nothing about a field is written twice — the form
+ * shows what the schema says and validates with the schema itself.
+ */
+import { checkpointRef, type JobKind, jobConfigSchemas } from "@rlhf/core/configs";
+import type { z } from "zod";
+
+interface Base {
+  /** Dotted path in the config, e.g. `model.nEmbd`. */
+  path: string;
+  name: string;
+  description: string;
+  /** The schema's default (JSON value), when it has one. */
+  defaultValue?: unknown;
+  /** Neither a default nor optional: the form must fill it. */
+  required: boolean;
+}
+
+export type FieldSpec =
+  | (Base & {
+      type: "number";
+      integer: boolean;
+      min?: { value: number; inclusive: boolean };
+      max?: { value: number; inclusive: boolean };
+      multipleOf?: number;
+    })
+  | (Base & {
+      type: "string";
+      /** A checkpoint reference (`run:<id>` or a directory): the form offers runs and checkpoints. */
+      checkpoint: boolean;
+      minLength?: number;
+      pattern?: string;
+    })
+  | (Base & { type: "boolean" })
+  | (Base & { type: "enum"; options: string[] })
+  | (Base & { type: "string-list"; minItems?: number })
+  | (Base & { type: "object"; fields: FieldSpec[] });
+
+type AnyDef = Record<string, unknown> & { type: string };
+type AnySchema = z.ZodType & { def: AnyDef; description?: string };
+interface CheckDef {
+  check: string;
+  value?: number;
+  inclusive?: boolean;
+  format?: string;
+  minimum?: number;
+  pattern?: RegExp;
+}
+
+/** `.describe()` and `.optional()` clone a schema but share its checks: this one marks a checkpoint field. */
+const CHECKPOINT_CHECK = ((checkpointRef as unknown as AnySchema).def.checks as unknown[])[0];
+
+function checksOf(schema: AnySchema): CheckDef[] {
+  return ((schema.def.checks as { _zod: { def: CheckDef } }[] | undefined) ?? []).map((c) => c._zod.def);
+}
+
+/** The field specs of one job kind, in schema order. */
+export function configFields(kind: JobKind): FieldSpec[] {
+  return objectFields(jobConfigSchemas[kind] as unknown as AnySchema, "");
+}
+
+function objectFields(schema: AnySchema, prefix: string): FieldSpec[] {
+  const shape = schema.def.shape as Record<string, AnySchema>;
+  return Object.entries(shape).map(([name, field]) =>
+    describe(field, prefix ? `${prefix}.${name}` : name, name),
+  );
+}
+
+function describe(field: AnySchema, path: string, name: string): FieldSpec {
+  const description = field.description ?? "";
+  let current = field;
+  let defaultValue: unknown;
+  let hasDefault = false;
+  let optional = false;
+  for (;;) {
+    const def = current.def;
+    if (def.type === "default") {
+      hasDefault = true;
+      defaultValue =
+        typeof def.defaultValue === "function" ? (def.defaultValue as () => unknown)() : def.defaultValue;
+    } else if (def.type === "optional" || def.type === "nullable") optional = true;
+    else break;
+    current = def.innerType as AnySchema;
+  }
+  const base: Base = {
+    path,
+    name,
+    description: description || current.description || "",
+    required: !hasDefault && !optional,
+    ...(hasDefault ? { defaultValue } : {}),
+  };
+  const checks = checksOf(current);
+  switch (current.def.type) {
+    case "number": {
+      const spec: FieldSpec = { ...base, type: "number", integer: false };
+      for (const c of checks) {
+        if (c.check === "number_format" && c.format === "safeint") spec.integer = true;
+        if (c.check === "greater_than") spec.min = { value: c.value!, inclusive: !!c.inclusive };
+        if (c.check === "less_than") spec.max = { value: c.value!, inclusive: !!c.inclusive };
+        if (c.check === "multiple_of") spec.multipleOf = c.value;
+      }
+      return spec;
+    }
+    case "string": {
+      const raw = (current.def.checks as unknown[] | undefined) ?? [];
+      const spec: FieldSpec = { ...base, type: "string", checkpoint: raw.includes(CHECKPOINT_CHECK) };
+      for (const c of checks) {
+        if (c.check === "min_length") spec.minLength = c.minimum;
+        if (c.check === "string_format" && c.pattern) spec.pattern = c.pattern.source;
+      }
+      return spec;
+    }
+    case "boolean":
+      return { ...base, type: "boolean" };
+    case "enum":
+      return { ...base, type: "enum", options: Object.values(current.def.entries as Record<string, string>) };
+    case "array": {
+      const element = current.def.element as AnySchema;
+      if (element.def.type !== "string")
+        throw new Error(`${path}: arrays of ${element.def.type} are not supported`);
+      const minItems = checksOf(current).find((c) => c.check === "min_length")?.minimum;
+      return { ...base, type: "string-list", ...(minItems !== undefined ? { minItems } : {}) };
+    }
+    case "object":
+      return { ...base, type: "object", fields: objectFields(current, path) };
+    default:
+      throw new Error(`${path}: no form input for a zod ${current.def.type}`);
+  }
+}
+
+/** "≥ 1", "> 0 and < 1", "multiple of 8": the bounds of a number field as words. */
+export function describeBounds(spec: FieldSpec): string {
+  if (spec.type !== "number") return "";
+  const parts: string[] = [];
+  if (spec.integer) parts.push("integer");
+  if (spec.min) parts.push(`${spec.min.inclusive ? "≥" : ">"} ${spec.min.value}`);
+  if (spec.max) parts.push(`${spec.max.inclusive ? "≤" : "<"} ${spec.max.value}`);
+  if (spec.multipleOf) parts.push(`multiple of ${spec.multipleOf}`);
+  return parts.join(", ");
+}
+
+/** Every leaf field, depth first (objects' fields in place of the object). */
+export function leafFields(fields: FieldSpec[]): FieldSpec[] {
+  return fields.flatMap((f) => (f.type === "object" ? leafFields(f.fields) : [f]));
+}
+
+/** The value at a dotted path. */
+export function getPath(value: unknown, path: string): unknown {
+  let current = value;
+  for (const part of path.split(".")) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<string, unknown>)[part];
+  }
+  return current;
+}
+
+/** A copy of `value` with `path` set (or removed, for undefined); empty objects are dropped. */
+export function setPath(
+  value: Record<string, unknown>,
+  path: string,
+  next: unknown,
+): Record<string, unknown> {
+  const [head, ...rest] = path.split(".");
+  const copy = { ...value };
+  if (rest.length === 0) {
+    if (next === undefined) delete copy[head!];
+    else copy[head!] = next;
+    return copy;
+  }
+  const child = copy[head!];
+  const updated = setPath(
+    child && typeof child === "object" ? (child as Record<string, unknown>) : {},
+    rest.join("."),
+    next,
+  );
+  if (Object.keys(updated).length === 0) delete copy[head!];
+  else copy[head!] = updated;
+  return copy;
+}
+
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
+
+/** Validate a config with its kind's schema: the issues by dotted path (empty when valid). */
+export function validateConfig(kind: JobKind, config: unknown): ConfigIssue[] {
+  const result = jobConfigSchemas[kind].safeParse(config ?? {});
+  if (result.success) return [];
+  return result.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message }));
+}

@@ -1,0 +1,42 @@
+/**
+ * `POST /api/ingest`: metrics, samples and logs from runs trained elsewhere (TRL, OpenRLHF, any script),
+ * authenticated with an ingest token (`Authorization: Bearer rlhf_…`, from `rlhf tokens create`). The body
+ * is `ingestPayloadSchema` of @rlhf/core/ingest; a refusal answers with IngestError's status and issues.
+ */
+import type { Database } from "@rlhf/core/db";
+import { IngestError, ingest } from "@rlhf/core/ingest";
+
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+
+export function createIngestHandler(getDatabase: () => Promise<Database>) {
+  return async function POST(request: Request): Promise<Response> {
+    let body: unknown;
+    try {
+      body = await request.json();
+    } catch {
+      return json(400, { error: "the body is not JSON; send the ingest payload as application/json" });
+    }
+    let database: Database;
+    try {
+      database = await getDatabase();
+    } catch (error) {
+      return json(503, {
+        error: `Database unreachable: ${error instanceof Error ? error.message : String(error)}`,
+      });
+    }
+    try {
+      const result = await ingest(database, body, { token: request.headers.get("authorization") });
+      return json(200, result); // `created` in the body says whether the run is new
+    } catch (error) {
+      if (error instanceof IngestError) {
+        return json(error.status, {
+          error: error.message,
+          ...(error.issues.length ? { issues: error.issues } : {}),
+        });
+      }
+      console.error(`POST /api/ingest: ${error instanceof Error ? error.stack : String(error)}`);
+      return json(500, { error: "ingest failed on the server; see the dashboard's log" });
+    }
+  };
+}
