@@ -433,3 +433,50 @@ export const runLogs = pgTable(
     check("run_logs_level_check", oneOf("level", ["debug", "info", "warn", "error"])),
   ],
 );
+
+// ---------------------------------------------------------------------------------------------------
+// Chart rollups of metric series (derived from `metrics`; see src/series/rollups.ts)
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * Each series cut into blocks of `span` = 32 · 16^level steps, a row per block holding at least one point:
+ * its min, max and last point, its children in step order (the points of a 32-step block; the non-empty
+ * blocks one level down otherwise) and, per child, the index of the min and the max of the children up
+ * to it (prefix) and from it (suffix). A chart bucket boundary falling inside a block is then answered
+ * from that one row (`downsampleSeries`). Written by `writeMetricPoints`, and by triggers on `metrics` for
+ * any other writer (migration 0001); the child max/last arrays are NULL at span 32, where a child is one
+ * point.
+ */
+export const metricRollups = pgTable(
+  "metric_rollups",
+  {
+    runId: uuid("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    span: integer("span").notNull(),
+    /** Steps [block · span, block · span + span − 1]. */
+    block: bigint("block", { mode: "number" }).notNull(),
+    minStep: bigint("min_step", { mode: "number" }).notNull(),
+    minValue: doublePrecision("min_value").notNull(),
+    maxStep: bigint("max_step", { mode: "number" }).notNull(),
+    maxValue: doublePrecision("max_value").notNull(),
+    lastStep: bigint("last_step", { mode: "number" }).notNull(),
+    lastValue: doublePrecision("last_value").notNull(),
+    childMinSteps: bigint("child_min_steps", { mode: "number" }).array().notNull(),
+    childMinValues: doublePrecision("child_min_values").array().notNull(),
+    childMaxSteps: bigint("child_max_steps", { mode: "number" }).array(),
+    childMaxValues: doublePrecision("child_max_values").array(),
+    childLastSteps: bigint("child_last_steps", { mode: "number" }).array(),
+    childLastValues: doublePrecision("child_last_values").array(),
+    /** 1-based indexes into the child arrays. */
+    prefixMin: integer("prefix_min").array().notNull(),
+    prefixMax: integer("prefix_max").array().notNull(),
+    suffixMin: integer("suffix_min").array().notNull(),
+    suffixMax: integer("suffix_max").array().notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.runId, t.key, t.span, t.block] }),
+    check("metric_rollups_span_check", sql`${t.span} in (32, 512, 8192, 131072)`),
+  ],
+);

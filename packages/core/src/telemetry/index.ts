@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { type MetricPoint, writeMetricPoints } from "../series/rollups";
 
 export interface SampleRecord {
   step: number;
@@ -16,11 +17,12 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 
 /**
  * Buffers a run's metrics, samples and log lines and writes them in batches (one statement per kind and
- * flush, arrays through `unnest`). Metrics are upserts on (run, key, step): a resumed run that rewrites a
- * step replaces the point instead of duplicating it.
+ * flush, arrays through `unnest`). Metrics go through `writeMetricPoints`: upserts on (run, key, step) —
+ * a resumed run that rewrites a step replaces the point instead of duplicating it — that also keep the
+ * series' chart rollups exact.
  */
 export class RunTelemetry {
-  private metricBuffer = new Map<string, { key: string; step: number; value: number; wallTime: Date }>();
+  private metricBuffer = new Map<string, MetricPoint>();
   private sampleBuffer: SampleRecord[] = [];
   private logBuffer: { level: LogLevel; message: string; ts: Date }[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -75,18 +77,20 @@ export class RunTelemetry {
     this.sampleBuffer = [];
     this.logBuffer = [];
     if (points.length > 0) {
-      await this.pool.query(
-        `insert into metrics (run_id, key, step, value, wall_time)
-         select $1, * from unnest($2::text[], $3::bigint[], $4::float8[], $5::timestamptz[])
-         on conflict (run_id, key, step) do update set value = excluded.value, wall_time = excluded.wall_time`,
-        [
-          this.runId,
-          points.map((p) => p.key),
-          points.map((p) => p.step),
-          points.map((p) => p.value),
-          points.map((p) => p.wallTime),
-        ],
-      );
+      const client = await this.pool.connect();
+      try {
+        await client.query("begin");
+        // A flush need not wait for its WAL to reach the disk: a server crash loses at most the last
+        // ~0.6 s of points (never a partial batch), which a resumed run writes again from its checkpoint.
+        await client.query("set local synchronous_commit = off");
+        await writeMetricPoints(client, this.runId, points);
+        await client.query("commit");
+      } catch (error) {
+        await client.query("rollback").catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
     }
     if (samples.length > 0) {
       await this.pool.query(
