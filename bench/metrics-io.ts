@@ -166,9 +166,21 @@ async function main(): Promise<void> {
     while (Math.floor((POINTS - 1) / width) + 1 > BUCKETS) width *= 2;
     const aligned = { buckets: Math.floor((POINTS - 1) / width) + 1, fromStep: 0 };
     const readCases: { name: string; label: string; options: DownsampleOptions }[] = [
-      { name: "whole", label: `${POINTS.toLocaleString("en")} points, ${BUCKETS} buckets`, options: { buckets: BUCKETS } },
-      { name: "whole2000", label: `${POINTS.toLocaleString("en")} points, 2000 buckets`, options: { buckets: 2000 } },
-      { name: "zoom", label: `zoomed to 10% of the range, ${BUCKETS} buckets`, options: { buckets: BUCKETS, ...zoom } },
+      {
+        name: "whole",
+        label: `${POINTS.toLocaleString("en")} points, ${BUCKETS} buckets`,
+        options: { buckets: BUCKETS },
+      },
+      {
+        name: "whole2000",
+        label: `${POINTS.toLocaleString("en")} points, 2000 buckets`,
+        options: { buckets: 2000 },
+      },
+      {
+        name: "zoom",
+        label: `zoomed to 10% of the range, ${BUCKETS} buckets`,
+        options: { buckets: BUCKETS, ...zoom },
+      },
       {
         name: "aligned",
         label: `aligned ${width}-step buckets (the dashboard's)`,
@@ -181,7 +193,8 @@ async function main(): Promise<void> {
       const time = await timeIt(async () => {
         got = await downsampleSeries(database.pool, runId, "loss", options);
       }, REPEATS);
-      const exact = JSON.stringify(got) === JSON.stringify(await plainScan(database.pool, runId, "loss", options));
+      const exact =
+        JSON.stringify(got) === JSON.stringify(await plainScan(database.pool, runId, "loss", options));
       reads[name] = { kept: got.length, exact, ...time };
       say(
         `read   downsample ${label} → ${got.length} points: median ${time.median.toFixed(1)} ms, best ${time.min.toFixed(1)} ms${exact ? " (equal to a plain scan)" : " — DIFFERS from a plain scan"}`,

@@ -115,9 +115,10 @@ async function writeSeries(runId: string, key: string, points: SeriesPoint[], se
 }
 
 async function rollupRows(runId: string) {
-  const { rows } = await t.pool.query("select * from metric_rollups where run_id = $1 order by key, span, block", [
-    runId,
-  ]);
+  const { rows } = await t.pool.query(
+    "select * from metric_rollups where run_id = $1 order by key, span, block",
+    [runId],
+  );
   return rows;
 }
 
@@ -263,12 +264,14 @@ describe("rollups stay exact", () => {
     const points = makeSeries(6_000, 31);
     const runId = await insertSeries("loss", points);
     await insertSeries("other", makeSeries(500, 32), runId);
-    await t.pool.query("update metrics set value = value * -3 where run_id = $1 and key = 'loss' and step % 7 = 0", [
-      runId,
-    ]);
-    await t.pool.query("delete from metrics where run_id = $1 and key = 'loss' and step between 2000 and 2600", [
-      runId,
-    ]);
+    await t.pool.query(
+      "update metrics set value = value * -3 where run_id = $1 and key = 'loss' and step % 7 = 0",
+      [runId],
+    );
+    await t.pool.query(
+      "delete from metrics where run_id = $1 and key = 'loss' and step between 2000 and 2600",
+      [runId],
+    );
     const { rows } = await t.pool.query<{ step: string; value: number }>(
       "select step, value from metrics where run_id = $1 and key = 'loss' order by step",
       [runId],
@@ -296,7 +299,12 @@ describe("rollups stay exact", () => {
       value: random() < 0.02 ? odd[Math.floor(random() * odd.length)]! : Math.round(random() * 4) / 2,
     }));
     await writeSeries(runId, "odd", points, 3);
-    await writeSeries(runId, "odd", points.slice(1000, 1500).map((p) => ({ ...p, value: -p.value })), 7);
+    await writeSeries(
+      runId,
+      "odd",
+      points.slice(1000, 1500).map((p) => ({ ...p, value: -p.value })),
+      7,
+    );
     const written = await rollupRows(runId);
     expect(written.length).toBeGreaterThan(points.length / 16);
     await rebuildFromPoints(runId);
@@ -345,20 +353,29 @@ describe("pure helpers", () => {
       const to = from + Math.floor(random() * 3000);
       const buckets = 1 + Math.floor(random() * 400);
       const bounds = bucketBounds(from, to, buckets);
-      expect(bounds).toHaveLength(buckets + 1);
-      expect(bounds[0]).toBe(from);
-      expect(bounds.at(-1)).toBe(to + 1);
+      const misplaced: number[] = [];
       for (let s = from; s <= to; s++) {
         const b = bucketOf(s, from, to, buckets);
-        expect(bounds[b]! <= s && s < bounds[b + 1]!).toBe(true);
+        if (!(bounds[b]! <= s && s < bounds[b + 1]!)) misplaced.push(s);
       }
+      expect({ length: bounds.length, first: bounds[0], last: bounds.at(-1), misplaced }).toEqual({
+        length: buckets + 1,
+        first: from,
+        last: to + 1,
+        misplaced: [],
+      });
     }
   });
 
   it("cutBlocks lists, per span, the blocks a bound falls strictly inside", () => {
     const cuts = cutBlocks([0, 31, 32, 33, 40, 600, 1024]);
     expect(cuts.map((c) => c.span)).toEqual([...ROLLUP_SPANS]);
-    expect(cuts[0]).toEqual({ span: 32, blocks: [0, 1, 18], firstBounds: [31, 33, 600], lastBounds: [31, 40, 600] });
+    expect(cuts[0]).toEqual({
+      span: 32,
+      blocks: [0, 1, 18],
+      firstBounds: [31, 33, 600],
+      lastBounds: [31, 40, 600],
+    });
     expect(cuts[1]).toEqual({ span: 512, blocks: [0, 1], firstBounds: [31, 600], lastBounds: [40, 600] });
   });
 
@@ -374,7 +391,9 @@ describe("pure helpers", () => {
     const random = randomness(71);
     for (let round = 0; round < 300; round++) {
       const n = 1 + Math.floor(random() * 32);
-      const values = Array.from({ length: n }, () => (random() < 0.05 ? Number.NaN : Math.floor(random() * 5)));
+      const values = Array.from({ length: n }, () =>
+        random() < 0.05 ? Number.NaN : Math.floor(random() * 5),
+      );
       const got = prefixSuffix(values);
       for (let i = 0; i < n; i++) {
         expect(got.prefixMin[i]).toBe(plain(values, 0, i, below));
@@ -402,7 +421,9 @@ describe("seriesSince", () => {
     let seen = -1;
     const received: SeriesPoint[] = [];
     for (let start = 0; start < points.length; start += 700) {
-      await inTransaction((c) => writeMetricPoints(c, runId, asMetricPoints("loss", points.slice(start, start + 700))));
+      await inTransaction((c) =>
+        writeMetricPoints(c, runId, asMetricPoints("loss", points.slice(start, start + 700))),
+      );
       const fresh = await seriesSince(t.pool, runId, "loss", seen);
       expect(fresh).toEqual(points.slice(start, start + 700));
       received.push(...fresh);
