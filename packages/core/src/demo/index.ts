@@ -1,3 +1,4 @@
 export * from "./generator";
 export * from "./oracle";
 export * from "./seed";
+export * from "./stages";
