@@ -12,13 +12,14 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { fromHfConfig, GPT, type GPTOptions, toHfConfig } from "../model";
+import { type GPT, type GPTOptions, toHfConfig } from "../model";
 import {
   loadTokenizerJson,
   saveTokenizerJson,
   type Tokenizer,
   transformersTokenizerFiles,
 } from "../tokenizer";
+import { modelFromCheckpointFiles } from "./model-files";
 import { type F32Tensor, readSafetensors, writeSafetensors } from "./safetensors";
 
 export const CHECKPOINT_FILES = {
@@ -163,26 +164,17 @@ export async function loadCheckpoint(
       );
     }
   }
-  const hf = fromHfConfig(JSON.parse(await readFile(file(CHECKPOINT_FILES.config), "utf8")));
   const tokenizer = await loadTokenizerJson(file(CHECKPOINT_FILES.tokenizer));
-  if (tokenizer.vocabSize > hf.config.vocabSize) {
-    throw new Error(
-      `${dir}: tokenizer.json has ${tokenizer.vocabSize} tokens but config.json vocab_size is ${hf.config.vocabSize}`,
-    );
-  }
   const { withOptimizer, ...gptOptions } = options;
-  const model = new GPT(hf.config, { ...gptOptions, init: "zeros" });
-  const { tensors } = await readSafetensors(file(CHECKPOINT_FILES.weights));
-  const weights = new Map<string, tf.Tensor>();
-  try {
-    for (const [name, t] of tensors) weights.set(name, tf.tensor(t.data as Float32Array, t.shape, "float32"));
-    model.loadWeights(weights, { allowUnexpected: true });
-  } catch (error) {
-    model.dispose();
-    throw new Error(`${dir}: ${(error as Error).message}`);
-  } finally {
-    for (const t of weights.values()) t.dispose();
-  }
+  const model = modelFromCheckpointFiles(
+    {
+      config: JSON.parse(await readFile(file(CHECKPOINT_FILES.config), "utf8")),
+      tokenizer,
+      weights: await readSafetensors(file(CHECKPOINT_FILES.weights)),
+    },
+    dir,
+    gptOptions,
+  );
 
   const loaded: LoadedCheckpoint = { model, tokenizer };
   if (existsSync(file(CHECKPOINT_FILES.trainerState))) {

@@ -1,11 +1,10 @@
 /**
  * Hugging Face file formats for a byte-level BPE tokenizer: `tokenizer.json` (the `tokenizers` library's
  * serialization, version "1.0") and the small `tokenizer_config.json` / `special_tokens_map.json` objects
- * that transformers' AutoTokenizer reads next to it.
+ * that transformers' AutoTokenizer reads next to it. Objects and text only, no file access, so it runs in a
+ * browser too; reading and writing the files is `./hfJsonFiles`.
  */
 
-import { readFile, rename, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
 import { type AddedToken, Tokenizer, type TokenizerRoles } from "./bpe";
 
 export interface HfAddedToken {
@@ -186,45 +185,39 @@ export function tokenizerFromJson(json: unknown, options: TokenizerJsonOptions =
   }
 }
 
+/** A Tokenizer from tokenizer.json text (as read from a file or downloaded); errors name `options.source`. */
+export function tokenizerFromJsonText(text: string, options: TokenizerJsonOptions = {}): Tokenizer {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${options.source ?? "tokenizer.json"}: not valid JSON (${(error as Error).message})`, {
+      cause: error,
+    });
+  }
+  return tokenizerFromJson(json, options);
+}
+
 /** tokenizer.json text; `JSON.parse` + `tokenizerFromJson` reads it back. */
 export function serializeTokenizerJson(tokenizer: Tokenizer): string {
   return `${JSON.stringify(toTokenizerJson(tokenizer), null, 2)}\n`;
 }
 
-/** Writes tokenizer.json atomically (temp file, then rename) so a crash never leaves half a file. */
-export async function saveTokenizerJson(path: string, tokenizer: Tokenizer): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await writeFile(tmp, serializeTokenizerJson(tokenizer), "utf8");
-  await rename(tmp, path);
-}
-
 /**
- * Reads a tokenizer.json. Roles not given in `options.roles` come from a `tokenizer_config.json` beside it
- * when present (that is where transformers keeps eos/pad/bos), else from token names.
+ * The eos/pad/bos roles a transformers `tokenizer_config.json` (parsed) names; empty for anything else.
+ * That file is where transformers keeps them, beside tokenizer.json.
  */
-export async function loadTokenizerJson(
-  path: string,
-  options: Omit<TokenizerJsonOptions, "source"> = {},
-): Promise<Tokenizer> {
-  const text = await readFile(path, "utf8");
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`${path}: not valid JSON (${(error as Error).message})`, { cause: error });
-  }
-  const config = await readOptionalJson(join(dirname(path), "tokenizer_config.json"));
-  const fromConfig: TokenizerRoles = {};
-  if (isObject(config)) {
-    const eos = tokenContent(config.eos_token);
-    const pad = tokenContent(config.pad_token);
-    const bos = tokenContent(config.bos_token);
-    if (eos !== undefined) fromConfig.eos = eos;
-    if (pad !== undefined) fromConfig.pad = pad;
-    // bos_token = eos_token is GPT-2's placeholder (GPT-2 never prepends it), so it leaves bosId unset.
-    if (bos !== undefined && bos !== eos) fromConfig.bos = bos;
-  }
-  return tokenizerFromJson(json, { source: path, roles: { ...fromConfig, ...options.roles } });
+export function rolesFromTokenizerConfig(config: unknown): TokenizerRoles {
+  const roles: TokenizerRoles = {};
+  if (!isObject(config)) return roles;
+  const eos = tokenContent(config.eos_token);
+  const pad = tokenContent(config.pad_token);
+  const bos = tokenContent(config.bos_token);
+  if (eos !== undefined) roles.eos = eos;
+  if (pad !== undefined) roles.pad = pad;
+  // bos_token = eos_token is GPT-2's placeholder (GPT-2 never prepends it), so it leaves bosId unset.
+  if (bos !== undefined && bos !== eos) roles.bos = bos;
+  return roles;
 }
 
 export interface TransformersTokenizerConfig {
@@ -327,18 +320,4 @@ function tokenContent(value: unknown): string | undefined {
   if (typeof value === "string") return value;
   if (isObject(value) && typeof value.content === "string") return value.content;
   return undefined;
-}
-
-async function readOptionalJson(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch {
-    return undefined;
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new Error(`${path}: not valid JSON (${(error as Error).message})`, { cause: error });
-  }
 }

@@ -29,13 +29,14 @@ export {
   type HfBpeModel,
   type HfByteLevel,
   type HfTokenizerJson,
-  loadTokenizerJson,
+  rolesFromTokenizerConfig,
   type SpecialTokensMap,
-  saveTokenizerJson,
   serializeTokenizerJson,
   type TokenizerJsonOptions,
   type TransformersTokenizerConfig,
   tokenizerFromJson,
+  tokenizerFromJsonText,
   toTokenizerJson,
   transformersTokenizerFiles,
 } from "./hfJson";
+export { loadTokenizerJson, saveTokenizerJson } from "./hfJsonFiles";
