@@ -76,6 +76,22 @@ export function buildProgram(): Command {
     });
 
   program
+    .command("serve")
+    .description("answer the OpenAI API (completions, chat completions, models) with a checkpoint's policy")
+    .option("--checkpoint <dir>", "checkpoint directory (ours, or a GPT-2 from the Hugging Face hub)")
+    .option("--run <run>", "serve a run's checkpoint instead: run id or name")
+    .option("--step <n>", "with --run: the checkpoint at this step (default: the final or latest)")
+    .option("--host <host>", "interface to listen on", "127.0.0.1")
+    .option("--port <port>", "port (0 = any free port)", "8000")
+    .option("--model-name <name>", "the model id clients send (default: the run or directory name)")
+    .option("--api-key <key>", "require `Authorization: Bearer <key>` on every request")
+    .option("--backend <name>", "auto | tensorflow | wasm | cpu", "auto")
+    .action(async (options) => {
+      const { serveCommand } = await import("./serve");
+      await serveCommand(options);
+    });
+
+  program
     .command("pipeline")
     .description(
       "run a whole pipeline here: --demo runs the oracle experiment (pretrain → SFT → rankings → reward → PPO, and DPO)",

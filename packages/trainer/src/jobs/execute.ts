@@ -51,8 +51,11 @@ export function runDirectory(runId: string, home = workbenchHome()): string {
   return path.join(home, "runs", runId);
 }
 
-/** The latest checkpoint of a run given by id or name (`run:` prefix optional), or an error saying what is missing. */
-export async function resolveCheckpointRef(database: Database, ref: string): Promise<string> {
+/**
+ * The checkpoint a `run:<id or name>` ref names — the run's final (else latest) one, or the one at `step` —
+ * or an error saying what is missing. Any other ref is a directory.
+ */
+export async function resolveCheckpointRef(database: Database, ref: string, step?: number): Promise<string> {
   if (!ref.startsWith("run:")) return path.resolve(ref);
   const key = ref.slice(4);
   const isUuid = /^[0-9a-f-]{36}$/i.test(key);
@@ -63,14 +66,21 @@ export async function resolveCheckpointRef(database: Database, ref: string): Pro
     .orderBy(desc(runs.createdAt))
     .limit(1);
   if (!run) throw new Error(`${ref}: no run with that id or name`);
-  const [latest] = await database.db
+  const saved = await database.db
     .select()
     .from(checkpoints)
     .where(eq(checkpoints.runId, run.id))
-    .orderBy(desc(checkpoints.isFinal), desc(checkpoints.step))
-    .limit(1);
-  if (!latest) throw new Error(`${ref}: run ${run.name} (${run.status}) has no checkpoint yet`);
-  return latest.path;
+    .orderBy(desc(checkpoints.isFinal), desc(checkpoints.step));
+  if (saved.length === 0) throw new Error(`${ref}: run ${run.name} (${run.status}) has no checkpoint yet`);
+  if (step === undefined) return saved[0]!.path;
+  const atStep = saved.find((c) => c.step === step);
+  if (!atStep) {
+    const steps = saved.map((c) => c.step).sort((a, b) => a - b);
+    throw new Error(
+      `${ref}: run ${run.name} has no checkpoint at step ${step} (it has steps ${steps.join(", ")})`,
+    );
+  }
+  return atStep.path;
 }
 
 /** Run `runId` to the end here. Never throws for a failing trainer: the run is marked failed instead. */

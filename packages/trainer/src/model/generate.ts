@@ -29,6 +29,17 @@ export interface GenerateOptions {
   seed?: number;
   /** Reuse keys/values of earlier positions (default true); false recomputes the whole sequence each step. */
   useCache?: boolean;
+  /**
+   * Called with each row's token as soon as it is chosen (streaming); returning true ends that row there,
+   * as an eos would (a stop string appeared in its text).
+   */
+  onToken?: (row: number, token: number) => boolean | undefined;
+  /**
+   * Ends generation before the next step once aborted (the client went away); the tokens so far are
+   * returned. With a signal, each step also lets the event loop run (a wasm read resolves as a microtask),
+   * so that the I/O that aborts it — a closed socket — is seen between steps.
+   */
+  signal?: AbortSignal;
 }
 
 export interface GenerateResult {
@@ -119,9 +130,11 @@ export async function generate(
         next[row] = token;
         result.tokens[row]?.push(token);
         result.logProbs[row]?.push(logProb);
-        if (eos.has(token)) finished[row] = true;
+        const stopHere = options.onToken?.(row, token) === true;
+        if (eos.has(token) || stopHere) finished[row] = true;
       }
-      if (step === maxNewTokens - 1 || finished.every(Boolean)) break;
+      if (options.signal) await new Promise((resolve) => setImmediate(resolve));
+      if (step === maxNewTokens - 1 || finished.every(Boolean) || options.signal?.aborted) break;
       for (let row = 0; row < batch; row++) {
         ids[row]?.push(next[row] as number);
         mask[row]?.push(1);

@@ -1,0 +1,34 @@
+/** `rlhf serve`: an OpenAI-compatible HTTP API on a checkpoint (completions, chat completions, models). */
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import { type BackendPreference, initBackend } from "../backend";
+import { CHECKPOINT_FILES, loadCheckpoint } from "../checkpoint";
+import type { ServedModel } from "./engine";
+
+export { ChoiceText, firstStop, stopPrefixSuffix } from "./choice-text";
+export {
+  type EngineStats,
+  type GenerationRequest,
+  type GenerationResult,
+  type ServedModel,
+  ServeEngine,
+} from "./engine";
+export { ApiError, chatCompletionRequestSchema, completionRequestSchema } from "./protocol";
+export { type RunningServer, type ServeOptions, startServer } from "./server";
+
+/** Load a checkpoint directory for serving under `name` (default: the directory's name). */
+export async function loadServedModel(
+  dir: string,
+  options: { name?: string; backend?: BackendPreference } = {},
+): Promise<ServedModel> {
+  const backend = await initBackend(options.backend ?? "auto");
+  const { model, tokenizer } = await loadCheckpoint(dir, { trainable: false });
+  const saved = await stat(path.join(dir, CHECKPOINT_FILES.weights));
+  return {
+    name: options.name ?? path.basename(path.resolve(dir)),
+    model,
+    tokenizer,
+    backend,
+    created: Math.floor(saved.mtimeMs / 1000),
+  };
+}
