@@ -11,6 +11,14 @@ export {
   type SafetensorsContents,
   type SafetensorsDtype,
 } from "./checkpoint/safetensors-bytes";
+export {
+  type Completion,
+  type CompletionSettings,
+  complete,
+  completionText,
+  encodePrompt,
+  type PromptFormat,
+} from "./inference/complete";
 export * from "./model";
 export { Tokenizer, type TokenizerRoles } from "./tokenizer/bpe";
 export {

@@ -1,7 +1,7 @@
 /**
  * `@rlhf/trainer/browser`: its import graph bundles for a browser (no Node modules, fs, pg or tfjs-node),
- * and its fs-free paths — tokenizer.json text, safetensors bytes, a model from the files' contents —
- * give what the file-reading paths give. wasm backend.
+ * and its fs-free paths — tokenizer.json text, safetensors bytes, a model from the files' contents, one
+ * completion — give what the file-reading paths give. wasm backend.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,8 +12,10 @@ import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/backend";
 import {
+  complete,
   decodeSafetensors,
   GPT,
+  generate,
   gptConfig,
   modelFromCheckpointFiles,
   tokenizerFromJsonText,
@@ -131,6 +133,73 @@ describe("fs-free paths against the file-reading ones", () => {
     } finally {
       model.dispose();
       loaded.model.dispose();
+    }
+  });
+
+  it("complete() is generate() on the encoded prompt, streams its tokens, stops, and frees its tensors", async () => {
+    const { model } = await loadCheckpoint(dir, { trainable: false });
+    try {
+      const settings = {
+        prompt: "the park",
+        format: "chat" as const,
+        temperature: 0,
+        topK: 0,
+        topP: 1,
+        maxNewTokens: 12,
+        seed: 0,
+      };
+      const streamed: number[] = [];
+      const done = await complete(model, tokenizer, settings, { onToken: (t) => streamed.push(t) });
+      const direct = await generate(model, [tokenizer.formatChat("the park").ids], {
+        maxNewTokens: 12,
+        greedy: true,
+        eosTokenId: tokenizer.eosId,
+        padTokenId: tokenizer.padId,
+      });
+      expect(done.tokens).toEqual(direct.tokens[0]);
+      expect(done.tokens.length).toBeGreaterThan(0);
+      expect(streamed).toEqual(done.tokens);
+      expect(done.text).toBe(tokenizer.decode(done.tokens, { skipSpecial: true }));
+      // plain text: the prompt alone; an empty one starts from <|endoftext|>
+      expect((await complete(model, tokenizer, { ...settings, format: "plain" })).promptIds).toEqual(
+        tokenizer.encode("the park"),
+      );
+      expect(
+        (await complete(model, tokenizer, { ...settings, prompt: "", format: "plain" })).promptIds,
+      ).toEqual([tokenizer.eosId]);
+
+      const before = tf.memory().numTensors;
+      await complete(model, tokenizer, { ...settings, temperature: 0.9, topK: 20, topP: 0.9, seed: 4 });
+      expect(tf.memory().numTensors).toBe(before);
+
+      const controller = new AbortController();
+      const stopped = await complete(
+        model,
+        tokenizer,
+        { ...settings, temperature: 1, maxNewTokens: 20 },
+        { signal: controller.signal, onToken: () => controller.abort() },
+      );
+      expect(stopped.tokens).toHaveLength(1);
+      expect(stopped.finish).toBe(stopped.tokens[0] === tokenizer.eosId ? "eos" : "stopped");
+
+      // A browser has no setImmediate: with a signal, generation takes its turns of the event loop another way.
+      const setImmediateOfNode = globalThis.setImmediate;
+      try {
+        Object.assign(globalThis, { setImmediate: undefined });
+        const inBrowser = await complete(model, tokenizer, settings, {
+          signal: new AbortController().signal,
+        });
+        expect(inBrowser.tokens).toEqual(done.tokens);
+      } finally {
+        Object.assign(globalThis, { setImmediate: setImmediateOfNode });
+      }
+
+      // The context bounds the prompt: a 40-token prompt on a 32-position model is refused.
+      await expect(
+        complete(model, tokenizer, { ...settings, prompt: "the park ".repeat(20), format: "plain" }),
+      ).rejects.toThrow(/the prompt is \d+ tokens; the model's context is 32/);
+    } finally {
+      model.dispose();
     }
   });
 

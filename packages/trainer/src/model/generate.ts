@@ -133,7 +133,7 @@ export async function generate(
         const stopHere = options.onToken?.(row, token) === true;
         if (eos.has(token) || stopHere) finished[row] = true;
       }
-      if (options.signal) await new Promise((resolve) => setImmediate(resolve));
+      if (options.signal) await nextTurn();
       if (step === maxNewTokens - 1 || finished.every(Boolean) || options.signal?.aborted) break;
       for (let row = 0; row < batch; row++) {
         ids[row]?.push(next[row] as number);
@@ -178,6 +178,26 @@ export async function generate(
     if (cache) disposeCache(cache);
   }
   return result;
+}
+
+/**
+ * One turn of the event loop. Node: setImmediate. A browser has none, and nested setTimeouts are clamped to
+ * 4 ms (a cap of 250 tokens/s); a MessageChannel message is a macrotask without the clamp, so the page
+ * paints the tokens so far and sees a click on Stop between steps.
+ */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => {
+    if (typeof setImmediate === "function") {
+      setImmediate(resolve);
+      return;
+    }
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
 }
 
 /** Dispose every tensor of a key/value cache. */
