@@ -12,6 +12,6 @@ describe("docs/reference/cli.md", () => {
     const page = renderCliReference();
     for (const heading of ["## `rlhf start`", "### `rlhf train ppo`", "### `rlhf runs logs <run>`"])
       expect(page).toContain(heading);
-    expect(page).toContain('| `--concurrency <n>` | `"1"` | jobs at once |');
+    expect(page).toContain('| `--concurrency <n>` | `"1"` | training jobs at once |');
   });
 });

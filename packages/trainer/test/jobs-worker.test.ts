@@ -4,37 +4,24 @@
  * and the CLI's launch of an invalid config.
  */
 import { existsSync } from "node:fs";
-import { seedDemo } from "@rlhf/core/demo";
 import { cancelRun, launchRun } from "@rlhf/core/queue";
 import { checkpoints, runLogs, runs } from "@rlhf/core/schema";
-import { createTestDatabase, type TestDatabase } from "@rlhf/core/testing";
+import type { TestDatabase } from "@rlhf/core/testing";
 import { asc, desc, eq } from "drizzle-orm";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
-  destroyWorkers,
   fixture,
   isAlive,
   runCli,
   startWorker,
   tinyPretrain,
   waitFor,
+  workerTestDatabase,
 } from "./fixtures/processes";
 
 let t: TestDatabase;
-
-beforeAll(async () => {
-  t = await createTestDatabase();
-  await seedDemo(t.db, { corpusSize: 200, sftSize: 50 });
-});
-afterEach(async () => {
-  destroyWorkers();
-  // A failed test may leave a run queued or running: close it, so the next test's workers never see it.
-  await t.pool.query("update runs set status = 'cancelled' where status in ('queued', 'running')");
-  await t.pool.query("update pgboss.job set state = 'cancelled' where state < 'completed'");
-});
-afterAll(async () => {
-  destroyWorkers();
-  await t?.drop();
+workerTestDatabase((database) => {
+  t = database;
 });
 
 async function runRow(id: string) {

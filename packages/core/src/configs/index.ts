@@ -4,6 +4,7 @@ import { generateConfigSchema } from "./generate";
 import { ppoConfigSchema } from "./ppo";
 import { pretrainConfigSchema } from "./pretrain";
 import { rewardConfigSchema } from "./reward";
+import { serveConfigSchema } from "./serve";
 import { sftConfigSchema } from "./sft";
 
 export * from "./common";
@@ -12,6 +13,7 @@ export * from "./generate";
 export * from "./ppo";
 export * from "./pretrain";
 export * from "./reward";
+export * from "./serve";
 export * from "./sft";
 
 /** The job kinds a worker can run, each with the one schema the CLI, worker, dashboard and docs use. */
@@ -22,6 +24,7 @@ export const jobConfigSchemas = {
   ppo: ppoConfigSchema,
   dpo: dpoConfigSchema,
   generate: generateConfigSchema,
+  serve: serveConfigSchema,
 } as const;
 
 export type JobKind = keyof typeof jobConfigSchemas;

@@ -26,7 +26,16 @@ import {
 
 export const USER_ROLES = ["admin", "annotator"] as const;
 export const DATASET_KINDS = ["text", "sft", "prompts", "preferences"] as const;
-export const RUN_KINDS = ["pretrain", "sft", "reward", "ppo", "dpo", "generate", "external"] as const;
+export const RUN_KINDS = [
+  "pretrain",
+  "sft",
+  "reward",
+  "ppo",
+  "dpo",
+  "generate",
+  "serve",
+  "external",
+] as const;
 export const RUN_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
 export const RESPONSE_FLAGS = ["spam", "harmful", "wrong_language", "fails_task"] as const;
 

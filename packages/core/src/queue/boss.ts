@@ -9,8 +9,20 @@ import type pg from "pg";
 import PgBoss from "pg-boss";
 import type { Database } from "../db/open";
 
-/** The one queue every run goes through. */
+/** The queue of training (and every other non-serving) run. */
 export const RUN_QUEUE = "rlhf-runs";
+/**
+ * Serve runs have a queue of their own, which workers take from with slots of their own (`serveSlots`):
+ * a model being served holds its slot until cancelled, and must never keep a training run waiting.
+ */
+export const SERVE_QUEUE = "rlhf-serve";
+export const RUN_QUEUES = [RUN_QUEUE, SERVE_QUEUE] as const;
+export type RunQueueName = (typeof RUN_QUEUES)[number];
+
+/** The queue a run of `kind` goes through. */
+export function queueOfKind(kind: string): RunQueueName {
+  return kind === "serve" ? SERVE_QUEUE : RUN_QUEUE;
+}
 export const BOSS_SCHEMA = "pgboss";
 
 /**
@@ -72,27 +84,29 @@ async function startBoss(database: Database, options: BossOptions): Promise<PgBo
     if (process.env.RLHF_QUIET !== "1") process.stderr.write(`[rlhf queue] ${error.message}\n`);
   });
   await boss.start();
-  await boss.createQueue(RUN_QUEUE, {
-    name: RUN_QUEUE,
-    policy: "standard",
-    retryLimit: 0,
-    expireInSeconds: JOB_EXPIRE_SECONDS,
-  });
+  for (const name of RUN_QUEUES) {
+    await boss.createQueue(name, {
+      name,
+      policy: "standard",
+      retryLimit: 0,
+      expireInSeconds: JOB_EXPIRE_SECONDS,
+    });
+  }
   return boss;
 }
 
 /**
- * Send the job of `runId` inside the caller's transaction and return its id (which the caller stores in
- * `runs.job_id`). `startAfterSeconds` defers it (a run waiting for its inputs).
+ * Send the job of `runId` (a run of `kind`) inside the caller's transaction and return its id (which the
+ * caller stores in `runs.job_id`). `startAfterSeconds` defers it (a run waiting for its inputs).
  */
 export async function sendRunJob(
   boss: PgBoss,
   client: Queryable,
   data: RunJobData,
-  options: { startAfterSeconds?: number } = {},
+  options: { kind: string; startAfterSeconds?: number },
 ): Promise<string> {
   const id = randomUUID();
-  const sent = await boss.send(RUN_QUEUE, data as unknown as object, {
+  const sent = await boss.send(queueOfKind(options.kind), data as unknown as object, {
     id,
     db: bossExecutor(client),
     retryLimit: 0,
@@ -111,27 +125,29 @@ export async function runJobData(
 ): Promise<RunJobData> {
   if (!jobId) return { runId, failures: 0 };
   const { rows } = await client.query(
-    `select data from ${BOSS_SCHEMA}.job where name = $1 and id = $2::uuid
+    `select data from ${BOSS_SCHEMA}.job where name = any($1::text[]) and id = $2::uuid
      union all
-     select data from ${BOSS_SCHEMA}.archive where name = $1 and id = $2::uuid
+     select data from ${BOSS_SCHEMA}.archive where name = any($1::text[]) and id = $2::uuid
      limit 1`,
-    [RUN_QUEUE, jobId],
+    [RUN_QUEUES, jobId],
   );
   const data = rows[0]?.data as Partial<RunJobData> | undefined;
   return { runId, failures: Number(data?.failures ?? 0) };
 }
 
-/** Close a run's job (if it is still open) in the caller's transaction. */
+/** Close the job of a run of `kind` (if it is still open) in the caller's transaction. */
 export async function closeRunJob(
   boss: PgBoss,
   client: Queryable,
-  jobId: string | null,
+  job: { jobId: string | null; kind: string },
   how: "complete" | "cancel" | "fail",
 ): Promise<void> {
+  const { jobId } = job;
   if (!jobId) return;
+  const queue = queueOfKind(job.kind);
   const db = bossExecutor(client);
-  if (how === "complete") await boss.complete(RUN_QUEUE, jobId, {}, { db });
-  else if (how === "fail") await boss.fail(RUN_QUEUE, jobId, {}, { db });
+  if (how === "complete") await boss.complete(queue, jobId, {}, { db });
+  else if (how === "fail") await boss.fail(queue, jobId, {}, { db });
   // `cancel` also closes jobs that were never fetched (created, retry); the others only close active ones.
-  await boss.cancel(RUN_QUEUE, jobId, { db });
+  await boss.cancel(queue, jobId, { db });
 }

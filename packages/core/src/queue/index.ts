@@ -3,7 +3,17 @@
  * make — claim, heartbeat, settle an attempt, reap lost workers. The `runs` row is the truth about a run;
  * pg-boss (schema `pgboss`, queue `rlhf-runs`) delivers it to exactly one worker. See docs/jobs.md.
  */
-export { BOSS_SCHEMA, queueFor, RUN_QUEUE, type RunJobData, type RunQueue } from "./boss";
+export {
+  BOSS_SCHEMA,
+  queueFor,
+  queueOfKind,
+  RUN_QUEUE,
+  RUN_QUEUES,
+  type RunJobData,
+  type RunQueue,
+  type RunQueueName,
+  SERVE_QUEUE,
+} from "./boss";
 export { type CancelResult, cancelRun } from "./cancel";
 export {
   type LaunchedRun,

@@ -123,6 +123,9 @@ async function launch(database: Database, steps: PipelineStep[], pipelineId: str
       }
       // Pin the reference to the run's id: names are not unique, ids are.
       replacements.set(path, `run:${parentRunId}`);
+      // A serve run serves a checkpoint that exists now (a run still training has some): it waits only
+      // for an earlier step of its own pipeline.
+      if (step.kind === "serve" && !sibling) continue;
       if (!inputs.some((i) => i.parentRunId === parentRunId && i.role === path)) {
         inputs.push({ parentRunId, role: path });
       }
@@ -144,7 +147,7 @@ async function launch(database: Database, steps: PipelineStep[], pipelineId: str
   return transaction(database, async ({ db, client }) => {
     const launched: LaunchedRun[] = [];
     for (const run of planned) {
-      const jobId = await sendRunJob(boss, client, { runId: run.id, failures: 0 });
+      const jobId = await sendRunJob(boss, client, { runId: run.id, failures: 0 }, { kind: run.kind });
       await db.insert(runs).values({
         id: run.id,
         name: run.name,

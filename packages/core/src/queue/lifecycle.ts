@@ -19,8 +19,11 @@ import {
   bossExecutor,
   closeRunJob,
   RUN_QUEUE,
+  RUN_QUEUES,
   type RunJobData,
+  type RunQueueName,
   runJobData,
+  SERVE_QUEUE,
   sendRunJob,
 } from "./boss";
 import type { RunRecord } from "./refs";
@@ -44,22 +47,24 @@ type Final = Extract<RunStatus, "succeeded" | "failed" | "cancelled">;
 class RunBusy extends Error {}
 
 /**
- * Take the next deliverable run and mark it running for this worker, or null when none is ready. Runs
- * cancelled while queued are closed here; runs whose inputs have not succeeded yet are deferred by
- * `inputRecheckSeconds` (and woken early when an input finishes); runs whose inputs failed fail.
+ * Take the next deliverable run from `queue` (training runs by default; SERVE_QUEUE for serve runs) and
+ * mark it running for this worker, or null when none is ready. Runs cancelled while queued are closed
+ * here; runs whose inputs have not succeeded yet are deferred by `inputRecheckSeconds` (and woken early
+ * when an input finishes); runs whose inputs failed fail.
  */
 export async function claimRun(
   database: Database,
   boss: PgBoss,
   identity: WorkerIdentity,
-  options: { inputRecheckSeconds?: number } = {},
+  options: { inputRecheckSeconds?: number; queue?: RunQueueName } = {},
 ): Promise<Claim | null> {
+  const queue = options.queue ?? RUN_QUEUE;
   // Stale and deferred jobs are consumed without a claim; keep looking, but never spin.
   for (let tries = 0; tries < 20; tries++) {
     let result: { claim: Claim | null; again: boolean };
     try {
       result = await transaction(database, async (tx) => {
-        const [job] = await boss.fetch<RunJobData>(RUN_QUEUE, { batchSize: 1, db: bossExecutor(tx.client) });
+        const [job] = await boss.fetch<RunJobData>(queue, { batchSize: 1, db: bossExecutor(tx.client) });
         if (!job) return { claim: null, again: false };
         const runId = job.data?.runId;
         const [run] = runId
@@ -70,7 +75,7 @@ export async function claimRun(
           if (exists.rowCount) throw new RunBusy();
         }
         if (run?.status !== "queued" || run.jobId !== job.id) {
-          await closeRunJob(boss, tx.client, job.id, "complete");
+          await closeRunJob(boss, tx.client, { jobId: job.id, kind: kindOfQueue(queue) }, "complete");
           return { claim: null, again: true };
         }
         if (run.cancelRequestedAt) {
@@ -187,7 +192,7 @@ export async function settleAttempt(
       return "requeued";
     }
     if (run.status !== "running") {
-      await closeRunJob(boss, tx.client, jobId, jobClosing(run.status as Final));
+      await closeRunJob(boss, tx.client, { jobId, kind: run.kind }, jobClosing(run.status as Final));
       await settleDependents(tx, boss, run.id);
       return run.status as Final;
     }
@@ -268,11 +273,11 @@ export async function reapStaleRuns(
        where r.status = 'queued' and r.job_id is not null
          and not exists (
            select 1 from ${BOSS_SCHEMA}.job j
-           where j.name = $1 and j.id = r.job_id::uuid and j.state in ('created', 'retry')
+           where j.name = any($1::text[]) and j.id = r.job_id::uuid and j.state in ('created', 'retry')
          )
        limit 50
        for update of r skip locked`,
-      [RUN_QUEUE],
+      [RUN_QUEUES],
     );
     for (const { id } of orphans) {
       const [run] = await tx.db.select().from(runs).where(eq(runs.id, id));
@@ -360,10 +365,15 @@ async function requeue(
     boss,
     tx.client,
     { runId: run.id, failures },
-    { startAfterSeconds: delaySeconds },
+    { kind: run.kind, startAfterSeconds: delaySeconds },
   );
-  await closeRunJob(boss, tx.client, run.jobId, oldJob);
+  await closeRunJob(boss, tx.client, run, oldJob);
   await tx.db.update(runs).set({ status: "queued", jobId, heartbeatAt: null }).where(eq(runs.id, run.id));
+}
+
+/** A kind whose runs go through `queue` (to close a job whose run is gone). */
+function kindOfQueue(queue: RunQueueName): string {
+  return queue === SERVE_QUEUE ? "serve" : "training";
 }
 
 function jobClosing(status: Final): "complete" | "fail" | "cancel" {
@@ -391,7 +401,7 @@ export async function finishRun(
     })
     .where(eq(runs.id, run.id));
   if (extra.error && status === "failed") await log(tx, run.id, `failed: ${extra.error}`, "error");
-  await closeRunJob(boss, tx.client, run.jobId, extra.jobClosing ?? jobClosing(status));
+  await closeRunJob(boss, tx.client, run, extra.jobClosing ?? jobClosing(status));
   await settleDependents(tx, boss, run.id);
 }
 

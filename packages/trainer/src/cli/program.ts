@@ -182,7 +182,8 @@ export function buildProgram(): Command {
   program
     .command("worker")
     .description("take runs from the queue and run each in a job process; SIGTERM re-queues running jobs")
-    .option("--concurrency <n>", "jobs at once", "1")
+    .option("--concurrency <n>", "training jobs at once", "1")
+    .option("--serve-slots <n>", "serve runs at once, besides --concurrency (0 = none)", "1")
     .option("--id <id>", "worker id, unique among live workers (default <host>-<pid>)")
     .option(
       "--stale-after <seconds>",
@@ -202,6 +203,7 @@ export function buildProgram(): Command {
       const { runWorker } = await import("../worker");
       await runWorker({
         concurrency: Number(options.concurrency),
+        serveSlots: Number(options.serveSlots),
         workerId: options.id,
         staleAfterSeconds: Number(options.staleAfter),
         maxAttempts: Number(options.maxAttempts),

@@ -28,8 +28,8 @@ export interface JobContext {
     path: string,
     options?: { metrics?: Record<string, number>; isFinal?: boolean },
   ): Promise<void>;
-  /** A checkpoint reference (`run:<id or name>` or a directory) as a checkpoint directory. */
-  resolveCheckpoint(ref: string): Promise<string>;
+  /** A checkpoint reference (`run:<id or name>`, its checkpoint at `step` if given, or a directory) as a directory. */
+  resolveCheckpoint(ref: string, step?: number): Promise<string>;
   /** A line for the run's log (also printed by the CLI). */
   log(message: string, level?: "debug" | "info" | "warn" | "error"): void;
 }

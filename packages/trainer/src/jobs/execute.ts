@@ -25,6 +25,7 @@ const trainers: Record<JobKind, () => Promise<Trainer>> = {
   ppo: async () => (await import("../trainers/ppo")).trainPpo as Trainer,
   dpo: async () => (await import("../trainers/dpo")).trainDpo as Trainer,
   generate: async () => (await import("../trainers/generate")).trainGenerate as Trainer,
+  serve: async () => (await import("../serve/job")).runServe as Trainer,
 };
 
 export interface ExecuteOptions {
@@ -168,7 +169,7 @@ export async function executeRun(
           });
         log(`checkpoint at step ${step}: ${dir}`);
       },
-      resolveCheckpoint: (ref) => resolveCheckpointRef(database, ref),
+      resolveCheckpoint: (ref, step) => resolveCheckpointRef(database, ref, step),
       log,
     };
 

@@ -20,16 +20,25 @@ import {
   describeExit,
   heartbeat,
   queueFor,
+  queueOfKind,
+  RUN_QUEUE,
   type RunQueue,
+  type RunQueueName,
   reapStaleRuns,
   recoverOwnRuns,
+  SERVE_QUEUE,
   settleAttempt,
 } from "@rlhf/core/queue";
 import { EXIT_ORPHANED, type FromJobProcess, type ToJobProcess } from "./messages";
 
 export interface WorkerOptions {
-  /** Jobs run at once by this worker (default 1). */
+  /** Training (and other non-serving) jobs run at once by this worker (default 1). */
   concurrency?: number;
+  /**
+   * Serve runs held at once, besides `concurrency` (default 1; 0 = never serve). A served model holds its
+   * slot until cancelled, so it has slots of its own and never keeps a training run waiting.
+   */
+  serveSlots?: number;
   /** Unique among live workers; default `<host>-<pid>`. A worker restarted under the same id recovers its runs at once. */
   workerId?: string;
   /** Heartbeat, cancel poll and claim poll period (default 1000 ms). */
@@ -51,7 +60,7 @@ export interface WorkerOptions {
 }
 
 export type WorkerEvent =
-  | { type: "started"; workerId: string; host: string; concurrency: number }
+  | { type: "started"; workerId: string; host: string; concurrency: number; serveSlots: number }
   | { type: "claimed"; runId: string; name: string; kind: string; attempt: number; pid: number | undefined }
   | { type: "output"; runId: string; name: string; stream: "stdout" | "stderr"; line: string }
   | { type: "cancelling"; runId: string; name: string }
@@ -94,6 +103,7 @@ export class Worker {
     this.workerId = options.workerId ?? `${os.hostname()}-${process.pid}`;
     this.options = {
       concurrency: options.concurrency ?? 1,
+      serveSlots: options.serveSlots ?? 1,
       pollIntervalMs: options.pollIntervalMs ?? 1000,
       staleAfterSeconds: options.staleAfterSeconds ?? 30,
       reapIntervalMs: options.reapIntervalMs ?? 5000,
@@ -106,6 +116,9 @@ export class Worker {
     if (!Number.isInteger(this.options.concurrency) || this.options.concurrency < 1) {
       throw new Error(`concurrency must be a whole number ≥ 1 (got ${options.concurrency})`);
     }
+    if (!Number.isInteger(this.options.serveSlots) || this.options.serveSlots < 0) {
+      throw new Error(`serveSlots must be a whole number ≥ 0 (got ${options.serveSlots})`);
+    }
   }
 
   /** Start the loop; resolves once the worker is taking jobs. */
@@ -116,6 +129,7 @@ export class Worker {
       workerId: this.workerId,
       host: this.host,
       concurrency: this.options.concurrency,
+      serveSlots: this.options.serveSlots,
     });
     for (const r of await recoverOwnRuns(this.database, this.boss, this.workerId, this.options.maxAttempts)) {
       this.emit({ type: "reaped", runId: r.runId, name: r.name, outcome: r.outcome });
@@ -171,16 +185,21 @@ export class Worker {
       }
     }
 
-    // 2. Claim while there is room.
-    while (!this.stopping && this.held.size < this.options.concurrency) {
-      const claim = await claimRun(
-        this.database,
-        this.boss!,
-        { workerId: this.workerId, workerHost: this.host },
-        { inputRecheckSeconds: this.options.inputRecheckSeconds },
-      );
-      if (!claim) break;
-      this.spawn(claim);
+    // 2. Claim while there is room: training slots and serving slots, each from its own queue.
+    for (const [queue, slots] of [
+      [RUN_QUEUE, this.options.concurrency],
+      [SERVE_QUEUE, this.options.serveSlots],
+    ] as const) {
+      while (!this.stopping && this.heldIn(queue) < slots) {
+        const claim = await claimRun(
+          this.database,
+          this.boss!,
+          { workerId: this.workerId, workerHost: this.host },
+          { inputRecheckSeconds: this.options.inputRecheckSeconds, queue },
+        );
+        if (!claim) break;
+        this.spawn(claim);
+      }
     }
 
     // 3. Reap.
@@ -193,6 +212,13 @@ export class Worker {
       for (const r of reaped) this.emit({ type: "reaped", runId: r.runId, name: r.name, outcome: r.outcome });
       if (reaped.length > 0) this.wake();
     }
+  }
+
+  /** Runs held from `queue`. */
+  private heldIn(queue: RunQueueName): number {
+    let count = 0;
+    for (const held of this.held.values()) if (queueOfKind(held.claim.run.kind) === queue) count += 1;
+    return count;
   }
 
   private spawn(claim: Claim): void {
@@ -315,7 +341,7 @@ export class Worker {
 export function formatEvent(event: WorkerEvent): string {
   switch (event.type) {
     case "started":
-      return `worker ${event.workerId} on ${event.host}: taking up to ${event.concurrency} job(s) at a time`;
+      return `worker ${event.workerId} on ${event.host}: taking up to ${event.concurrency} job(s) at a time, and ${event.serveSlots} serve run(s)`;
     case "claimed":
       return `▶ ${event.name} (${event.kind}, ${event.runId}) attempt ${event.attempt}`;
     case "output":
