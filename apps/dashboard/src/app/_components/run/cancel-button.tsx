@@ -5,15 +5,20 @@ import { useEffect, useRef, useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { ADMIN_ONLY, useSession } from "../session";
 
-/** Cancel with a confirmation: a queued run stops at once, a running one at its next step (checkpointed). */
+/**
+ * Cancel with a confirmation: a queued run stops at once, a running one at its next step (checkpointed).
+ * `serving`: the run is a served model, for which cancelling is "stop serving".
+ */
 export function CancelButton({
   runId,
   runName,
   running,
+  serving = false,
 }: {
   runId: string;
   runName: string;
   running: boolean;
+  serving?: boolean;
 }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
@@ -41,7 +46,7 @@ export function CancelButton({
         title={isAdmin ? undefined : ADMIN_ONLY}
         onClick={() => setOpen(true)}
       >
-        Cancel run
+        {serving ? "Stop serving" : "Cancel run"}
       </button>
       {open && (
         <div className="dialog-backdrop">
@@ -55,9 +60,11 @@ export function CancelButton({
           >
             <h2 id="cancel-title">Cancel {runName}?</h2>
             <p id="cancel-desc" className="muted">
-              {running
-                ? "The run stops at the end of its current step and keeps its last checkpoint. Runs waiting for it fail."
-                : "The run is queued: it is cancelled at once and never starts. Runs waiting for it fail."}
+              {serving && running
+                ? "The endpoint stops answering and the worker's serving slot is freed."
+                : running
+                  ? "The run stops at the end of its current step and keeps its last checkpoint. Runs waiting for it fail."
+                  : "The run is queued: it is cancelled at once and never starts. Runs waiting for it fail."}
             </p>
             {cancel.isError && <p className="field__error">{cancel.error.message}</p>}
             <div className="dialog__actions">

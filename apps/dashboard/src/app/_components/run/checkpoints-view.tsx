@@ -1,9 +1,17 @@
 import type { RouterOutputs } from "~/server/api/root";
 import { dateTime, metricValue } from "../format";
+import { ServeButton } from "./serve-button";
 
 type Checkpoint = RouterOutputs["runs"]["detail"]["checkpoints"][number];
 
-export function CheckpointsView({ checkpoints }: { checkpoints: Checkpoint[] }) {
+/** `serveRunId`: the run's id when its checkpoints are policies, which get a Serve action each. */
+export function CheckpointsView({
+  checkpoints,
+  serveRunId,
+}: {
+  checkpoints: Checkpoint[];
+  serveRunId?: string;
+}) {
   if (checkpoints.length === 0) return <p className="empty muted">No checkpoints yet.</p>;
   return (
     <div className="card card--flush">
@@ -16,6 +24,7 @@ export function CheckpointsView({ checkpoints }: { checkpoints: Checkpoint[] }) 
               <th>Metrics</th>
               <th>Directory</th>
               <th>Files</th>
+              {serveRunId && <th>Serve</th>}
             </tr>
           </thead>
           <tbody>
@@ -38,6 +47,11 @@ export function CheckpointsView({ checkpoints }: { checkpoints: Checkpoint[] }) 
                     </a>
                   ))}
                 </td>
+                {serveRunId && (
+                  <td>
+                    <ServeButton runId={serveRunId} step={c.step} />
+                  </td>
+                )}
               </tr>
             ))}
           </tbody>

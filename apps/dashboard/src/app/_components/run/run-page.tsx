@@ -18,6 +18,8 @@ import { CheckpointsView } from "./checkpoints-view";
 import { ConfigView } from "./config-view";
 import { FactsCard } from "./facts-card";
 import { LogTail } from "./log-tail";
+import { SERVABLE_KINDS } from "./serve-button";
+import { ServeCard } from "./serve-card";
 import { RUN_TABS, type RunTab } from "./tabs";
 
 type Detail = RouterOutputs["runs"]["detail"];
@@ -64,7 +66,14 @@ export function RunPage({ id, tab }: { id: string; tab: RunTab }) {
               Launch again with changes
             </Link>
           )}
-          {live && <CancelButton runId={run.id} runName={run.name} running={run.status === "running"} />}
+          {live && (
+            <CancelButton
+              runId={run.id}
+              runName={run.name}
+              running={run.status === "running"}
+              serving={run.kind === "serve"}
+            />
+          )}
         </div>
       </div>
 
@@ -80,6 +89,8 @@ export function RunPage({ id, tab }: { id: string; tab: RunTab }) {
           Cancel requested {timeAgo(run.cancelRequestedAt)}: the run stops at the end of its current step.
         </p>
       )}
+
+      {run.kind === "serve" && <ServeCard run={run} />}
 
       <div className="summary-grid">
         <ProgressCard detail={detail.data} now={detail.dataUpdatedAt} />
@@ -105,7 +116,12 @@ export function RunPage({ id, tab }: { id: string; tab: RunTab }) {
       {tab === "samples" && <SamplesPanel runId={run.id} live={live} />}
       {tab === "logs" && <LogTail runId={run.id} live={live} />}
       {tab === "config" && <ConfigView runId={run.id} kind={run.kind} config={run.config} />}
-      {tab === "checkpoints" && <CheckpointsView checkpoints={checkpoints} />}
+      {tab === "checkpoints" && (
+        <CheckpointsView
+          checkpoints={checkpoints}
+          serveRunId={SERVABLE_KINDS.includes(run.kind) ? run.id : undefined}
+        />
+      )}
     </div>
   );
 }

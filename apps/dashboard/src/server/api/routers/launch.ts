@@ -40,7 +40,7 @@ export const launchRouter = createTRPCRouter({
     ]);
     return {
       runs: candidates
-        .filter((r) => r.kind !== "generate" && r.kind !== "external")
+        .filter((r) => r.kind !== "generate" && r.kind !== "serve" && r.kind !== "external")
         .map((r) => ({ ...r, checkpoints: saved.filter((c) => c.runId === r.id) })),
       datasets: sets,
     };

@@ -1,0 +1,42 @@
+"use client";
+
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useRouter } from "next/navigation";
+import { useTRPC } from "~/trpc/react";
+import { ADMIN_ONLY, useSession } from "../session";
+
+/** Kinds whose checkpoints are policies (a language model to chat with), so they can be served. */
+export const SERVABLE_KINDS = ["pretrain", "sft", "ppo", "dpo"];
+
+/** Launch a serve run of this checkpoint through the queue, then go to its page (endpoint, examples, stop). */
+export function ServeButton({ runId, step }: { runId: string; step: number }) {
+  const trpc = useTRPC();
+  const router = useRouter();
+  const queryClient = useQueryClient();
+  const { isAdmin } = useSession();
+  const launch = useMutation(
+    trpc.launch.run.mutationOptions({
+      onSuccess: (result) => {
+        void queryClient.invalidateQueries({ queryKey: trpc.runs.pathKey() });
+        if (result.ok) router.push(`/runs/${result.run.id}`);
+      },
+    }),
+  );
+  const problem = launch.data && !launch.data.ok ? launch.data.issues.map((i) => i.message).join("; ") : null;
+  return (
+    <>
+      <button
+        type="button"
+        className="btn btn--small"
+        disabled={!isAdmin || launch.isPending}
+        title={isAdmin ? "Serve this checkpoint over the OpenAI API" : ADMIN_ONLY}
+        onClick={() => launch.mutate({ kind: "serve", config: { checkpoint: `run:${runId}`, step } })}
+      >
+        {launch.isPending ? "Launching…" : "Serve"}
+      </button>
+      {(problem || launch.isError) && (
+        <span className="field__error">{problem ?? launch.error?.message}</span>
+      )}
+    </>
+  );
+}
