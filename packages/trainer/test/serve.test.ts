@@ -14,7 +14,7 @@ import { initBackend } from "../src/backend";
 import { saveCheckpoint } from "../src/checkpoint";
 import { GPT, gptConfig } from "../src/model";
 import { ChoiceText, loadServedModel, type RunningServer, type ServedModel, startServer } from "../src/serve";
-import { type Tokenizer, trainBpe } from "../src/tokenizer";
+import { END_OF_TEXT, type Tokenizer, trainBpe } from "../src/tokenizer";
 
 const home = mkdtempSync(path.join(os.tmpdir(), "rlhf-serve-"));
 const checkpointDir = path.join(home, "tiny-policy");
@@ -444,6 +444,40 @@ describe("rlhf serve", () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("max_tokens");
+  });
+});
+
+describe("a model without the chat format (GPT-2's tokenizer has no user/assistant tokens)", () => {
+  it("answers completions, and chat with a 400 that says to use completions", async () => {
+    const plain = trainBpe(["plain text only, like GPT-2's corpus"], {
+      vocabSize: 270,
+      specialTokens: [END_OF_TEXT],
+    });
+    const dir = path.join(home, "plain");
+    const model = new GPT(
+      gptConfig("tiny", { nLayer: 1, nEmbd: 16, nHead: 2, nPositions: 32, vocabSize: plain.vocabSize }),
+      { seed: 1 },
+    );
+    await saveCheckpoint(dir, model, plain);
+    model.dispose();
+    const plainModel = await loadServedModel(dir, { name: "plain" });
+    const plainServer = await startServer(plainModel, { port: 0 });
+    try {
+      const completion = await fetch(`${plainServer.url}/v1/completions`, {
+        method: "POST",
+        body: JSON.stringify({ prompt: "plain", max_tokens: 3 }),
+      });
+      expect(completion.status).toBe(200);
+      const chat = await fetch(`${plainServer.url}/v1/chat/completions`, {
+        method: "POST",
+        body: JSON.stringify({ messages: [{ role: "user", content: "hi" }] }),
+      });
+      const error = await expectError(chat, 400, "messages", /no chat format.*\/v1\/completions/);
+      expect(error.code).toBe("chat_not_supported");
+    } finally {
+      await plainServer.close();
+      plainModel.model.dispose();
+    }
   });
 });
 
