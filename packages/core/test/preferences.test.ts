@@ -5,9 +5,11 @@ import { createTestDatabase, type TestDatabase } from "../src/db/testing";
 import { mulberry32, oracleScore } from "../src/demo";
 import {
   createComparisonTasks,
+  describeRankingSources,
   ensureOracleUser,
   expandRankingToPairs,
   loadRankingGroups,
+  ORACLE_USER_ID,
   preferencePairs,
   rankWithOracle,
   recordRankings,
@@ -74,6 +76,26 @@ describe("expandRankingToPairs", () => {
       const ties = ranking.reduce((n, g) => n + (g.length * (g.length - 1)) / 2, 0);
       expect(got).toHaveLength((k * (k - 1)) / 2 - ties);
     }
+  });
+});
+
+describe("describeRankingSources", () => {
+  it("counts rankings per dataset and tells the oracle from people", () => {
+    const g = (dataset: string, annotatorId: string) => ({ dataset, annotatorId });
+    const text = describeRankingSources([
+      g("demo-preferences", ORACLE_USER_ID),
+      g("demo-preferences", ORACLE_USER_ID),
+      g("team", "u1"),
+      g("team", "u2"),
+      g("team", "u1"),
+      g("solo", "u3"),
+    ]);
+    expect(text).toBe(
+      "demo-preferences: 2 rankings (2 by the oracle); team: 3 rankings (3 by 2 people); solo: 1 ranking (1 by 1 person)",
+    );
+    expect(describeRankingSources([g("mixed", ORACLE_USER_ID), g("mixed", "u1")])).toBe(
+      "mixed: 2 rankings (1 by the oracle, 1 by 1 person)",
+    );
   });
 });
 

@@ -3,6 +3,7 @@
  * See docs/reward-and-dpo.md.
  */
 export {
+  describeRankingSources,
   type LoadRankingGroupsOptions,
   loadRankingGroups,
   type PlainPreference,

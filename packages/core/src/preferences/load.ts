@@ -11,6 +11,7 @@ import type { Db } from "../db/open";
 import { comparisonTasks, completions, datasets, rankings, taskCompletions } from "../db/schema";
 import { hashSeed } from "../random";
 import { expandRankingToPairs } from "./pairs";
+import { ORACLE_USER_ID } from "./tasks";
 
 export type PreferenceSplit = "train" | "eval";
 
@@ -75,6 +76,34 @@ export function splitByTask<T extends { taskId: string; split: PreferenceSplit }
     train = train.filter((i) => i.taskId !== chosen);
   }
   return { train, held };
+}
+
+/**
+ * Where a training set's rankings come from, for the run log: per dataset, its rankings and annotators,
+ * with the demo's oracle told apart from people, e.g. `demo-preferences: 27 rankings by the oracle;
+ * team-prefs: 40 rankings by 3 people`.
+ */
+export function describeRankingSources(groups: Pick<RankingGroup, "dataset" | "annotatorId">[]): string {
+  const byDataset = new Map<string, { rankings: number; people: Set<string>; oracle: number }>();
+  for (const g of groups) {
+    const entry = byDataset.get(g.dataset) ?? { rankings: 0, people: new Set<string>(), oracle: 0 };
+    entry.rankings += 1;
+    if (g.annotatorId === ORACLE_USER_ID) entry.oracle += 1;
+    else entry.people.add(g.annotatorId);
+    byDataset.set(g.dataset, entry);
+  }
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  return [...byDataset]
+    .map(([name, e]) => {
+      const who = [
+        e.oracle > 0 ? `${e.oracle} by the oracle` : "",
+        e.people.size > 0
+          ? `${e.rankings - e.oracle} by ${e.people.size === 1 ? "1 person" : `${e.people.size} people`}`
+          : "",
+      ].filter(Boolean);
+      return `${name}: ${plural(e.rankings, "ranking")} (${who.join(", ")})`;
+    })
+    .join("; ");
 }
 
 /** The datasets by name, checked to exist and to hold preferences; errors list what does exist. */

@@ -10,6 +10,7 @@
 import path from "node:path";
 import type { DpoConfig } from "@rlhf/core/configs";
 import {
+  describeRankingSources,
   loadRankingGroups,
   type PreferenceSplit,
   type RankingGroup,
@@ -286,6 +287,7 @@ export async function trainDpo(config: DpoConfig, ctx: JobContext): Promise<RunS
     } catch (error) {
       throw new JobInputError((error as Error).message);
     }
+    ctx.log(`rankings from ${describeRankingSources(groups)}`);
     const encoded = encodeDpoPairs(groups, tokenizer, maxLength);
     const { train, held } = splitByTask(encoded.pairs);
     if (train.length === 0) {

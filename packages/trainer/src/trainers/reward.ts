@@ -8,6 +8,7 @@
 import path from "node:path";
 import type { RewardConfig } from "@rlhf/core/configs";
 import {
+  describeRankingSources,
   loadRankingGroups,
   type PreferenceSplit,
   type RankingGroup,
@@ -314,6 +315,7 @@ export async function trainReward(config: RewardConfig, ctx: JobContext): Promis
     } catch (error) {
       throw new JobInputError((error as Error).message);
     }
+    ctx.log(`rankings from ${describeRankingSources(groups)}`);
     const encoded = encodeRankings(groups, tokenizer, maxLength);
     const { train, held } = splitByTask(encoded.rankings);
     if (train.length === 0) {
