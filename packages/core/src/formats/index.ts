@@ -5,17 +5,111 @@ import { z } from "zod";
  * line with these schemas and import nothing when one line is bad (see `parseJsonl`).
  */
 
-/** A corpus line: `{"text": "..."}`. */
-export const textLineSchema = z.object({ text: z.string().min(1, "must not be empty") });
+/** A dataset's name: 1 to 100 letters, digits and `. _ - : @`, no spaces (it goes into job configs and URLs). */
+export const DATASET_NAME_PATTERN = /^[\w.:@-]{1,100}$/;
 
-/** An SFT line: `{"prompt": "...", "response": "..."}`. */
-export const sftLineSchema = z.object({
-  prompt: z.string().min(1, "must not be empty"),
-  response: z.string().min(1, "must not be empty"),
+/** A non-empty string, with errors a person can act on ("must be a string", "must not be empty"). */
+export const nonEmptyString = (what = "a string") =>
+  z
+    .string({ error: `must be ${what}` })
+    .min(1, "must not be empty")
+    // PostgreSQL's text type cannot hold U+0000; JSON can ("\u0000"), so say so here, not at insert time.
+    .refine((s) => !s.includes("\u0000"), "contains a NUL character (\\u0000), which cannot be stored");
+
+/** A chat message as TRL's conversational datasets write it: `{"role", "content"}`. */
+export const chatMessageSchema = z.object({
+  role: z.enum(["system", "user", "assistant"], { error: "must be system, user or assistant" }),
+  content: z.string({ error: "must be a string" }),
+});
+export type ChatMessage = z.infer<typeof chatMessageSchema>;
+export const chatMessagesSchema = z.array(chatMessageSchema, {
+  error: "must be a string or a list of messages",
 });
 
-/** A prompt line for generation or labeling: `{"prompt": "..."}`. */
-export const promptLineSchema = z.object({ prompt: z.string().min(1, "must not be empty") });
+/** A string, or a non-empty list of messages (TRL's conversational form of the same field). */
+export const textOrMessagesSchema = z.union([nonEmptyString(), chatMessagesSchema.min(1)], {
+  error: "must be a string or a list of messages",
+});
+
+/** A conversational field as one text: one message is its content; several are `role: content` paragraphs. */
+export function messagesText(value: string | ChatMessage[]): string {
+  if (typeof value === "string") return value;
+  if (value.length === 1) return value[0]!.content;
+  return value.map((m) => `${m.role}: ${m.content}`).join("\n\n");
+}
+
+/**
+ * A schema that picks the schema of each value by its shape, and reports that schema's issues as its own
+ * (a plain `z.union` reports "invalid input" without saying which field is wrong).
+ */
+function byShape<T>(pick: (value: Record<string, unknown>) => z.ZodType<T>) {
+  return z.unknown().transform((value, ctx): T => {
+    if (!value || typeof value !== "object" || Array.isArray(value)) {
+      ctx.addIssue({ code: "custom", message: "must be a JSON object" });
+      return z.NEVER;
+    }
+    const result = pick(value as Record<string, unknown>).safeParse(value);
+    if (result.success) return result.data;
+    for (const issue of result.error.issues)
+      ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+    return z.NEVER;
+  });
+}
+
+/** A corpus line: `{"text": "..."}` (TRL's language-modelling rows). */
+export const textLineSchema = z.object({ text: nonEmptyString() });
+
+const sftResponseLine = z.object({ prompt: nonEmptyString(), response: nonEmptyString() });
+const sftCompletionLine = z
+  .object({ prompt: textOrMessagesSchema, completion: textOrMessagesSchema })
+  .transform((line) => ({ prompt: messagesText(line.prompt), response: messagesText(line.completion) }));
+const sftMessagesLine = z
+  .object({
+    messages: chatMessagesSchema
+      .min(2, "needs at least 2 messages: a prompt and the assistant's answer")
+      .superRefine((messages, ctx) => {
+        const last = messages.at(-1);
+        if (last && last.role !== "assistant")
+          ctx.addIssue({
+            code: "custom",
+            path: [messages.length - 1, "role"],
+            message: "the last message must be the assistant's (the response to learn)",
+          });
+        if (last && last.content.trim() === "")
+          ctx.addIssue({
+            code: "custom",
+            path: [messages.length - 1, "content"],
+            message: "must not be empty",
+          });
+        if (messages.some((m) => m.content.includes("\u0000")))
+          ctx.addIssue({
+            code: "custom",
+            message: "contains a NUL character (\\u0000), which cannot be stored",
+          });
+      }),
+  })
+  .transform((line) => ({
+    prompt: messagesText(line.messages.slice(0, -1)),
+    response: line.messages.at(-1)!.content,
+  }));
+
+/**
+ * An SFT line, in any of three shapes, always read as `{prompt, response}`: ours `{"prompt", "response"}`;
+ * TRL's prompt-completion `{"prompt", "completion"}` (each a string or a list of messages); TRL's
+ * conversational `{"messages": [...]}`, whose last message (the assistant's) is the response and the
+ * messages before it the prompt.
+ */
+export const sftLineSchema = byShape((line) =>
+  "messages" in line ? sftMessagesLine : "completion" in line ? sftCompletionLine : sftResponseLine,
+);
+
+/**
+ * A prompt line for PPO's rollouts and generation: `{"prompt": "..."}`, the prompt a string or a list of
+ * messages (TRL's prompt-only rows). Other fields are ignored, so a prompt-completion file serves too.
+ */
+export const promptLineSchema = z
+  .object({ prompt: textOrMessagesSchema })
+  .transform((line) => ({ prompt: messagesText(line.prompt) }));
 
 /** A comparison task to import: a prompt with 2..9 responses, each with the model (source) that wrote it. */
 export const comparisonTaskLineSchema = z.object({
@@ -34,8 +128,6 @@ export const comparisonTaskLineSchema = z.object({
     .max(9, "at most 9 responses per task"),
 });
 
-const messageSchema = z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string() });
-
 /** TRL's preference format, plain: `{"prompt", "chosen", "rejected"}`. */
 export const trlPreferenceSchema = z.object({
   prompt: z.string(),
@@ -45,13 +137,14 @@ export const trlPreferenceSchema = z.object({
 
 /** TRL's preference format, conversational: messages lists. */
 export const trlConversationalPreferenceSchema = z.object({
-  prompt: z.array(messageSchema),
-  chosen: z.array(messageSchema),
-  rejected: z.array(messageSchema),
+  prompt: z.array(chatMessageSchema),
+  chosen: z.array(chatMessageSchema),
+  rejected: z.array(chatMessageSchema),
 });
 
 export type TextLine = z.infer<typeof textLineSchema>;
-export type SftLine = z.infer<typeof sftLineSchema>;
+export type SftLine = z.output<typeof sftLineSchema>;
+export type PromptLine = z.output<typeof promptLineSchema>;
 export type ComparisonTaskLine = z.infer<typeof comparisonTaskLineSchema>;
 export type TrlPreference = z.infer<typeof trlPreferenceSchema>;
 

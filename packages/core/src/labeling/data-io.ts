@@ -8,7 +8,14 @@ import { asc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Database, Db } from "../db/open";
 import { datasets, examples } from "../db/schema";
-import { ImportError, parseJsonl } from "../formats";
+import {
+  DATASET_NAME_PATTERN,
+  ImportError,
+  messagesText,
+  nonEmptyString as nonEmpty,
+  parseJsonl,
+  textOrMessagesSchema,
+} from "../formats";
 import {
   createComparisonTasks,
   loadRankingGroups,
@@ -17,8 +24,6 @@ import {
 } from "../preferences";
 import { launchRun } from "../queue/launch";
 import { LabelingError } from "./errors";
-
-const nonEmpty = (what = "a string") => z.string({ error: `must be ${what}` }).min(1, "must not be empty");
 
 const responseSchema = z.preprocess(
   (value) => (typeof value === "string" ? { text: value } : value),
@@ -58,17 +63,11 @@ export const taskImportLineSchema = z
     }
   });
 
-const messageSchema = z.object({
-  role: z.enum(["system", "user", "assistant"], { error: "must be system, user or assistant" }),
-  content: z.string({ error: "must be a string" }),
-});
-const messagesSchema = z.array(messageSchema, { error: "must be a string or a list of messages" });
-
 /** A TRL preference row, plain or conversational: its two responses become a pairwise task. */
 export const trlImportLineSchema = z.object({
-  prompt: z.union([nonEmpty(), messagesSchema.min(1)], { error: "must be a string or a list of messages" }),
-  chosen: z.union([nonEmpty(), messagesSchema.min(1)], { error: "must be a string or a list of messages" }),
-  rejected: z.union([nonEmpty(), messagesSchema.min(1)], { error: "must be a string or a list of messages" }),
+  prompt: textOrMessagesSchema,
+  chosen: textOrMessagesSchema,
+  rejected: textOrMessagesSchema,
 });
 
 export const promptImportLineSchema = z.object({ prompt: nonEmpty() });
@@ -91,12 +90,6 @@ export function detectImportKind(text: string): ImportKind {
     return "prompts";
   }
   return "tasks";
-}
-
-function messagesText(value: string | { role: string; content: string }[]): string {
-  if (typeof value === "string") return value;
-  if (value.length === 1) return value[0]!.content;
-  return value.map((m) => `${m.role}: ${m.content}`).join("\n\n");
 }
 
 export interface ImportOptions {
@@ -123,7 +116,7 @@ export interface ImportResult {
 export async function importJsonl(db: Db, options: ImportOptions): Promise<ImportResult> {
   const kind = detectImportKind(options.text);
   const name = options.dataset.trim();
-  if (!/^[\w.:@-]{1,100}$/.test(name)) {
+  if (!DATASET_NAME_PATTERN.test(name)) {
     throw new LabelingError("BAD_REQUEST", "dataset: use 1 to 100 letters, digits and . _ - : @ (no spaces)");
   }
   const datasetKind = kind === "prompts" ? "prompts" : "preferences";
