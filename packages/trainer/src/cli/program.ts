@@ -298,6 +298,26 @@ export function buildProgram(): Command {
     });
 
   program
+    .command("import")
+    .description(
+      "import a JSONL file (or a .txt corpus) into a dataset, all or nothing: every bad line is named and nothing is stored",
+    )
+    .argument("<file>", "the file; - for standard input")
+    .requiredOption("--kind <kind>", "text | sft | prompts | preferences")
+    .requiredOption("--dataset <name>", "the dataset: created, or appended to when it exists with this kind")
+    .option(
+      "--eval-fraction <f>",
+      "hold out this share of the rows as the eval split, spread through the file",
+    )
+    .option("--split <split>", "put every row in this split instead: train | eval")
+    .option("--format <format>", "jsonl | txt (default: txt for a .txt file, else jsonl)")
+    .option("--json", "print the result as JSON")
+    .action(async (file, options) => {
+      const { importCommand } = await import("./import");
+      await importCommand(file, options);
+    });
+
+  program
     .command("export")
     .description("export data")
     .command("preferences")
