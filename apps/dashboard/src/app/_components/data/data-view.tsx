@@ -5,6 +5,7 @@ import { LIVE_REFETCH_MS } from "~/trpc/query-client";
 import { useTRPC } from "~/trpc/react";
 import { integer } from "../format";
 import { QueryError } from "../query-error";
+import { ImportDatasetForm } from "./import-form";
 
 const percent = (x: number | null | undefined) =>
   x === null || x === undefined ? "—" : `${(x * 100).toFixed(1)}%`;
@@ -163,6 +164,8 @@ export function DataOverview() {
           </table>
         </div>
       </section>
+
+      <ImportDatasetForm />
     </div>
   );
 }
