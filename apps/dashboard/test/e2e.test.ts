@@ -5,25 +5,28 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
-import net from "node:net";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { createUser } from "@rlhf/core/auth";
 import { seedDemo } from "@rlhf/core/demo";
 import { cancelRun } from "@rlhf/core/queue";
 import { runLogs, runs } from "@rlhf/core/schema";
 import { createTestDatabase, type TestDatabase } from "@rlhf/core/testing";
 import { eq, inArray } from "@rlhf/core/trpc";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  freePort,
+  IMAGES,
+  launchChromium,
+  openPage,
+  REPO,
+  startServer as startAppServer,
+  stopProcess,
+} from "./fixtures/app";
 import { type SeededPipeline, seedPipeline, seedPreferences, writeSeries } from "./fixtures/seed";
 
-const APP_DIR = fileURLToPath(new URL("..", import.meta.url));
-const REPO = path.resolve(APP_DIR, "../..");
-const IMAGES = path.join(REPO, "docs/images");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 // The server signs its session cookies with it (fixed, so a restart keeps sessions).
 const AUTH_SECRET = randomBytes(32).toString("base64url");
 process.env.BETTER_AUTH_SECRET = AUTH_SECRET;
@@ -33,30 +36,9 @@ let browser: Browser;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium not found at ${CHROMIUM}. Install it with \`apt-get install -y chromium\` (CI does), or point CHROMIUM_PATH at one.`,
-    );
-  }
-  if (!existsSync(path.join(APP_DIR, ".next/BUILD_ID"))) {
-    throw new Error(
-      "No production build in apps/dashboard/.next: run `pnpm --filter @rlhf/dashboard build` first.",
-    );
-  }
   t = await createTestDatabase("rlhf_dashboard_e2e");
   mkdirSync(IMAGES, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -65,16 +47,7 @@ afterAll(async () => {
   await t?.drop();
 });
 
-/** A page that records console errors; `sameDocument()` tells whether it was reloaded since `markDocument()`. */
-async function openPage(context: Browser | BrowserContext, viewport = { width: 1360, height: 860 }) {
-  const page = await context.newPage({ viewport });
-  const errors: string[] = [];
-  page.on("console", (message) => {
-    if (message.type() === "error") errors.push(message.text());
-  });
-  page.on("pageerror", (error) => errors.push(error.message));
-  return { page, errors };
-}
+/** `sameDocument()` tells whether a page was reloaded since `markDocument()`. */
 const markDocument = (page: Page) => page.evaluate(() => Object.assign(window, { __sameDocument: true }));
 const sameDocument = (page: Page) =>
   page.evaluate(() => (window as { __sameDocument?: boolean }).__sameDocument === true);
@@ -408,57 +381,11 @@ describe("dashboard without a database", () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address() as net.AddressInfo;
-      server.close(() => resolve(address.port));
-    });
-  });
-}
-
-/** `next start` on a free port with the given database; resolves once it answers HTTP. */
+/** `next start` on a free port with the given database, stopped after the tests. */
 async function startServer(databaseUrl: string): Promise<string> {
-  const port = await freePort();
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const server = spawn(
-    process.execPath,
-    [path.join(APP_DIR, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"],
-    {
-      cwd: APP_DIR,
-      env: {
-        ...process.env,
-        DATABASE_URL: databaseUrl,
-        BETTER_AUTH_SECRET: AUTH_SECRET,
-        NODE_ENV: "production",
-        NEXT_TELEMETRY_DISABLED: "1",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true, // its own process group, so stopProcess ends it and anything it started
-    },
-  );
+  const { baseUrl, server } = await startAppServer(databaseUrl, AUTH_SECRET);
   children.push(server);
-  let output = "";
-  server.stdout!.on("data", (chunk) => {
-    output += chunk;
-  });
-  server.stderr!.on("data", (chunk) => {
-    output += chunk;
-  });
-
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`next start exited with ${server.exitCode}:\n${output}`);
-    try {
-      await fetch(`${baseUrl}/icon.svg`);
-      return baseUrl;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-  throw new Error(`next start did not answer on ${baseUrl} within 60 s:\n${output}`);
+  return baseUrl;
 }
 
 /** `rlhf worker` (packages/trainer) on the test database, as the jobs tests start it. */
@@ -476,13 +403,4 @@ function startWorker(databaseUrl: string): ChildProcess {
   );
   children.push(worker);
   return worker;
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  process.kill(-child.pid, "SIGTERM");
-  const timer = setTimeout(() => child.pid && process.kill(-child.pid, "SIGKILL"), 5_000);
-  await exited;
-  clearTimeout(timer);
 }

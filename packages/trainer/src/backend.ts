@@ -100,10 +100,11 @@ async function chooseBackend(
 
 async function initTensorflow(): Promise<BackendInfo> {
   const reasons: string[] = [];
-  // Module names in variables so bundlers and vitest do not try to resolve optional packages.
+  // Module names in variables, and the ignore comments, so bundlers (vitest's, Next's Turbopack in the
+  // dashboard's server) leave the optional packages to Node at run time instead of bundling them.
   for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
     try {
-      await import(/* @vite-ignore */ pkg);
+      await import(/* @vite-ignore */ /* turbopackIgnore: true */ pkg);
     } catch (error) {
       const notInstalled =
         (error as { code?: string }).code === "ERR_MODULE_NOT_FOUND" && String(error).includes(`'${pkg}'`);
@@ -149,7 +150,7 @@ async function initWasm(options: InitBackendOptions): Promise<BackendInfo> {
   const wasmModule = await import("@tensorflow/tfjs-backend-wasm");
   const require = createRequire(import.meta.url);
   // The package's main file lives in its dist/ directory, next to the .wasm binaries.
-  const distDir = `${path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm"))}${path.sep}`;
+  const distDir = `${path.dirname(require.resolve(/* turbopackIgnore: true */ "@tensorflow/tfjs-backend-wasm"))}${path.sep}`;
   wasmModule.setWasmPaths(distDir);
   if (!(await tf.setBackend("wasm"))) {
     throw new Error(`the wasm backend did not start (binaries looked up in ${distDir})`);

@@ -1,5 +1,5 @@
 /** `rlhf import`: files in, and the trainers' loaders read back exactly what the file said. */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { comparisonTasks, datasets } from "@rlhf/core/schema";
@@ -134,6 +134,27 @@ describe("rlhf import", () => {
     expect(wrong.stderr).toBe(
       'rlhf: dataset: "my-sft" holds sft, not text; import into a new dataset name\n',
     );
+  });
+
+  it("reads a relative path from where pnpm was run, and refuses a missing file or one over the cap unread", async () => {
+    file("relative.jsonl", [{ prompt: "From the user's directory." }]);
+    const before = process.env.INIT_CWD;
+    process.env.INIT_CWD = dir; // what pnpm sets to the directory `pnpm rlhf …` was typed in
+    try {
+      const run = await runCli(t.url, ["import", "relative.jsonl", "--kind", "prompts", "--dataset", "rel"]);
+      expect(run.code).toBe(0);
+      expect(await loadPrompts(t, "rel")).toEqual(["From the user's directory."]);
+      const missing = await runCli(t.url, ["import", "nope.jsonl", "--kind", "prompts", "--dataset", "rel"]);
+      expect(missing.stderr).toBe(`rlhf: ${path.join(dir, "nope.jsonl")}: no such file\n`);
+    } finally {
+      if (before === undefined) delete process.env.INIT_CWD;
+      else process.env.INIT_CWD = before;
+    }
+    const huge = path.join(dir, "huge.jsonl");
+    truncateSync(file("huge.jsonl", ""), 51 * 1024 * 1024); // sparse: no 51 MB written
+    const refused = await runCli(t.url, ["import", huge, "--kind", "text", "--dataset", "huge"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("huge.jsonl is 51.0 MB; one import takes at most 50 MB: split it");
   });
 
   it("prints a progress line for a file of several thousand rows", async () => {

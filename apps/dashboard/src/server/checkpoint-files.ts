@@ -23,40 +23,53 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const problem = (status: number, error: string) =>
   new Response(JSON.stringify({ error }), { status, headers: { "content-type": "application/json" } });
 
+export type CheckpointFileName = keyof typeof CHECKPOINT_FILES;
+
+/** Where a checkpoint's file is on this server's disk, or why it cannot be read (with its HTTP status). */
+export async function locateCheckpointFile(
+  getDb: () => Promise<Database["db"]>,
+  id: string,
+  file: string,
+): Promise<{ path: string; size: number } | { status: number; error: string }> {
+  if (!Object.hasOwn(CHECKPOINT_FILES, file)) {
+    return {
+      status: 404,
+      error: `no such checkpoint file "${file}"; one of ${Object.keys(CHECKPOINT_FILES).join(", ")}`,
+    };
+  }
+  if (!UUID.test(id)) return { status: 404, error: `no checkpoint ${id}` };
+  const [checkpoint] = await (await getDb())
+    .select({ path: checkpoints.path })
+    .from(checkpoints)
+    .where(eq(checkpoints.id, id));
+  if (!checkpoint) return { status: 404, error: `no checkpoint ${id}` };
+  const filePath = path.join(checkpoint.path, file);
+  try {
+    return { path: filePath, size: (await stat(filePath)).size };
+  } catch {
+    return {
+      status: 404,
+      error: `${file} of checkpoint ${id} is not readable from this server (is the artifact directory shared?)`,
+    };
+  }
+}
+
 export function createCheckpointFileHandler(getDatabase: () => Promise<Database>) {
   return async function GET(
     _request: Request,
     { params }: { params: Promise<{ id: string; file: string }> },
   ): Promise<Response> {
     const { id, file } = await params;
-    if (!Object.hasOwn(CHECKPOINT_FILES, file)) {
-      return problem(
-        404,
-        `no such checkpoint file "${file}"; one of ${Object.keys(CHECKPOINT_FILES).join(", ")}`,
-      );
-    }
-    if (!UUID.test(id)) return problem(404, `no checkpoint ${id}`);
-    const { db } = await getDatabase();
-    const [checkpoint] = await db
-      .select({ path: checkpoints.path })
-      .from(checkpoints)
-      .where(eq(checkpoints.id, id));
-    if (!checkpoint) return problem(404, `no checkpoint ${id}`);
-    const filePath = path.join(checkpoint.path, file);
-    let size: number;
-    try {
-      size = (await stat(filePath)).size;
-    } catch {
-      return problem(
-        404,
-        `${file} of checkpoint ${id} is not readable from this server (is the artifact directory shared?)`,
-      );
-    }
-    const body = Readable.toWeb(createReadStream(filePath)) as ReadableStream<Uint8Array>;
+    const located = await locateCheckpointFile(async () => (await getDatabase()).db, id, file);
+    if ("error" in located) return problem(located.status, located.error);
+    // The path is a checkpoint directory known only at run time, not a file of the app to trace for deployment.
+    const body = Readable.toWeb(
+      createReadStream(/*turbopackIgnore: true*/ located.path),
+    ) as ReadableStream<Uint8Array>;
     return new Response(body, {
       headers: {
-        "content-type": CHECKPOINT_FILES[file as keyof typeof CHECKPOINT_FILES],
-        "content-length": String(size),
+        "content-type": CHECKPOINT_FILES[file as CheckpointFileName],
+        "content-length": String(located.size),
         // A checkpoint directory is written once (atomically renamed into place) and never changed.
         "cache-control": "private, max-age=31536000, immutable",
       },

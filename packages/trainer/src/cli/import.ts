@@ -3,7 +3,7 @@
  * (`importDataset`), or preference data into the labeler's comparison tasks (`importJsonl`). All or
  * nothing either way: a bad line stores nothing, and every bad line is named.
  */
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import {
   IMPORT_DATASET_KINDS,
@@ -42,14 +42,18 @@ export async function importCommand(file: string, options: ImportCommandOptions)
     throw new Error(`--eval-fraction must be a number (got "${options.evalFraction}")`);
   }
 
+  // `pnpm rlhf` runs in packages/trainer; a relative path means the directory the command was typed in,
+  // which pnpm passes on as INIT_CWD.
+  const source = file === "-" ? file : path.resolve(process.env.INIT_CWD ?? process.cwd(), file);
+  if (source !== "-" && !existsSync(source)) throw new Error(`${source}: no such file`);
   // Refused before reading: a file over the cap is not loaded into memory at all.
-  const bytes = file === "-" ? undefined : statSync(file).size;
+  const bytes = source === "-" ? undefined : statSync(source).size;
   if (bytes !== undefined && bytes > MAX_IMPORT_BYTES) {
     throw new Error(
       `${file} is ${(bytes / 1024 / 1024).toFixed(1)} MB; one import takes at most ${MAX_IMPORT_BYTES / 1024 / 1024} MB: split it and import the parts into the same dataset (they append)`,
     );
   }
-  const content = readFileSync(file === "-" ? 0 : file, "utf8");
+  const content = readFileSync(source === "-" ? 0 : source, "utf8");
 
   const database = await openDatabase();
   try {

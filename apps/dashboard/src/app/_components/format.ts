@@ -46,3 +46,16 @@ export function axisValue(value: number | null): string {
 export function integer(value: number): string {
   return value.toLocaleString("en");
 }
+
+/** "812 B", "1.4 KiB", "23.5 MiB". */
+export function bytes(value: number): string {
+  if (value < 1024) return `${value} B`;
+  const units = ["KiB", "MiB", "GiB"];
+  let scaled = value / 1024;
+  let unit = 0;
+  while (scaled >= 1024 && unit < units.length - 1) {
+    scaled /= 1024;
+    unit += 1;
+  }
+  return `${scaled.toFixed(scaled < 10 ? 1 : 0)} ${units[unit]}`;
+}

@@ -9,6 +9,7 @@ const LINKS = [
   { href: "/compare", label: "Compare", match: (p: string) => p.startsWith("/compare") },
   { href: "/launch", label: "Launch", match: (p: string) => p.startsWith("/launch") },
   { href: "/data", label: "Data", match: (p: string) => p.startsWith("/data") },
+  { href: "/playground", label: "Playground", match: (p: string) => p.startsWith("/playground") },
 ] as const;
 
 export function SiteNav() {

@@ -3,6 +3,7 @@ import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import { dataRouter } from "./routers/data";
 import { launchRouter } from "./routers/launch";
 import { metricsRouter } from "./routers/metrics";
+import { playgroundRouter } from "./routers/playground";
 import { runsRouter } from "./routers/runs";
 import { samplesRouter } from "./routers/samples";
 import { sessionRouter } from "./routers/session";
@@ -15,6 +16,7 @@ export const appRouter = createTRPCRouter({
   samples: samplesRouter,
   launch: launchRouter,
   data: dataRouter,
+  playground: playgroundRouter,
 });
 
 export type AppRouter = typeof appRouter;

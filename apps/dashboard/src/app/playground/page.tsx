@@ -1,0 +1,31 @@
+import { PlaygroundView } from "~/app/_components/playground/playground-view";
+import { BROWSER_BACKENDS } from "~/lib/playground";
+import { HydrateClient, prefetch, trpc } from "~/trpc/server";
+
+export const dynamic = "force-dynamic";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export default async function PlaygroundPage({
+  searchParams,
+}: {
+  searchParams: Promise<{ run?: string; checkpoint?: string; backend?: string }>;
+}) {
+  const params = await searchParams;
+  const runId = params.run && UUID.test(params.run) ? params.run : undefined;
+  const checkpointId = params.checkpoint && UUID.test(params.checkpoint) ? params.checkpoint : undefined;
+  const backend = BROWSER_BACKENDS.find((b) => b === params.backend);
+  await prefetch(trpc.launch.options.queryOptions());
+  return (
+    <HydrateClient>
+      <div className="page-head">
+        <h1>Playground</h1>
+        <p className="muted">
+          Run a checkpoint in this browser with TensorFlow.js — the model runs on your device, nothing is sent
+          to a server — and compare with the same generation on the dashboard's server.
+        </p>
+      </div>
+      <PlaygroundView initialRunId={runId} initialCheckpointId={checkpointId} backend={backend} />
+    </HydrateClient>
+  );
+}

@@ -1,0 +1,192 @@
+/**
+ * The playground in a real Chromium against the production build: a small model saved as a checkpoint of
+ * a run in the test database, opened by deep link, generated greedily in the browser and on the server,
+ * and checked token for token against `generate` of @rlhf/trainer called here.
+ */
+import type { ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { generateDemo } from "@rlhf/core/demo";
+import { checkpoints, runs } from "@rlhf/core/schema";
+import { createTestDatabase, type TestDatabase } from "@rlhf/core/testing";
+import { initBackend } from "@rlhf/trainer/backend";
+import { completionText, GPT, generate, gptConfig } from "@rlhf/trainer/browser";
+import { loadCheckpoint, saveCheckpoint } from "@rlhf/trainer/checkpoint";
+import { trainBpe } from "@rlhf/trainer/tokenizer";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { IMAGES, launchChromium, openPage, startServer, stopProcess } from "./fixtures/app";
+
+const PROMPT = "Tell me about the park.";
+const MAX_NEW_TOKENS = 40;
+
+let t: TestDatabase;
+let browser: Browser;
+let server: ChildProcess | undefined;
+let baseUrl: string;
+const home = mkdtempSync(path.join(tmpdir(), "dashboard-playground-"));
+let runId: string;
+let checkpointId: string;
+/** Greedy tokens of PROMPT computed here, with generate() itself. */
+let expected: { tokens: number[]; text: string };
+
+beforeAll(async () => {
+  t = await createTestDatabase("rlhf_dashboard_playground");
+  browser = await launchChromium();
+
+  // A small model with large initial weights: peaked distributions keep greedy choices far from ties, so
+  // float differences between backends cannot flip a token.
+  const demo = generateDemo({ corpusSize: 200, sftSize: 20 });
+  const tokenizer = trainBpe(demo.corpus, { vocabSize: 300 });
+  const model = new GPT(
+    gptConfig("tiny", {
+      vocabSize: tokenizer.vocabSize,
+      nPositions: 256,
+      nEmbd: 32,
+      nLayer: 2,
+      nHead: 2,
+      initializerRange: 0.4,
+    }),
+    { seed: 11 },
+  );
+  const dir = path.join(home, "step-000100");
+  await initBackend("wasm");
+  await saveCheckpoint(dir, model, tokenizer);
+  model.dispose();
+
+  const [run] = await t.db
+    .insert(runs)
+    .values({ name: "playground-sft", kind: "sft", status: "succeeded", config: {} })
+    .returning();
+  runId = run!.id;
+  const [checkpoint] = await t.db
+    .insert(checkpoints)
+    .values({ runId, step: 100, path: dir, isFinal: true })
+    .returning();
+  checkpointId = checkpoint!.id;
+
+  const loaded = await loadCheckpoint(dir, { trainable: false });
+  const { tokens } = await generate(loaded.model, [loaded.tokenizer.formatChat(PROMPT).ids], {
+    maxNewTokens: MAX_NEW_TOKENS,
+    greedy: true,
+    eosTokenId: loaded.tokenizer.eosId,
+    padTokenId: loaded.tokenizer.padId,
+  });
+  expected = { tokens: tokens[0]!, text: completionText(loaded.tokenizer, tokens[0]!) };
+  loaded.model.dispose();
+
+  ({ baseUrl, server } = await startServer(t.url, randomBytes(32).toString("base64url")));
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (server) await stopProcess(server);
+  await t?.drop();
+  rmSync(home, { recursive: true, force: true });
+});
+
+const tokensOf = async (page: Page, testId: string) =>
+  ((await page.getByTestId(testId).getAttribute("data-tokens")) ?? "").split(",").filter(Boolean).map(Number);
+
+async function generateAndWait(page: Page) {
+  await page.getByRole("button", { name: "Generate" }).click();
+  await page.locator('[data-testid="browser-output"][data-state="done"]').waitFor({ timeout: 60_000 });
+}
+
+describe("playground", () => {
+  it("runs a deep-linked checkpoint in the browser and matches the server and generate() token for token", async () => {
+    expect(expected.tokens.length).toBeGreaterThan(5);
+    const { page, errors } = await openPage(browser);
+    await page.goto(`${baseUrl}/playground?run=${runId}&checkpoint=${checkpointId}`);
+    expect(await page.getByRole("link", { name: "Playground" }).getAttribute("aria-current")).toBe("page");
+    await page.getByTestId("model-ready").waitFor({ timeout: 60_000 });
+    expect(await page.getByLabel("Run").inputValue()).toBe(runId);
+    expect(await page.getByLabel("Checkpoint").inputValue()).toBe(checkpointId);
+    const backend = await page.getByTestId("backend").textContent();
+    expect(["webgl", "wasm", "cpu"]).toContain(backend);
+
+    await page.getByLabel("Prompt", { exact: true }).fill(PROMPT);
+    await page.getByLabel("Max new tokens").fill(String(MAX_NEW_TOKENS));
+    expect(await page.getByLabel("Temperature").inputValue()).toBe("0");
+
+    // Record every text the output shows while it runs: tokens must appear one after another.
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      Object.assign(window, { __seen: seen });
+      new MutationObserver(() => {
+        const card = document.querySelector('[data-testid="browser-output"]');
+        if (card?.getAttribute("data-state") === "running") seen.push(card.getAttribute("data-tokens") ?? "");
+      }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+    });
+    await generateAndWait(page);
+    const browserTokens = await tokensOf(page, "browser-output");
+    const browserText = await page.getByTestId("browser-output-text").textContent();
+    expect(browserTokens).toEqual(expected.tokens);
+    expect(browserText).toBe(expected.text);
+    const partial = new Set(
+      (await page.evaluate(() => (window as unknown as { __seen: string[] }).__seen)).filter(Boolean),
+    );
+    expect(partial.size).toBeGreaterThan(1);
+    expect(await page.getByTestId("browser-output-rate").textContent()).toMatch(/^\d+\.\d tokens\/s$/);
+
+    // The server's greedy output, beside it.
+    await page.locator('[data-testid="server-output"][data-state="done"]').waitFor({ timeout: 60_000 });
+    expect(await tokensOf(page, "server-output")).toEqual(expected.tokens);
+    expect(await page.getByTestId("server-output-text").textContent()).toBe(expected.text);
+    expect(await page.getByTestId("comparison").textContent()).toContain("Identical, token for token");
+    await page.screenshot({ path: path.join(IMAGES, "dashboard-playground.png"), fullPage: true });
+
+    // A second generation leaves as many tensors alive as the first.
+    const tensors = Number(await page.getByTestId("num-tensors").getAttribute("data-value"));
+    expect(tensors).toBeGreaterThan(0);
+    await page.getByLabel("Compare with the server").uncheck();
+    await page.getByLabel("Temperature").fill("0.9");
+    await page.getByLabel("Seed").fill("3");
+    await generateAndWait(page);
+    expect(Number(await page.getByTestId("num-tensors").getAttribute("data-value"))).toBe(tensors);
+    expect(errors, errors.join("\n")).toEqual([]);
+    await page.close();
+  });
+
+  it("runs on WASM with its binaries served by the dashboard, and nothing fetched from elsewhere", async () => {
+    const { page, errors } = await openPage(browser);
+    const requests: string[] = [];
+    page.on("request", (request) => requests.push(request.url()));
+    await page.goto(`${baseUrl}/playground?run=${runId}&checkpoint=${checkpointId}&backend=wasm`);
+    await page.getByTestId("model-ready").waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId("backend").textContent()).toBe("wasm");
+    await page.getByLabel("Prompt", { exact: true }).fill(PROMPT);
+    await page.getByLabel("Max new tokens").fill(String(MAX_NEW_TOKENS));
+    await generateAndWait(page);
+    expect(await tokensOf(page, "browser-output")).toEqual(expected.tokens);
+    await page.locator('[data-testid="server-output"][data-state="done"]').waitFor({ timeout: 60_000 });
+    expect(await tokensOf(page, "server-output")).toEqual(expected.tokens);
+
+    expect(requests.filter((url) => /\/tfjs-wasm\/tfjs-backend-wasm[-\w]*\.wasm$/.test(url)).length).toBe(1);
+    expect(requests.filter((url) => !url.startsWith(baseUrl) && !url.startsWith("data:"))).toEqual([]);
+    expect(errors, errors.join("\n")).toEqual([]);
+    await page.close();
+  });
+
+  it("stops a generation with Stop", async () => {
+    const { page, errors } = await openPage(browser);
+    await page.goto(`${baseUrl}/playground?run=${runId}`);
+    // Without a checkpoint in the link the run's final one is taken, and put in the address.
+    await page.getByTestId("model-ready").waitFor({ timeout: 60_000 });
+    expect(page.url()).toContain(`checkpoint=${checkpointId}`);
+    await page.getByLabel("Prompt", { exact: true }).fill(PROMPT);
+    await page.getByLabel("Max new tokens").fill("240");
+    await page.getByLabel("Compare with the server").uncheck();
+    await page.getByRole("button", { name: "Generate" }).click();
+    await page.locator('[data-testid="browser-output"][data-state="running"]').waitFor();
+    await page.getByRole("button", { name: "Stop" }).click();
+    await page.locator('[data-testid="browser-output"][data-state="done"]').waitFor({ timeout: 30_000 });
+    const stopped = await tokensOf(page, "browser-output");
+    expect(stopped.length).toBeLessThan(240 - PROMPT.length);
+    expect(await page.getByTestId("browser-output").textContent()).toContain("stopped");
+    expect(errors, errors.join("\n")).toEqual([]);
+    await page.close();
+  });
+});
