@@ -99,13 +99,16 @@ describe("playground", () => {
   it("runs a deep-linked checkpoint in the browser and matches the server and generate() token for token", async () => {
     expect(expected.tokens.length).toBeGreaterThan(5);
     const { page, errors } = await openPage(browser);
+    const requests: string[] = [];
+    page.on("request", (request) => requests.push(request.url()));
     await page.goto(`${baseUrl}/playground?run=${runId}&checkpoint=${checkpointId}`);
     expect(await page.getByRole("link", { name: "Playground" }).getAttribute("aria-current")).toBe("page");
     await page.getByTestId("model-ready").waitFor({ timeout: 60_000 });
     expect(await page.getByLabel("Run").inputValue()).toBe(runId);
     expect(await page.getByLabel("Checkpoint").inputValue()).toBe(checkpointId);
-    const backend = await page.getByTestId("backend").textContent();
-    expect(["webgl", "wasm", "cpu"]).toContain(backend);
+    // Chromium here has no GPU: its WebGL is SwiftShader, passed over for WASM.
+    expect(await page.getByTestId("backend").textContent()).toBe("wasm");
+    expect(await page.getByTestId("backend-note").textContent()).toMatch(/WebGL passed over: .*SwiftShader/);
 
     await page.getByLabel("Prompt", { exact: true }).fill(PROMPT);
     await page.getByLabel("Max new tokens").fill(String(MAX_NEW_TOKENS));
@@ -146,26 +149,26 @@ describe("playground", () => {
     await page.getByLabel("Seed").fill("3");
     await generateAndWait(page);
     expect(Number(await page.getByTestId("num-tensors").getAttribute("data-value"))).toBe(tensors);
+
+    // The WASM binary came from the dashboard, and nothing from anywhere else.
+    expect(requests.filter((url) => /\/tfjs-wasm\/tfjs-backend-wasm[-\w]*\.wasm$/.test(url)).length).toBe(1);
+    expect(requests.filter((url) => !url.startsWith(baseUrl) && !url.startsWith("data:"))).toEqual([]);
     expect(errors, errors.join("\n")).toEqual([]);
     await page.close();
   });
 
-  it("runs on WASM with its binaries served by the dashboard, and nothing fetched from elsewhere", async () => {
+  it("runs on WebGL when asked to, with the same greedy tokens", async () => {
     const { page, errors } = await openPage(browser);
-    const requests: string[] = [];
-    page.on("request", (request) => requests.push(request.url()));
-    await page.goto(`${baseUrl}/playground?run=${runId}&checkpoint=${checkpointId}&backend=wasm`);
+    await page.goto(`${baseUrl}/playground?run=${runId}&checkpoint=${checkpointId}&backend=webgl`);
     await page.getByTestId("model-ready").waitFor({ timeout: 60_000 });
-    expect(await page.getByTestId("backend").textContent()).toBe("wasm");
+    expect(await page.getByTestId("backend").textContent()).toBe("webgl");
+    expect(await page.getByLabel("Backend").inputValue()).toBe("webgl");
     await page.getByLabel("Prompt", { exact: true }).fill(PROMPT);
-    await page.getByLabel("Max new tokens").fill(String(MAX_NEW_TOKENS));
+    // Software WebGL is slow: a greedy prefix is enough to compare.
+    await page.getByLabel("Max new tokens").fill("8");
+    await page.getByLabel("Compare with the server").uncheck();
     await generateAndWait(page);
-    expect(await tokensOf(page, "browser-output")).toEqual(expected.tokens);
-    await page.locator('[data-testid="server-output"][data-state="done"]').waitFor({ timeout: 60_000 });
-    expect(await tokensOf(page, "server-output")).toEqual(expected.tokens);
-
-    expect(requests.filter((url) => /\/tfjs-wasm\/tfjs-backend-wasm[-\w]*\.wasm$/.test(url)).length).toBe(1);
-    expect(requests.filter((url) => !url.startsWith(baseUrl) && !url.startsWith("data:"))).toEqual([]);
+    expect(await tokensOf(page, "browser-output")).toEqual(expected.tokens.slice(0, 8));
     expect(errors, errors.join("\n")).toEqual([]);
     await page.close();
   });

@@ -18,19 +18,49 @@ import { BROWSER_BACKENDS, type BrowserBackend } from "./playground";
 /** Where the app serves tfjs-backend-wasm's binaries (copied from its dist/ at build time; never a CDN). */
 export const WASM_PATH = "/tfjs-wasm/";
 
-let backendReady: Promise<BrowserBackend> | undefined;
+export interface BrowserBackendInfo {
+  name: BrowserBackend;
+  /** Why a better backend was passed over, e.g. a software-rendered WebGL. */
+  note?: string;
+}
 
-/** The first backend of `order` that starts; the same answer for the page's lifetime (another needs a reload). */
+let backendReady: Promise<BrowserBackendInfo> | undefined;
+
+/** Renderers that draw WebGL on the CPU: there tfjs's WebGL backend is many times slower than WASM. */
+const SOFTWARE_WEBGL = /swiftshader|llvmpipe|softpipe|software/i;
+
+/** The WebGL renderer's name, when the browser has WebGL and tells it. */
+function webglRenderer(): string | undefined {
+  const gl = document.createElement("canvas").getContext("webgl2");
+  if (!gl) return undefined;
+  const debug = gl.getExtension("WEBGL_debug_renderer_info");
+  const name = String(gl.getParameter(debug ? debug.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+  gl.getExtension("WEBGL_lose_context")?.loseContext();
+  return name;
+}
+
+/**
+ * The first backend of `order` that starts; the same answer for the page's lifetime (another needs a
+ * reload). Unless WebGL is the only one asked for, a software-rendered WebGL is passed over.
+ */
 export function initBrowserBackend(
   order: readonly BrowserBackend[] = BROWSER_BACKENDS,
-): Promise<BrowserBackend> {
+): Promise<BrowserBackendInfo> {
   backendReady ??= (async () => {
     setWasmPaths(WASM_PATH);
+    let note: string | undefined;
     for (const name of order) {
+      if (name === "webgl" && order.length > 1) {
+        const renderer = webglRenderer();
+        if (renderer && SOFTWARE_WEBGL.test(renderer)) {
+          note = `WebGL passed over: it is rendered in software here (${renderer})`;
+          continue;
+        }
+      }
       try {
         if (await tf.setBackend(name)) {
           await tf.ready();
-          return name;
+          return note ? { name, note } : { name };
         }
       } catch {
         // tf.setBackend throws for some failures (no WebGL context) and returns false for others.

@@ -65,7 +65,7 @@ export function PlaygroundView({
   const [checkpointId, setCheckpointId] = useState(initialCheckpointId);
   const run = runs.find((r) => r.id === runId);
 
-  const [backend, setBackend] = useState<string>();
+  const [backend, setBackend] = useState<{ name: string; note?: string }>();
   const [load, setLoad] = useState<LoadState>({ status: "idle" });
   const modelRef = useRef<{ lib: BrowserModelLib; loaded: LoadedModel } | null>(null);
   const [settings, setSettings] = useState<CompletionSettingsInput>(DEFAULT_SETTINGS);
@@ -367,7 +367,7 @@ export function PlaygroundView({
         <Output
           title="In this browser"
           testId="browser-output"
-          meta={backend ? `tfjs ${backend}` : undefined}
+          meta={backend ? `tfjs ${backend.name}` : undefined}
           tokens={local?.tokens}
           text={local?.text}
           ms={local?.ms}
@@ -414,7 +414,13 @@ export function PlaygroundView({
   );
 }
 
-function LoadStatus({ load, backend }: { load: LoadState; backend: string | undefined }) {
+function LoadStatus({
+  load,
+  backend,
+}: {
+  load: LoadState;
+  backend: { name: string; note?: string } | undefined;
+}) {
   if (load.status === "idle") return null;
   if (load.status === "error") {
     return (
@@ -448,8 +454,9 @@ function LoadStatus({ load, backend }: { load: LoadState; backend: string | unde
   }
   return (
     <p className="muted" style={{ marginTop: 14 }} data-testid="model-ready">
-      Model ready on <strong data-testid="backend">{backend}</strong>: {bytes(load.bytes)} downloaded and
-      built in {Math.round(load.ms)} ms.
+      Model ready on <strong data-testid="backend">{backend?.name}</strong>: {bytes(load.bytes)} downloaded
+      and built in {Math.round(load.ms)} ms.
+      {backend?.note && <span data-testid="backend-note"> {backend.note}.</span>}
     </p>
   );
 }
