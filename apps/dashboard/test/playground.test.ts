@@ -173,6 +173,16 @@ describe("playground", () => {
     await page.close();
   });
 
+  it("is linked from each checkpoint of a run's page", async () => {
+    const { page, errors } = await openPage(browser);
+    await page.goto(`${baseUrl}/runs/${runId}?tab=checkpoints`);
+    await page.getByRole("link", { name: "Step 100 in the playground" }).click();
+    await page.waitForURL(`${baseUrl}/playground?run=${runId}&checkpoint=${checkpointId}`);
+    await page.getByTestId("model-ready").waitFor({ timeout: 60_000 });
+    expect(errors, errors.join("\n")).toEqual([]);
+    await page.close();
+  });
+
   it("stops a generation with Stop", async () => {
     const { page, errors } = await openPage(browser);
     await page.goto(`${baseUrl}/playground?run=${runId}`);

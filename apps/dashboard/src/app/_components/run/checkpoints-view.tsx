@@ -1,10 +1,14 @@
+import Link from "next/link";
 import type { RouterOutputs } from "~/server/api/root";
 import { dateTime, metricValue } from "../format";
 import { ServeButton } from "./serve-button";
 
 type Checkpoint = RouterOutputs["runs"]["detail"]["checkpoints"][number];
 
-/** `serveRunId`: the run's id when its checkpoints are policies, which get a Serve action each. */
+/**
+ * `serveRunId`: the run's id when its checkpoints are policies, which get a Serve action each and a link to
+ * run them in the browser on the playground.
+ */
 export function CheckpointsView({
   checkpoints,
   serveRunId,
@@ -25,6 +29,7 @@ export function CheckpointsView({
               <th>Directory</th>
               <th>Files</th>
               {serveRunId && <th>Serve</th>}
+              {serveRunId && <th>Playground</th>}
             </tr>
           </thead>
           <tbody>
@@ -50,6 +55,17 @@ export function CheckpointsView({
                 {serveRunId && (
                   <td>
                     <ServeButton runId={serveRunId} step={c.step} />
+                  </td>
+                )}
+                {serveRunId && (
+                  <td>
+                    <Link
+                      className="link"
+                      href={`/playground?run=${serveRunId}&checkpoint=${c.id}`}
+                      aria-label={`Step ${c.step} in the playground`}
+                    >
+                      Try it
+                    </Link>
                   </td>
                 )}
               </tr>
