@@ -29,6 +29,7 @@ let baseUrl: string;
 const home = mkdtempSync(path.join(tmpdir(), "dashboard-playground-"));
 let runId: string;
 let checkpointId: string;
+let earlierCheckpointId: string;
 /** Greedy tokens of PROMPT computed here, with generate() itself. */
 let expected: { tokens: number[]; text: string };
 
@@ -54,6 +55,7 @@ beforeAll(async () => {
   const dir = path.join(home, "step-000100");
   await initBackend("wasm");
   await saveCheckpoint(dir, model, tokenizer);
+  await saveCheckpoint(path.join(home, "step-000050"), model, tokenizer);
   model.dispose();
 
   const [run] = await t.db
@@ -61,11 +63,15 @@ beforeAll(async () => {
     .values({ name: "playground-sft", kind: "sft", status: "succeeded", config: {} })
     .returning();
   runId = run!.id;
-  const [checkpoint] = await t.db
+  const [checkpoint, earlier] = await t.db
     .insert(checkpoints)
-    .values({ runId, step: 100, path: dir, isFinal: true })
+    .values([
+      { runId, step: 100, path: dir, isFinal: true },
+      { runId, step: 50, path: path.join(home, "step-000050") },
+    ])
     .returning();
   checkpointId = checkpoint!.id;
+  earlierCheckpointId = earlier!.id;
 
   const loaded = await loadCheckpoint(dir, { trainable: false });
   const { tokens } = await generate(loaded.model, [loaded.tokenizer.formatChat(PROMPT).ids], {
@@ -179,6 +185,31 @@ describe("playground", () => {
     await page.getByRole("link", { name: "Step 100 in the playground" }).click();
     await page.waitForURL(`${baseUrl}/playground?run=${runId}&checkpoint=${checkpointId}`);
     await page.getByTestId("model-ready").waitFor({ timeout: 60_000 });
+    expect(errors, errors.join("\n")).toEqual([]);
+    await page.close();
+  });
+
+  it("disposes a model when another checkpoint is picked, even in the middle of a generation", async () => {
+    const { page, errors } = await openPage(browser);
+    await page.goto(`${baseUrl}/playground?run=${runId}&checkpoint=${checkpointId}`);
+    await page.getByTestId("model-ready").waitFor({ timeout: 60_000 });
+    await page.getByLabel("Prompt", { exact: true }).fill(PROMPT);
+    await page.getByLabel("Compare with the server").uncheck();
+    await page.getByLabel("Max new tokens").fill("4");
+    await generateAndWait(page);
+    const tensors = Number(await page.getByTestId("num-tensors").getAttribute("data-value"));
+
+    await page.getByLabel("Max new tokens").fill("240");
+    await page.getByRole("button", { name: "Generate" }).click();
+    await page.locator('[data-testid="browser-output"][data-state="running"]').waitFor();
+    await page.getByLabel("Checkpoint").selectOption(earlierCheckpointId);
+    await page.waitForURL(`${baseUrl}/playground?run=${runId}&checkpoint=${earlierCheckpointId}`);
+    await page.getByTestId("model-ready").waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId("browser-output").getAttribute("data-state")).toBe("empty");
+    await page.getByLabel("Max new tokens").fill("4");
+    await generateAndWait(page);
+    expect(await tokensOf(page, "browser-output")).toEqual(expected.tokens.slice(0, 4));
+    expect(Number(await page.getByTestId("num-tensors").getAttribute("data-value"))).toBe(tensors);
     expect(errors, errors.join("\n")).toEqual([]);
     await page.close();
   });

@@ -151,6 +151,7 @@ export function PlaygroundView({
         signal: controller.signal,
         onToken: (token) => {
           tokens.push(token);
+          if (modelRef.current !== current) return;
           setLocal({
             tokens: [...tokens],
             text: lib.completionText(loaded.tokenizer, tokens),
@@ -159,6 +160,8 @@ export function PlaygroundView({
           });
         },
       });
+      // Another checkpoint was picked meanwhile (which stopped this one): its page is blank, keep it so.
+      if (modelRef.current !== current) return;
       setLocal({
         tokens: result.tokens,
         text: result.text,
@@ -171,6 +174,7 @@ export function PlaygroundView({
         server.mutate({ checkpointId, settings: parsed.data });
       }
     } catch (error) {
+      if (modelRef.current !== current) return;
       setLocal({ tokens, text: "", running: false, ms: 0, error: (error as Error).message });
     } finally {
       stopRef.current = null;
