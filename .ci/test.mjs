@@ -8,7 +8,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const results = path.join(root, ".test-results");
 rmSync(results, { recursive: true, force: true });
 
-const packages = ["core", "trainer", "dashboard", "labeler"];
+const packages = ["core", "trainer", "dashboard", "labeler", "e2e"];
 const turbo = spawnSync(
   "pnpm",
   ["exec", "turbo", "run", "test", "--concurrency=1", "--continue", ...process.argv.slice(2)],

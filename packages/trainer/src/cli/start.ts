@@ -166,7 +166,9 @@ export async function start(options: StartOptions): Promise<void> {
   const { countAdmins } = await import("@rlhf/core/auth");
   if ((await countAdmins(database.db)) === 0) {
     const labeler = services.find((s) => s.name === "labeler");
-    say(`\nno admin yet: create the first one at ${labeler?.url}/setup (or \`pnpm rlhf users create-admin\`)`);
+    say(
+      `\nno admin yet: create the first one at ${labeler?.url}/setup (or \`pnpm rlhf users create-admin\`)`,
+    );
   }
   say("\nready. Ctrl-C stops everything.");
 }
