@@ -160,7 +160,10 @@ describe("rlhf worker", () => {
   it("cancel mid-run → cancelled within 5 s, keeping its last checkpoint", async () => {
     const launched = await launchRun(t, {
       kind: "pretrain",
-      config: tinyPretrain({ maxSteps: 100_000, checkpointEvery: 1000, evalEvery: 1000 }),
+      // No periodic checkpoint within reach: the one checkpoint is the one the cancel writes, and nothing
+      // but the job's own progress turns lets the progress row and the cancel message through (a loop of
+      // synchronous tensor work that only yielded at checkpoints never reached step 3 here).
+      config: tinyPretrain({ maxSteps: 100_000, checkpointEvery: 100_000, evalEvery: 1000 }),
       name: "cancel-me",
     });
     const worker = startWorker(t.url, "w-cancel");

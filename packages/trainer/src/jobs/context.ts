@@ -20,8 +20,12 @@ export interface JobContext {
   signal: AbortSignal;
   /** The run's latest checkpoint when this is a resumed attempt (after a crash or a re-queue). */
   resumeFrom?: { step: number; path: string };
-  /** Record progress; also the heartbeat. Cheap: call it every step. */
-  progress(step: number, totalSteps: number): void;
+  /**
+   * Record progress; also the heartbeat. Cheap: await it every step. About once a second it gives the
+   * event loop a turn, which a loop of synchronous tensor work otherwise never does: without it the progress
+   * row, buffered metrics and a cancel message would wait for the next checkpoint's file I/O.
+   */
+  progress(step: number, totalSteps: number): Promise<void>;
   /** Record a checkpoint directory written for `step` (after the files are complete). */
   checkpoint(
     step: number,

@@ -148,13 +148,15 @@ export async function executeRun(
         lastProgress = { step, total: totalSteps };
         options.onProgress?.(step, totalSteps);
         const now = Date.now();
-        if (now - lastBeat < 1000) return;
+        if (now - lastBeat < 1000) return Promise.resolve();
         lastBeat = now;
         void database.db
           .update(runs)
           .set({ step, totalSteps, heartbeatAt: new Date() })
           .where(eq(runs.id, runId))
           .catch(() => {});
+        // A macrotask turn: the update above, the metrics flush timer and IPC (cancel) get to run.
+        return new Promise<void>((resolve) => setImmediate(resolve));
       },
       checkpoint: async (step, dir, extra = {}) => {
         // Points up to the checkpoint must be in the database before the checkpoint is: a resumed run

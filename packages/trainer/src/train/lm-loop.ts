@@ -255,7 +255,7 @@ export async function runLmLoop(o: LmLoopOptions): Promise<RunSummary> {
           "perf/step_seconds": seconds,
         });
       }
-      ctx.progress(step, maxSteps);
+      await ctx.progress(step, maxSteps);
 
       // 6. Evaluate and sample; checkpoint.
       if (step % cadence.evalEvery === 0 || step === maxSteps) await evalAndSample(step);

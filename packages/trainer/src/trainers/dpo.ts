@@ -429,7 +429,7 @@ export async function trainDpo(config: DpoConfig, ctx: JobContext): Promise<RunS
           "perf/step_seconds": seconds,
         });
       }
-      ctx.progress(step, totalSteps);
+      await ctx.progress(step, totalSteps);
       if (step % config.evalEvery === 0 || step === totalSteps) await evalAndSample(step);
       if (step % config.checkpointEvery === 0 && step < totalSteps) await save(step, false);
     }

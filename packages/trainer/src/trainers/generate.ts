@@ -81,7 +81,7 @@ export async function trainGenerate(config: GenerateConfig, ctx: JobContext): Pr
         seed: hashSeed(config.seed, `order/${start}`),
       });
       created += tasks.length;
-      ctx.progress(created, jobs.length);
+      await ctx.progress(created, jobs.length);
       ctx.telemetry.metric("tasks_created", created, created);
     }
   } finally {

@@ -511,7 +511,7 @@ export async function trainPpo(config: PpoConfig, ctx: JobContext): Promise<RunS
             `iteration ${iteration}: score ${meanScore.toFixed(3)}, KL ${meanKl.toFixed(3)}, oracle ${mean(oracle).toFixed(2)}`,
           );
         }
-        ctx.progress(iteration, config.iterations);
+        await ctx.progress(iteration, config.iterations);
         if (iteration % config.checkpointEvery === 0 && iteration < config.iterations)
           await save(iteration, false);
       }

@@ -439,7 +439,7 @@ export async function trainReward(config: RewardConfig, ctx: JobContext): Promis
           "perf/step_seconds": seconds,
         });
       }
-      ctx.progress(step, totalSteps);
+      await ctx.progress(step, totalSteps);
       if (step % config.evalEvery === 0 || step === totalSteps) runEval(step);
       if (step % config.checkpointEvery === 0 && step < totalSteps) await save(step, false);
     }
