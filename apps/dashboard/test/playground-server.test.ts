@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { checkpoints, runs } from "@rlhf/core/schema";
 import { createTestDatabase, type TestDatabase } from "@rlhf/core/testing";
-import { createCallerFactory, createInnerContext } from "@rlhf/core/trpc";
+import { createCallerFactory, createInnerContext, type Session } from "@rlhf/core/trpc";
 import { initBackend } from "@rlhf/trainer/backend";
 import { completionText, GPT, generate, gptConfig } from "@rlhf/trainer/browser";
 import { saveCheckpoint } from "@rlhf/trainer/checkpoint";
@@ -19,7 +19,10 @@ import { DEFAULT_SETTINGS } from "~/lib/playground";
 import { appRouter } from "~/server/api/root";
 
 let t: TestDatabase;
-const caller = () => createCallerFactory(appRouter)(createInnerContext({ database: t }));
+// A signed-in annotator: server-side generation needs an account, not the admin role.
+const ANNOTATOR: Session = { user: { id: "ann", name: "Ann", email: "ann@example.com", role: "annotator" } };
+const caller = (session: Session | null = ANNOTATOR) =>
+  createCallerFactory(appRouter)(createInnerContext({ database: t, session }));
 const home = mkdtempSync(path.join(tmpdir(), "playground-server-"));
 let checkpointId: string;
 let emptyCheckpointId: string;
@@ -75,6 +78,12 @@ describe("playground.generate", () => {
     const again = await caller().playground.generate({ checkpointId, settings });
     expect(again.tokens).toEqual(expected.tokens);
     expect(again.loadMs).toBe(0);
+  });
+
+  it("needs an account: it spends the server's CPU", async () => {
+    await expect(caller(null).playground.generate({ checkpointId, settings })).rejects.toMatchObject({
+      code: "UNAUTHORIZED",
+    });
   });
 
   it("says what is wrong: unknown checkpoint, files missing, bad settings, a prompt longer than the context", async () => {

@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { createUser } from "@rlhf/core/auth";
 import { generateDemo } from "@rlhf/core/demo";
 import { checkpoints, runs } from "@rlhf/core/schema";
 import { createTestDatabase, type TestDatabase } from "@rlhf/core/testing";
@@ -15,7 +16,7 @@ import { initBackend } from "@rlhf/trainer/backend";
 import { completionText, GPT, generate, gptConfig } from "@rlhf/trainer/browser";
 import { loadCheckpoint, saveCheckpoint } from "@rlhf/trainer/checkpoint";
 import { trainBpe } from "@rlhf/trainer/tokenizer";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IMAGES, launchChromium, openPage, startServer, stopProcess } from "./fixtures/app";
 
@@ -24,6 +25,8 @@ const MAX_NEW_TOKENS = 40;
 
 let t: TestDatabase;
 let browser: Browser;
+/** Signed in as an annotator: comparing with the server needs an account (any role). */
+let signedIn: BrowserContext;
 let server: ChildProcess | undefined;
 let baseUrl: string;
 const home = mkdtempSync(path.join(tmpdir(), "dashboard-playground-"));
@@ -84,6 +87,20 @@ beforeAll(async () => {
   loaded.model.dispose();
 
   ({ baseUrl, server } = await startServer(t.url, randomBytes(32).toString("base64url")));
+  await createUser(t.db, {
+    email: "ann@example.com",
+    name: "Ann",
+    password: "ann-password-1",
+    role: "annotator",
+  });
+  signedIn = await browser.newContext();
+  const login = await signedIn.newPage();
+  await login.goto(`${baseUrl}/login?next=/playground`);
+  await login.getByLabel("Email").fill("ann@example.com");
+  await login.getByLabel("Password").fill("ann-password-1");
+  await login.getByRole("button", { name: "Sign in" }).click();
+  await login.waitForURL(`${baseUrl}/playground`);
+  await login.close();
 });
 
 afterAll(async () => {
@@ -104,7 +121,7 @@ async function generateAndWait(page: Page) {
 describe("playground", () => {
   it("runs a deep-linked checkpoint in the browser and matches the server and generate() token for token", async () => {
     expect(expected.tokens.length).toBeGreaterThan(5);
-    const { page, errors } = await openPage(browser);
+    const { page, errors } = await openPage(signedIn);
     const requests: string[] = [];
     page.on("request", (request) => requests.push(request.url()));
     await page.goto(`${baseUrl}/playground?run=${runId}&checkpoint=${checkpointId}`);
@@ -169,12 +186,16 @@ describe("playground", () => {
     await page.getByTestId("model-ready").waitFor({ timeout: 60_000 });
     expect(await page.getByTestId("backend").textContent()).toBe("webgl");
     expect(await page.getByLabel("Backend").inputValue()).toBe("webgl");
+    // Not signed in: the browser runs the model, the server is not asked.
+    expect(await page.getByLabel("Compare with the server").isDisabled()).toBe(true);
+    expect(await page.getByLabel("Compare with the server").isChecked()).toBe(false);
+    await page.getByTestId("compare-sign-in").getByRole("link", { name: "Sign in" }).waitFor();
     await page.getByLabel("Prompt", { exact: true }).fill(PROMPT);
     // Software WebGL is slow: a greedy prefix is enough to compare.
     await page.getByLabel("Max new tokens").fill("8");
-    await page.getByLabel("Compare with the server").uncheck();
     await generateAndWait(page);
     expect(await tokensOf(page, "browser-output")).toEqual(expected.tokens.slice(0, 8));
+    expect(await page.getByTestId("server-output").textContent()).toContain("comparison off");
     expect(errors, errors.join("\n")).toEqual([]);
     await page.close();
   });
@@ -194,7 +215,6 @@ describe("playground", () => {
     await page.goto(`${baseUrl}/playground?run=${runId}&checkpoint=${checkpointId}`);
     await page.getByTestId("model-ready").waitFor({ timeout: 60_000 });
     await page.getByLabel("Prompt", { exact: true }).fill(PROMPT);
-    await page.getByLabel("Compare with the server").uncheck();
     await page.getByLabel("Max new tokens").fill("4");
     await generateAndWait(page);
     const tensors = Number(await page.getByTestId("num-tensors").getAttribute("data-value"));
@@ -222,7 +242,6 @@ describe("playground", () => {
     expect(page.url()).toContain(`checkpoint=${checkpointId}`);
     await page.getByLabel("Prompt", { exact: true }).fill(PROMPT);
     await page.getByLabel("Max new tokens").fill("240");
-    await page.getByLabel("Compare with the server").uncheck();
     await page.getByRole("button", { name: "Generate" }).click();
     await page.locator('[data-testid="browser-output"][data-state="running"]').waitFor();
     await page.getByRole("button", { name: "Stop" }).click();

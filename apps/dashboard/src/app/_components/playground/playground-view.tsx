@@ -17,6 +17,7 @@ import type { RouterOutputs } from "~/server/api/root";
 import { useTRPC } from "~/trpc/react";
 import { bytes, integer } from "../format";
 import { QueryError } from "../query-error";
+import { useSession } from "../session";
 
 type BrowserModelLib = typeof import("~/lib/browser-model");
 type LoadedModel = Awaited<ReturnType<BrowserModelLib["loadBrowserCheckpoint"]>>;
@@ -69,7 +70,10 @@ export function PlaygroundView({
   const [load, setLoad] = useState<LoadState>({ status: "idle" });
   const modelRef = useRef<{ lib: BrowserModelLib; loaded: LoadedModel } | null>(null);
   const [settings, setSettings] = useState<CompletionSettingsInput>(DEFAULT_SETTINGS);
-  const [compare, setCompare] = useState(true);
+  const [compareWanted, setCompare] = useState(true);
+  // The browser's run is free for anyone; the server's costs the dashboard's CPU, so it needs an account.
+  const { user } = useSession();
+  const compare = compareWanted && user !== null;
   const [local, setLocal] = useState<Generation | null>(null);
   const stopRef = useRef<AbortController | null>(null);
   const server = useMutation(trpc.playground.generate.mutationOptions());
@@ -361,9 +365,22 @@ export function PlaygroundView({
             </button>
           )}
           <label className="field--checkbox">
-            <input type="checkbox" checked={compare} onChange={(e) => setCompare(e.target.checked)} /> Compare
-            with the server
+            <input
+              type="checkbox"
+              checked={compare}
+              disabled={user === null}
+              onChange={(e) => setCompare(e.target.checked)}
+            />{" "}
+            Compare with the server
           </label>
+          {user === null && (
+            <span className="muted" data-testid="compare-sign-in">
+              <a className="link" href="/login?next=/playground">
+                Sign in
+              </a>{" "}
+              to compare with the server (it generates on the dashboard's own CPU).
+            </span>
+          )}
         </div>
       </section>
 

@@ -1,4 +1,4 @@
-import { createTRPCRouter, publicProcedure } from "@rlhf/core/trpc";
+import { createTRPCRouter, protectedProcedure } from "@rlhf/core/trpc";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { completionSettingsSchema } from "~/lib/playground";
@@ -7,9 +7,10 @@ import { CheckpointFileError, generateOnServer } from "~/server/playground";
 export const playgroundRouter = createTRPCRouter({
   /**
    * One completion of a checkpoint generated on this server, with its timings: what the playground puts
-   * beside the browser's. Open like the checkpoint files it could otherwise download.
+   * beside the browser's. For signed-in users: it spends the dashboard server's CPU, which reading the
+   * dashboard (open to all) does not; the browser's own generation needs no account.
    */
-  generate: publicProcedure
+  generate: protectedProcedure
     .input(
       z.object({
         checkpointId: z.uuid({ error: "expected a checkpoint id" }),
