@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import type { JobKind } from "@rlhf/core/configs";
 import { seedDemo } from "@rlhf/core/demo";
-import { checkpoints, metrics, runs } from "@rlhf/core/schema";
+import { checkpoints, metrics, runLogs, runs } from "@rlhf/core/schema";
 import { createTestDatabase, type TestDatabase } from "@rlhf/core/testing";
 import * as tf from "@tensorflow/tfjs";
 import { and, asc, eq } from "drizzle-orm";
@@ -13,8 +13,16 @@ import { loadCheckpoint, saveCheckpoint } from "../src/checkpoint";
 import { type F32Tensor, writeSafetensors } from "../src/checkpoint/safetensors";
 import { conversationBatch, packedBatch } from "../src/data";
 import { executeRun } from "../src/jobs/execute";
-import { GPT, generate, gptConfig, toHfConfig } from "../src/model";
-import { serializeTokenizerJson, trainBpe } from "../src/tokenizer";
+import { GPT, generate, gptConfig, resizeTokenEmbeddings, toHfConfig } from "../src/model";
+import {
+  ASSISTANT,
+  END_OF_TEXT,
+  PAD,
+  serializeTokenizerJson,
+  tokenizerFromJson,
+  trainBpe,
+  USER,
+} from "../src/tokenizer";
 import { AdamW, clipByGlobalNorm } from "../src/train/adamw";
 import { lossAndGradients } from "../src/train/lm-loop";
 import { cosineLearningRate } from "../src/train/schedule";
@@ -192,6 +200,67 @@ describe("SFT", () => {
     expect(tf.memory().numTensors).toBe(before);
     expect((await series(run.id, "loss")).length).toBe(6);
     expect((await series(run.id, "eval/mean_token_accuracy")).length).toBe(2);
+  });
+
+  it("gives a base model without chat tokens (a GPT-2 from the hub) the chat format: new tokens, more embedding rows, old logits kept", async () => {
+    // A foreign base: its tokenizer knows end of text only, like GPT-2's.
+    const foreign = trainBpe(["the park was lovely and the lake was wonderful, a happy day"], {
+      vocabSize: 280,
+      specialTokens: [END_OF_TEXT],
+    });
+    expect(foreign.userId).toBeUndefined();
+    expect(foreign.hasDistinctPad).toBe(false);
+    const base = new GPT(gptConfig("tiny", { ...tinyModel, vocabSize: foreign.vocabSize }), { seed: 3 });
+    const dir = path.join(home, "foreign-base");
+    await saveCheckpoint(dir, base, foreign);
+
+    // The tokenizer part: three special tokens after the last id, plain text encoded as before.
+    const { tokenizer: chat, added } = foreign.withChatTokens();
+    expect(added).toEqual([PAD, USER, ASSISTANT]);
+    expect([chat.padId, chat.userId, chat.assistantId]).toEqual([0, 1, 2].map((i) => foreign.vocabSize + i));
+    expect(chat.eosId).toBe(foreign.eosId);
+    expect(chat.encode("the lake was lovely")).toEqual(foreign.encode("the lake was lovely"));
+    expect(chat.withChatTokens().added).toEqual([]);
+    expect(tokenizerFromJson(JSON.parse(serializeTokenizerJson(chat))).userId).toBe(chat.userId);
+
+    // The model part: the old tokens' logits are unchanged, the new rows are there and apart.
+    const ids = tf.tensor2d([foreign.encode("the park was")], undefined, "int32");
+    const before = base.forward(ids).logits!;
+    const grown = resizeTokenEmbeddings(base, chat.vocabSize);
+    const after = grown.forward(ids).logits!;
+    expect(after.shape[2]).toBe(chat.vocabSize);
+    const oldPart = after.slice([0, 0, 0], [-1, -1, foreign.vocabSize]);
+    expect(tf.max(tf.abs(tf.sub(oldPart, before))).dataSync()[0]).toBeLessThan(1e-5);
+    const rows = grown.param("wte.weight").slice([foreign.vocabSize, 0], [3, -1]).arraySync() as number[][];
+    expect(rows[0]).not.toEqual(rows[1]);
+    tf.dispose([ids, before, after, oldPart]);
+    grown.dispose();
+
+    // SFT from it: the run adds them, says so, and its checkpoint carries them.
+    const run = await launch("sft", {
+      init: dir,
+      maxSteps: 3,
+      batchSize: 4,
+      maxLength: 63,
+      evalEvery: 3,
+      evalBatches: 1,
+      checkpointEvery: 3,
+      samplePrompts: ["Tell me about the park."],
+      sampleMaxTokens: 4,
+      backend: "wasm",
+    });
+    const result = await executeRun(t, run.id);
+    expect(result.error).toBeUndefined();
+    expect(result.status).toBe("succeeded");
+    const logs = await t.db.select().from(runLogs).where(eq(runLogs.runId, run.id));
+    expect(logs.map((l) => l.message).join("\n")).toContain(
+      `added <|pad|>, <|user|>, <|assistant|> (ids ${foreign.vocabSize}–${foreign.vocabSize + 2}); embedding table ${foreign.vocabSize} → ${foreign.vocabSize + 3} rows`,
+    );
+    const [saved] = await t.db.select().from(checkpoints).where(eq(checkpoints.runId, run.id));
+    const tuned = await loadCheckpoint(saved!.path);
+    expect(tuned.model.config.vocabSize).toBe(foreign.vocabSize + 3);
+    expect(tuned.tokenizer.formatChat("Tell me about the park.").ids[0]).toBe(chat.userId);
+    tuned.model.dispose();
   });
 
   it("masks the prompt and the padding out of the loss", () => {

@@ -451,3 +451,49 @@ function parameterSpecs(config: GPTConfig, valueHead: boolean, rewardHead: boole
     specs.push({ name: "score.weight", shape: [d, 1], init: "normal", std: 1 / Math.sqrt(d + 1) });
   return specs;
 }
+
+/**
+ * `model` with an embedding table of `vocabSize` rows, for a tokenizer that gained tokens (e.g.
+ * `Tokenizer.withChatTokens`). Every other weight and the old rows are kept exactly, so the logits of the old
+ * tokens do not change; each new row starts at the mean of the old rows plus a small deterministic jitter
+ * (transformers' `mean_resizing`, which keeps a new token from dominating the softmax before it is
+ * trained, and the jitter keeps two new tokens apart). Returns a new model and disposes `model`.
+ */
+export function resizeTokenEmbeddings(model: GPT, vocabSize: number): GPT {
+  const old = model.config.vocabSize;
+  if (!Number.isInteger(vocabSize) || vocabSize < old) {
+    throw new Error(`resizeTokenEmbeddings: vocabSize ${vocabSize} must be an integer of at least ${old}`);
+  }
+  if (vocabSize === old) return model;
+  const wte = model.param("wte.weight");
+  const resized = new GPT(
+    { ...model.config, vocabSize },
+    {
+      init: "zeros",
+      valueHead: model.hasValueHead,
+      rewardHead: model.hasRewardHead,
+      trainable: wte.trainable,
+    },
+  );
+  const added = vocabSize - old;
+  const jitter = normalSamples(
+    added * model.config.nEmbd,
+    model.config.initializerRange * 0.02,
+    mulberry32(hashSeed(vocabSize, "resizeTokenEmbeddings")),
+  );
+  const grown = tf.tidy(() =>
+    tf.concat(
+      [
+        wte,
+        tf.add(tf.tile(tf.mean(wte, 0, true), [added, 1]), tf.tensor2d(jitter, [added, model.config.nEmbd])),
+      ],
+      0,
+    ),
+  );
+  const weights = model.namedWeights();
+  weights.set("wte.weight", grown);
+  resized.loadWeights(weights);
+  grown.dispose();
+  model.dispose();
+  return resized;
+}

@@ -319,6 +319,43 @@ export class Tokenizer {
     this.assistantId = this.addedByContent.get(ASSISTANT)?.id;
   }
 
+  /**
+   * This tokenizer with the chat format's tokens added where they are missing — `<|user|>`,
+   * `<|assistant|>`, and `<|pad|>` when padding would otherwise share end of text's id — as special
+   * tokens after the last id, the way transformers' `add_special_tokens` extends GPT-2's. `added` lists
+   * them in id order; a model using the result needs `vocabSize` embedding rows (`resizeTokenEmbeddings`).
+   */
+  withChatTokens(): { tokenizer: Tokenizer; added: string[] } {
+    const added = [
+      ...(this.hasDistinctPad || this.addedByContent.has(PAD) ? [] : [PAD]),
+      ...[USER, ASSISTANT].filter((content) => !this.addedByContent.has(content)),
+    ];
+    if (added.length === 0) return { tokenizer: this, added };
+    const contentOf = (id: number | undefined) => (id === undefined ? undefined : this.tokens[id]);
+    const tokenizer = new Tokenizer({
+      vocab: this.modelVocab,
+      merges: this.merges,
+      addedTokens: [
+        ...this.addedTokens,
+        ...added.map((content, i) => ({
+          id: this.vocabSize + i,
+          content,
+          special: true,
+          singleWord: false,
+          lstrip: false,
+          rstrip: false,
+          normalized: false,
+        })),
+      ],
+      roles: {
+        eos: contentOf(this.eosId),
+        pad: added.includes(PAD) ? PAD : this.hasDistinctPad ? contentOf(this.padId) : undefined,
+        bos: contentOf(this.bosId),
+      },
+    });
+    return { tokenizer, added };
+  }
+
   /** Id of a model token ("Ġthe") or an added token ("<|endoftext|>"). */
   tokenToId(token: string): number | undefined {
     return this.addedByContent.get(token)?.id ?? this.modelVocab.get(token);

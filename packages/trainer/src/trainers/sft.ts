@@ -6,6 +6,7 @@ import type { SftConfig } from "@rlhf/core/configs";
 import { loadCheckpoint } from "../checkpoint";
 import { batchIndices, conversationBatch, encodeConversations, loadPairs } from "../data";
 import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
+import { resizeTokenEmbeddings } from "../model";
 import { runLmLoop } from "../train/lm-loop";
 
 export async function trainSft(config: SftConfig, ctx: JobContext): Promise<RunSummary> {
@@ -14,8 +15,22 @@ export async function trainSft(config: SftConfig, ctx: JobContext): Promise<RunS
   const loaded = resumed
     ? await loadCheckpoint(ctx.resumeFrom!.path, { withOptimizer: true })
     : await loadCheckpoint(await ctx.resolveCheckpoint(config.init));
-  const { model, tokenizer, optimizerState } = loaded;
+  const { optimizerState } = loaded;
+  let { model, tokenizer } = loaded;
   const startStep = resumed ? (loaded.trainerState?.step ?? ctx.resumeFrom!.step) : 0;
+  // A base model from elsewhere (GPT-2 from the hub) has no chat tokens: add them and grow the embedding
+  // table, as transformers' add_special_tokens + resize_token_embeddings do. The checkpoints keep them.
+  const chat = tokenizer.withChatTokens();
+  if (chat.added.length > 0) {
+    const before = model.config.vocabSize;
+    // A table padded beyond the tokenizer (unused rows) may already have room for the new ids.
+    model = resizeTokenEmbeddings(model, Math.max(before, chat.tokenizer.vocabSize));
+    ctx.log(
+      `the base model's tokenizer had no chat format: added ${chat.added.join(", ")} ` +
+        `(ids ${tokenizer.vocabSize}–${chat.tokenizer.vocabSize - 1}); embedding table ${before} → ${model.config.vocabSize} rows`,
+    );
+    tokenizer = chat.tokenizer;
+  }
 
   try {
     // 2. Data: chat-formatted, over-long conversations dropped (not truncated).
