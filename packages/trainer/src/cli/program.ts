@@ -32,7 +32,8 @@ export function buildProgram(): Command {
     });
 
   const train = program.command("train").description("run a training job here and now (recorded as a run)");
-  for (const kind of Object.keys(jobConfigSchemas) as JobKind[]) {
+  // Serving is not a job that ends: `rlhf serve` runs it here, `rlhf launch serve` on a worker.
+  for (const kind of (Object.keys(jobConfigSchemas) as JobKind[]).filter((k) => k !== "serve")) {
     const command = train
       .command(kind)
       .description(jobConfigSchemas[kind].description ?? kind)
