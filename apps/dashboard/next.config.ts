@@ -1,8 +1,8 @@
 import type { NextConfig } from "next";
 
 const config: NextConfig = {
-  // @rlhf/core and @rlhf/trainer ship TypeScript source, no build step.
-  transpilePackages: ["@rlhf/core", "@rlhf/trainer"],
+  // @rlhf/core, @rlhf/trainer and @rlhf/ui ship TypeScript source, no build step.
+  transpilePackages: ["@rlhf/core", "@rlhf/trainer", "@rlhf/ui"],
   // Loaded by Node at run time, not bundled: native bindings, binaries found next to the package, file locks.
   serverExternalPackages: [
     "pg",

@@ -1,8 +1,8 @@
 import type { NextConfig } from "next";
 
 const config: NextConfig = {
-  // @rlhf/core ships TypeScript source, no build step.
-  transpilePackages: ["@rlhf/core"],
+  // @rlhf/core and @rlhf/ui ship TypeScript source, no build step.
+  transpilePackages: ["@rlhf/core", "@rlhf/ui"],
   // Loaded by Node at run time, not bundled: native bindings, binaries found next to the package, file locks.
   serverExternalPackages: [
     "pg",

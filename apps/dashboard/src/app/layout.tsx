@@ -5,6 +5,7 @@ import type { ReactNode } from "react";
 import { TRPCReactProvider } from "~/trpc/react";
 import { SiteNav } from "./_components/site-nav";
 import "uplot/dist/uPlot.min.css";
+import "@rlhf/ui/globals.css";
 import "./globals.css";
 
 export const metadata: Metadata = {

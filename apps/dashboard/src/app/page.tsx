@@ -1,5 +1,5 @@
+import { DatabaseStatus } from "@rlhf/ui/database-status";
 import { HydrateClient, prefetch, trpc } from "~/trpc/server";
-import { DatabaseStatus } from "./_components/database-status";
 import { RunsView } from "./_components/runs-view";
 
 // Rendered per request from the database, never at build time.

@@ -6,6 +6,7 @@ import { currentUser } from "~/server/session";
 import { TRPCReactProvider } from "~/trpc/react";
 import { NavLink } from "./_components/nav-link";
 import { UserMenu } from "./_components/user-menu";
+import "@rlhf/ui/globals.css";
 import "./globals.css";
 
 export const metadata: Metadata = {

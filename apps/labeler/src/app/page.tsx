@@ -1,7 +1,7 @@
+import { DatabaseStatus } from "@rlhf/ui/database-status";
 import { redirect } from "next/navigation";
 import { currentUser } from "~/server/session";
 import { HydrateClient, prefetch, trpc } from "~/trpc/server";
-import { DatabaseStatus } from "./_components/database-status";
 import { DatasetsTable } from "./_components/datasets-table";
 import { LabelingDatasets } from "./_components/labeling-datasets";
 

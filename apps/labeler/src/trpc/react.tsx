@@ -1,42 +1,6 @@
 "use client";
 
-import { type QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { createTRPCClient, httpBatchStreamLink } from "@trpc/client";
-import { createTRPCContext } from "@trpc/tanstack-react-query";
-import { type ReactNode, useState } from "react";
-import superjson from "superjson";
+import { createTRPCReact } from "@rlhf/ui/trpc/react";
 import type { AppRouter } from "~/server/api/root";
-import { createQueryClient } from "./query-client";
 
-export const { useTRPC, TRPCProvider } = createTRPCContext<AppRouter>();
-
-let browserQueryClient: QueryClient | undefined;
-
-function getQueryClient(): QueryClient {
-  // On the server every render gets its own client, so one request's data never leaks into another's.
-  if (typeof window === "undefined") return createQueryClient();
-  browserQueryClient ??= createQueryClient();
-  return browserQueryClient;
-}
-
-export function TRPCReactProvider({ children }: { children: ReactNode }) {
-  const queryClient = getQueryClient();
-  const [trpcClient] = useState(() =>
-    createTRPCClient<AppRouter>({
-      links: [
-        httpBatchStreamLink({
-          transformer: superjson,
-          url: "/api/trpc",
-          headers: () => ({ "x-trpc-source": "labeler-react" }),
-        }),
-      ],
-    }),
-  );
-  return (
-    <QueryClientProvider client={queryClient}>
-      <TRPCProvider trpcClient={trpcClient} queryClient={queryClient}>
-        {children}
-      </TRPCProvider>
-    </QueryClientProvider>
-  );
-}
+export const { useTRPC, TRPCReactProvider } = createTRPCReact<AppRouter>({ source: "labeler-react" });

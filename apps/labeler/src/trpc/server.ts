@@ -1,41 +1,5 @@
-/**
- * tRPC for React server components: `trpc.x.queryOptions()` to prefetch what a client component will
- * ask for (then wrap the tree in `HydrateClient`), or `caller.x()` to call a procedure in-process.
- */
-import { createCallerFactory, createContext } from "@rlhf/core/trpc";
-import { dehydrate, type FetchQueryOptions, HydrationBoundary, type QueryKey } from "@tanstack/react-query";
-import { createTRPCOptionsProxy } from "@trpc/tanstack-react-query";
-import { headers } from "next/headers";
-import { cache, createElement, type ReactNode } from "react";
-import { type AppRouter, appRouter } from "~/server/api/root";
+import { createServerTRPC } from "@rlhf/ui/trpc/server";
+import { appRouter } from "~/server/api/root";
 import { databaseOptions } from "~/server/db";
-import { createQueryClient } from "./query-client";
 
-/** One context per request, however many procedures the request's components call. */
-const createRscContext = cache(async () => {
-  const requestHeaders = new Headers(await headers());
-  requestHeaders.set("x-trpc-source", "rsc");
-  return createContext({ headers: requestHeaders, database: databaseOptions });
-});
-
-const getQueryClient = cache(createQueryClient);
-
-export const trpc = createTRPCOptionsProxy<AppRouter>({
-  router: appRouter,
-  ctx: createRscContext,
-  queryClient: getQueryClient,
-});
-
-export const caller = createCallerFactory(appRouter)(createRscContext);
-
-/** Fetch a query into this request's cache; failures are left for the client to fetch and report. */
-export function prefetch<TQueryFnData, TError, TData, TQueryKey extends QueryKey>(
-  options: FetchQueryOptions<TQueryFnData, TError, TData, TQueryKey>,
-): Promise<void> {
-  return getQueryClient().prefetchQuery(options);
-}
-
-/** Hands this request's prefetched queries to the client components below it. */
-export function HydrateClient({ children }: { children: ReactNode }) {
-  return createElement(HydrationBoundary, { state: dehydrate(getQueryClient()) }, children);
-}
+export const { trpc, caller, prefetch, HydrateClient } = createServerTRPC(appRouter, databaseOptions);

@@ -1,12 +1,12 @@
 "use client";
 
 import { RUN_KINDS, RUN_STATUSES, type RunKind, type RunStatus } from "@rlhf/core/schema";
+import { LIVE_REFETCH_MS } from "@rlhf/ui/query-client";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { type ReactNode, useDeferredValue, useMemo, useState } from "react";
 import type { RouterOutputs } from "~/server/api/root";
-import { LIVE_REFETCH_MS } from "~/trpc/query-client";
 import { useTRPC } from "~/trpc/react";
 import { dateTime, duration, metricValue, timeAgo } from "./format";
 import { PipelineChain } from "./pipeline-chain";

@@ -1,6 +1,7 @@
+import { LoginForm } from "@rlhf/ui/login-form";
 import { currentUser } from "~/server/session";
 import styles from "./login.module.css";
-import { LoginForm, SignOutButton } from "./login-form";
+import { SignOutButton } from "./sign-out-button";
 
 export const dynamic = "force-dynamic";
 
@@ -38,7 +39,10 @@ export default async function LoginPage({
               <code>pnpm rlhf users create-admin</code> or the labeler’s first-start page; admins invite
               others.
             </p>
-            <LoginForm next={next} />
+            <LoginForm
+              next={next}
+              classNames={{ form: styles.form, error: styles.error, submit: "btn btn--primary" }}
+            />
           </>
         )}
       </section>

@@ -1,8 +1,8 @@
 "use client";
 
+import { LIVE_REFETCH_MS } from "@rlhf/ui/query-client";
 import { useQuery } from "@tanstack/react-query";
 import type { RouterOutputs } from "~/server/api/root";
-import { LIVE_REFETCH_MS } from "~/trpc/query-client";
 import { useTRPC } from "~/trpc/react";
 import { dateTime, timeAgo } from "./format";
 import { QueryError } from "./query-error";

@@ -1,6 +1,6 @@
 "use client";
 
-import { signOut } from "./auth-client";
+import { signOut } from "@rlhf/ui/auth-client";
 
 export function UserMenu({ name, role }: { name: string; role: string }) {
   return (

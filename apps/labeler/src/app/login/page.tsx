@@ -1,6 +1,6 @@
+import { LoginForm } from "@rlhf/ui/login-form";
 import { redirect } from "next/navigation";
 import { currentUser } from "~/server/session";
-import { LoginForm } from "./login-form";
 
 export const dynamic = "force-dynamic";
 
@@ -25,7 +25,10 @@ export default async function LoginPage({
         <p className="muted">
           Rank model outputs for the RLHF Workbench. Accounts are made by an admin’s invitation.
         </p>
-        <LoginForm next={next} />
+        <LoginForm
+          next={next}
+          classNames={{ form: "auth-form", error: "form-error", submit: "button button--primary" }}
+        />
       </section>
     </div>
   );

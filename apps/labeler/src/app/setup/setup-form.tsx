@@ -1,9 +1,9 @@
 "use client";
 
+import { signIn } from "@rlhf/ui/auth-client";
 import { useMutation } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { useTRPC } from "~/trpc/react";
-import { signIn } from "../_components/auth-client";
 
 /** The first admin's account: no default password, chosen here, at least 8 characters. */
 export function SetupForm() {

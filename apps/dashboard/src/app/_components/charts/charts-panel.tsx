@@ -1,9 +1,9 @@
 "use client";
 
+import { LIVE_REFETCH_MS } from "@rlhf/ui/query-client";
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { LiveCharts } from "~/lib/live-charts";
-import { LIVE_REFETCH_MS } from "~/trpc/query-client";
 import { useTRPC, useTRPCClient } from "~/trpc/react";
 import { QueryError } from "../query-error";
 import { type ChartRun, groupByNamespace, type XAxis } from "./chart-data";

@@ -1,11 +1,11 @@
 "use client";
 
+import { LIVE_REFETCH_MS } from "@rlhf/ui/query-client";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useMemo, useState } from "react";
 import { configTable } from "~/lib/config-diff";
-import { LIVE_REFETCH_MS } from "~/trpc/query-client";
 import { useTRPC } from "~/trpc/react";
 import { ChartsPanel } from "../charts/charts-panel";
 import { runColor } from "../colors";

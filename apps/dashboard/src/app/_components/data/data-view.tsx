@@ -1,7 +1,7 @@
 "use client";
 
+import { LIVE_REFETCH_MS } from "@rlhf/ui/query-client";
 import { useQuery } from "@tanstack/react-query";
-import { LIVE_REFETCH_MS } from "~/trpc/query-client";
 import { useTRPC } from "~/trpc/react";
 import { integer } from "../format";
 import { QueryError } from "../query-error";

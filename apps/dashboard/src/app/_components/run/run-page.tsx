@@ -1,10 +1,10 @@
 "use client";
 
+import { LIVE_REFETCH_MS } from "@rlhf/ui/query-client";
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useMemo } from "react";
 import type { RouterOutputs } from "~/server/api/root";
-import { LIVE_REFETCH_MS } from "~/trpc/query-client";
 import { useTRPC } from "~/trpc/react";
 import { ChartsPanel } from "../charts/charts-panel";
 import { runColor } from "../colors";

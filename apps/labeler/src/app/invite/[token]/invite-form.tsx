@@ -1,9 +1,9 @@
 "use client";
 
+import { signIn } from "@rlhf/ui/auth-client";
 import { useMutation } from "@tanstack/react-query";
 import type { FormEvent } from "react";
 import { useTRPC } from "~/trpc/react";
-import { signIn } from "../../_components/auth-client";
 
 export function InviteForm({ token, email }: { token: string; email: string }) {
   const trpc = useTRPC();

@@ -1,10 +1,10 @@
 "use client";
 
+import { LIVE_REFETCH_MS } from "@rlhf/ui/query-client";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import type { FormEvent } from "react";
 import type { RouterOutputs } from "~/server/api/root";
-import { LIVE_REFETCH_MS } from "~/trpc/query-client";
 import { useTRPC } from "~/trpc/react";
 import { QueryError } from "../../../_components/query-error";
 import { ExportLinks } from "../../overview";

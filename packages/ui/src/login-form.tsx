@@ -1,10 +1,13 @@
 "use client";
 
 import { type FormEvent, useState } from "react";
-import { signIn } from "../_components/auth-client";
+import { signIn } from "./auth-client";
+
+/** The class names each app styles its sign-in form with (a CSS module's may be undefined to TypeScript). */
+export type LoginFormClassNames = Record<"form" | "error" | "submit", string | undefined>;
 
 /** Email and password to better-auth's sign-in endpoint; on success, a full load of `next` with the cookie set. */
-export function LoginForm({ next }: { next: string }) {
+export function LoginForm({ next, classNames }: { next: string; classNames: LoginFormClassNames }) {
   const [error, setError] = useState<string | null>(null);
   const [pending, setPending] = useState(false);
 
@@ -23,7 +26,7 @@ export function LoginForm({ next }: { next: string }) {
   }
 
   return (
-    <form className="auth-form" onSubmit={onSubmit}>
+    <form className={classNames.form} onSubmit={onSubmit}>
       <label>
         Email
         <input name="email" type="email" autoComplete="username" required />
@@ -33,11 +36,11 @@ export function LoginForm({ next }: { next: string }) {
         <input name="password" type="password" autoComplete="current-password" required />
       </label>
       {error && (
-        <p className="form-error" role="alert">
+        <p className={classNames.error} role="alert">
           {error}
         </p>
       )}
-      <button type="submit" className="button button--primary" disabled={pending}>
+      <button type="submit" className={classNames.submit} disabled={pending}>
         {pending ? "Signing in…" : "Sign in"}
       </button>
     </form>

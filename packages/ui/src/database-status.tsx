@@ -1,12 +1,12 @@
 "use client";
 
 import { useQuery } from "@tanstack/react-query";
-import { LIVE_REFETCH_MS } from "~/trpc/query-client";
-import { useTRPC } from "~/trpc/react";
+import { LIVE_REFETCH_MS } from "./query-client";
+import { useSharedTRPC } from "./trpc/react";
 
 /** Is the workbench database there, which one, migrated, and how much is in it. */
 export function DatabaseStatus() {
-  const trpc = useTRPC();
+  const trpc = useSharedTRPC();
   const status = useQuery(trpc.health.status.queryOptions(undefined, { refetchInterval: LIVE_REFETCH_MS }));
   // The latest answer wins: an error after good data means the database (or this server) just went away.
   const data = status.isError ? undefined : status.data;

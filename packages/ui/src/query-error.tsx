@@ -1,0 +1,36 @@
+import { LIVE_REFETCH_MS } from "./query-client";
+
+export interface QueryErrorLike {
+  message: string;
+  /** tRPC's error payload; absent when the request never got an answer from the server. */
+  data?: { code?: string } | null;
+}
+
+export interface QueryErrorProps {
+  error: QueryErrorLike;
+  /** What could not be loaded, as in "Could not load {what}". */
+  what: string;
+}
+
+/**
+ * An error a person can act on: what failed, the server's reason, and what to check. `app` is the app
+ * whose server answers the page, as in its package name `@rlhf/<app>`.
+ */
+export function QueryError({ error, what, app }: QueryErrorProps & { app: string }) {
+  const retry = `Retrying every ${LIVE_REFETCH_MS / 1000} s.`;
+  let title = `Could not load ${what}`;
+  let hint = retry;
+  if (!error.data) {
+    title = `The ${app} server is not answering`;
+    hint = `Is it still running (pnpm --filter @rlhf/${app} start)? ${retry}`;
+  } else if (error.data.code === "SERVICE_UNAVAILABLE") {
+    hint = `Check that PostgreSQL is running and DATABASE_URL is right, or unset DATABASE_URL to use the embedded database. ${retry}`;
+  }
+  return (
+    <div className="alert" role="alert">
+      <strong>{title}</strong>
+      <p className="alert__message">{error.message}</p>
+      <p className="muted">{hint}</p>
+    </div>
+  );
+}
