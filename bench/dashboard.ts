@@ -14,10 +14,8 @@
  *   pnpm --filter @rlhf/dashboard build
  *   cd packages/trainer && npx tsx ../../bench/dashboard.ts [--keys 20] [--points 100000] [--json]
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -25,6 +23,12 @@ import { gzipSync } from "node:zlib";
 import { runs } from "../packages/core/src/db/schema";
 import { createTestDatabase } from "../packages/core/src/db/testing";
 import { RunTelemetry } from "../packages/core/src/telemetry";
+import {
+  assertProductionBuild,
+  CHROMIUM_PATH,
+  launchChromium,
+  startNextApp,
+} from "../packages/core/src/testing/apps";
 
 const { values: args } = parseArgs({
   options: {
@@ -46,8 +50,6 @@ process.env.RLHF_QUIET ??= "1";
 // tsx runs this file as CommonJS (the repository root is not "type": "module").
 const ROOT = path.resolve(__dirname, "..");
 const APP = path.join(ROOT, "apps/dashboard");
-const requireFromApp = createRequire(path.join(APP, "package.json"));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 const say = (line: string) => {
   if (!args.json) process.stdout.write(`${line}\n`);
@@ -60,46 +62,6 @@ function valueAt(key: number, step: number): number {
   const noise = Math.sin(step * 12.9898 + key * 78.233) * 43_758.5453;
   const spike = (step + key * 7919) % 49_999 === 0 ? 5 : 0;
   return (1 + key / 10) * Math.exp(-step / 40_000) + 0.2 * (noise - Math.floor(noise)) + spike;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer(databaseUrl: string): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(
-    process.execPath,
-    [requireFromApp.resolve("next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"],
-    {
-      cwd: APP,
-      env: {
-        ...process.env,
-        DATABASE_URL: databaseUrl,
-        NODE_ENV: "production",
-        NEXT_TELEMETRY_DISABLED: "1",
-      },
-      stdio: "ignore",
-      detached: true,
-    },
-  );
-  for (let i = 0; i < 240; i++) {
-    try {
-      await fetch(`${url}/icon.svg`);
-      return { url, child };
-    } catch {
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-  throw new Error("next start did not answer within 60 s");
 }
 
 /** tRPC's batched POST, as the browser's httpBatchStreamLink sends it (queries as POST). */
@@ -134,9 +96,7 @@ async function trpcBatch(url: string, procedure: string, inputs: unknown[], stre
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(path.join(APP, ".next/BUILD_ID"))) {
-    throw new Error("no production build: run `pnpm --filter @rlhf/dashboard build` first");
-  }
+  assertProductionBuild(APP);
   const database = await createTestDatabase("rlhf_bench_dashboard");
   const children: ChildProcess[] = [];
   try {
@@ -175,9 +135,9 @@ async function main(): Promise<void> {
       `wrote ${(KEYS * POINTS).toLocaleString("en")} points (${KEYS} keys × ${POINTS.toLocaleString("en")}) in ${((performance.now() - writeStart) / 1000).toFixed(1)} s`,
     );
 
-    const server = await startServer(database.url);
-    children.push(server.child);
-    const url = server.url;
+    const server = await startNextApp({ appDir: APP, env: { DATABASE_URL: database.url }, output: "stderr" });
+    children.push(server.server);
+    const url = server.baseUrl;
     const seriesInputs = keys.map((key) => ({ runIds: [run!.id], key, buckets: BUCKETS }));
 
     // 1. HTTP: keys, then every chart's series in one streamed batch.
@@ -241,12 +201,8 @@ async function main(): Promise<void> {
     let browser:
       | { firstChartMs: number; allChartsMs: number; responseBytes: number; encoding: string }
       | undefined;
-    if (existsSync(CHROMIUM)) {
-      const { chromium } = requireFromApp("playwright-core") as typeof import("playwright-core");
-      const instance = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-      });
+    if (existsSync(CHROMIUM_PATH)) {
+      const instance = await launchChromium();
       const samples: {
         first: number;
         all: number;
@@ -303,7 +259,7 @@ async function main(): Promise<void> {
         `chrome navigation → first chart drawn ${browser.firstChartMs} ms, all ${KEYS} charts ${browser.allChartsMs} ms (median of ${samples.length})`,
       );
     } else {
-      say(`chrome skipped: no Chromium at ${CHROMIUM}`);
+      say(`chrome skipped: no Chromium at ${CHROMIUM_PATH}`);
     }
 
     if (args.json) {

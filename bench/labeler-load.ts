@@ -15,10 +15,9 @@
  * in [0.5, 1.5] × it); 0 makes every annotator a closed loop with no pause (a saturation test).
  * Aim: p99 < 50 ms at 500 annotators on the embedded database.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import net from "node:net";
+import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,6 +25,7 @@ import { parseArgs } from "node:util";
 import { createUser, issueSessionCookie } from "../packages/core/src/auth";
 import { createTestDatabase } from "../packages/core/src/db/testing";
 import { importJsonl } from "../packages/core/src/labeling";
+import { startNextApp } from "../packages/core/src/testing/apps";
 
 const { values: args } = parseArgs({
   options: {
@@ -74,51 +74,6 @@ function groupCpuSeconds(pgid: number): number {
     } catch {}
   }
   return ticks / 100; // USER_HZ
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function startLabeler(databaseUrl: string): Promise<{ url: string; server: ChildProcess }> {
-  if (!existsSync(path.join(LABELER, ".next/BUILD_ID"))) {
-    throw new Error("no production build: run `pnpm --filter @rlhf/labeler build` first");
-  }
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const server = spawn(
-    process.execPath,
-    [path.join(LABELER, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"],
-    {
-      cwd: LABELER,
-      env: {
-        ...process.env,
-        DATABASE_URL: databaseUrl,
-        BETTER_AUTH_SECRET: SECRET,
-        NODE_ENV: "production",
-        NEXT_TELEMETRY_DISABLED: "1",
-      },
-      stdio: ["ignore", "ignore", "inherit"],
-      detached: true,
-    },
-  );
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    try {
-      await fetch(`${url}/icon.svg`);
-      return { url, server };
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-  throw new Error("next start did not answer within 60 s");
 }
 
 // tRPC over HTTP with the superjson transformer: inputs and outputs are wrapped in {"json": ...}.
@@ -217,9 +172,13 @@ async function main() {
       seed: 1,
     });
 
-    const started = await startLabeler(t.url);
+    const started = await startNextApp({
+      appDir: LABELER,
+      env: { DATABASE_URL: t.url, BETTER_AUTH_SECRET: SECRET },
+      output: "stderr",
+    });
     server = started.server;
-    const base = started.url;
+    const base = started.baseUrl;
 
     // Sanity: a real sign-in through better-auth works against this server, and the cookies made above are accepted.
     const signIn = await fetch(`${base}/api/auth/sign-in/email`, {

@@ -12,18 +12,17 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestDatabase, type TestDatabase } from "@rlhf/core/testing";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { freePort, launchChromium, recordConsoleErrors } from "@rlhf/core/testing/apps";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const BIN = path.join(REPO, "packages/trainer/bin/rlhf.mjs");
 const IMAGES = path.join(REPO, "docs/images");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const HUMAN_DATASET = "loop-human";
 
 let t: TestDatabase;
@@ -40,17 +39,6 @@ interface Workbench {
   labeler: string;
 }
 let workbench: Workbench | undefined;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForOutput(wb: Pick<Workbench, "child" | "output">, pattern: RegExp, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
@@ -152,24 +140,13 @@ beforeAll(async () => {
       throw new Error(`the ${app} is not built: run \`pnpm build\` first (pnpm test does).`);
     }
   }
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium not found at ${CHROMIUM}. Install it with \`apt-get install -y chromium\` (CI does), or point CHROMIUM_PATH at one.`,
-    );
-  }
+  browser = await launchChromium();
   mkdirSync(IMAGES, { recursive: true });
   t = await createTestDatabase("rlhf_loop_e2e");
   home = mkdtempSync(path.join(os.tmpdir(), "rlhf-loop-"));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-  });
   context = await browser.newContext({ viewport: { width: 1360, height: 860 } });
   page = await context.newPage();
-  page.on("pageerror", (error) => pageErrors.push(error.message));
-  page.on("console", (message) => {
-    if (message.type() === "error") pageErrors.push(message.text());
-  });
+  recordConsoleErrors(page, pageErrors);
 });
 
 // A failed step leaves the page it was looking at next to the test database's name, for the person debugging.

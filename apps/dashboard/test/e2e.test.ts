@@ -13,11 +13,11 @@ import { seedDemo } from "@rlhf/core/demo";
 import { cancelRun } from "@rlhf/core/queue";
 import { runLogs, runs } from "@rlhf/core/schema";
 import { createTestDatabase, type TestDatabase } from "@rlhf/core/testing";
+import { expectDatabaseUnreachable, unreachableDatabaseUrl } from "@rlhf/core/testing/apps";
 import { eq, inArray } from "@rlhf/core/trpc";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  freePort,
   IMAGES,
   launchChromium,
   openPage,
@@ -363,21 +363,7 @@ describe("dashboard", () => {
 
 describe("dashboard without a database", () => {
   it("says the database is unreachable and what to check", async () => {
-    const deadPort = await freePort();
-    const baseUrl = await startServer(`postgres://postgres@127.0.0.1:${deadPort}/nothing`);
-    const page = await browser.newPage();
-    await page.goto(baseUrl);
-    // Next's route announcer is an (empty) alert too.
-    const alert = page.getByRole("alert").filter({ hasText: "Could not load" }).first();
-    await alert.waitFor({ timeout: 15_000 });
-    const text = (await alert.textContent()) ?? "";
-    expect(text).toMatch(
-      /Database unreachable: Cannot connect to PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1/,
-    );
-    expect(text).toContain("ECONNREFUSED");
-    expect(text).toContain("DATABASE_URL");
-    await page.getByTestId("database-status").getByText("unreachable", { exact: true }).waitFor();
-    await page.close();
+    await expectDatabaseUnreachable(browser, await startServer(await unreachableDatabaseUrl()));
   });
 });
 

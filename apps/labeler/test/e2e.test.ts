@@ -4,58 +4,45 @@
  * a K-wise task with the keyboard only, progress, undo, export and agreement. Screenshots of the main
  * screens go to docs/images/ for docs/labeling.md. `pnpm test` builds first.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync } from "node:fs";
-import net from "node:net";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createUser } from "@rlhf/core/auth";
 import { nextTask, submitRanking } from "@rlhf/core/labeling";
 import { datasets } from "@rlhf/core/schema";
 import { createTestDatabase, type TestDatabase } from "@rlhf/core/testing";
+import {
+  assertProductionBuild,
+  expectDatabaseUnreachable,
+  launchChromium,
+  recordConsoleErrors,
+  startNextApp,
+  stopProcess,
+  unreachableDatabaseUrl,
+} from "@rlhf/core/testing/apps";
 import { eq } from "@rlhf/core/trpc";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const APP_DIR = fileURLToPath(new URL("..", import.meta.url));
 const IMAGES = path.resolve(APP_DIR, "../../docs/images");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 let t: TestDatabase;
 let browser: Browser;
 const servers: ChildProcess[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium not found at ${CHROMIUM}. Install it with \`apt-get install -y chromium\` (CI does), or point CHROMIUM_PATH at one.`,
-    );
-  }
-  if (!existsSync(path.join(APP_DIR, ".next/BUILD_ID"))) {
-    throw new Error(
-      "No production build in apps/labeler/.next: run `pnpm --filter @rlhf/labeler build` first.",
-    );
-  }
+  assertProductionBuild(APP_DIR);
+  browser = await launchChromium();
   t = await createTestDatabase("rlhf_labeler_e2e");
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
   mkdirSync(IMAGES, { recursive: true });
 });
 
 afterAll(async () => {
   await browser?.close();
-  await Promise.all(servers.map(stopServer));
+  await Promise.all(servers.map(stopProcess));
   await t?.drop();
 });
 
@@ -99,14 +86,8 @@ describe("the labeler, end to end", () => {
   let admin: BrowserContext;
   let adminPage: Page;
   const consoleErrors: string[] = [];
-  const watch = (page: Page) => {
-    page.on("console", (message) => {
-      // A refused request (401/403) is logged by Chromium as a console error; the tests cause those on purpose.
-      if (message.type() === "error" && !/status of 40[13]/.test(message.text()))
-        consoleErrors.push(message.text());
-    });
-    page.on("pageerror", (error) => consoleErrors.push(error.message));
-  };
+  // A refused request (401/403) is logged by Chromium as a console error; the tests cause those on purpose.
+  const watch = (page: Page) => recordConsoleErrors(page, consoleErrors, /status of 40[13]/);
 
   beforeAll(async () => {
     baseUrl = await startServer(t.url);
@@ -317,81 +298,16 @@ describe("the labeler, end to end", () => {
 
 describe("the labeler without a database", () => {
   it("says the database is unreachable and what to check", async () => {
-    const deadPort = await freePort();
-    const baseUrl = await startServer(`postgres://postgres@127.0.0.1:${deadPort}/nothing`);
-    const page = await browser.newPage();
-    await page.goto(baseUrl);
-    const alert = page.getByRole("alert").filter({ hasText: "Could not load" }).first();
-    await alert.waitFor({ timeout: 15_000 });
-    const text = (await alert.textContent()) ?? "";
-    expect(text).toMatch(
-      /Database unreachable: Cannot connect to PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1/,
-    );
-    expect(text).toContain("ECONNREFUSED");
-    expect(text).toContain("DATABASE_URL");
-    await page.getByTestId("database-status").getByText("unreachable", { exact: true }).waitFor();
-    await page.close();
+    await expectDatabaseUnreachable(browser, await startServer(await unreachableDatabaseUrl()));
   });
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address() as net.AddressInfo;
-      server.close(() => resolve(address.port));
-    });
-  });
-}
-
-/** `next start` on a free port with the given database; resolves once it answers HTTP. */
+/** `next start` of the labeler on a free port with the given database, stopped after the tests. */
 async function startServer(databaseUrl: string): Promise<string> {
-  const port = await freePort();
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const server = spawn(
-    process.execPath,
-    [path.join(APP_DIR, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"],
-    {
-      cwd: APP_DIR,
-      env: {
-        ...process.env,
-        DATABASE_URL: databaseUrl,
-        BETTER_AUTH_SECRET: "e2e-secret-e2e-secret-e2e-secret-e2e",
-        NODE_ENV: "production",
-        NEXT_TELEMETRY_DISABLED: "1",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true, // its own process group, so stopServer ends it and anything it started
-    },
-  );
+  const { baseUrl, server } = await startNextApp({
+    appDir: APP_DIR,
+    env: { DATABASE_URL: databaseUrl, BETTER_AUTH_SECRET: "e2e-secret-e2e-secret-e2e-secret-e2e" },
+  });
   servers.push(server);
-  let output = "";
-  server.stdout!.on("data", (chunk) => {
-    output += chunk;
-  });
-  server.stderr!.on("data", (chunk) => {
-    output += chunk;
-  });
-
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`next start exited with ${server.exitCode}:\n${output}`);
-    try {
-      await fetch(`${baseUrl}/icon.svg`);
-      return baseUrl;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-  throw new Error(`next start did not answer on ${baseUrl} within 60 s:\n${output}`);
-}
-
-async function stopServer(server: ChildProcess): Promise<void> {
-  if (server.exitCode !== null || server.signalCode !== null || !server.pid) return;
-  const exited = new Promise((resolve) => server.once("exit", resolve));
-  process.kill(-server.pid, "SIGTERM");
-  const timer = setTimeout(() => server.pid && process.kill(-server.pid, "SIGKILL"), 5_000);
-  await exited;
-  clearTimeout(timer);
+  return baseUrl;
 }
