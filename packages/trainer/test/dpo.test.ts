@@ -1,75 +1,22 @@
-import { mkdtempSync, readFileSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import {
-  DEMO_DATASETS,
-  generateDemo,
-  mulberry32,
-  type Sentiment,
-  seedDemo,
-  sentence,
-  TOPICS,
-} from "@rlhf/core/demo";
-import { createComparisonTasks, rankWithOracle } from "@rlhf/core/preferences";
-import { checkpoints, metrics, runs } from "@rlhf/core/schema";
-import { createTestDatabase, type TestDatabase } from "@rlhf/core/testing";
+import { DEMO_DATASETS } from "@rlhf/core/demo";
+import { runs } from "@rlhf/core/schema";
+import type { TestDatabase } from "@rlhf/core/testing";
 import * as tf from "@tensorflow/tfjs";
-import { and, asc, desc, eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../src/backend";
-import { saveCheckpoint } from "../src/checkpoint";
+import { describe, expect, it } from "vitest";
 import { conversationBatch } from "../src/data";
 import { executeRun } from "../src/jobs/execute";
 import { GPT, gptConfig } from "../src/model";
 import { sequenceLogProbs, sequenceLogProbValues } from "../src/rl/sequence-logprobs";
-import { type Tokenizer, trainBpe } from "../src/tokenizer";
 import { type DpoLossOptions, dpoLosses } from "../src/trainers/dpo";
+import { preferenceTestSetup, tiny } from "./fixtures/preferences";
 
 let t: TestDatabase;
-let tokenizer: Tokenizer;
-const home = mkdtempSync(path.join(os.tmpdir(), "rlhf-dpo-"));
-const sftDir = path.join(home, "sft");
-const tiny = { nLayer: 1, nEmbd: 32, nHead: 2, nPositions: 64 };
-
-/** Oracle-ranked tasks: one positive, one neutral, one negative answer each (as in reward.test.ts). */
-async function seedPreferences(count: number) {
-  const random = mulberry32(13);
-  const order: Sentiment[] = ["negative", "positive", "neutral"];
-  const tasks = Array.from({ length: count }, (_, i) => {
-    const topic = TOPICS[i % TOPICS.length]!;
-    return {
-      prompt: `Tell me about ${topic}.`,
-      completions: order.map((s) => ({ response: sentence(random, topic, s), source: `test:${s}` })),
-      split: i % 5 === 4 ? ("eval" as const) : ("train" as const),
-    };
-  });
-  await createComparisonTasks(t.db, DEMO_DATASETS.preferences, tasks, { seed: 2 });
-  await rankWithOracle(t.db, DEMO_DATASETS.preferences);
-}
-
-beforeAll(async () => {
-  process.env.RLHF_HOME = home;
-  await initBackend("wasm");
-  t = await createTestDatabase();
-  await seedDemo(t.db, { corpusSize: 40, sftSize: 20 });
-  const demo = generateDemo({ corpusSize: 300, sftSize: 100 });
-  tokenizer = trainBpe([...demo.corpus, ...demo.sft.map((p) => `${p.prompt} ${p.response}`)], {
-    vocabSize: 320,
-  });
-  const sft = new GPT(gptConfig("tiny", { ...tiny, vocabSize: tokenizer.vocabSize }), { seed: 1 });
-  await saveCheckpoint(sftDir, sft, tokenizer);
-  sft.dispose();
-  await seedPreferences(40);
-});
-afterAll(async () => t?.drop());
-
-async function series(runId: string, key: string) {
-  return t.db
-    .select({ step: metrics.step, value: metrics.value })
-    .from(metrics)
-    .where(and(eq(metrics.runId, runId), eq(metrics.key, key)))
-    .orderBy(asc(metrics.step));
-}
+const { sftDir, series, finalCheckpoint, expectResumeMatchesWhole } = preferenceTestSetup(
+  { home: "rlhf-dpo-", tasks: 40, evalEvery: 5, seeds: { sentences: 13, tasks: 2 } },
+  (ready) => {
+    t = ready.t;
+  },
+);
 
 const dpoConfig = (extra: Record<string, unknown> = {}) => ({
   policy: sftDir,
@@ -234,14 +181,7 @@ describe("trainDpo", () => {
     ]);
     expect(rows.length).toBeGreaterThan(0);
 
-    const [final] = await t.db
-      .select()
-      .from(checkpoints)
-      .where(eq(checkpoints.runId, run!.id))
-      .orderBy(desc(checkpoints.step))
-      .limit(1);
-    expect(final!.isFinal).toBe(true);
-    const config = JSON.parse(readFileSync(path.join(final!.path, "config.json"), "utf8"));
+    const { config } = await finalCheckpoint(run!.id);
     expect(config.architectures).toEqual(["GPT2LMHeadModel"]);
   });
 
@@ -262,22 +202,10 @@ describe("trainDpo", () => {
   });
 
   it("resumes after a shutdown and ends where an uninterrupted run ends", async () => {
-    const config = dpoConfig({ epochs: 1, checkpointEvery: 3, evalEvery: 100 });
-    const [whole] = await t.db.insert(runs).values({ name: "dpo-whole", kind: "dpo", config }).returning();
-    await executeRun(t, whole!.id);
-    const [cut] = await t.db.insert(runs).values({ name: "dpo-cut", kind: "dpo", config }).returning();
-    const controller = new AbortController();
-    const first = await executeRun(t, cut!.id, {
-      signal: controller.signal,
-      onProgress: (step) => {
-        if (step === 4) controller.abort("shutdown");
-      },
-    });
-    expect(first.status).toBe("requeued");
-    expect((await executeRun(t, cut!.id)).status).toBe("succeeded");
-    const a = await series(whole!.id, "loss");
-    const b = await series(cut!.id, "loss");
-    expect(b.map((p) => p.step)).toEqual(a.map((p) => p.step));
-    for (const [i, p] of a.entries()) expect(b[i]!.value, `step ${p.step}`).toBeCloseTo(p.value, 4);
+    await expectResumeMatchesWhole(
+      "dpo",
+      "dpo",
+      dpoConfig({ epochs: 1, checkpointEvery: 3, evalEvery: 100 }),
+    );
   });
 });

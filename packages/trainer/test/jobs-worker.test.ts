@@ -20,14 +20,9 @@ import {
 } from "./fixtures/processes";
 
 let t: TestDatabase;
-workerTestDatabase((database) => {
+const { runRow } = workerTestDatabase((database) => {
   t = database;
 });
-
-async function runRow(id: string) {
-  const [row] = await t.db.select().from(runs).where(eq(runs.id, id));
-  return row!;
-}
 
 const statusIs =
   (id: string, ...statuses: string[]) =>

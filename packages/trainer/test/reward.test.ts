@@ -1,23 +1,12 @@
-import { mkdtempSync, readFileSync } from "node:fs";
-import os from "node:os";
+import { readFileSync } from "node:fs";
 import path from "node:path";
-import {
-  DEMO_DATASETS,
-  generateDemo,
-  mulberry32,
-  type Sentiment,
-  seedDemo,
-  sentence,
-  TOPICS,
-} from "@rlhf/core/demo";
-import { createComparisonTasks, rankWithOracle } from "@rlhf/core/preferences";
-import { checkpoints, metrics, runs } from "@rlhf/core/schema";
-import { createTestDatabase, type TestDatabase } from "@rlhf/core/testing";
+import { DEMO_DATASETS } from "@rlhf/core/demo";
+import { checkpoints, runs } from "@rlhf/core/schema";
+import type { TestDatabase } from "@rlhf/core/testing";
 import * as tf from "@tensorflow/tfjs";
-import { and, asc, desc, eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../src/backend";
-import { loadCheckpoint, saveCheckpoint } from "../src/checkpoint";
+import { eq } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { loadCheckpoint } from "../src/checkpoint";
 import { readSafetensors } from "../src/checkpoint/safetensors";
 import { executeRun } from "../src/jobs/execute";
 import { GPT, gptConfig } from "../src/model";
@@ -28,7 +17,7 @@ import {
   rewardHeadIsZero,
   rewardScores,
 } from "../src/rl/reward-model";
-import { type Tokenizer, trainBpe } from "../src/tokenizer";
+import type { Tokenizer } from "../src/tokenizer";
 import {
   computeNormalization,
   type EncodedRanking,
@@ -36,56 +25,14 @@ import {
   pairwiseLoss,
   rewardBatch,
 } from "../src/trainers/reward";
+import { preferenceTestSetup, tiny } from "./fixtures/preferences";
 
 let t: TestDatabase;
 let tokenizer: Tokenizer;
-const home = mkdtempSync(path.join(os.tmpdir(), "rlhf-reward-"));
-const sftDir = path.join(home, "sft");
-const tiny = { nLayer: 1, nEmbd: 32, nHead: 2, nPositions: 64 };
-
-/**
- * Preference data the oracle ranks: per task one positive, one neutral and one negative answer about the
- * prompt's topic — separable by the sentiment words alone.
- */
-async function seedPreferences(count: number) {
-  const random = mulberry32(11);
-  const order: Sentiment[] = ["negative", "positive", "neutral"];
-  const tasks = Array.from({ length: count }, (_, i) => {
-    const topic = TOPICS[i % TOPICS.length]!;
-    return {
-      prompt: `Tell me about ${topic}.`,
-      completions: order.map((s) => ({ response: sentence(random, topic, s), source: `test:${s}` })),
-      split: i % 4 === 3 ? ("eval" as const) : ("train" as const),
-    };
-  });
-  await createComparisonTasks(t.db, DEMO_DATASETS.preferences, tasks, { seed: 1 });
-  await rankWithOracle(t.db, DEMO_DATASETS.preferences);
-}
-
-beforeAll(async () => {
-  process.env.RLHF_HOME = home;
-  await initBackend("wasm");
-  t = await createTestDatabase();
-  await seedDemo(t.db, { corpusSize: 40, sftSize: 20 });
-  const demo = generateDemo({ corpusSize: 300, sftSize: 100 });
-  tokenizer = trainBpe([...demo.corpus, ...demo.sft.map((p) => `${p.prompt} ${p.response}`)], {
-    vocabSize: 320,
-  });
-  // The "SFT model": a fresh random tiny GPT (no reward head), as an SFT run would leave it.
-  const sft = new GPT(gptConfig("tiny", { ...tiny, vocabSize: tokenizer.vocabSize }), { seed: 1 });
-  await saveCheckpoint(sftDir, sft, tokenizer);
-  sft.dispose();
-  await seedPreferences(160);
-});
-afterAll(async () => t?.drop());
-
-async function series(runId: string, key: string) {
-  return t.db
-    .select({ step: metrics.step, value: metrics.value })
-    .from(metrics)
-    .where(and(eq(metrics.runId, runId), eq(metrics.key, key)))
-    .orderBy(asc(metrics.step));
-}
+const { sftDir, series, finalCheckpoint, expectResumeMatchesWhole } = preferenceTestSetup(
+  { home: "rlhf-reward-", tasks: 160, evalEvery: 4, seeds: { sentences: 11, tasks: 1 } },
+  (ready) => ({ t, tokenizer } = ready),
+);
 
 const rewardConfig = (extra: Record<string, unknown> = {}) => ({
   init: sftDir,
@@ -360,47 +307,24 @@ describe("trainReward", () => {
     expect(rows.length).toBe(4);
 
     // The final checkpoint, as transformers and TRL read it.
-    const [final] = await t.db
-      .select()
-      .from(checkpoints)
-      .where(eq(checkpoints.runId, run!.id))
-      .orderBy(desc(checkpoints.step))
-      .limit(1);
-    expect(final!.isFinal).toBe(true);
-    const config = JSON.parse(readFileSync(path.join(final!.path, "config.json"), "utf8"));
+    const { final, config } = await finalCheckpoint(run!.id);
     expect(config.architectures).toEqual(["GPT2ForSequenceClassification"]);
     expect(config.num_labels).toBe(1);
     expect(config.pad_token_id).toBe(tokenizer.padId);
-    const { tensors } = await readSafetensors(path.join(final!.path, "model.safetensors"));
+    const { tensors } = await readSafetensors(path.join(final.path, "model.safetensors"));
     expect(tensors.get("score.weight")!.shape).toEqual([1, 32]);
     expect(tensors.has("score.bias")).toBe(false);
-    const norm = JSON.parse(readFileSync(path.join(final!.path, "reward_normalization.json"), "utf8"));
+    const norm = JSON.parse(readFileSync(path.join(final.path, "reward_normalization.json"), "utf8"));
     expect(norm.samples).toBe(16);
     expect(Number.isFinite(norm.gain) && norm.gain > 0).toBe(true);
-    const loaded = await loadCheckpoint(final!.path, { rewardHead: true });
+    const loaded = await loadCheckpoint(final.path, { rewardHead: true });
     expect(loaded.rewardNormalization).toMatchObject({ gain: norm.gain, bias: norm.bias });
     loaded.model.dispose();
   });
 
   it("resumes after a shutdown and ends where an uninterrupted run ends", async () => {
     const config = rewardConfig({ epochs: 1, checkpointEvery: 3, normalizeSamples: 0, evalEvery: 100 });
-    const [whole] = await t.db.insert(runs).values({ name: "rm-whole", kind: "reward", config }).returning();
-    await executeRun(t, whole!.id);
-    const [cut] = await t.db.insert(runs).values({ name: "rm-cut", kind: "reward", config }).returning();
-    const controller = new AbortController();
-    const first = await executeRun(t, cut!.id, {
-      signal: controller.signal,
-      onProgress: (step) => {
-        if (step === 4) controller.abort("shutdown");
-      },
-    });
-    expect(first.status).toBe("requeued");
-    const second = await executeRun(t, cut!.id);
-    expect(second.status).toBe("succeeded");
-    const a = await series(whole!.id, "loss");
-    const b = await series(cut!.id, "loss");
-    expect(b.map((p) => p.step)).toEqual(a.map((p) => p.step));
-    for (const [i, p] of a.entries()) expect(b[i]!.value, `step ${p.step}`).toBeCloseTo(p.value, 4);
+    await expectResumeMatchesWhole("reward", "rm", config);
   });
 
   it("fails clearly when a dataset does not exist", async () => {

@@ -4,21 +4,16 @@
  * still-training run over HTTP at the endpoint recorded on the run, and stops on cancel.
  */
 import { cancelRun, launchRun } from "@rlhf/core/queue";
-import { checkpoints, runLogs, runs } from "@rlhf/core/schema";
+import { checkpoints, runLogs } from "@rlhf/core/schema";
 import type { TestDatabase } from "@rlhf/core/testing";
 import { asc, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { startWorker, tinyPretrain, waitFor, workerTestDatabase } from "./fixtures/processes";
 
 let t: TestDatabase;
-workerTestDatabase((database) => {
+const { runRow } = workerTestDatabase((database) => {
   t = database;
 });
-
-async function runRow(id: string) {
-  const [row] = await t.db.select().from(runs).where(eq(runs.id, id));
-  return row!;
-}
 
 describe("serve runs", () => {
   it("are claimed beside a training run, answer at their recorded endpoint, and stop on cancel", async () => {
