@@ -9,7 +9,7 @@
  * has more rankings than it requires, and that every task's counter equals its stored rankings.
  *
  *   pnpm --filter @rlhf/labeler build
- *   pnpm bench:labeler -- [--annotators 50,500] [--seconds 20] [--think-ms 2000] [--json]
+ *   pnpm bench:labeler [--annotators 50,500] [--seconds 20] [--think-ms 2000] [--json]
  *
  * `--think-ms` is the mean time an annotator spends on a task between fetching and submitting (uniform
  * in [0.5, 1.5] × it); 0 makes every annotator a closed loop with no pause (a saturation test).

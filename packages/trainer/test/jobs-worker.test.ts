@@ -71,13 +71,15 @@ describe("rlhf worker", () => {
     expect(samples.rows[0].n).toBeGreaterThan(0);
     const logs = await t.db.select().from(runLogs).where(eq(runLogs.runId, launched.id));
     expect(logs.some((l) => /pretrain run ok on/.test(l.message))).toBe(true);
-    const job = await t.pool.query("select state from pgboss.job where id = $1", [launched.jobId]);
-    expect(job.rows[0].state).toBe("completed");
+    // The run row says succeeded as the job process ends; the queue job is completed when the worker has
+    // settled it, a moment later.
     await worker.waitForEvent(
       (e) => e.type === "settled" && e.runId === launched.id,
       10_000,
       "the settled event",
     );
+    const job = await t.pool.query("select state from pgboss.job where id = $1", [launched.jobId]);
+    expect(job.rows[0].state).toBe("completed");
   });
 
   it("kill -9 the worker mid-run → another worker resumes from the checkpoint; no duplicate points, steps continue", async () => {
