@@ -28,7 +28,7 @@ export interface RankingGroup {
   pairs: [number, number][];
   /** The annotator's strength (1 = slightly, 2 = much better), or null. */
   strength: number | null;
-  /** The task's split (see `taskSplit`); all rankings of one task share it. */
+  /** The task's split (see `taskSplit`); all rankings of one prompt share it. */
   split: PreferenceSplit;
 }
 
@@ -41,39 +41,41 @@ export interface LoadRankingGroupsOptions {
   annotators?: string[];
 }
 
-/** A task id hashed to [0, 1): a split that never changes as a dataset grows. */
-export function taskHash(taskId: string): number {
-  return hashSeed(0, taskId) / 4294967296;
+/** A key (a task's prompt) hashed to [0, 1): a split that never changes as a dataset grows. */
+export function taskHash(key: string): number {
+  return hashSeed(0, key) / 4294967296;
 }
 
 /**
  * A task's split: `metadata.split` when it says "train" or "eval" (e.g. the demo's held-out prompts),
- * otherwise by hashing the task id, so every ranking of a task lands on the same side.
+ * otherwise by hashing the task's prompt — so every task and ranking of one prompt lands on the same side
+ * (several rounds of tasks for a prompt never put it in training and in the held-out set at once), and the
+ * same data is split the same way in every database.
  */
 export function taskSplit(
-  taskId: string,
+  prompt: string,
   metadata: Record<string, unknown> | null | undefined,
   evalFraction: number,
 ): PreferenceSplit {
   const stated = metadata?.split;
   if (stated === "train" || stated === "eval") return stated;
-  return taskHash(taskId) < evalFraction ? "eval" : "train";
+  return taskHash(prompt) < evalFraction ? "eval" : "train";
 }
 
 /**
  * Items into train and held-out lists by their task's split. With nothing held out but more than one
- * task, the task with the smallest hash is held out, so that a small dataset still gets an evaluation.
+ * prompt, the prompt with the smallest hash is held out, so that a small dataset still gets an evaluation.
  */
-export function splitByTask<T extends { taskId: string; split: PreferenceSplit }>(
+export function splitByTask<T extends { prompt: string; split: PreferenceSplit }>(
   items: T[],
 ): { train: T[]; held: T[] } {
   let held = items.filter((i) => i.split === "eval");
   let train = items.filter((i) => i.split !== "eval");
-  const tasks = [...new Set(train.map((i) => i.taskId))];
-  if (held.length === 0 && tasks.length > 1) {
-    const chosen = tasks.reduce((a, b) => (taskHash(b) < taskHash(a) ? b : a));
-    held = train.filter((i) => i.taskId === chosen);
-    train = train.filter((i) => i.taskId !== chosen);
+  const prompts = [...new Set(train.map((i) => i.prompt))];
+  if (held.length === 0 && prompts.length > 1) {
+    const chosen = prompts.reduce((a, b) => (taskHash(b) < taskHash(a) ? b : a));
+    held = train.filter((i) => i.prompt === chosen);
+    train = train.filter((i) => i.prompt !== chosen);
   }
   return { train, held };
 }
@@ -159,6 +161,8 @@ export async function loadRankingGroups(
       prompt: comparisonTasks.prompt,
       taskMetadata: comparisonTasks.metadata,
       datasetId: comparisonTasks.datasetId,
+      taskCreatedAt: comparisonTasks.createdAt,
+      rankedAt: rankings.createdAt,
     })
     .from(rankings)
     .innerJoin(comparisonTasks, eq(comparisonTasks.id, rankings.taskId))
@@ -196,8 +200,9 @@ export async function loadRankingGroups(
   }
 
   const groups: RankingGroup[] = [];
+  const sortKeys = new Map<RankingGroup, (string | number)[]>();
   for (const row of rows) {
-    const split = taskSplit(row.taskId, row.taskMetadata, evalFraction);
+    const split = taskSplit(row.prompt, row.taskMetadata, evalFraction);
     if (options.split && split !== options.split) continue;
     const pairs = expandRankingToPairs(row.ranking, { strength: row.strength });
     if (pairs.length === 0) continue;
@@ -223,8 +228,25 @@ export async function loadRankingGroups(
       strength: row.strength,
       split,
     });
+    sortKeys.set(groups.at(-1)!, [
+      row.taskCreatedAt.getTime(),
+      row.prompt,
+      ordered.map((c) => c.response).join("\u0000"),
+      row.annotatorId,
+      row.rankedAt.getTime(),
+    ]);
   }
-  return groups;
+  // Tasks written in one transaction share a timestamp and their ids are random: order them by what they
+  // hold, so the same data trains in the same order (and the same seed gives the same model) everywhere.
+  return groups.sort((a, b) => {
+    const ka = sortKeys.get(a)!;
+    const kb = sortKeys.get(b)!;
+    for (let i = 0; i < ka.length; i++) {
+      if (ka[i]! < kb[i]!) return -1;
+      if (ka[i]! > kb[i]!) return 1;
+    }
+    return 0;
+  });
 }
 
 /** A preference in TRL's plain format (the `margin` column is what TRL's reward trainer reads). */
