@@ -56,6 +56,19 @@ const pretrainConfig = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
+const sftConfig = (extra: Record<string, unknown>) => ({
+  maxSteps: 6,
+  batchSize: 4,
+  maxLength: 63,
+  evalEvery: 3,
+  evalBatches: 1,
+  checkpointEvery: 3,
+  samplePrompts: ["Tell me about the park."],
+  sampleMaxTokens: 4,
+  backend: "wasm",
+  ...extra,
+});
+
 async function launch(kind: JobKind, config: Record<string, unknown>, name = `${kind}-${Math.random()}`) {
   const [run] = await t.db.insert(runs).values({ name, kind, config }).returning();
   return run!;
@@ -182,18 +195,7 @@ describe("SFT", () => {
     );
     await executeRun(t, base.id);
     const before = tf.memory().numTensors;
-    const run = await launch("sft", {
-      init: "run:sft-base",
-      maxSteps: 6,
-      batchSize: 4,
-      maxLength: 63,
-      evalEvery: 3,
-      evalBatches: 1,
-      checkpointEvery: 3,
-      samplePrompts: ["Tell me about the park."],
-      sampleMaxTokens: 4,
-      backend: "wasm",
-    });
+    const run = await launch("sft", sftConfig({ init: "run:sft-base", maxSteps: 6 }));
     const result = await executeRun(t, run.id);
     expect(result.error).toBeUndefined();
     expect(result.status).toBe("succeeded");
@@ -237,18 +239,7 @@ describe("SFT", () => {
     grown.dispose();
 
     // SFT from it: the run adds them, says so, and its checkpoint carries them.
-    const run = await launch("sft", {
-      init: dir,
-      maxSteps: 3,
-      batchSize: 4,
-      maxLength: 63,
-      evalEvery: 3,
-      evalBatches: 1,
-      checkpointEvery: 3,
-      samplePrompts: ["Tell me about the park."],
-      sampleMaxTokens: 4,
-      backend: "wasm",
-    });
+    const run = await launch("sft", sftConfig({ init: dir, maxSteps: 3 }));
     const result = await executeRun(t, run.id);
     expect(result.error).toBeUndefined();
     expect(result.status).toBe("succeeded");

@@ -46,6 +46,11 @@ export interface AddedToken {
   normalized: boolean;
 }
 
+/** A special token as the workbench adds them: matched whole, no whitespace absorbed. */
+function specialToken(id: number, content: string): AddedToken {
+  return { id, content, special: true, singleWord: false, lstrip: false, rstrip: false, normalized: false };
+}
+
 /** Which token plays which part; contents, resolved against the vocabulary. */
 export interface TokenizerRoles {
   eos?: string;
@@ -337,15 +342,7 @@ export class Tokenizer {
       merges: this.merges,
       addedTokens: [
         ...this.addedTokens,
-        ...added.map((content, i) => ({
-          id: this.vocabSize + i,
-          content,
-          special: true,
-          singleWord: false,
-          lstrip: false,
-          rstrip: false,
-          normalized: false,
-        })),
+        ...added.map((content, i) => specialToken(this.vocabSize + i, content)),
       ],
       roles: {
         eos: contentOf(this.eosId),
@@ -665,15 +662,7 @@ export function trainBpe(texts: Iterable<string>, options: TrainBpeOptions): Tok
   return new Tokenizer({
     vocab,
     merges,
-    addedTokens: specialTokens.map((content, id) => ({
-      id,
-      content,
-      special: true,
-      singleWord: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-    })),
+    addedTokens: specialTokens.map((content, id) => specialToken(id, content)),
   });
 }
 
