@@ -1,14 +1,10 @@
 import { LoginForm } from "@rlhf/ui/login-form";
+import { safeNext } from "@rlhf/ui/safe-next";
 import { currentUser } from "~/server/session";
 import styles from "./login.module.css";
 import { SignOutButton } from "./sign-out-button";
 
 export const dynamic = "force-dynamic";
-
-/** Only paths of this site: `next` never sends anyone elsewhere after signing in. */
-function safeNext(next: string | string[] | undefined): string {
-  return typeof next === "string" && next.startsWith("/") && !next.startsWith("//") ? next : "/";
-}
 
 /**
  * Sign in with a workbench account (the labeler's accounts: admins launch and cancel runs). Signed in,

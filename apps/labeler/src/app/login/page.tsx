@@ -1,13 +1,9 @@
 import { LoginForm } from "@rlhf/ui/login-form";
+import { safeNext } from "@rlhf/ui/safe-next";
 import { redirect } from "next/navigation";
 import { currentUser } from "~/server/session";
 
 export const dynamic = "force-dynamic";
-
-/** Only paths of this site: `next` never sends anyone elsewhere after signing in. */
-function safeNext(next: string | string[] | undefined): string {
-  return typeof next === "string" && next.startsWith("/") && !next.startsWith("//") ? next : "/";
-}
 
 export default async function LoginPage({
   searchParams,
