@@ -1,5 +1,6 @@
 /** The dashboard's pure helpers against plain references. */
 import { jobConfigSchemas } from "@rlhf/core/configs";
+import { safeNext } from "@rlhf/ui/safe-next";
 import { describe, expect, it } from "vitest";
 import {
   alignedRange,
@@ -35,6 +36,18 @@ function series(n: number, seed = 1, firstStep = 0, stride = 1): Point[] {
     time: 1_700_000_000_000 + i * 1000,
   }));
 }
+
+describe("safeNext", () => {
+  it("keeps paths of this site and turns anything else into /", () => {
+    expect(safeNext("/launch?kind=ppo")).toBe("/launch?kind=ppo");
+    expect(safeNext("/playground")).toBe("/playground");
+    for (const elsewhere of ["//evil.example", "/\\evil.example", "https://evil.example", "evil", ""]) {
+      expect(safeNext(elsewhere)).toBe("/");
+    }
+    expect(safeNext(["/a", "/b"])).toBe("/");
+    expect(safeNext(undefined)).toBe("/");
+  });
+});
 
 describe("debiasedEma", () => {
   /** TensorBoard's loop, as written in its line chart (without the look-ahead constant check). */
