@@ -47,6 +47,42 @@ describe("safeNext", () => {
     expect(safeNext(["/a", "/b"])).toBe("/");
     expect(safeNext(undefined)).toBe("/");
   });
+
+  it("never leads off the site, whatever character a browser strips or rewrites (/%09/evil.com and kin)", () => {
+    const site = "https://dash.example";
+    const landsHere = (next: string) => new URL(safeNext(next), `${site}/login`).origin === site;
+    // As the login page receives them: the query string decoded once.
+    for (const query of [
+      "/%09/evil.com",
+      "/%0A/evil.com",
+      "/%0D/evil.com",
+      "/%09%0A/evil.com",
+      "/%5C%09evil.com",
+    ]) {
+      const next = new URLSearchParams(`next=${query}`).get("next")!;
+      expect(landsHere(next), query).toBe(true);
+      expect(safeNext(next), query).toBe("/");
+    }
+    // Every ASCII character and a few others, once and twice, after the first slash.
+    const odd = [
+      ...Array.from({ length: 128 }, (_, c) => String.fromCharCode(c)),
+      "\u00a0",
+      "\u3000",
+      "\ufeff",
+    ];
+    for (const c of odd) {
+      for (const next of [`/${c}/evil.com`, `/${c}${c}evil.com`, `/${c}\\evil.com`, `/.${c}/evil.com`]) {
+        expect(landsHere(next), JSON.stringify(next)).toBe(true);
+      }
+    }
+    for (const next of ["/.//evil.com", "/a/..//evil.com", "/%2e%2e//evil.com", "/./\\evil.com"]) {
+      expect(landsHere(next), next).toBe(true);
+      expect(safeNext(next), next).toBe("/");
+    }
+    // Paths of the site come back as the browser would read them.
+    expect(safeNext("/runs/abc?tab=charts#loss")).toBe("/runs/abc?tab=charts#loss");
+    expect(safeNext("/a/../launch")).toBe("/launch");
+  });
 });
 
 describe("debiasedEma", () => {
