@@ -8,6 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type GPTConfig, validateConfig } from "./config";
+import type { LoraAdapters } from "./lora";
 import {
   attentionBias,
   cachedSelfAttention,
@@ -55,7 +56,17 @@ export interface ForwardOptions {
   logits?: "all" | "last" | "none";
   /** Include `hidden` in the output (default true). */
   returnHidden?: boolean;
+  /**
+   * With LoRA attached: false runs the base model alone — the reference policy of RL with LoRA is the same
+   * weights with the adapters off (default true).
+   */
+  adapters?: boolean;
+  /** A training forward pass: applies LoRA dropout (default false; no other layer has dropout). */
+  training?: boolean;
 }
+
+/** The adapters a forward pass applies, if any (see lora.ts). */
+type AdapterPass = { lora: LoraAdapters; training: boolean } | undefined;
 
 export type GPTOutput = {
   /** [B, T, V], or [B, 1, V] with logits: "last". */
@@ -98,6 +109,8 @@ export class GPT {
   readonly hasRewardHead: boolean;
   /** Prefix of this model's tf.Variable names. */
   readonly name: string;
+  /** LoRA adapters, when attached (`addLora` in lora.ts); the base parameters are then frozen. */
+  lora: LoraAdapters | undefined;
   private lmHeadCache: { source: object; tableT: tf.Tensor2D } | undefined;
 
   constructor(config: GPTConfig, options: GPTOptions = {}) {
@@ -167,13 +180,17 @@ export class GPT {
       throw new Error(`forward: ${pastLength + time} positions exceed the context of ${config.nPositions}`);
     }
     const useCache = options.useCache === true || past !== undefined;
+    const adapters: AdapterPass =
+      this.lora && options.adapters !== false
+        ? { lora: this.lora, training: options.training === true }
+        : undefined;
     return tf.tidy(() => {
       const tokens = embedding(inputIds, this.param("wte.weight") as tf.Tensor2D); // [B, T, d]
       let x = tf.add(tokens, this.positionEmbeddings(time, pastLength, attentionMask, positionIds)); // [B, T, d]
       const bias = attentionBias(attentionMask, time, pastLength); // [B|1, T, Tpast + T]
       const cache: LayerKV[] | undefined = useCache ? [] : undefined;
       for (let i = 0; i < config.nLayer; i++) {
-        x = this.block(x, i, bias, cache && { past: past?.layers[i], out: cache });
+        x = this.block(x, i, bias, adapters, cache && { past: past?.layers[i], out: cache });
       }
       const hidden = this.layerNorm(x, "ln_f") as tf.Tensor3D; // [B, T, d]
       const out: GPTOutput = {};
@@ -204,11 +221,12 @@ export class GPT {
     x: tf.Tensor,
     i: number,
     bias: tf.Tensor,
+    adapters: AdapterPass,
     cache?: { past?: LayerKV; out: LayerKV[] },
   ): tf.Tensor {
     const h = `h.${i}`;
-    x = tf.add(x, this.attention(this.layerNorm(x, `${h}.ln_1`), i, bias, cache));
-    x = tf.add(x, this.mlp(this.layerNorm(x, `${h}.ln_2`), i));
+    x = tf.add(x, this.attention(this.layerNorm(x, `${h}.ln_1`), i, bias, adapters, cache));
+    x = tf.add(x, this.mlp(this.layerNorm(x, `${h}.ln_2`), i, adapters));
     return x;
   }
 
@@ -216,10 +234,11 @@ export class GPT {
     x: tf.Tensor,
     i: number,
     bias: tf.Tensor,
+    adapters: AdapterPass,
     cache?: { past?: LayerKV; out: LayerKV[] },
   ): tf.Tensor {
     const h = `h.${i}.attn`;
-    const qkv = this.linear(x, `${h}.c_attn`); // [B, T, 3d]
+    const qkv = this.linear(x, `${h}.c_attn`, adapters); // [B, T, 3d]
     let y: tf.Tensor; // [B, T, d]
     if (cache) {
       const result = cachedSelfAttention(qkv, bias, this.config.nHead, cache.past);
@@ -228,19 +247,23 @@ export class GPT {
     } else {
       y = causalSelfAttention(qkv, bias, this.config.nHead);
     }
-    return this.linear(y, `${h}.c_proj`);
+    return this.linear(y, `${h}.c_proj`, adapters);
   }
 
-  private mlp(x: tf.Tensor, i: number): tf.Tensor {
-    return this.linear(gelu(this.linear(x, `h.${i}.mlp.c_fc`)), `h.${i}.mlp.c_proj`);
+  private mlp(x: tf.Tensor, i: number, adapters: AdapterPass): tf.Tensor {
+    const hidden = this.linear(x, `h.${i}.mlp.c_fc`, adapters); // [B, T, 4d]
+    return this.linear(gelu(hidden), `h.${i}.mlp.c_proj`, adapters); // [B, T, d]
   }
 
-  private linear(x: tf.Tensor, module: string): tf.Tensor {
-    return linear(
+  /** Conv1D `module`: x W + b, plus LoRA's (α/r) x A B when the pass applies an adapter on it. */
+  private linear(x: tf.Tensor, module: string, adapters: AdapterPass): tf.Tensor {
+    const y = linear(
       x,
       this.param(`${module}.weight`) as tf.Tensor2D,
       this.param(`${module}.bias`) as tf.Tensor1D,
     );
+    const delta = adapters?.lora.delta(x, module, adapters.training);
+    return delta ? tf.add(y, delta) : y;
   }
 
   private layerNorm(x: tf.Tensor, module: string): tf.Tensor {
@@ -366,11 +389,19 @@ export class GPT {
     return report;
   }
 
-  /** Trainable variables, optionally only those whose checkpoint name passes `filter`. */
+  /**
+   * Trainable variables by name — the base parameters that are not frozen, then LoRA's
+   * (`h.0.attn.c_attn.lora_A.weight`, ...) — optionally only those whose name passes `filter`. What an
+   * optimiser should hold moments for: with LoRA, the adapters (and a reward model's score head) only.
+   */
+  trainableParams(filter?: (name: string) => boolean): Map<string, tf.Variable> {
+    const all = [...this.params.entries(), ...(this.lora?.namedVariables() ?? [])];
+    return new Map(all.filter(([name, v]) => v.trainable && (!filter || filter(name))));
+  }
+
+  /** Trainable variables (LoRA's included), optionally only those whose name passes `filter`. */
   trainableVariables(filter?: (name: string) => boolean): tf.Variable[] {
-    return [...this.params.entries()]
-      .filter(([name, v]) => v.trainable && (!filter || filter(name)))
-      .map(([, v]) => v);
+    return [...this.trainableParams(filter).values()];
   }
 
   /** Number of parameters (heads included), optionally only those whose name passes `filter`. */
@@ -393,6 +424,8 @@ export class GPT {
   }
 
   dispose(): void {
+    this.lora?.dispose();
+    this.lora = undefined;
     for (const v of this.params.values()) v.dispose();
     this.params.clear();
     this.lmHeadCache?.tableT.dispose();

@@ -86,11 +86,32 @@ function weightGrad(
 }
 
 /**
+ * A non-trainable variable (a frozen base under LoRA, a reference model). tfjs's customGrad computes every
+ * input's gradient, wanted or not: an op taking such a weight as a constant skips products that cost as much
+ * as full fine-tuning's (for GPT-2 small the tied LM head's alone is 50,257 x d x tokens).
+ */
+function isFrozen(t: tf.Tensor): boolean {
+  return t instanceof tf.Variable && !t.trainable;
+}
+
+/**
  * y = x @ W (+ b) over the last axis of x. W: [in, out]. Backward: dx = dy @ Wᵀ, dW = xᵀ @ dy,
  * db = Σ_rows dy — with explicit transposes.
  */
 export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor {
   const outShape = [...x.shape.slice(0, -1), w.shape[1]];
+  if (isFrozen(w) && (!b || isFrozen(b))) {
+    // A frozen weight (LoRA's base) is a constant of the op: no dW/db products are computed at all.
+    return customOp([x], ([xIn]) => {
+      const x2 = as2d(xIn);
+      const y = b ? tf.fused.matMul({ a: x2, b: w, bias: b }) : tf.matMul(x2, w);
+      return {
+        saved: [],
+        value: y.reshape(outShape),
+        gradFunc: (dy) => [tf.matMul(as2d(dy), tf.transpose(w)).reshape(xIn.shape)],
+      };
+    });
+  }
   if (b) {
     return customOp([x, w, b], ([xIn, wIn, bIn]) => {
       const x2 = as2d(xIn);
@@ -130,6 +151,13 @@ export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor
  */
 export function tiedLinear(x: tf.Tensor, table: tf.Tensor2D, tableT?: tf.Tensor2D): tf.Tensor {
   const outShape = [...x.shape.slice(0, -1), table.shape[0]];
+  if (isFrozen(table)) {
+    return customOp([x], ([xIn]) => ({
+      saved: [],
+      value: tf.matMul(as2d(xIn), tableT ?? tf.transpose(table)).reshape(outShape),
+      gradFunc: (dy) => [tf.matMul(as2d(dy), table).reshape(xIn.shape)],
+    }));
+  }
   return customOp([x, table], ([xIn, tableIn]) => {
     const x2 = as2d(xIn);
     const t = tableT ?? tf.transpose(tableIn);
