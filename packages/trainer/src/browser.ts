@@ -1,8 +1,9 @@
 /**
  * `@rlhf/trainer/browser`: what a web page needs to run a checkpoint on the user's device — the GPT,
- * generation, the tokenizer from tokenizer.json text, config.json → GPTConfig and safetensors decoding
- * from bytes. Nothing in its import graph touches Node (no `node:` modules, fs, pg or tfjs-node); a test
- * bundles it for the browser to keep it so. The caller picks the tfjs backend (webgl, wasm, cpu).
+ * generation, the tokenizer from tokenizer.json text, config.json → GPTConfig, safetensors decoding
+ * from bytes, and the checkpoint as a lossless compressor (`compress` / `decompress`). Nothing in its
+ * import graph touches Node (no `node:` modules, fs, pg or tfjs-node); a test bundles it for the browser
+ * to keep it so. The caller picks the tfjs backend (webgl, wasm, cpu).
  */
 export { modelFromCheckpointFiles } from "./checkpoint/model-files";
 export {
@@ -11,6 +12,7 @@ export {
   type SafetensorsContents,
   type SafetensorsDtype,
 } from "./checkpoint/safetensors-bytes";
+export * from "./compress";
 export {
   type Completion,
   type CompletionSettings,
