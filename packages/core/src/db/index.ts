@@ -4,9 +4,11 @@ export {
   applyMigrations,
   type Database,
   type Db,
+  guardPool,
   MIGRATIONS_DIR,
   type OpenDatabaseOptions,
   openDatabase,
   redactUrl,
 } from "./open";
+export { backoffMs, isUnreachable, rootMessage, type UntilReachableOptions, untilReachable } from "./outage";
 export * as schema from "./schema";

@@ -51,8 +51,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
     max: options.max ?? 10,
     connectionTimeoutMillis: 15_000,
   });
-  // An idle client losing its server (a restart, say) must not crash the process; the next query reconnects.
-  pool.on("error", () => {});
+  guardPool(pool);
   try {
     await pool.query("select 1");
   } catch (error) {
@@ -85,6 +84,19 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
       await embedded?.release();
     },
   };
+}
+
+/**
+ * A server restart must never crash a process through an unhandled `error` event. The pool emits one for
+ * an idle client that loses its server (the pool drops that client; the next query reconnects). A client
+ * checked out with `pool.connect()` — a transaction — has no listener of its own while it is out: pg-pool
+ * removes its idle listener, and pg then emits the socket error on the client even when the query in
+ * flight already rejected with it. Every client gets a listener for its whole life; the query (or the
+ * next one, "not queryable") reports the failure, and the pool discards the broken client on release.
+ */
+export function guardPool(pool: pg.Pool): void {
+  pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
 }
 
 /** Apply the committed migrations; an advisory lock lets many processes start at once. */

@@ -37,4 +37,5 @@ export {
   type WorkerIdentity,
 } from "./lifecycle";
 export { findRun, getRun, isUuid, RunNotFoundError, type RunRecord } from "./refs";
+export { closestName, didYouMean, editDistance } from "./suggest";
 export { type ListRunsOptions, type LogLine, listRuns, runDetail, runLogLines } from "./runs";

@@ -9,6 +9,7 @@ import type { Database } from "../db/open";
 import { runInputs, runs } from "../db/schema";
 import { queueFor, sendRunJob } from "./boss";
 import { findRun, replaceAt, runReferences } from "./refs";
+import { didYouMean } from "./suggest";
 import { transaction } from "./tx";
 
 export interface LaunchRunOptions {
@@ -113,7 +114,7 @@ async function launch(database: Database, steps: PipelineStep[], pipelineId: str
         if (!existing) {
           return fail(
             path,
-            `run:${ref} matches no run${inPipeline ? " and no earlier step of this pipeline" : ""} (give a run id or name)`,
+            `run:${ref} matches no run${inPipeline ? " and no earlier step of this pipeline" : ""} (give a run id or name)${await didYouMean(database.db, ref, "run:")}`,
           );
         }
         if (existing.status === "failed" || existing.status === "cancelled") {

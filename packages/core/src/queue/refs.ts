@@ -1,6 +1,7 @@
 import { desc, eq, or } from "drizzle-orm";
 import type { Db } from "../db/open";
 import { runs } from "../db/schema";
+import { didYouMean } from "./suggest";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -25,14 +26,18 @@ export type RunRecord = typeof runs.$inferSelect;
 /** Like findRun, but an error naming the reference when there is no such run. */
 export async function getRun(db: Db, ref: string): Promise<RunRecord> {
   const run = await findRun(db, ref);
-  if (!run) throw new RunNotFoundError(ref);
+  if (!run) throw new RunNotFoundError(ref, await didYouMean(db, ref));
   return run;
 }
 
 export class RunNotFoundError extends Error {
   override name = "RunNotFoundError";
-  constructor(readonly ref: string) {
-    super(`no run with id or name "${ref}"`);
+  /** `hint`: " (did you mean …?)" or "". */
+  constructor(
+    readonly ref: string,
+    hint = "",
+  ) {
+    super(`no run with id or name "${ref}"${hint}`);
   }
 }
 

@@ -1,4 +1,5 @@
 import { sql } from "drizzle-orm";
+import { rootMessage } from "../db/outage";
 import { comparisonTasks, datasets, rankings, runs } from "../db/schema";
 import { createTRPCRouter, publicProcedure } from "./trpc";
 
@@ -56,10 +57,3 @@ export const healthRouter = createTRPCRouter({
     }
   }),
 });
-
-/** drizzle wraps the driver's error ("Failed query: ..."); the driver's message is the useful one. */
-function rootMessage(error: unknown): string {
-  let current = error;
-  while (current instanceof Error && current.cause instanceof Error) current = current.cause;
-  return current instanceof Error ? current.message : String(error);
-}

@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { isJobKind, type JobKind, parseJobConfig } from "@rlhf/core/configs";
 import { type Database, workbenchHome } from "@rlhf/core/db";
+import { didYouMean } from "@rlhf/core/queue";
 import { checkpoints, runs } from "@rlhf/core/schema";
 import { RunTelemetry } from "@rlhf/core/telemetry";
 import { desc, eq, or, sql } from "drizzle-orm";
@@ -66,7 +67,8 @@ export async function resolveCheckpointRef(database: Database, ref: string, step
     .where(isUuid ? or(eq(runs.id, key), eq(runs.name, key)) : eq(runs.name, key))
     .orderBy(desc(runs.createdAt))
     .limit(1);
-  if (!run) throw new Error(`${ref}: no run with that id or name`);
+  if (!run)
+    throw new Error(`${ref}: no run with that id or name${await didYouMean(database.db, key, "run:")}`);
   const saved = await database.db
     .select()
     .from(checkpoints)
