@@ -216,10 +216,10 @@ async function main() {
         trpc(base, cookies[1]!, "labeling.progress", { datasetId, utcOffsetMinutes: 0 }, "GET"),
       );
       await sequential("labeling.next (held task)", () =>
-        trpc(base, cookies[1]!, "labeling.next", { datasetId }, "GET"),
+        trpc(base, cookies[1]!, "labeling.next", { datasetId }, "POST"),
       );
       await sequential("labeling.next + submit", async () => {
-        const got = await trpc(base, cookies[2]!, "labeling.next", { datasetId }, "GET");
+        const got = await trpc(base, cookies[2]!, "labeling.next", { datasetId }, "POST");
         const task = got.data as NextTask;
         await trpc(
           base,
@@ -264,7 +264,7 @@ async function main() {
             let task: NextTask | null;
             if (carried !== undefined) task = carried;
             else {
-              const got = await trpc(base, cookie, "labeling.next", { datasetId }, "GET");
+              const got = await trpc(base, cookie, "labeling.next", { datasetId }, "POST");
               next.push(got.ms);
               if (!got.ok) {
                 errors++;

@@ -13,6 +13,7 @@ import {
   exportPreferences,
   goldAccuracy,
   importJsonl,
+  LabelingError,
   nextTask,
   ownRanking,
   submitRanking,
@@ -222,6 +223,10 @@ describe("submissions", () => {
 
   it("refuses a ranking beyond the task's required count, and a key used for another answer", async () => {
     const [a, b] = pairwise.completions.map((c) => c.id);
+    // a1 holds a lease that outlived the task's last free slot.
+    await t.db
+      .insert(taskLeases)
+      .values({ taskId: pairwise.taskId, annotatorId: "a1", expiresAt: new Date(Date.now() + 60_000) });
     await expect(
       submitRanking(t.db, "a1", { taskId: pairwise.taskId, ranking: [[a!], [b!]], idempotencyKey: key() }),
     ).rejects.toThrow("this task already has the 1 ranking it needs; take the next one");
@@ -233,6 +238,68 @@ describe("submissions", () => {
         idempotencyKey: stored!.idempotencyKey!,
       }),
     ).rejects.toThrow("this submission key was already used for another answer");
+  });
+
+  it("takes an answer only from the task's lease holder (or an admin, openly), and tells others nothing of the task", async () => {
+    const id = await makeDataset("lease-rules", 2, 3, 2);
+    await t.db
+      .insert(users)
+      .values(
+        ["holder", "intruder", "an-admin"].map((name) => ({ id: name, name, email: `${name}@example.com` })),
+      );
+    const held = (await nextTask(t.db, { annotatorId: "holder", datasetId: id }))!;
+    const ids = held.completions.map((c) => c.id);
+    const attempts = [
+      { ranking: ids.map((c) => [c]) },
+      { ranking: [] },
+      { ranking: [[ids[0]!]] },
+      { ranking: null },
+      { skipped: true },
+      { allBad: true },
+      { ranking: ids.map((c) => [c]), flags: { [ids[0]!]: ["spam" as const] } },
+    ];
+    for (const attempt of attempts) {
+      const error = await submitRanking(t.db, "intruder", {
+        taskId: held.taskId,
+        idempotencyKey: key(),
+        ...attempt,
+      }).catch((e: unknown) => e as LabelingError);
+      expect(error, JSON.stringify(attempt)).toBeInstanceOf(LabelingError);
+      expect((error as LabelingError).code).toBe("FORBIDDEN");
+      for (const c of ids) expect((error as LabelingError).message).not.toContain(c);
+      expect((error as LabelingError).message).not.toMatch(/responses|prompt/);
+    }
+    // Claiming to be an admin is not enough; being one, and saying so, is.
+    await expect(
+      submitRanking(t.db, "intruder", {
+        taskId: held.taskId,
+        skipped: true,
+        asAdmin: true,
+        idempotencyKey: key(),
+      }),
+    ).rejects.toMatchObject({ code: "FORBIDDEN", message: expect.stringMatching(/^asAdmin: only an admin/) });
+    expect(await t.db.select().from(rankings).where(eq(rankings.taskId, held.taskId))).toEqual([]);
+    // The holder is not pushed out by any of it.
+    const own = await submitRanking(t.db, "holder", {
+      taskId: held.taskId,
+      ranking: ids.map((c) => [c]),
+      idempotencyKey: key(),
+    });
+    expect(own.status).toBe("recorded");
+    const byAdmin = await submitRanking(
+      t.db,
+      "an-admin",
+      {
+        taskId: held.taskId,
+        ranking: [...ids].reverse().map((c) => [c]),
+        asAdmin: true,
+        idempotencyKey: key(),
+      },
+      { isAdmin: true },
+    );
+    expect(byAdmin.status).toBe("recorded");
+    const stored = await t.db.select().from(rankings).where(eq(rankings.taskId, held.taskId));
+    expect(stored.map((r) => r.annotatorId).sort()).toEqual(["an-admin", "holder"]);
   });
 
   it("lets an annotator change their own answer; a skip is stored but not counted", async () => {

@@ -3,4 +3,6 @@
 import { createTRPCReact } from "@rlhf/ui/trpc/react";
 import type { AppRouter } from "~/server/api/root";
 
-export const { useTRPC, TRPCReactProvider } = createTRPCReact<AppRouter>({ source: "labeler-react" });
+export const { useTRPC, useTRPCClient, TRPCReactProvider } = createTRPCReact<AppRouter>({
+  source: "labeler-react",
+});

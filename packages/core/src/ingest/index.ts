@@ -11,12 +11,20 @@ import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
 import { z } from "zod";
 import type { Database } from "../db/open";
 import { apiTokens, type RunStatus, runs } from "../db/schema";
-import { isUuid } from "../queue/refs";
+import { nulMessage, nulPath } from "../nul";
+import { isUuid, RUN_NAME_MAX, runNameProblem } from "../queue/refs";
 import { transaction } from "../queue/tx";
 
 /** Seconds since the epoch (Python's `time.time()`) or an ISO 8601 timestamp. */
 const timeSchema = z
-  .union([z.number().positive(), z.iso.datetime({ offset: true })])
+  .union([
+    z
+      .number()
+      .positive()
+      // 9999-12-31: a later time is no date a database (or JavaScript) holds, and surely not seconds.
+      .max(253_402_300_799, "seconds since the epoch, at most 253402300799 (the year 9999)"),
+    z.iso.datetime({ offset: true }),
+  ])
   .optional()
   .describe("when it happened: seconds since the epoch, or an ISO 8601 timestamp (default: when received)");
 
@@ -34,9 +42,15 @@ export const ingestPayloadSchema = z
           .string()
           .trim()
           .min(1)
-          .max(200)
+          .max(RUN_NAME_MAX)
+          .superRefine((name, ctx) => {
+            const problem = runNameProblem(name);
+            if (problem) ctx.addIssue({ code: "custom", message: `run name ${problem}` });
+          })
           .optional()
-          .describe("the run's name; without an id, the newest external run of this name (created if none)"),
+          .describe(
+            "the run's name (not a UUID); without an id, the newest external run of this name (created if none)",
+          ),
         config: z
           .record(z.string(), z.unknown())
           .optional()
@@ -133,6 +147,9 @@ export interface IngestAuth {
 /** Write one payload: find or create the external run, then its metrics, samples and logs, in one transaction. */
 export async function ingest(database: Database, body: unknown, auth: IngestAuth): Promise<IngestResult> {
   if (!auth.trusted) await authenticateToken(database, auth.token);
+  const nul = nulPath(body);
+  if (nul !== undefined)
+    throw new IngestError(400, nulMessage(nul), [{ path: nul, message: nulMessage(nul) }]);
   const parsed = ingestPayloadSchema.safeParse(body);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
@@ -313,7 +330,7 @@ export async function authenticateToken(database: Database, header: string | nul
   if (!token)
     throw new IngestError(
       401,
-      "missing token: send Authorization: Bearer rlhf_… (create one with `rlhf tokens create`)",
+      "missing token: send Authorization: Bearer rlhf_… (create one with `pnpm rlhf tokens create`)",
     );
   const [row] = await database.db
     .update(apiTokens)

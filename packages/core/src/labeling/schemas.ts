@@ -44,6 +44,8 @@ export const submitRankingSchema = z
      * answer instead of two (the labeler's page and the load bench use this).
      */
     nextIn: z.uuid().optional(),
+    /** An admin answering a task that was not handed to them, openly (refused for anyone else). */
+    asAdmin: z.boolean().optional(),
   })
   .refine((s) => !(s.skipped && s.allBad), { message: "an answer is either skipped or all bad, not both" });
 

@@ -46,11 +46,26 @@ export function rankingProblem(ranking: string[][], completionIds: string[]): st
   return undefined;
 }
 
-/** Store (or change) the annotator's answer to a task. Throws a LabelingError saying what is wrong. */
+export interface SubmitOptions {
+  /**
+   * The caller is an admin: with `asAdmin` in the answer they may answer a task not handed to them. The
+   * answer is stored under their own id, as anyone's is; nobody answers in another's name.
+   */
+  isAdmin?: boolean;
+}
+
+/**
+ * Store (or change) the annotator's answer to a task. Throws a LabelingError saying what is wrong.
+ * Only the task's lease holder answers it (the lease may have run out, if nobody took the slot since: the
+ * count check below still holds), or someone changing their own earlier answer, or an admin saying so
+ * (`asAdmin`). Whose task it is is checked before anything about the answer, so a refusal never echoes
+ * the contents (completion ids) of a task that is not the caller's.
+ */
 export async function submitRanking(
   db: Db,
   annotatorId: string,
   input: SubmitRankingInput,
+  options: SubmitOptions = {},
 ): Promise<SubmitResult> {
   const parsed = submitRankingSchema.safeParse(input);
   if (!parsed.success) {
@@ -72,6 +87,7 @@ export async function submitRanking(
     const { rows: stateRows } = await tx.execute<{
       by_key: { id: string; task_id: string; annotator_id: string } | null;
       previous: { id: string; skipped: boolean } | null;
+      leased: boolean;
       members: { id: string; position: number; source: string }[];
     }>(sql`
       select
@@ -79,10 +95,12 @@ export async function submitRanking(
           from rankings where idempotency_key = ${answer.idempotencyKey}) as by_key,
         (select json_build_object('id', id, 'skipped', skipped)
           from rankings where task_id = ${answer.taskId} and annotator_id = ${annotatorId}) as previous,
+        exists (select 1 from task_leases
+          where task_id = ${answer.taskId} and annotator_id = ${annotatorId}) as leased,
         (select json_agg(json_build_object('id', c.id, 'position', tc.position, 'source', c.source) order by tc.position)
           from task_completions tc join completions c on c.id = tc.completion_id
           where tc.task_id = ${answer.taskId}) as members`);
-    const { by_key: byKey, previous, members } = stateRows[0]!;
+    const { by_key: byKey, previous, leased, members } = stateRows[0]!;
     const sources = (members ?? []).map((m) => ({
       completionId: m.id,
       position: m.position,
@@ -94,6 +112,15 @@ export async function submitRanking(
       }
       // A retry of an answer already stored: acknowledge it again, store nothing.
       return { status: "duplicate", rankingId: byKey.id, sources };
+    }
+    if (answer.asAdmin && !options.isAdmin) {
+      throw new LabelingError("FORBIDDEN", "asAdmin: only an admin answers tasks not handed to them");
+    }
+    if (!leased && !previous && !answer.asAdmin) {
+      throw new LabelingError(
+        "FORBIDDEN",
+        `task ${answer.taskId} is not held for you (it was handed to someone else, or never to you); take the next task`,
+      );
     }
     const completionIds = sources.map((m) => m.completionId);
 

@@ -36,6 +36,14 @@ export {
   settleAttempt,
   type WorkerIdentity,
 } from "./lifecycle";
-export { findRun, getRun, isUuid, RunNotFoundError, type RunRecord } from "./refs";
-export { closestName, didYouMean, editDistance } from "./suggest";
+export {
+  findRun,
+  getRun,
+  isUuid,
+  RUN_NAME_MAX,
+  RunNotFoundError,
+  type RunRecord,
+  runNameProblem,
+} from "./refs";
 export { type ListRunsOptions, type LogLine, listRuns, runDetail, runLogLines } from "./runs";
+export { closestName, didYouMean, editDistance } from "./suggest";

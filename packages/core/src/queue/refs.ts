@@ -1,4 +1,4 @@
-import { desc, eq, or } from "drizzle-orm";
+import { desc, eq } from "drizzle-orm";
 import type { Db } from "../db/open";
 import { runs } from "../db/schema";
 import { didYouMean } from "./suggest";
@@ -9,13 +9,30 @@ export function isUuid(value: string): boolean {
   return UUID.test(value);
 }
 
-/** A run by id or by name (the newest of that name); `run:` prefix optional. */
+/** Longest run name. */
+export const RUN_NAME_MAX = 200;
+
+/**
+ * Why `name` cannot name a run, or undefined when it can. A name that parses as a UUID is refused: a
+ * reference that is a UUID means a run id, so such a name could never be referred to, and an impostor
+ * named after another run's id must not stand in for it.
+ */
+export function runNameProblem(name: string): string | undefined {
+  if (name.trim() === "") return "must not be empty";
+  if (name.length > RUN_NAME_MAX) return `at most ${RUN_NAME_MAX} characters (got ${name.length})`;
+  if (name.includes("\u0000")) return "must not contain a NUL character (\\u0000)";
+  if (isUuid(name.trim()) || isUuid(name.trim().replace(/^run:/, "")))
+    return `"${name.trim()}" is a UUID, which is how runs are referred to by id; choose a name that is not one`;
+  return undefined;
+}
+
+/** A run by id (when the reference is a UUID: ids only) or else by name (the newest of that name); `run:` prefix optional. */
 export async function findRun(db: Db, ref: string) {
   const key = ref.startsWith("run:") ? ref.slice(4) : ref;
   const [run] = await db
     .select()
     .from(runs)
-    .where(isUuid(key) ? or(eq(runs.id, key), eq(runs.name, key)) : eq(runs.name, key))
+    .where(isUuid(key) ? eq(runs.id, key) : eq(runs.name, key))
     .orderBy(desc(runs.createdAt))
     .limit(1);
   return run;

@@ -19,6 +19,13 @@ export {
 } from "drizzle-orm";
 export { type HealthStatus, healthRouter } from "./health";
 export {
+  BodyTooLargeError,
+  readBodyText,
+  TRPC_MAX_BATCH,
+  TRPC_MAX_BODY_BYTES,
+  trpcRouteHandler,
+} from "./route";
+export {
   adminProcedure,
   type Context,
   createCallerFactory,

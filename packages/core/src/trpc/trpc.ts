@@ -10,6 +10,7 @@ import { isSameOrigin } from "../auth/origin";
 import { sessionUser } from "../auth/session";
 import { type Database, type Db, type OpenDatabaseOptions, openDatabase } from "../db/open";
 import type { UserRole } from "../db/schema";
+import { nulMessage, nulPath } from "../nul";
 
 // ---------------------------------------------------------------------------------------------------
 // 1. Context
@@ -128,14 +129,21 @@ export const createCallerFactory = t.createCallerFactory;
 
 export const createTRPCRouter = t.router;
 
-/** Anyone may call it; `ctx.session` may be null. */
-export const publicProcedure = t.procedure;
+/**
+ * Anyone may call it; `ctx.session` may be null. No input holds a NUL character (PostgreSQL's text cannot):
+ * it is refused here, naming the field, rather than failing an insert with the SQL in the error.
+ */
+export const publicProcedure = t.procedure.use(async ({ getRawInput, next }) => {
+  const path = nulPath(await getRawInput());
+  if (path !== undefined) throw new TRPCError({ code: "BAD_REQUEST", message: nulMessage(path) });
+  return next();
+});
 
 /**
  * A signed-in user is guaranteed: `ctx.session.user` is non-null inside. A mutation sent by another
  * site's page (cross-site request forgery riding on the session cookie) is refused.
  */
-export const protectedProcedure = t.procedure.use(({ ctx, next, type }) => {
+export const protectedProcedure = publicProcedure.use(({ ctx, next, type }) => {
   if (!ctx.session?.user) {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in to do this." });
   }

@@ -48,6 +48,8 @@ export function createTRPCReact<TRouter extends SharedRouter>(options: TRPCReact
             transformer: superjson,
             url: "/api/trpc",
             methodOverride: options.methodOverride,
+            // The server refuses bigger batches (TRPC_MAX_BATCH of @rlhf/core/trpc).
+            maxItems: 64,
             headers: () => ({ "x-trpc-source": options.source }),
           }),
         ],

@@ -16,7 +16,7 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { RouterOutputs } from "~/server/api/root";
-import { useTRPC } from "~/trpc/react";
+import { useTRPC, useTRPCClient } from "~/trpc/react";
 import { Kbd, Markdown } from "../../_components/markdown";
 import { QueryError } from "../../_components/query-error";
 import {
@@ -51,6 +51,17 @@ type FlagMode = { step: "response" } | { step: "flag"; completionId: string } | 
  * The annotating screen: one task at a time, every action on a key shown beside it. `taskId` opens one of
  * the annotator's own earlier answers to change it instead of the next task.
  */
+/** Retries of an unconfirmed answer: with the backoff below, about two and a half minutes in all. */
+const SUBMIT_RETRIES = 12;
+
+/**
+ * Whether a failed submission may have been lost on the way rather than refused: no HTTP answer at all,
+ * or the server could not reach its database (503). A refusal (bad answer, not yours) is final.
+ */
+function unconfirmed(error: { data?: { httpStatus?: number } | null }): boolean {
+  return !error.data || error.data.httpStatus === 503;
+}
+
 export function Annotator({
   datasetId,
   datasetName,
@@ -61,17 +72,22 @@ export function Annotator({
   taskId?: string;
 }) {
   const trpc = useTRPC();
+  const trpcClient = useTRPCClient();
   const queryClient = useQueryClient();
   const router = useRouter();
   const editing = taskId !== undefined;
   const utcOffsetMinutes = useMemo(() => -new Date().getTimezoneOffset(), []);
 
-  const next = useQuery(
-    trpc.labeling.next.queryOptions(
-      { datasetId },
-      { enabled: !editing, staleTime: Number.POSITIVE_INFINITY, refetchOnWindowFocus: false },
-    ),
-  );
+  // Asking for the next task takes a lease, so it is a mutation on the server; the page keeps its answer
+  // in the query cache like any other read.
+  const nextKey = useMemo(() => ["labeling.next", datasetId] as const, [datasetId]);
+  const next = useQuery({
+    queryKey: nextKey,
+    queryFn: () => trpcClient.labeling.next.mutate({ datasetId }),
+    enabled: !editing,
+    staleTime: Number.POSITIVE_INFINITY,
+    refetchOnWindowFocus: false,
+  });
   const own = useQuery(
     trpc.labeling.own.queryOptions(
       { taskId: taskId ?? "" },
@@ -138,13 +154,17 @@ export function Annotator({
 
   const refresh = useCallback(async () => {
     await Promise.all([
-      queryClient.invalidateQueries({ queryKey: trpc.labeling.next.queryKey({ datasetId }) }),
+      queryClient.invalidateQueries({ queryKey: nextKey }),
       queryClient.invalidateQueries({ queryKey: trpc.labeling.progress.queryKey() }),
     ]);
-  }, [queryClient, trpc, datasetId]);
+  }, [queryClient, trpc, nextKey]);
 
   const submit = useMutation(
     trpc.labeling.submit.mutationOptions({
+      // An answer the server did not confirm (no reply, or the database unreachable) is sent again with
+      // the same key, so it is stored once however many times it arrives; the page says it is retrying.
+      retry: (failures, error) => unconfirmed(error) && failures < SUBMIT_RETRIES,
+      retryDelay: (failures) => Math.min(1000 * 2 ** failures, 15_000),
       onSuccess: async (result, variables) => {
         if (state && !variables.skipped)
           setLastSubmitted({ taskId: variables.taskId, state, sources: result.sources, at: Date.now() });
@@ -155,8 +175,7 @@ export function Annotator({
           return;
         }
         // The reply carries the next task: show it without another request.
-        if (result.next !== undefined)
-          queryClient.setQueryData(trpc.labeling.next.queryKey({ datasetId }), result.next);
+        if (result.next !== undefined) queryClient.setQueryData(nextKey, result.next);
         await queryClient.invalidateQueries({ queryKey: trpc.labeling.progress.queryKey() });
       },
       onError: async (error) => {
@@ -579,11 +598,16 @@ export function Annotator({
               {warning}
             </p>
           )}
+          {submit.isPending && submit.failureCount > 0 && (
+            <p className="form-warning" role="status" data-testid="retrying">
+              {`Not confirmed yet: the server did not answer. Sending it again (attempt ${submit.failureCount + 1}); it will be stored once.`}
+            </p>
+          )}
           {submit.error && (
             <p className="form-error" role="alert">
-              {submit.error.data
-                ? submit.error.message
-                : "Not saved: the server did not answer. Press Enter to retry (it will be stored once)."}
+              {unconfirmed(submit.error)
+                ? "Not saved: the server did not answer. Press Enter to retry (it will be stored once)."
+                : submit.error.message}
             </p>
           )}
           <div className="actions">

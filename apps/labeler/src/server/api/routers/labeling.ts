@@ -48,10 +48,13 @@ export const labelingRouter = createTRPCRouter({
       .orderBy(datasets.name);
   }),
 
-  /** The caller's next task in a dataset (held for them for a few minutes), or null when none is left. */
+  /**
+   * The caller's next task in a dataset, or null when none is left. A mutation, not a query: it takes a
+   * lease (the task is held for them for a few minutes), and a GET must not change anything.
+   */
   next: protectedProcedure
     .input(nextTaskInputSchema)
-    .query(({ ctx, input }) =>
+    .mutation(({ ctx, input }) =>
       nextTask(ctx.db, { annotatorId: ctx.session.user.id, datasetId: input.datasetId }),
     ),
 
@@ -64,7 +67,8 @@ export const labelingRouter = createTRPCRouter({
   /** Store an answer; with `nextIn`, the reply carries the next task of that dataset (one round trip). */
   submit: protectedProcedure.input(submitRankingSchema).mutation(async ({ ctx, input }) => {
     const annotatorId = ctx.session.user.id;
-    const result = await answering(() => submitRanking(ctx.db, annotatorId, input));
+    const isAdmin = ctx.session.user.role === "admin";
+    const result = await answering(() => submitRanking(ctx.db, annotatorId, input, { isAdmin }));
     const next = input.nextIn ? await nextTask(ctx.db, { annotatorId, datasetId: input.nextIn }) : undefined;
     return { ...result, next };
   }),

@@ -1,0 +1,104 @@
+/**
+ * Limits on what a request may make the server do, before any procedure runs: a body read only up to a
+ * size (bigger is a 413, however the body is sent), and a cap on the calls in one tRPC batch. The apps'
+ * `/api/trpc` routes are `trpcRouteHandler(...)`; `/api/ingest` uses readBodyText.
+ */
+import type { AnyRouter } from "@trpc/server";
+import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import type { OpenDatabaseOptions } from "../db/open";
+import { createContext } from "./trpc";
+
+/** Largest tRPC request body: an import of a few thousand rows fits; a 30 MB body does not get parsed. */
+export const TRPC_MAX_BODY_BYTES = 8 * 1024 * 1024;
+/**
+ * Most calls in one tRPC batch. A page of twenty charts asks for a series and a cursor each; the client
+ * splits bigger batches (packages/ui's link has the same figure).
+ */
+export const TRPC_MAX_BATCH = 64;
+
+export class BodyTooLargeError extends Error {
+  override name = "BodyTooLargeError";
+  readonly status = 413;
+  constructor(readonly limit: number) {
+    super(`the request body is over the limit of ${limit} bytes`);
+  }
+}
+
+/** The request's body as text, read up to `limit` bytes (Content-Length checked first, then the stream). */
+export async function readBodyText(request: Request, limit: number): Promise<string> {
+  const declared = Number(request.headers.get("content-length") ?? 0);
+  if (declared > limit) {
+    await request.body?.cancel().catch(() => {});
+    throw new BodyTooLargeError(limit);
+  }
+  if (!request.body) return "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw new BodyTooLargeError(limit);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+// Errors the caller caused (bad input, not signed in) are answers, not server faults: not logged.
+const CALLER_ERRORS = new Set([
+  "BAD_REQUEST",
+  "UNAUTHORIZED",
+  "FORBIDDEN",
+  "NOT_FOUND",
+  "CONFLICT",
+  "PAYLOAD_TOO_LARGE",
+  "METHOD_NOT_SUPPORTED",
+]);
+
+/** An app's `/api/trpc/[trpc]` route: `export { handler as GET, handler as POST }`. */
+export function trpcRouteHandler(options: {
+  router: AnyRouter;
+  database: OpenDatabaseOptions;
+  /** Queries sent as POST (the dashboard's client, whose batches outgrow a URL). */
+  allowMethodOverride?: boolean;
+  maxBodyBytes?: number;
+}): (request: Request) => Promise<Response> {
+  const maxBodyBytes = options.maxBodyBytes ?? TRPC_MAX_BODY_BYTES;
+  return async (request) => {
+    let req = request;
+    if (request.method === "POST") {
+      let text: string;
+      try {
+        text = await readBodyText(request, maxBodyBytes);
+      } catch (error) {
+        if (!(error instanceof BodyTooLargeError)) throw error;
+        return Response.json(
+          {
+            error: {
+              message: error.message,
+              code: -32600,
+              data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413 },
+            },
+          },
+          { status: 413 },
+        );
+      }
+      req = new Request(request.url, { method: "POST", headers: request.headers, body: text });
+    }
+    return fetchRequestHandler({
+      endpoint: "/api/trpc",
+      router: options.router,
+      req,
+      allowMethodOverride: options.allowMethodOverride,
+      maxBatchSize: TRPC_MAX_BATCH,
+      createContext: () => createContext({ headers: req.headers, database: options.database }),
+      onError: ({ path, error }) => {
+        if (!CALLER_ERRORS.has(error.code)) console.error(`tRPC ${path ?? "?"}: ${error.message}`);
+      },
+    });
+  };
+}
