@@ -35,6 +35,8 @@ export type FieldSpec =
   | (Base & { type: "boolean" })
   | (Base & { type: "enum"; options: string[] })
   | (Base & { type: "string-list"; minItems?: number })
+  /** A list of objects (GRPO/RLOO's reward functions), edited as JSON and validated by the schema. */
+  | (Base & { type: "json" })
   | (Base & { type: "object"; fields: FieldSpec[] });
 
 type AnyDef = Record<string, unknown> & { type: string };
@@ -117,8 +119,7 @@ function describe(field: AnySchema, path: string, name: string): FieldSpec {
       return { ...base, type: "enum", options: Object.values(current.def.entries as Record<string, string>) };
     case "array": {
       const element = current.def.element as AnySchema;
-      if (element.def.type !== "string")
-        throw new Error(`${path}: arrays of ${element.def.type} are not supported`);
+      if (element.def.type !== "string") return { ...base, type: "json" };
       const minItems = checksOf(current).find((c) => c.check === "min_length")?.minimum;
       return { ...base, type: "string-list", ...(minItems !== undefined ? { minItems } : {}) };
     }

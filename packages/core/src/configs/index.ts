@@ -10,9 +10,12 @@ import { sftConfigSchema } from "./sft";
 export * from "./common";
 export * from "./dpo";
 export * from "./generate";
+export * from "./grpo";
 export * from "./ppo";
 export * from "./pretrain";
 export * from "./reward";
+export * from "./rewards";
+export * from "./rloo";
 export * from "./serve";
 export * from "./sft";
 

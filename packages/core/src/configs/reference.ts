@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { jobConfigSchemas } from "./index";
+import { rewardFunctions, rewardTermInputSchema } from "./rewards";
 
 /** A field's type, default and bounds as words, read from its zod schema. */
 function describeField(schema: z.ZodType): {
@@ -30,6 +31,8 @@ function describeField(schema: z.ZodType): {
       .map((v) => `"${v}"`)
       .join(" \\| ");
   if (def.type === "array") type = "array";
+  if (def.type === "union")
+    type = (def.options as z.ZodType[]).map((option) => option.def.type).join(" \\| ");
   for (const check of (def.checks as { _zod: { def: Record<string, unknown> } }[] | undefined) ?? []) {
     const c = check._zod.def;
     if (c.check === "greater_than") bounds.push(`${c.inclusive ? "≥" : ">"} ${c.value}`);
@@ -68,22 +71,47 @@ export function renderConfigReference(): string {
       "",
       "| field | type | default | bounds | meaning |",
       "|---|---|---|---|---|",
+      ...fieldRows("", schema.shape as Record<string, z.ZodType>),
+      "",
     );
-    const rows = (prefix: string, shape: Record<string, z.ZodType>) => {
-      for (const [field, fieldSchema] of Object.entries(shape)) {
-        const f = describeField(fieldSchema);
-        const type = f.required ? `${f.type} (required)` : f.type;
-        const description = (fieldSchema.description ?? "").replace(/\|/g, "\\|");
-        const name = `${prefix}${field}`;
-        lines.push(
-          `| \`${name}\` | ${type} | ${f.defaultValue ? `\`${f.defaultValue}\`` : ""} | ${f.bounds} | ${description} |`,
-        );
-        const inner = objectShape(fieldSchema);
-        if (inner) rows(`${name}.`, inner);
-      }
-    };
-    rows("", schema.shape as Record<string, z.ZodType>);
-    lines.push("");
+  }
+  lines.push(
+    "## Reward functions",
+    "",
+    "`rewards` (optimised) and `evaluation` (logged only) list terms of this shape. `function` is a built-in below",
+    "or your own `{ module, export }` (see [Reward functions](../reward-functions.md)); unknown keys are refused.",
+    "",
+    "| field | type | default | bounds | meaning |",
+    "|---|---|---|---|---|",
+    ...fieldRows("", rewardTermInputSchema.shape as Record<string, z.ZodType>),
+    "",
+  );
+  for (const [name, { description, params }] of Object.entries(rewardFunctions)) {
+    const shape = params.shape as Record<string, z.ZodType>;
+    lines.push(`### \`${name}\``, "", description, "");
+    if (Object.keys(shape).length === 0) lines.push("No parameters.", "");
+    else
+      lines.push(
+        "| param | type | default | bounds | meaning |",
+        "|---|---|---|---|---|",
+        ...fieldRows("", shape),
+        "",
+      );
   }
   return lines.join("\n");
+}
+
+/** One table row per field, nested objects' fields after them as `parent.child`. */
+function fieldRows(prefix: string, shape: Record<string, z.ZodType>): string[] {
+  return Object.entries(shape).flatMap(([field, fieldSchema]) => {
+    const f = describeField(fieldSchema);
+    const type = f.required ? `${f.type} (required)` : f.type;
+    const description = (fieldSchema.description ?? "").replace(/\|/g, "\\|");
+    const name = `${prefix}${field}`;
+    const inner = objectShape(fieldSchema);
+    return [
+      `| \`${name}\` | ${type} | ${f.defaultValue ? `\`${f.defaultValue}\`` : ""} | ${f.bounds} | ${description} |`,
+      ...(inner ? fieldRows(`${name}.`, inner) : []),
+    ];
+  });
 }

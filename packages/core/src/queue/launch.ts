@@ -9,7 +9,7 @@ import type { Database } from "../db/open";
 import { runInputs, runs } from "../db/schema";
 import { checkRewardSpec } from "../rewards";
 import { queueFor, sendRunJob } from "./boss";
-import { findRun, replaceAt, runNameProblem, runReferences } from "./refs";
+import { findRun, replaceAt, runReferences } from "./refs";
 import { didYouMean } from "./suggest";
 import { transaction } from "./tx";
 
@@ -136,10 +136,6 @@ async function launch(database: Database, steps: PipelineStep[], pipelineId: str
     }
 
     const id = randomUUID();
-    if (step.name !== undefined && step.name.trim() !== "") {
-      const problem = runNameProblem(step.name);
-      if (problem) fail("name", `run name ${problem}`);
-    }
     const name = step.name?.trim() || `${step.kind}-${randomBytes(3).toString("hex")}`;
     keys.set(key, { index, id, name });
     planned.push({

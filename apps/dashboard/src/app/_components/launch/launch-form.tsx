@@ -348,6 +348,16 @@ function Field({ spec, ctx }: { spec: FieldSpec; ctx: FieldContext }) {
         />
       );
     }
+  } else if (spec.type === "json") {
+    input = (
+      <JsonInput
+        common={common}
+        className={`input ${invalid}`}
+        value={value}
+        placeholder={defaultText}
+        onChange={(v) => ctx.change(spec.path, v)}
+      />
+    );
   } else if (spec.checkpoint) {
     input = (
       <CheckpointPicker common={common} className={`select ${invalid}`} spec={spec} ctx={ctx} value={value} />
@@ -420,19 +430,16 @@ function Field({ spec, ctx }: { spec: FieldSpec; ctx: FieldContext }) {
 }
 
 /** A number as typed: text while it is not a number yet (so zod names the problem), a number once it is. */
-function NumberInput({
-  common,
-  className,
-  value,
-  placeholder,
-  onChange,
-}: {
+/** A text box that keeps its own text and reports a parsed value. */
+interface TextInputProps {
   common: Record<string, unknown>;
   className: string;
   value: unknown;
   placeholder?: string;
   onChange: (value: unknown) => void;
-}) {
+}
+
+function NumberInput({ common, className, value, placeholder, onChange }: TextInputProps) {
   const [text, setText] = useState(value === undefined ? "" : String(value));
   useEffect(() => {
     // Follow outside changes (a config loaded to launch again), not our own keystrokes.
@@ -452,6 +459,33 @@ function NumberInput({
         setText(next);
         const trimmed = next.trim();
         onChange(trimmed === "" ? undefined : Number.isNaN(Number(trimmed)) ? trimmed : Number(trimmed));
+      }}
+    />
+  );
+}
+
+/** JSON text; the parsed value when it parses, else the text itself (the schema then names the problem). */
+function JsonInput({ common, className, value, placeholder, onChange }: TextInputProps) {
+  const [text, setText] = useState(
+    value === undefined ? "" : typeof value === "string" ? value : JSON.stringify(value),
+  );
+  return (
+    <textarea
+      {...common}
+      className={className}
+      rows={4}
+      spellCheck={false}
+      value={text}
+      placeholder={placeholder}
+      onChange={(e) => {
+        const next = e.target.value;
+        setText(next);
+        if (next.trim() === "") return onChange(undefined);
+        try {
+          onChange(JSON.parse(next));
+        } catch {
+          onChange(next);
+        }
       }}
     />
   );

@@ -1,0 +1,124 @@
+import { z } from "zod";
+import { checkpointRef, commonSchema, optimSchema, withDefault } from "./common";
+import { refineRewardSpec, rewardSpecShape } from "./rewards";
+
+/**
+ * The rollout and update settings GRPO and RLOO share: G completions per prompt scored by reward functions,
+ * then μ clipped-ratio passes over the batch. Names follow TRL's GRPOConfig / RLOOConfig (camelCase).
+ */
+export const groupRolloutShape = {
+  ...commonSchema.shape,
+  ...optimSchema.shape,
+  // A tiny model from scratch moves at 3e-5 (as our PPO); TRL's 1e-6 is for billion-parameter models.
+  learningRate: withDefault(optimSchema.shape.learningRate, 3e-5),
+  minLearningRate: withDefault(optimSchema.shape.minLearningRate, 0),
+  warmupSteps: withDefault(optimSchema.shape.warmupSteps, 0),
+  weightDecay: withDefault(optimSchema.shape.weightDecay, 0),
+  policy: checkpointRef.describe("the SFT checkpoint: starting policy (and frozen reference when beta > 0)"),
+  prompts: z.string().min(1).default("demo-prompts").describe("prompts dataset to roll out on"),
+  iterations: z
+    .number()
+    .int()
+    .min(1)
+    .default(100)
+    .describe("generation rounds: sample, score, then numIterations passes of updates"),
+  promptsPerIteration: z
+    .number()
+    .int()
+    .min(1)
+    .default(8)
+    .describe("prompts sampled per round; the batch holds promptsPerIteration × numGenerations completions"),
+  miniBatches: z
+    .number()
+    .int()
+    .min(1)
+    .default(1)
+    .describe("optimiser steps per pass: the batch is split into this many (whole groups each)"),
+  numGenerations: z
+    .number()
+    .int()
+    .min(2)
+    .default(8)
+    .describe("G: completions sampled per prompt; the group's rewards are the baseline"),
+  maxCompletionLength: z
+    .number()
+    .int()
+    .min(1)
+    .default(24)
+    .describe("new tokens per completion; a completion without end-of-text by then is truncated (TRL: 512)"),
+  temperature: z
+    .number()
+    .positive()
+    .default(1)
+    .describe("sampling temperature of the rollouts; logits are divided by it in the update too"),
+  topP: z
+    .number()
+    .gt(0)
+    .max(1)
+    .default(1)
+    .describe("nucleus sampling: keep the smallest set of tokens whose probability reaches topP (1 = all)"),
+  numIterations: z
+    .number()
+    .int()
+    .min(1)
+    .default(1)
+    .describe("μ: passes over each batch; after the first, the importance ratio π/π_old departs from 1"),
+  epsilon: z.number().positive().default(0.2).describe("ε (low): the ratio is clipped below at 1 − ε"),
+  epsilonHigh: z
+    .number()
+    .positive()
+    .optional()
+    .describe(
+      "ε (high): clipped above at 1 + εhigh; defaults to epsilon (DAPO's clip-higher recommends 0.28)",
+    ),
+  maskTruncatedCompletions: z
+    .boolean()
+    .default(false)
+    .describe(
+      "leave completions without end-of-text out of the loss (DAPO); they still count in the rewards",
+    ),
+  ...rewardSpecShape,
+  sampleEvery: z.number().int().min(1).default(5).describe("store rollout samples every N rounds"),
+  checkpointEvery: z
+    .number()
+    .int()
+    .min(1)
+    .default(25)
+    .describe("save a checkpoint every N rounds (and at the end)"),
+};
+
+/** The upper clip range: εhigh when given, else ε (TRL: epsilon_high = epsilon when None). */
+export function epsilonHighOf(config: { epsilon: number; epsilonHigh?: number }): number {
+  return config.epsilonHigh ?? config.epsilon;
+}
+
+/**
+ * GRPO (Shao et al. 2024, DeepSeekMath) as TRL's GRPOTrainer defines it: G completions per prompt, advantages
+ * normalised within the group, a clipped surrogate with separate low/high ε, loss aggregation grpo | bnpo |
+ * dr_grpo | dapo, and the k3 KL to the SFT model only when β > 0.
+ */
+export const grpoConfigSchema = z
+  .object({
+    ...groupRolloutShape,
+    scaleRewards: z
+      .enum(["group", "batch", "none"])
+      .default("group")
+      .describe(
+        "advantage = reward − group mean, divided by the group's std (group), the batch's std (batch) or nothing (none, Dr. GRPO)",
+      ),
+    lossType: z
+      .enum(["grpo", "bnpo", "dr_grpo", "dapo"])
+      .default("dapo")
+      .describe(
+        "token losses summed then divided by: each sequence's length, then mean (grpo); the minibatch's tokens (bnpo); rows × maxCompletionLength (dr_grpo); the tokens of the optimiser step (dapo)",
+      ),
+    beta: z
+      .number()
+      .min(0)
+      .default(0)
+      .describe("β: weight of the k3 KL to the SFT model in the loss; 0 = no reference model is loaded"),
+  })
+  .superRefine(refineRewardSpec)
+  .describe("GRPO: G completions per prompt, scored by reward functions, with group-normalised advantages");
+
+export type GrpoConfig = z.infer<typeof grpoConfigSchema>;

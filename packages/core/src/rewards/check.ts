@@ -1,0 +1,104 @@
+/**
+ * Launch-time check of a reward spec's own functions: each `{ module, export }` must name a file that exists
+ * and exports a function of that name, or the launch is refused with nothing queued. The module is imported
+ * in a child process with tsx's tsImport (so .ts files work): the user's code never runs inside the dashboard or the
+ * CLI, and an edited file is read afresh rather than from this process's module cache.
+ */
+import { execFile } from "node:child_process";
+import { statSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { ConfigError, type RewardTerm } from "../configs";
+
+/** Prints `{ "<export>": "<typeof>" }` of the module named by argv[1], or `{ "error": message }`. */
+const LIST_EXPORTS = `
+try {
+  const { pathToFileURL } = await import("node:url");
+  const { tsImport } = await import("tsx/esm/api");
+  const mod = await tsImport(pathToFileURL(process.argv[1]).href, import.meta.url);
+  const kinds = {};
+  for (const [name, value] of Object.entries(mod)) kinds[name] = typeof value;
+  process.stdout.write(JSON.stringify({ exports: kinds }));
+} catch (error) {
+  process.stdout.write(JSON.stringify({ error: String(error && error.message ? error.message : error) }));
+}
+`;
+
+const IMPORT_TIMEOUT_MS = 30_000;
+
+/** The exports of a module and their `typeof`, read in a child process; throws with the import's error. */
+export async function moduleExports(file: string): Promise<Record<string, string>> {
+  // Run inside tsx's own folder: the script's `import("tsx/esm/api")` then resolves by self-reference.
+  const tsxDir = path.dirname(createRequire(import.meta.url).resolve("tsx/package.json"));
+  const stdout = await new Promise<string>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ["--input-type=module", "-e", LIST_EXPORTS, file],
+      { cwd: tsxDir, timeout: IMPORT_TIMEOUT_MS, maxBuffer: 1 << 20 },
+      (error, out) => (error && !out ? reject(error) : resolve(out)),
+    );
+  });
+  let result: { exports?: Record<string, string>; error?: string };
+  try {
+    result = JSON.parse(stdout);
+  } catch {
+    throw new Error(`importing it printed to stdout: ${stdout.slice(0, 200)}`);
+  }
+  if (result.error !== undefined) throw new Error(result.error);
+  return result.exports ?? {};
+}
+
+type SpecLike = { rewards?: RewardTerm[]; evaluation?: RewardTerm[] };
+
+/**
+ * Check every `{ module, export }` of a parsed config's `rewards` and `evaluation` (paths relative to `cwd`;
+ * configs without them pass unchanged). Returns a copy of `config` whose module paths are absolute, so the job process finds them wherever it runs; throws a
+ * ConfigError naming `rewards.<i>.function.module` or `….export` otherwise.
+ */
+export async function checkRewardSpec<T extends object>(
+  config: T,
+  cwd: string,
+  kind = "reward spec",
+): Promise<T> {
+  const spec = config as SpecLike;
+  const issues: { path: string; message: string }[] = [];
+  const exportsOf = new Map<string, Promise<Record<string, string>>>();
+  const resolved: Partial<Record<"rewards" | "evaluation", RewardTerm[]>> = {};
+  for (const list of ["rewards", "evaluation"] as const) {
+    const terms = spec[list];
+    if (!Array.isArray(terms)) continue;
+    resolved[list] = await Promise.all(
+      terms.map(async (term, i) => {
+        if (typeof term.function === "string") return term;
+        const where = `${list}.${i}.function`;
+        const file = path.resolve(cwd, term.function.module);
+        if (!statSync(file, { throwIfNoEntry: false })?.isFile()) {
+          issues.push({ path: `${where}.module`, message: `no such file: ${file}` });
+          return term;
+        }
+        if (!exportsOf.has(file)) exportsOf.set(file, moduleExports(file));
+        let kinds: Record<string, string>;
+        try {
+          kinds = await exportsOf.get(file)!;
+        } catch (error) {
+          issues.push({
+            path: `${where}.module`,
+            message: `importing ${file} failed: ${(error as Error).message}`,
+          });
+          return term;
+        }
+        const name = term.function.export;
+        if (kinds[name] !== "function") {
+          const functions = Object.keys(kinds).filter((k) => kinds[k] === "function");
+          issues.push({
+            path: `${where}.export`,
+            message: `${file} ${kinds[name] === undefined ? "exports nothing named" : `exports a ${kinds[name]}, not a function, as`} "${name}"; its functions: ${functions.join(", ") || "none"}`,
+          });
+        }
+        return { ...term, function: { module: file, export: name } };
+      }),
+    );
+  }
+  if (issues.length > 0) throw new ConfigError(kind, issues);
+  return { ...config, ...resolved };
+}

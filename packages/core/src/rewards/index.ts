@@ -1,0 +1,1 @@
+export { checkRewardSpec, moduleExports } from "./check";
