@@ -3,10 +3,10 @@
  * Flags are derived from the zod schema in @rlhf/core (one `--kebab-name` per top-level scalar field,
  * `--set a.b=value` for anything, nested fields included), so the CLI never keeps a second copy of a field.
  */
-import { readFileSync } from "node:fs";
 import { type JobKind, jobConfigSchemas } from "@rlhf/core/configs";
 import { type Command, Option } from "commander";
 import type { z } from "zod";
+import { cliValue, readJsonFile } from "./files";
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
@@ -65,13 +65,7 @@ function setPath(target: Record<string, unknown>, dotted: string, value: unknown
 /** The raw (not yet validated) config: file, then flags. Validation happens in parseJobConfig. */
 export function configFromOptions(kind: JobKind, options: Record<string, unknown>): Record<string, unknown> {
   let config: Record<string, unknown> = {};
-  if (typeof options.config === "string") {
-    try {
-      config = JSON.parse(readFileSync(options.config, "utf8"));
-    } catch (error) {
-      throw new Error(`--config ${options.config}: ${(error as Error).message}`);
-    }
-  }
+  if (typeof options.config === "string") config = readJsonFile(options.config) as Record<string, unknown>;
   for (const field of Object.keys(jobConfigSchemas[kind].shape)) {
     const camel = field; // commander stores --max-steps as maxSteps
     if (options[camel] !== undefined) {
@@ -81,7 +75,11 @@ export function configFromOptions(kind: JobKind, options: Record<string, unknown
         ] as z.ZodType,
       );
       config[field] =
-        type === "string" || type === "enum" ? String(options[camel]) : parseValue(String(options[camel]));
+        type === "enum"
+          ? String(options[camel])
+          : type === "string"
+            ? cliValue(String(options[camel]))
+            : parseValue(String(options[camel]));
     }
   }
   for (const assignment of (options.set as string[] | undefined) ?? []) {

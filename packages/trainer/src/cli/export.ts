@@ -2,6 +2,7 @@
 import { writeFileSync } from "node:fs";
 import { openDatabase } from "@rlhf/core/db";
 import { EXPORT_FORMATS, type ExportFormat, exportPreferences } from "@rlhf/core/labeling";
+import { cliPath } from "./files";
 
 export async function exportPreferencesCommand(options: {
   dataset: string;
@@ -15,9 +16,10 @@ export async function exportPreferencesCommand(options: {
   try {
     const jsonl = await exportPreferences(database.db, options.dataset, options.format as ExportFormat);
     if (options.out && options.out !== "-") {
-      writeFileSync(options.out, jsonl);
+      const out = cliPath(options.out);
+      writeFileSync(out, jsonl);
       const lines = jsonl === "" ? 0 : jsonl.split("\n").length - 1;
-      process.stderr.write(`wrote ${lines} lines to ${options.out}\n`);
+      process.stderr.write(`wrote ${lines} lines to ${out}\n`);
     } else {
       process.stdout.write(jsonl);
     }

@@ -13,6 +13,7 @@ import {
 } from "@rlhf/core/datasets";
 import { openDatabase } from "@rlhf/core/db";
 import { importJsonl } from "@rlhf/core/labeling";
+import { cliPath } from "./files";
 
 const KINDS = [...IMPORT_DATASET_KINDS, "preferences"] as const;
 
@@ -42,9 +43,7 @@ export async function importCommand(file: string, options: ImportCommandOptions)
     throw new Error(`--eval-fraction must be a number (got "${options.evalFraction}")`);
   }
 
-  // `pnpm rlhf` runs in packages/trainer; a relative path means the directory the command was typed in,
-  // which pnpm passes on as INIT_CWD.
-  const source = file === "-" ? file : path.resolve(process.env.INIT_CWD ?? process.cwd(), file);
+  const source = cliPath(file);
   if (source !== "-" && !existsSync(source)) throw new Error(`${source}: no such file`);
   // Refused before reading: a file over the cap is not loaded into memory at all.
   const bytes = source === "-" ? undefined : statSync(source).size;

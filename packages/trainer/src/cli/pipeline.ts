@@ -8,7 +8,7 @@ export async function pipelineCommand(options: {
   json?: boolean;
 }): Promise<void> {
   if (!options.demo)
-    throw new Error("only the demo pipeline runs from here so far: rlhf pipeline --demo [--quick]");
+    throw new Error("only the demo pipeline runs from here so far: pnpm rlhf pipeline --demo [--quick]");
   const database = await openDatabase();
   const controller = new AbortController();
   process.on("SIGINT", () => {

@@ -125,7 +125,7 @@ export function buildProgram(): Command {
   program
     .command("launch")
     .description("queue a run for a worker (`rlhf train` runs one here and now instead)")
-    .argument("<kind>", "pretrain | sft | reward | ppo | dpo, or pipeline for a chain of runs")
+    .argument("<kind>", `${Object.keys(jobConfigSchemas).join(" | ")}, or pipeline for a chain of runs`)
     .option(
       "--config <file>",
       'the job config as JSON; for a pipeline { "steps": [{ "key", "kind", "config" }, ...] }',

@@ -3,9 +3,8 @@
  * elsewhere) and `rlhf tokens`. Human-readable by default, `--json` for scripts (one JSON document, or
  * one per line for streams). `rlhf worker` is in ../worker.
  */
-import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { ConfigError, isJobKind, type JobKind } from "@rlhf/core/configs";
+import { ConfigError, isJobKind, type JobKind, jobConfigSchemas } from "@rlhf/core/configs";
 import { type Database, openDatabase } from "@rlhf/core/db";
 import { createApiToken, type IngestResult, ingest, listApiTokens, revokeApiToken } from "@rlhf/core/ingest";
 import {
@@ -20,6 +19,7 @@ import {
   runLogLines,
 } from "@rlhf/core/queue";
 import { RUN_STATUSES, type RunStatus } from "@rlhf/core/schema";
+import { cliPath, readJsonFile } from "./files";
 
 interface JsonOption {
   json?: boolean;
@@ -41,84 +41,6 @@ const out = (line = ""): void => {
 };
 const printJson = (value: unknown): void => out(JSON.stringify(value, null, 2));
 
-/** A JSON file, or an error naming the file, line and column. */
-export function readJsonFile(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
-    throw new Error(`${file}: ${missing ? "no such file" : (error as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    // Node 20's message has no position; find the first offending character ourselves.
-    const before = text.slice(0, jsonErrorOffset(text)).split("\n");
-    throw new Error(
-      `${file}:${before.length}:${before.at(-1)!.length + 1}: invalid JSON: ${(error as Error).message.split("\n")[0]}`,
-    );
-  }
-}
-
-/** Offset of the first character where `text` stops being JSON (a small recursive-descent scan). */
-export function jsonErrorOffset(text: string): number {
-  let i = 0;
-  const space = () => {
-    while (/\s/.test(text[i] ?? "")) i++;
-  };
-  const fail = (): never => {
-    throw i;
-  };
-  const value = (): void => {
-    space();
-    const c = text[i];
-    if (c === "{" || c === "[") {
-      const close = c === "{" ? "}" : "]";
-      i++;
-      space();
-      if (text[i] === close) {
-        i++;
-        return;
-      }
-      for (;;) {
-        if (c === "{") {
-          space();
-          if (text[i] !== '"') fail();
-          value();
-          space();
-          if (text[i] !== ":") fail();
-          i++;
-        }
-        value();
-        space();
-        if (text[i] === ",") i++;
-        else if (text[i] === close) {
-          i++;
-          return;
-        } else fail();
-      }
-    }
-    if (c === '"') {
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: JSON strings may not hold raw control characters
-      const match = /^"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/.exec(text.slice(i));
-      if (!match) fail();
-      i += match![0].length;
-      return;
-    }
-    const literal = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)/.exec(text.slice(i));
-    if (!literal) fail();
-    i += literal![0].length;
-  };
-  try {
-    value();
-    space();
-    return Math.min(i, text.length);
-  } catch (offset) {
-    return offset as number;
-  }
-}
-
 function configProblem(file: string, error: unknown): never {
   if (error instanceof ConfigError) {
     throw new Error(
@@ -137,13 +59,16 @@ export async function launchCommand(
   options: { config?: string; name?: string } & JsonOption,
 ): Promise<void> {
   if (kind !== "pipeline" && !isJobKind(kind)) {
-    throw new Error(`unknown job kind "${kind}"; expected pretrain, sft, reward, ppo, dpo or pipeline`);
+    throw new Error(
+      `unknown job kind "${kind}"; expected ${Object.keys(jobConfigSchemas).join(", ")} or pipeline`,
+    );
   }
   const file = options.config;
   const config = file ? readJsonFile(file) : {};
   await withDatabase(async (database) => {
     if (kind === "pipeline") {
-      if (!file) throw new Error('rlhf launch pipeline needs --config pipeline.json ({ "steps": [...] })');
+      if (!file)
+        throw new Error('pnpm rlhf launch pipeline needs --config pipeline.json ({ "steps": [...] })');
       const steps = (
         Array.isArray(config) ? config : (config as { steps?: unknown }).steps
       ) as PipelineStep[];
@@ -163,7 +88,9 @@ export async function launchCommand(
     );
     if (options.json) return printJson(run);
     out(`queued ${run.kind} run ${run.name} (${run.id})`);
-    out(`  follow it: rlhf runs logs ${run.name} --follow; a worker runs it: rlhf worker`);
+    out(
+      `  follow it: pnpm rlhf runs logs ${run.name} --follow; a worker runs it: pnpm rlhf worker (pnpm start runs one)`,
+    );
   });
 }
 
@@ -215,7 +142,7 @@ export async function listCommand(options: { status?: string; kind?: string; lim
       limit: Number(options.limit ?? 50),
     });
     if (options.json) return printJson(rows);
-    if (rows.length === 0) return out("no runs (queue one: rlhf launch pretrain --config file.json)");
+    if (rows.length === 0) return out("no runs (queue one: pnpm rlhf launch pretrain --config file.json)");
     out(
       table([
         ["ID", "NAME", "KIND", "STATUS", "STEP", "CREATED", "TIME", "WORKER"],
@@ -395,7 +322,9 @@ export async function logCommand(pairs: string[], options: LogCommandOptions): P
   if (options.file) {
     const target = results[0] ? { id: results[0].runId } : run;
     const input =
-      options.file === "-" ? process.stdin : (await import("node:fs")).createReadStream(options.file);
+      options.file === "-"
+        ? process.stdin
+        : (await import("node:fs")).createReadStream(cliPath(options.file));
     let batch: Record<string, unknown[]> = { metrics: [], samples: [], logs: [] };
     let pending = 0;
     const flush = async () => {
@@ -454,7 +383,7 @@ async function sender(options: LogCommandOptions) {
     const token = options.token ?? process.env.RLHF_TOKEN;
     if (!token)
       throw new Error(
-        "--endpoint needs --token (or RLHF_TOKEN); create one with `rlhf tokens create <name>`",
+        "--endpoint needs --token (or RLHF_TOKEN); create one with `pnpm rlhf tokens create <name>`",
       );
     return {
       ingest: async (payload: unknown): Promise<IngestResult> => {
@@ -496,7 +425,7 @@ export async function tokensListCommand(options: JsonOption) {
   await withDatabase(async (database) => {
     const tokens = await listApiTokens(database);
     if (options.json) return printJson(tokens);
-    if (tokens.length === 0) return out("no tokens (create one: rlhf tokens create <name>)");
+    if (tokens.length === 0) return out("no tokens (create one: pnpm rlhf tokens create <name>)");
     out(
       table([
         ["ID", "NAME", "CREATED", "LAST USED", "REVOKED"],

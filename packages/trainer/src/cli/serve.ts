@@ -7,6 +7,7 @@ import { openDatabase } from "@rlhf/core/db";
 import type { BackendPreference } from "../backend";
 import { resolveCheckpointRef } from "../jobs/execute";
 import { loadServedModel, startServer } from "../serve";
+import { cliPath } from "./files";
 
 export interface ServeCommandOptions {
   checkpoint?: string;
@@ -24,7 +25,7 @@ async function resolveSource(options: ServeCommandOptions): Promise<{ dir: strin
   if (options.checkpoint && options.run) throw new Error("give --checkpoint or --run, not both");
   if (options.checkpoint) {
     if (options.step !== undefined) throw new Error("--step goes with --run");
-    const dir = path.resolve(options.checkpoint);
+    const dir = cliPath(options.checkpoint);
     return { dir, name: path.basename(dir) };
   }
   if (!options.run) throw new Error("give --checkpoint <dir> or --run <name or id>");

@@ -6,6 +6,7 @@ import { loadTexts } from "../data";
 import { resolveCheckpointRef } from "../jobs/execute";
 import { generate } from "../model";
 import { serializeTokenizerJson, trainBpe } from "../tokenizer";
+import { cliCheckpoint, cliPath } from "./files";
 
 export async function tokenizerTrainCommand(options: {
   out: string;
@@ -17,9 +18,10 @@ export async function tokenizerTrainCommand(options: {
     const texts = await loadTexts(database, options.dataset, "train");
     const started = Date.now();
     const tokenizer = trainBpe(texts, { vocabSize: Number(options.vocabSize) });
-    await writeFile(options.out, serializeTokenizerJson(tokenizer));
+    const out = cliPath(options.out);
+    await writeFile(out, serializeTokenizerJson(tokenizer));
     process.stdout.write(
-      `trained ${tokenizer.vocabSize} tokens on ${texts.length} texts in ${((Date.now() - started) / 1000).toFixed(1)} s → ${options.out}\n`,
+      `trained ${tokenizer.vocabSize} tokens on ${texts.length} texts in ${((Date.now() - started) / 1000).toFixed(1)} s → ${out}\n`,
     );
   } finally {
     await database.close();
@@ -38,7 +40,7 @@ export async function generateCommand(options: {
   backend: string;
   json?: boolean;
 }): Promise<void> {
-  let dir = options.checkpoint;
+  let dir = cliCheckpoint(options.checkpoint);
   if (dir.startsWith("run:")) {
     const database = await openDatabase();
     try {

@@ -21,7 +21,7 @@ async function datasetOfKind(database: Database, name: string, kinds: string[]) 
         known
           .filter((d) => kinds.includes(d.kind))
           .map((d) => d.name)
-          .join(", ") || "none (run `rlhf db seed-demo` for the demo data)"
+          .join(", ") || "none (run `pnpm rlhf db seed-demo` for the demo data)"
       }`,
     );
   }

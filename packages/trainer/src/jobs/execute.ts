@@ -13,7 +13,7 @@ import { didYouMean } from "@rlhf/core/queue";
 import { checkpoints, runs } from "@rlhf/core/schema";
 import { RunTelemetry } from "@rlhf/core/telemetry";
 import { desc, eq, or, sql } from "drizzle-orm";
-import { type BackendInfo, initBackend } from "../backend";
+import { type BackendInfo, describeDevice, initBackend } from "../backend";
 import { type JobContext, JobInputError, type RunSummary } from "./context";
 
 type Trainer = (config: never, ctx: JobContext) => Promise<RunSummary>;
@@ -123,7 +123,7 @@ export async function executeRun(
         startedAt: run.startedAt ?? new Date(),
         heartbeatAt: new Date(),
         backend: backend.name,
-        device: backend.gpuName ? `${backend.device} (${backend.gpuName})` : backend.device,
+        device: describeDevice(backend),
         workerId: options.workerId ?? `cli-${process.pid}`,
         workerHost: os.hostname(),
         attempts: sql`${runs.attempts} + 1`,

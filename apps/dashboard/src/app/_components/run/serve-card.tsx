@@ -41,7 +41,7 @@ export function ServeCard({ run }: { run: Run }) {
         </span>
       </div>
       {run.status === "queued" && (
-        <p className="muted">Waiting for a worker with a free serving slot (`rlhf worker --serve-slots`).</p>
+        <p className="muted">Waiting for a worker with a free serving slot (`pnpm rlhf worker --serve-slots`).</p>
       )}
       {run.status === "running" && endpoint === null && <p className="muted">Loading the model…</p>}
       {endpoint !== null && (
