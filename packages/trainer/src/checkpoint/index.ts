@@ -5,6 +5,10 @@
  * (`trainer_state.json`, `optimizer.safetensors`) so a run resumes exactly. A GPT-2 directory from the
  * hub, put on disk by the user, loads too.
  *
+ * A model with LoRA adapters is saved as PEFT saves it (./peft.ts): adapter_config.json and
+ * adapter_model.safetensors instead of config.json and model.safetensors, the base found through the
+ * adapter's base_model_name_or_path; loading such a directory loads the base, then the adapter.
+ *
  * A checkpoint is written into a temporary directory and renamed into place, so a crash never leaves a
  * half-written checkpoint under the final name.
  */
@@ -20,6 +24,7 @@ import {
   transformersTokenizerFiles,
 } from "../tokenizer";
 import { modelFromCheckpointFiles } from "./model-files";
+import { loadPeftAdapter, PEFT_FILES, readPeftConfig, savePeftAdapter } from "./peft";
 import { type F32Tensor, readSafetensors, writeSafetensors } from "./safetensors";
 
 export const CHECKPOINT_FILES = {
@@ -74,15 +79,8 @@ function exportWeights(model: GPT): Map<string, tf.Tensor> {
   return out;
 }
 
-export async function saveCheckpoint(
-  dir: string,
-  model: GPT,
-  tokenizer: Tokenizer,
-  options: SaveCheckpointOptions = {},
-): Promise<void> {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
+/** config.json and model.safetensors: the whole model as transformers loads it. */
+async function saveFullModel(dir: string, model: GPT, tokenizer: Tokenizer): Promise<void> {
   const architecture = model.hasRewardHead ? "GPT2ForSequenceClassification" : "GPT2LMHeadModel";
   const hfConfig = toHfConfig(
     model.config,
@@ -93,17 +91,33 @@ export async function saveCheckpoint(
     },
     architecture,
   );
-  await writeFile(path.join(tmp, CHECKPOINT_FILES.config), `${JSON.stringify(hfConfig, null, 2)}\n`);
+  await writeFile(path.join(dir, CHECKPOINT_FILES.config), `${JSON.stringify(hfConfig, null, 2)}\n`);
 
   const exported = exportWeights(model);
   try {
-    await writeSafetensors(path.join(tmp, CHECKPOINT_FILES.weights), await tensorsToF32(exported), {
+    await writeSafetensors(path.join(dir, CHECKPOINT_FILES.weights), await tensorsToF32(exported), {
       format: "pt",
     });
   } finally {
     // Dispose the transposed copies only; the rest are the model's live parameters.
     const live = new Set<tf.Tensor>(model.params.values());
     for (const t of exported.values()) if (!live.has(t)) t.dispose();
+  }
+}
+
+export async function saveCheckpoint(
+  dir: string,
+  model: GPT,
+  tokenizer: Tokenizer,
+  options: SaveCheckpointOptions = {},
+): Promise<void> {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  if (model.lora) {
+    await savePeftAdapter(tmp, model);
+  } else {
+    await saveFullModel(tmp, model, tokenizer);
   }
   await saveTokenizerJson(path.join(tmp, CHECKPOINT_FILES.tokenizer), tokenizer);
   const { tokenizerConfig, specialTokensMap } = transformersTokenizerFiles(tokenizer, {
@@ -149,6 +163,35 @@ export interface LoadedCheckpoint {
 export interface LoadCheckpointOptions extends Omit<GPTOptions, "init" | "seed"> {
   /** Also read optimizer.safetensors (to resume training). */
   withOptimizer?: boolean;
+  /**
+   * A LoRA adapter directory's base checkpoint, instead of its adapter_config.json's
+   * base_model_name_or_path (a relative path there is taken from the adapter's directory).
+   */
+  baseModel?: string;
+}
+
+/** Whether `dir` holds a LoRA adapter (PEFT's files) rather than a whole model. */
+export function isAdapterDir(dir: string): boolean {
+  return (
+    existsSync(path.join(dir, PEFT_FILES.config)) && !existsSync(path.join(dir, CHECKPOINT_FILES.config))
+  );
+}
+
+/** The base checkpoint of the adapter in `dir`, or an error saying how to give one. */
+export async function adapterBaseDir(dir: string, override?: string): Promise<string> {
+  const base = override ?? (await readPeftConfig(dir)).base_model_name_or_path;
+  if (!base) {
+    throw new Error(
+      `${path.join(dir, PEFT_FILES.config)} names no base_model_name_or_path: give the base checkpoint (--base)`,
+    );
+  }
+  const resolved = path.resolve(dir, base);
+  if (!existsSync(path.join(resolved, CHECKPOINT_FILES.config))) {
+    throw new Error(
+      `${dir}: its base ${JSON.stringify(base)} is not a checkpoint directory here (config.json missing); give the base checkpoint (--base)`,
+    );
+  }
+  return resolved;
 }
 
 /** Load a checkpoint directory (ours, or a GPT-2 from the Hugging Face hub). Errors name the missing file. */
@@ -157,6 +200,26 @@ export async function loadCheckpoint(
   options: LoadCheckpointOptions = {},
 ): Promise<LoadedCheckpoint> {
   const file = (name: string) => path.join(dir, name);
+  const { withOptimizer, baseModel, ...gptOptions } = options;
+  if (isAdapterDir(dir)) {
+    // The base (whose tokenizer the adapter's own copy replaces), then the adapter on it.
+    const baseDir = await adapterBaseDir(dir, baseModel);
+    const base = await loadCheckpoint(baseDir, gptOptions);
+    try {
+      await loadPeftAdapter(dir, base.model, { trainable: options.trainable });
+      if (base.model.lora) base.model.lora.baseModel = baseDir;
+    } catch (error) {
+      base.model.dispose();
+      throw error;
+    }
+    return {
+      ...(await trainingFiles(dir, withOptimizer)),
+      model: base.model,
+      tokenizer: existsSync(file(CHECKPOINT_FILES.tokenizer))
+        ? await loadTokenizerJson(file(CHECKPOINT_FILES.tokenizer))
+        : base.tokenizer,
+    };
+  }
   for (const required of [CHECKPOINT_FILES.config, CHECKPOINT_FILES.weights, CHECKPOINT_FILES.tokenizer]) {
     if (!existsSync(file(required))) {
       throw new Error(
@@ -165,7 +228,6 @@ export async function loadCheckpoint(
     }
   }
   const tokenizer = await loadTokenizerJson(file(CHECKPOINT_FILES.tokenizer));
-  const { withOptimizer, ...gptOptions } = options;
   const model = modelFromCheckpointFiles(
     {
       config: JSON.parse(await readFile(file(CHECKPOINT_FILES.config), "utf8")),
@@ -176,7 +238,16 @@ export async function loadCheckpoint(
     gptOptions,
   );
 
-  const loaded: LoadedCheckpoint = { model, tokenizer };
+  return { ...(await trainingFiles(dir, withOptimizer)), model, tokenizer };
+}
+
+/** The training state, reward normalisation and (with `withOptimizer`) optimiser moments in `dir`. */
+async function trainingFiles(
+  dir: string,
+  withOptimizer: boolean | undefined,
+): Promise<Omit<LoadedCheckpoint, "model" | "tokenizer">> {
+  const file = (name: string) => path.join(dir, name);
+  const loaded: Omit<LoadedCheckpoint, "model" | "tokenizer"> = {};
   if (existsSync(file(CHECKPOINT_FILES.trainerState))) {
     loaded.trainerState = JSON.parse(await readFile(file(CHECKPOINT_FILES.trainerState), "utf8"));
   }

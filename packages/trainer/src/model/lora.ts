@@ -84,6 +84,8 @@ export class LoraAdapters {
   readonly scaling: number;
   /** By module path (`h.0.attn.c_attn`). */
   readonly modules = new Map<string, Adapter>();
+  /** Where the base model is (PEFT's base_model_name_or_path): written with the adapter, read to load it. */
+  baseModel: string | undefined;
   private dropoutCalls = 0;
 
   constructor(
@@ -191,6 +193,8 @@ export interface AddLoraOptions {
    * Everything else in `model.params` is frozen.
    */
   trainable?: string[];
+  /** The base checkpoint's directory, saved with the adapter so that it loads on its own. */
+  baseModel?: string;
 }
 
 /**
@@ -206,6 +210,7 @@ export function addLora(model: GPT, settings: LoraSettings, options: AddLoraOpti
     seed: options.seed,
     name: `${model.name}/lora`,
   });
+  adapters.baseModel = options.baseModel;
   for (const [name, v] of model.params) v.trainable = keep.has(name);
   model.lora = adapters;
   return adapters;
