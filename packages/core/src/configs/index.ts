@@ -11,6 +11,7 @@ export * from "./common";
 export * from "./dpo";
 export * from "./generate";
 export * from "./grpo";
+export * from "./lora";
 export * from "./ppo";
 export * from "./pretrain";
 export * from "./reward";
