@@ -11,10 +11,10 @@ import { workspaceRoot } from "@rlhf/core/db";
 
 /** The directory the command was typed in. */
 export function invokingDir(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
-  // INIT_CWD only counts when pnpm started us from the workspace root: a shell started under another
-  // pnpm script keeps a stale INIT_CWD in its environment.
+  // INIT_CWD only counts inside the workspace, where pnpm runs us: a process started elsewhere by a
+  // pnpm script (a test in a scratch directory, say) inherits a stale INIT_CWD.
   const init = env.INIT_CWD;
-  if (init && path.isAbsolute(init) && workspaceRoot(cwd) === path.resolve(cwd)) return init;
+  if (init && path.isAbsolute(init) && workspaceRoot(cwd) !== undefined) return init;
   return cwd;
 }
 
