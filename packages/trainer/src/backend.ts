@@ -1,6 +1,7 @@
 /**
  * Backend choice for tfjs, best first: `tensorflow` (libtensorflow through @tensorflow/tfjs-node-gpu, else
- * @tensorflow/tfjs-node), then `wasm`, then `cpu`. The model code is the same on all of them.
+ * @tensorflow/tfjs-node), then `webgpu` on a hardware GPU adapter (Dawn; see backend-webgpu.ts — a software
+ * adapter only when `webgpu` is asked for), then `wasm`, then `cpu`. The model code is the same on all of them.
  *
  * On wasm this module also replaces two tfjs-backend-wasm 4.22 kernels with faster equivalents (same
  * results; see `patchWasmKernels`), because the stock ones make a GPT step several times slower:
@@ -17,21 +18,30 @@ import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
+import { chooseWebgpuAdapter, describeAdapter, type GpuAdapter, startWebgpu } from "./backend-webgpu";
 
-export type BackendName = "tensorflow" | "wasm" | "cpu";
+export type { GpuAdapter } from "./backend-webgpu";
+export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
 export type BackendPreference = BackendName | "auto";
 
 export interface BackendInfo {
   /** The tfjs backend in use. */
   name: BackendName;
-  /** Where the arithmetic runs: "cuda", "cpu (libtensorflow)", "cpu (wasm, SIMD, 1 thread)", "cpu (js)". */
+  /**
+   * Where the arithmetic runs: "cuda", "cpu (libtensorflow)", "gpu (webgpu)", "software gpu (webgpu)",
+   * "cpu (wasm, SIMD, 1 thread)", "cpu (js)".
+   */
   device: string;
   /** GPU model, when running on CUDA and the name can be read (nvidia-smi). */
   gpuName?: string;
+  /** The WebGPU adapter (vendor, architecture, description), on webgpu. */
+  adapter?: GpuAdapter;
   /** npm package that provides the backend. */
   package: string;
   /** wasm kernels replaced by faster equivalents (see the module comment). */
   patchedKernels?: string[];
+  /** Under `auto`: the better backends tried first, each with the reason it was passed over. */
+  passedOver?: { name: BackendName; reason: string }[];
 }
 
 export interface InitBackendOptions {
@@ -68,34 +78,74 @@ export function backendInfo(): BackendInfo | undefined {
   return active?.info;
 }
 
-/** One line for banners and run records, e.g. "wasm · cpu (wasm, SIMD, 1 thread) · tfjs 4.22.0". */
+/** One line for banners, e.g. "wasm · cpu (wasm, SIMD, 1 thread) · @tensorflow/tfjs-backend-wasm · tfjs 4.22.0". */
 export function describeBackend(info: BackendInfo | undefined = active?.info): string {
   if (!info) return `not initialised (tfjs ${tf.version.tfjs})`;
-  const gpu = info.gpuName ? ` (${info.gpuName})` : "";
-  return `${info.name} · ${info.device}${gpu} · ${info.package} · tfjs ${tf.version.tfjs}`;
+  return `${info.name} · ${describeDevice(info)} · ${info.package} · tfjs ${tf.version.tfjs}`;
+}
+
+/**
+ * The device as a run records it: "cuda (NVIDIA A100)", "gpu (webgpu): nvidia ampere · NVIDIA: 550.54.14",
+ * "software gpu (webgpu): google swiftshader · SwiftShader driver 5.0.0 · software", "cpu (js)".
+ */
+export function describeDevice(info: BackendInfo): string {
+  if (info.adapter) return `${info.device}: ${describeAdapter(info.adapter)}`;
+  return info.gpuName ? `${info.device} (${info.gpuName})` : info.device;
+}
+
+/**
+ * A stable identifier of where the arithmetic ran, for results that must be bit-identical between runs
+ * (compressed files, say): the backend, plus the GPU adapter or CUDA device. Two runs with the same id ran
+ * the same kernels on the same kind of device; the tfjs version is part of it.
+ */
+export function backendId(info: BackendInfo): string {
+  const where = info.adapter
+    ? `${info.adapter.vendor}/${info.adapter.architecture}/${info.adapter.description}`
+    : (info.gpuName ?? info.device);
+  return `${info.name}:${where}:tfjs-${tf.version.tfjs}`;
 }
 
 async function chooseBackend(
   preference: BackendPreference,
   options: InitBackendOptions,
 ): Promise<BackendInfo> {
-  const order: BackendName[] = preference === "auto" ? ["tensorflow", "wasm", "cpu"] : [preference];
-  const failures: string[] = [];
+  const order: readonly BackendName[] = preference === "auto" ? AUTO_ORDER : [preference];
+  const failures: { name: BackendName; reason: string }[] = [];
   for (const name of order) {
     try {
-      if (name === "tensorflow") return await initTensorflow();
-      if (name === "wasm") return await initWasm(options);
-      return await initCpu();
+      const info = await initNamed(name, preference === "webgpu", options);
+      if (failures.length > 0) info.passedOver = failures;
+      return info;
     } catch (error) {
-      failures.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+      failures.push({ name, reason: error instanceof Error ? error.message : String(error) });
     }
   }
-  const why = failures.join("\n  ");
+  const why = failures.map((f) => `${f.name}: ${f.reason}`).join("\n  ");
   throw new Error(
     preference === "auto"
       ? `No tfjs backend could be initialised:\n  ${why}`
       : `Backend "${preference}" is not available:\n  ${why}`,
   );
+}
+
+/** What `auto` tries, best first. */
+export const AUTO_ORDER: readonly BackendName[] = ["tensorflow", "webgpu", "wasm", "cpu"];
+
+function initNamed(name: BackendName, allowSoftwareGpu: boolean, options: InitBackendOptions) {
+  if (name === "tensorflow") return initTensorflow();
+  if (name === "webgpu") return initWebgpu(allowSoftwareGpu);
+  if (name === "wasm") return initWasm(options);
+  return initCpu();
+}
+
+async function initWebgpu(allowSoftware: boolean): Promise<BackendInfo> {
+  const adapter = await startWebgpu(await chooseWebgpuAdapter(allowSoftware));
+  return {
+    name: "webgpu",
+    device: adapter.software ? "software gpu (webgpu)" : "gpu (webgpu)",
+    adapter,
+    package: "@tensorflow/tfjs-backend-webgpu + webgpu (Dawn)",
+  };
 }
 
 async function initTensorflow(): Promise<BackendInfo> {

@@ -2,10 +2,10 @@ import { z } from "zod";
 
 /** Compute backend for tfjs: the fastest that loads (`auto`), or a named one. */
 export const backendSchema = z
-  .enum(["auto", "tensorflow", "wasm", "cpu"])
+  .enum(["auto", "tensorflow", "webgpu", "wasm", "cpu"])
   .default("auto")
   .describe(
-    "tfjs backend: auto picks tensorflow (tfjs-node-gpu/CUDA or tfjs-node) when it loads, else wasm, else cpu",
+    "tfjs backend: auto picks tensorflow (tfjs-node-gpu/CUDA or tfjs-node) when it loads, else webgpu on a hardware GPU (Dawn, Vulkan), else wasm, else cpu; webgpu also runs on a software adapter (SwiftShader) when asked for",
   );
 
 /**

@@ -6,6 +6,9 @@ import { type JobKind, jobConfigSchemas } from "@rlhf/core/configs";
 import { Command } from "commander";
 import { addConfigFlags } from "./config-flags";
 
+/** Help text of every --backend option (a job's own backend field says the same through its schema). */
+const BACKEND_CHOICES = "auto | tensorflow | webgpu | wasm | cpu (rlhf doctor: what auto picks here)";
+
 export function buildProgram(): Command {
   const program = new Command()
     .name("rlhf")
@@ -69,7 +72,7 @@ export function buildProgram(): Command {
     .option("--top-k <k>", "sample among the k most likely tokens (0 = all)", "0")
     .option("--top-p <p>", "nucleus sampling threshold", "1")
     .option("--seed <n>", "sampling seed", "0")
-    .option("--backend <name>", "auto | tensorflow | wasm | cpu", "auto")
+    .option("--backend <name>", BACKEND_CHOICES, "auto")
     .option("--json", "print JSON")
     .action(async (options) => {
       const { generateCommand } = await import("./tools");
@@ -86,7 +89,7 @@ export function buildProgram(): Command {
     .option("--port <port>", "port (0 = any free port)", "8000")
     .option("--model-name <name>", "the model id clients send (default: the run or directory name)")
     .option("--api-key <key>", "require `Authorization: Bearer <key>` on every request")
-    .option("--backend <name>", "auto | tensorflow | wasm | cpu", "auto")
+    .option("--backend <name>", BACKEND_CHOICES, "auto")
     .action(async (options) => {
       const { serveCommand } = await import("./serve");
       await serveCommand(options);
@@ -104,6 +107,15 @@ export function buildProgram(): Command {
     .action(async (options) => {
       const { pipelineCommand } = await import("./pipeline");
       await pipelineCommand(options);
+    });
+
+  program
+    .command("doctor")
+    .description("which tfjs backend auto picks here and why, and the GPU adapter WebGPU sees")
+    .option("--json", "print the report as JSON")
+    .action(async (options) => {
+      const { doctorCommand } = await import("./doctor");
+      await doctorCommand(options);
     });
 
   const db = program.command("db").description("the workbench database");
