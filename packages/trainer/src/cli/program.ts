@@ -80,6 +80,39 @@ export function buildProgram(): Command {
     });
 
   program
+    .command("compress")
+    .description("compress a file losslessly with a checkpoint's language model (arithmetic coding)")
+    .argument("<in>", "file to compress (any bytes)")
+    .argument("<out>", "compressed file to write")
+    .requiredOption("--checkpoint <dir>", "checkpoint directory, or run:<id or name>")
+    .option("--backend <name>", `${BACKEND_CHOICES}; decompression needs the same`, "auto")
+    .option(
+      "--context <tokens>",
+      "tokens per chunk, each coded from a fresh context (default: the run's blockSize, else the model's context)",
+    )
+    .option("--lanes <n>", "chunks coded side by side as one batch", "16")
+    .option("--json", "print the figures as JSON")
+    .action(async (input, output, options) => {
+      const { compressCommand } = await import("./compress");
+      await compressCommand(input, output, options);
+    });
+
+  program
+    .command("decompress")
+    .description("restore a file written by rlhf compress, byte for byte (checked against its SHA-256)")
+    .argument("<in>", "compressed file")
+    .argument("<out>", "file to write")
+    .option(
+      "--checkpoint <dir>",
+      "checkpoint directory or run:<id or name> (default: the one the file names)",
+    )
+    .option("--backend <name>", "tfjs backend (default: the one the file was compressed on)")
+    .action(async (input, output, options) => {
+      const { decompressCommand } = await import("./compress");
+      await decompressCommand(input, output, options);
+    });
+
+  program
     .command("serve")
     .description("answer the OpenAI API (completions, chat completions, models) with a checkpoint's policy")
     .option("--checkpoint <dir>", "checkpoint directory (ours, or a GPT-2 from the Hugging Face hub)")

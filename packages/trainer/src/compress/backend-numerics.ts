@@ -1,12 +1,9 @@
 /** The numerics of a Node process's tfjs backend, for the compressed file's header (CLI, run facts, bench). */
-import type { BackendInfo } from "../backend";
-import { describeNumerics, type Numerics } from "./codec";
+import { type BackendInfo, backendId } from "../backend";
+import type { Numerics } from "./codec";
 
+/** The backend's stable id (backend, device or GPU adapter, tfjs version), its replaced kernels, and Node. */
 export function numericsOfBackend(info: BackendInfo): Numerics {
-  return describeNumerics({
-    backend: info.name,
-    device: info.gpuName ? `${info.device} (${info.gpuName})` : info.device,
-    kernels: info.patchedKernels,
-    runtime: "node",
-  });
+  const kernels = info.patchedKernels?.length ? info.patchedKernels.join("+") : "stock";
+  return { backend: info.name, id: `${backendId(info)} · kernels ${kernels} · node` };
 }

@@ -63,7 +63,7 @@ export interface CompressOptions extends CoderOptions {
   checkpointRef: string;
   /** Tokens per chunk (default: the model's context). */
   contextTokens?: number;
-  /** Chunks coded side by side (default 8). */
+  /** Chunks coded side by side (default 16). */
   lanes?: number;
 }
 
@@ -192,7 +192,7 @@ export async function compress(
   options: CompressOptions,
 ): Promise<CompressResult> {
   const contextTokens = options.contextTokens ?? model.config.nPositions;
-  const lanes = options.lanes ?? 8;
+  const lanes = options.lanes ?? 16;
   if (!Number.isInteger(contextTokens) || contextTokens < 1 || contextTokens > model.config.nPositions) {
     throw new RangeError(
       `contextTokens must be an integer from 1 to the model's context (${model.config.nPositions}), got ${contextTokens}`,
