@@ -48,6 +48,17 @@ export async function moduleExports(file: string): Promise<Record<string, string
   return result.exports ?? {};
 }
 
+/** Why `exportName` of `file` is not a reward function, given the `typeof` of each export. */
+export function missingExportMessage(
+  file: string,
+  exportName: string,
+  kinds: Record<string, string>,
+): string {
+  const functions = Object.keys(kinds).filter((k) => kinds[k] === "function");
+  const found = kinds[exportName];
+  return `${file} ${found === undefined ? "exports nothing named" : `exports a ${found}, not a function, as`} "${exportName}"; its functions: ${functions.join(", ") || "none"}`;
+}
+
 type SpecLike = { rewards?: RewardTerm[]; evaluation?: RewardTerm[] };
 
 /**
@@ -88,13 +99,8 @@ export async function checkRewardSpec<T extends object>(
           return term;
         }
         const name = term.function.export;
-        if (kinds[name] !== "function") {
-          const functions = Object.keys(kinds).filter((k) => kinds[k] === "function");
-          issues.push({
-            path: `${where}.export`,
-            message: `${file} ${kinds[name] === undefined ? "exports nothing named" : `exports a ${kinds[name]}, not a function, as`} "${name}"; its functions: ${functions.join(", ") || "none"}`,
-          });
-        }
+        if (kinds[name] !== "function")
+          issues.push({ path: `${where}.export`, message: missingExportMessage(file, name, kinds) });
         return { ...term, function: { module: file, export: name } };
       }),
     );

@@ -1,1 +1,1 @@
-export { checkRewardSpec, moduleExports } from "./check";
+export { checkRewardSpec, missingExportMessage, moduleExports } from "./check";
