@@ -23,18 +23,16 @@ export function modelFromCheckpointFiles(
       `${source}: tokenizer.json has ${files.tokenizer.vocabSize} tokens but config.json vocab_size is ${hf.config.vocabSize}`,
     );
   }
-  const model = new GPT(hf.config, { ...options, init: "zeros" });
+  // The variables take these tensors' data as it is: the weights are in the wasm heap once, not twice.
   const weights = new Map<string, tf.Tensor>();
   try {
     for (const [name, t] of files.weights.tensors) {
       weights.set(name, tf.tensor(t.data as Float32Array, t.shape, "float32"));
     }
-    model.loadWeights(weights, { allowUnexpected: true });
+    return GPT.fromWeights(hf.config, weights, { ...options, allowUnexpected: true }).model;
   } catch (error) {
-    model.dispose();
     throw new Error(`${source}: ${(error as Error).message}`);
   } finally {
     for (const t of weights.values()) t.dispose();
   }
-  return model;
 }

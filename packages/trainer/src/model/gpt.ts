@@ -35,6 +35,8 @@ export interface GPTOptions {
   init?: "random" | "zeros";
   /** Prefix of the tf.Variable names, which tfjs needs unique per process (default gpt1/, gpt2/, ...). */
   name?: string;
+  /** Parameters to take as they are (shared, not copied): GPT.fromWeights. */
+  adopt?: Map<string, tf.Tensor>;
 }
 
 /** Per-layer keys and values of the positions already processed (see generate.ts). */
@@ -124,6 +126,12 @@ export class GPT {
     const trainable = options.trainable ?? true;
     this.params = new Map();
     for (const spec of parameterSpecs(this.config, this.hasValueHead, this.hasRewardHead)) {
+      const given = options.adopt?.get(spec.name);
+      if (given) {
+        // tf.variable shares the tensor's data (a reference count), it does not copy it.
+        this.params.set(spec.name, tf.variable(given, trainable, `${this.name}/${spec.name}`));
+        continue;
+      }
       const size = spec.shape.reduce((a, b) => a * b, 1);
       let values: Float32Array;
       if (options.init === "zeros" || spec.init === "zeros") values = new Float32Array(size);
@@ -306,7 +314,7 @@ export class GPT {
   }
 
   /**
-   * Assign parameters from checkpoint tensors (copied; the caller keeps ownership). Accepts names with or
+   * Assign parameters from checkpoint tensors (the caller keeps ownership). Accepts names with or
    * without the `transformer.` prefix; skips GPT-2's attention buffers (`h.N.attn.bias`,
    * `h.N.attn.masked_bias`) and `lm_head.weight` when it equals `wte.weight` (tied). TRL's
    * `v_head.summary.*` maps to `v_head.*`; PyTorch-layout [1, d] head weights are transposed to [d, 1].
@@ -317,76 +325,41 @@ export class GPT {
     weights: Map<string, tf.Tensor> | Record<string, tf.Tensor>,
     options: LoadWeightsOptions = {},
   ): LoadReport {
-    const entries = weights instanceof Map ? [...weights.entries()] : Object.entries(weights);
-    const report: LoadReport = { loaded: [], ignored: [], missingHeads: [], unexpected: [] };
-    const plan: { name: string; tensor: tf.Tensor; transpose: boolean }[] = [];
-    const problems: string[] = [];
-    let lmHead: { name: string; tensor: tf.Tensor } | undefined;
-    const given = new Set<string>();
-    for (const [rawName, tensor] of entries) {
-      let name = rawName.startsWith("transformer.") ? rawName.slice("transformer.".length) : rawName;
-      if (name.startsWith("v_head.summary.")) name = `v_head.${name.slice("v_head.summary.".length)}`;
-      if (/^h\.\d+\.attn\.(bias|masked_bias)$/.test(name)) {
-        report.ignored.push(rawName);
-        continue;
-      }
-      if (name === "lm_head.weight") {
-        lmHead = { name: rawName, tensor };
-        continue;
-      }
-      const param = this.params.get(name);
-      if (!param) {
-        if (name.startsWith("v_head.") || name.startsWith("score.")) report.ignored.push(rawName);
-        else report.unexpected.push(rawName);
-        continue;
-      }
-      if (given.has(name)) {
-        problems.push(`${name}: given twice (with and without a prefix?)`);
-        continue;
-      }
-      given.add(name);
-      const expected = param.shape;
-      const got = tensor.shape;
-      const sameShape = got.length === expected.length && got.every((d, k) => d === expected[k]);
-      const headWeight = name === "v_head.weight" || name === "score.weight";
-      const transposed = headWeight && got.length === 2 && got[0] === expected[1] && got[1] === expected[0];
-      if (!sameShape && !transposed) {
-        problems.push(`${rawName}: expected shape [${expected}], got [${got}]`);
-        continue;
-      }
-      plan.push({ name, tensor, transpose: !sameShape && transposed });
-    }
-    for (const name of this.params.keys()) {
-      if (given.has(name)) continue;
-      if (name.startsWith("v_head.") || name.startsWith("score.")) report.missingHeads.push(name);
-      else problems.push(`${name}: missing from the checkpoint (expected shape [${this.param(name).shape}])`);
-    }
-    if (report.unexpected.length > 0 && !options.allowUnexpected) {
-      problems.push(
-        `unexpected tensors (pass allowUnexpected to skip them): ${report.unexpected.join(", ")}`,
-      );
-    }
-    if (lmHead) {
-      const wte = plan.find((p) => p.name === "wte.weight")?.tensor ?? this.param("wte.weight");
-      const tied = tf.tidy(() => {
-        const a = lmHead.tensor;
-        if (a.shape.length !== 2 || a.shape[0] !== wte.shape[0] || a.shape[1] !== wte.shape[1]) return false;
-        return tf.max(tf.abs(tf.sub(tf.cast(a, "float32"), tf.cast(wte, "float32")))).dataSync()[0] === 0;
-      });
-      if (tied) report.ignored.push(lmHead.name);
-      else problems.push(`${lmHead.name}: differs from wte.weight; only a tied LM head is supported`);
-    }
-    if (problems.length > 0) {
-      throw new Error(`loadWeights: ${problems.length} problem(s):\n  ${problems.join("\n  ")}`);
-    }
+    const shapes = new Map([...this.params].map(([name, p]) => [name, p.shape]));
+    const { plan, report } = planWeights(shapes, weights, options, this.params.get("wte.weight"));
     for (const { name, tensor, transpose } of plan) {
-      tf.tidy(() => {
-        const value = tf.cast(transpose ? tf.transpose(tensor) : tensor, "float32");
-        this.param(name).assign(value);
-      });
+      tf.tidy(() => this.param(name).assign(asParameter(tensor, transpose)));
       report.loaded.push(name);
     }
     return report;
+  }
+
+  /**
+   * A model whose parameters ARE the given checkpoint tensors (checked as loadWeights does), not copies
+   * of them: loading GPT-2 small holds its 0.5 GB of weights once, where zero-initialised variables plus
+   * the loaded tensors held them twice at the peak (and tfjs-wasm's heap never shrinks). Heads absent
+   * from the checkpoint are initialised as usual. The caller may dispose its tensors afterwards.
+   */
+  static fromWeights(
+    config: GPTConfig,
+    weights: Map<string, tf.Tensor> | Record<string, tf.Tensor>,
+    options: Omit<GPTOptions, "init"> & LoadWeightsOptions = {},
+  ): { model: GPT; report: LoadReport } {
+    const { allowUnexpected, ...gptOptions } = options;
+    const shapes = gptParameterShapes(config, gptOptions);
+    const { plan, report } = planWeights(shapes, weights, { allowUnexpected });
+    const adopted = new Map(
+      plan.map(({ name, tensor, transpose }) => [name, asParameter(tensor, transpose)]),
+    );
+    try {
+      const model = new GPT(config, { ...gptOptions, adopt: adopted });
+      report.loaded.push(...adopted.keys());
+      return { model, report };
+    } finally {
+      // Converted copies only (the variables keep their own reference); the caller's tensors stay its own.
+      const given = new Set(plan.map((p) => p.tensor));
+      for (const t of adopted.values()) if (!given.has(t)) t.dispose();
+    }
   }
 
   /**
@@ -431,6 +404,91 @@ export class GPT {
     this.lmHeadCache?.tableT.dispose();
     this.lmHeadCache = undefined;
   }
+}
+
+type WeightPlan = { name: string; tensor: tf.Tensor; transpose: boolean }[];
+
+/**
+ * Which checkpoint tensor becomes which parameter of the given `shapes` (see GPT.loadWeights), or an error
+ * listing every problem. `currentWte` is the model's own table, for the tied-head check when the
+ * checkpoint has lm_head.weight but no wte.weight.
+ */
+function planWeights(
+  shapes: Map<string, number[]>,
+  weights: Map<string, tf.Tensor> | Record<string, tf.Tensor>,
+  options: LoadWeightsOptions,
+  currentWte?: tf.Tensor,
+): { plan: WeightPlan; report: LoadReport } {
+  const entries = weights instanceof Map ? [...weights.entries()] : Object.entries(weights);
+  const report: LoadReport = { loaded: [], ignored: [], missingHeads: [], unexpected: [] };
+  const plan: { name: string; tensor: tf.Tensor; transpose: boolean }[] = [];
+  const problems: string[] = [];
+  let lmHead: { name: string; tensor: tf.Tensor } | undefined;
+  const given = new Set<string>();
+  for (const [rawName, tensor] of entries) {
+    let name = rawName.startsWith("transformer.") ? rawName.slice("transformer.".length) : rawName;
+    if (name.startsWith("v_head.summary.")) name = `v_head.${name.slice("v_head.summary.".length)}`;
+    if (/^h\.\d+\.attn\.(bias|masked_bias)$/.test(name)) {
+      report.ignored.push(rawName);
+      continue;
+    }
+    if (name === "lm_head.weight") {
+      lmHead = { name: rawName, tensor };
+      continue;
+    }
+    const expected = shapes.get(name);
+    if (!expected) {
+      if (name.startsWith("v_head.") || name.startsWith("score.")) report.ignored.push(rawName);
+      else report.unexpected.push(rawName);
+      continue;
+    }
+    if (given.has(name)) {
+      problems.push(`${name}: given twice (with and without a prefix?)`);
+      continue;
+    }
+    given.add(name);
+    const got = tensor.shape;
+    const sameShape = got.length === expected.length && got.every((d, k) => d === expected[k]);
+    const headWeight = name === "v_head.weight" || name === "score.weight";
+    const transposed = headWeight && got.length === 2 && got[0] === expected[1] && got[1] === expected[0];
+    if (!sameShape && !transposed) {
+      problems.push(`${rawName}: expected shape [${expected}], got [${got}]`);
+      continue;
+    }
+    plan.push({ name, tensor, transpose: !sameShape && transposed });
+  }
+  for (const [name, shape] of shapes) {
+    if (given.has(name)) continue;
+    if (name.startsWith("v_head.") || name.startsWith("score.")) report.missingHeads.push(name);
+    else problems.push(`${name}: missing from the checkpoint (expected shape [${shape}])`);
+  }
+  if (report.unexpected.length > 0 && !options.allowUnexpected) {
+    problems.push(`unexpected tensors (pass allowUnexpected to skip them): ${report.unexpected.join(", ")}`);
+  }
+  if (lmHead) {
+    const wte = plan.find((p) => p.name === "wte.weight")?.tensor ?? currentWte;
+    const tied = tf.tidy(() => {
+      if (!wte) return false;
+      const a = lmHead.tensor;
+      if (a.shape.length !== 2 || a.shape[0] !== wte.shape[0] || a.shape[1] !== wte.shape[1]) return false;
+      return tf.max(tf.abs(tf.sub(tf.cast(a, "float32"), tf.cast(wte, "float32")))).dataSync()[0] === 0;
+    });
+    if (tied) report.ignored.push(lmHead.name);
+    else problems.push(`${lmHead.name}: differs from wte.weight; only a tied LM head is supported`);
+  }
+  if (problems.length > 0) {
+    throw new Error(`loadWeights: ${problems.length} problem(s):\n  ${problems.join("\n  ")}`);
+  }
+  return { plan, report };
+}
+
+/**
+ * A checkpoint tensor as a float32 parameter (transposed for a [1, d] head weight): the tensor itself when
+ * it is one already (a variable may share a tensor's data: tensors are immutable).
+ */
+function asParameter(tensor: tf.Tensor, transpose: boolean): tf.Tensor {
+  if (!transpose && tensor.dtype === "float32") return tensor;
+  return tf.tidy(() => tf.cast(transpose ? tf.transpose(tensor) : tensor, "float32"));
 }
 
 /** Parameter names and shapes of a GPT with `config` and the given heads, without building it. */
