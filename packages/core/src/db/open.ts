@@ -57,7 +57,9 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
   } catch (error) {
     await pool.end().catch(() => {});
     await embedded?.release();
-    throw new Error(`Cannot connect to PostgreSQL at ${redactUrl(url)}: ${(error as Error).message}`);
+    throw new Error(`Cannot connect to PostgreSQL at ${redactUrl(url)}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 
   const db = drizzle(pool, { schema });

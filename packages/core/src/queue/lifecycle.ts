@@ -3,7 +3,9 @@
  *
  *   queued ──claim──▶ running ──▶ succeeded | failed | cancelled      (written by the job process)
  *     ▲                  │
- *     └── re-queue ◀─────┘  worker shutdown (checkpointed), crash or lost worker (a failed attempt)
+ *     └── re-queue ◀─────┘  worker shutdown or database outage (checkpointed, handed back by the job
+ *                           process), interrupted (the job process could not reach the database: not a
+ *                           failure), crash or lost worker (a failed attempt)
  *
  * Each transition is one transaction that locks the run's row and replaces or closes its pg-boss job, so
  * the row and the queue never disagree. A job whose id is not the run's `job_id` any more is stale (its
@@ -167,6 +169,11 @@ export interface AttemptExit {
   stoppedFor?: "cancel" | "shutdown";
   /** The last lines the process printed (kept with a failure). */
   logTail?: string;
+  /**
+   * Why the attempt stopped for a reason outside the run (the job process could not reach the database):
+   * it is re-queued without counting against `maxAttempts`.
+   */
+  interrupted?: string;
 }
 
 export type AttemptOutcome = Final | "requeued" | "lost";
@@ -201,6 +208,16 @@ export async function settleAttempt(
       await log(tx, run.id, "cancelled: the job process did not stop in time and was killed", "warn");
       await finishRun(tx, boss, run, "cancelled");
       return "cancelled";
+    }
+    if (exit.interrupted) {
+      await log(
+        tx,
+        run.id,
+        `attempt interrupted: ${exit.interrupted}; re-queued (not counted as a failure)`,
+        "warn",
+      );
+      await requeue(tx, boss, run, data.failures);
+      return "requeued";
     }
     if (exit.stoppedFor === "shutdown") {
       await log(

@@ -4,15 +4,29 @@
  * checkpoints and returns); if the worker goes away the process exits at once and the run's heartbeat
  * lapses, so another worker's reaper re-queues it from its last checkpoint.
  */
-import { openDatabase } from "@rlhf/core/db";
-import { executeRun } from "../jobs/execute";
-import { EXIT_ORPHANED, type FromJobProcess, type ToJobProcess } from "./messages";
+import { type Database, openDatabase, untilReachable } from "@rlhf/core/db";
+import { DEFAULT_OUTAGE_LIMIT_SECONDS, executeRun } from "../jobs/execute";
+import { handleProcessErrors } from "../jobs/process-errors";
+import { EXIT_ORPHANED, EXIT_UNREACHABLE, type FromJobProcess, type ToJobProcess } from "./messages";
 
 const runId = process.argv[2];
 if (!runId || !process.env.DATABASE_URL) {
   process.stderr.write("usage: DATABASE_URL=… job-process.ts <run id> (started by `rlhf worker`)\n");
   process.exit(2);
 }
+
+const outageLimitSeconds = Number(process.env.RLHF_OUTAGE_LIMIT_SECONDS) || DEFAULT_OUTAGE_LIMIT_SECONDS;
+let database: Database | undefined;
+// An error nobody caught: one line for the worker's output, the stack in the run's log.
+handleProcessErrors({
+  prefix: "error",
+  keepStack: async (line, stack) => {
+    await database?.pool.query(
+      "insert into run_logs (run_id, level, message) values ($1, 'error', $2), ($1, 'debug', $3)",
+      [runId, line, stack],
+    );
+  },
+});
 
 const controller = new AbortController();
 const stop = (reason: "cancel" | "shutdown") => {
@@ -27,11 +41,19 @@ process.on("disconnect", () => process.exit(EXIT_ORPHANED));
 process.on("SIGINT", () => stop("shutdown"));
 process.on("SIGTERM", () => stop("shutdown"));
 
-const database = await openDatabase({ url: process.env.DATABASE_URL, migrate: false, max: 4 });
+// Started while the database is away: wait for it, up to the outage limit, then leave the run to the worker.
+database = await untilReachable(
+  () => openDatabase({ url: process.env.DATABASE_URL, migrate: false, max: 4 }),
+  { maxWaitMs: outageLimitSeconds * 1000 },
+).catch((error: unknown) => {
+  process.stderr.write(`database unreachable for ${outageLimitSeconds} s: ${(error as Error).message}\n`);
+  process.exit(EXIT_UNREACHABLE);
+});
 try {
   const result = await executeRun(database, runId, {
     signal: controller.signal,
     workerId: process.env.RLHF_WORKER_ID,
+    outageLimitSeconds,
     echo: (line) => process.stdout.write(`${line}\n`),
   });
   const message: FromJobProcess = { type: "result", status: result.status, error: result.error };

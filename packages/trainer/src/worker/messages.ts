@@ -18,3 +18,6 @@ export type FromJobProcess = ResultMessage;
 
 /** Exit code of a job process whose worker went away: it stops at once and leaves the run to the reaper. */
 export const EXIT_ORPHANED = 75;
+
+/** Exit code of a job process that could not reach the database within its outage limit: not the run's failure. */
+export const EXIT_UNREACHABLE = 76;

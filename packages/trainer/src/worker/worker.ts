@@ -12,7 +12,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { createRequire } from "node:module";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
-import type { Database } from "@rlhf/core/db";
+import { type Database, isUnreachable, rootMessage, untilReachable } from "@rlhf/core/db";
 import {
   type AttemptExit,
   type Claim,
@@ -29,7 +29,7 @@ import {
   SERVE_QUEUE,
   settleAttempt,
 } from "@rlhf/core/queue";
-import { EXIT_ORPHANED, type FromJobProcess, type ToJobProcess } from "./messages";
+import { EXIT_ORPHANED, EXIT_UNREACHABLE, type FromJobProcess, type ToJobProcess } from "./messages";
 
 export interface WorkerOptions {
   /** Training (and other non-serving) jobs run at once by this worker (default 1). */
@@ -55,6 +55,11 @@ export interface WorkerOptions {
   shutdownGraceMs?: number;
   /** A run whose inputs are not ready is looked at again after this (default 30 s; a finishing input wakes it sooner). */
   inputRecheckSeconds?: number;
+  /**
+   * A database outage longer than this stops a job (checkpoint, back in the queue, not counted as a
+   * failure); shorter ones it trains through (default: RLHF_OUTAGE_LIMIT_SECONDS, else 300 s).
+   */
+  outageLimitSeconds?: number;
   /** Where the worker's own lines and its jobs' output go (default: stdout). */
   print?: (line: string, event: WorkerEvent) => void;
 }
@@ -68,6 +73,8 @@ export type WorkerEvent =
   | { type: "settled"; runId: string; name: string; outcome: string; exit: string }
   | { type: "reaped"; runId: string; name: string; outcome: string }
   | { type: "error"; message: string }
+  | { type: "database"; state: "unreachable"; error: string }
+  | { type: "database"; state: "back"; seconds: number }
   | { type: "stopping"; running: number }
   | { type: "stopped" };
 
@@ -87,14 +94,17 @@ const JOB_PROCESS = fileURLToPath(new URL("./job-process.ts", import.meta.url));
 export class Worker {
   readonly workerId: string;
   readonly host = os.hostname();
-  private readonly options: Required<Omit<WorkerOptions, "workerId" | "print">> &
-    Pick<WorkerOptions, "print">;
+  private readonly options: Required<Omit<WorkerOptions, "workerId" | "print" | "outageLimitSeconds">> &
+    Pick<WorkerOptions, "print" | "outageLimitSeconds">;
   private readonly held = new Map<string, Held>();
   private boss: RunQueue | undefined;
   private stopping = false;
   private lastReap = 0;
   private wakeUp: (() => void) | undefined;
   private loop: Promise<void> | undefined;
+  /** While the database does not answer: since when; and when it last came back. */
+  private unreachableSince: number | undefined;
+  private reachableAgainAt = 0;
 
   constructor(
     private readonly database: Database,
@@ -111,6 +121,7 @@ export class Worker {
       cancelGraceMs: options.cancelGraceMs ?? 3000,
       shutdownGraceMs: options.shutdownGraceMs ?? 60_000,
       inputRecheckSeconds: options.inputRecheckSeconds ?? 30,
+      outageLimitSeconds: options.outageLimitSeconds,
       print: options.print,
     };
     if (!Number.isInteger(this.options.concurrency) || this.options.concurrency < 1) {
@@ -157,8 +168,22 @@ export class Worker {
     while (!this.stopping || this.held.size > 0) {
       try {
         await this.tick();
+        if (this.unreachableSince !== undefined) {
+          this.emit({
+            type: "database",
+            state: "back",
+            seconds: (Date.now() - this.unreachableSince) / 1000,
+          });
+          this.unreachableSince = undefined;
+          this.reachableAgainAt = Date.now();
+        }
       } catch (error) {
-        this.emit({ type: "error", message: (error as Error).message });
+        // An outage is said once (its jobs train on), not every poll.
+        if (!isUnreachable(error)) this.emit({ type: "error", message: (error as Error).message });
+        else if (this.unreachableSince === undefined) {
+          this.unreachableSince = Date.now();
+          this.emit({ type: "database", state: "unreachable", error: rootMessage(error) });
+        }
       }
       await this.sleep(this.options.pollIntervalMs);
     }
@@ -202,8 +227,10 @@ export class Worker {
       }
     }
 
-    // 3. Reap.
-    if (Date.now() - this.lastReap >= this.options.reapIntervalMs) {
+    // 3. Reap. Not until the workers have had `staleAfterSeconds` to beat again after an outage: none
+    //    could while the database was away, and none of them is dead for that.
+    const afterOutage = Date.now() - this.reachableAgainAt < this.options.staleAfterSeconds * 1000;
+    if (!afterOutage && Date.now() - this.lastReap >= this.options.reapIntervalMs) {
       this.lastReap = Date.now();
       const reaped = await reapStaleRuns(this.database, this.boss!, {
         staleAfterSeconds: this.options.staleAfterSeconds,
@@ -226,7 +253,14 @@ export class Worker {
     const tsx = createRequire(import.meta.url).resolve("tsx");
     const child = fork(JOB_PROCESS, [run.id], {
       execArgv: ["--import", tsx],
-      env: { ...process.env, DATABASE_URL: this.database.url, RLHF_WORKER_ID: this.workerId },
+      env: {
+        ...process.env,
+        DATABASE_URL: this.database.url,
+        RLHF_WORKER_ID: this.workerId,
+        ...(this.options.outageLimitSeconds !== undefined
+          ? { RLHF_OUTAGE_LIMIT_SECONDS: String(this.options.outageLimitSeconds) }
+          : {}),
+      },
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });
     this.emit({
@@ -292,20 +326,24 @@ export class Worker {
       // A stop only explains a kill; a job process that exited by itself has recorded its own outcome.
       stoppedFor: signal === "SIGKILL" ? held.stoppedFor : undefined,
       logTail: held.tail.join("\n"),
+      ...(code === EXIT_UNREACHABLE ? { interrupted: "the job process could not reach the database" } : {}),
     };
     let outcome = "unsettled";
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
-        outcome = await settleAttempt(this.database, this.boss!, {
-          runId: held.claim.run.id,
-          jobId: held.claim.jobId,
-          workerId: this.workerId,
-          exit,
-          maxAttempts: this.options.maxAttempts,
-        });
+        // Through an outage, for as long as it lasts: a run left running would be reaped as a failure.
+        outcome = await untilReachable(() =>
+          settleAttempt(this.database, this.boss!, {
+            runId: held.claim.run.id,
+            jobId: held.claim.jobId,
+            workerId: this.workerId,
+            exit,
+            maxAttempts: this.options.maxAttempts,
+          }),
+        );
         break;
       } catch (error) {
-        // The database may be restarting; if it never answers, the reaper settles the run later.
+        // Some other error: tried a few times; if it persists, the reaper settles the run later.
         this.emit({ type: "error", message: `settling ${held.name}: ${(error as Error).message}` });
         await new Promise((r) => setTimeout(r, 1000 * (attempt + 1)));
       }
@@ -358,6 +396,10 @@ export function formatEvent(event: WorkerEvent): string {
         : `↻ ${event.name}: its worker stopped heartbeating → ${event.outcome}`;
     case "error":
       return `worker error: ${event.message}`;
+    case "database":
+      return event.state === "unreachable"
+        ? `database unreachable (${event.error}); running jobs train on, retrying`
+        : `database answers again after ${event.seconds.toFixed(1)} s`;
     case "stopping":
       return `stopping: ${event.running} job(s) checkpoint and go back to the queue`;
     case "stopped":
