@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { type RewardTermInput, rewardTermSchema } from "@rlhf/core/configs";
 import { generateDemo } from "@rlhf/core/demo";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -277,5 +278,43 @@ describe("combining several functions", () => {
     for (const term of set.terms) term.dispose = () => freed++;
     set.dispose();
     expect(freed).toBe(2);
+  });
+});
+
+describe("docs/examples/reward-functions.ts", () => {
+  const example = fileURLToPath(new URL("../../../docs/examples/reward-functions.ts", import.meta.url));
+
+  it("loads and every function scores as its doc says", async () => {
+    const set = await loadRewards(
+      terms(
+        { function: { module: example, export: "brevity" }, params: { maxWords: 2 } },
+        { function: { module: example, export: "noRepeats" } },
+        { function: { module: example, export: "onTopic" } },
+        { function: { module: example, export: "distinctInGroup" } },
+      ),
+      env,
+    );
+    const completions = ["The garden is lovely", "the garden garden", "Sunny", "Sunny"];
+    try {
+      const { perFunction } = await scoreRewards(set, {
+        ...batch,
+        prompts: [
+          "Tell me about the garden",
+          "Tell me about the garden",
+          "Describe the weather",
+          "Describe the weather",
+        ],
+        completions,
+        completionIds: completions.map((c) => tokenizer.encode(c)),
+      });
+      expect(perFunction).toEqual({
+        brevity: [0, 0.5, 1, 1], // 4 words > 2 → max(0, 2 − 4/2); 3 words → 2 − 3/2
+        noRepeats: [0, -1 / 3, 0, 0],
+        onTopic: [1, 1, 0, 0],
+        distinctInGroup: [1, 1, 0, 0],
+      });
+    } finally {
+      set.dispose();
+    }
   });
 });
