@@ -4,6 +4,7 @@
  * random bytes, unicode, empty input and inputs longer than the context; corrupted, truncated and
  * mismatched files refused; wasm and cpu files each decoded only on their own numerics).
  */
+import { gzipSync } from "node:zlib";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type BackendInfo, initBackend } from "../src/backend";
@@ -20,6 +21,7 @@ import {
   tokensToBytes,
 } from "../src/compress";
 import { numericsOfBackend } from "../src/compress/backend-numerics";
+import { compressionFact } from "../src/compress/run-facts";
 import { GPT, gptConfig, mulberry32 } from "../src/model";
 import { DEFAULT_SPECIAL_TOKENS, type Tokenizer, trainBpe } from "../src/tokenizer";
 
@@ -229,5 +231,37 @@ describe("compress → decompress with a GPT", () => {
         numerics: numericsOfBackend(wasm),
       }),
     ).toEqual(text);
+  });
+
+  it("the run fact: held-out texts, a text per line up to maxBytes, beside gzip -9 on the same bytes", async () => {
+    const texts = ["the park was lovely.", "a cold rainy day.", "the dogs were happy.", "café ☕"];
+    const fact = await compressionFact({
+      model,
+      tokenizer,
+      heldOutTexts: texts,
+      backend: wasm,
+      contextTokens: 16,
+      checkpointRef: "run:x",
+      maxBytes: 45,
+    });
+    const taken = new TextEncoder().encode(texts.slice(0, 2).join("\n")); // 20 + 1 + 17 bytes; the third would pass 45
+    expect(fact?.bytes).toBe(taken.length);
+    expect(fact?.gzipBitsPerByte).toBe((gzipSync(taken, { level: 9 }).length * 8) / taken.length);
+    const { file } = await compress(model, tokenizer, taken, {
+      checkpointRef: "run:x",
+      numerics: numericsOfBackend(wasm),
+      contextTokens: 16,
+    });
+    expect(fact?.bitsPerByte).toBe((file.length * 8) / taken.length);
+    expect(
+      await compressionFact({
+        model,
+        tokenizer,
+        heldOutTexts: [],
+        backend: wasm,
+        contextTokens: 16,
+        checkpointRef: "x",
+      }),
+    ).toBeUndefined();
   });
 });

@@ -1,0 +1,194 @@
+/**
+ * A checkpoint as a compressor, measured: the demo corpus's held-out split and the primer's Fibonacci line
+ * through `compress` (arithmetic coding on the model's next-token distribution), beside the run's own
+ * eval/bits_per_byte, the 5-gram Kneser–Ney baseline on the same held-out batches, and gzip -9, brotli
+ * (quality 11) and xz -9e on the same bytes; compression and decompression speed in bytes/s (every
+ * decompression is checked byte for byte).
+ *
+ *   pnpm bench:compress [--checkpoint run:demo-pretrain | <dir>] [--lanes 16] [--json]
+ *
+ * With run:<name> the texts come from the run's dataset in the database (DATABASE_URL); with a directory
+ * the demo corpus is regenerated (its held-out split is every 20th text, as `rlhf db seed-demo` stores it).
+ */
+import { execFileSync } from "node:child_process";
+import os from "node:os";
+import { brotliCompressSync, constants, gzipSync } from "node:zlib";
+import { parseJobConfig } from "../packages/core/src/configs";
+import { demoStages, generateDemo } from "../packages/core/src/demo";
+import { initBackend } from "../packages/trainer/src/backend";
+import { loadCheckpoint } from "../packages/trainer/src/checkpoint";
+import { compress, decompress } from "../packages/trainer/src/compress";
+import { numericsOfBackend } from "../packages/trainer/src/compress/backend-numerics";
+import { sequentialBatches, tokenStream } from "../packages/trainer/src/data";
+import { ngramBaseline } from "../packages/trainer/src/ngram";
+
+const argv = process.argv.slice(2);
+const option = (name: string, fallback: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] ? (argv[i + 1] as string) : fallback;
+};
+const checkpointRef = option("checkpoint", "run:demo-pretrain");
+const lanes = Number(option("lanes", "16"));
+const asJson = argv.includes("--json");
+const say = (line: string) => {
+  if (!asJson) console.log(line);
+};
+
+/** The primer's line: a model that knows the rule needs few bits for it. */
+const FIBONACCI_LINE = "0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, …";
+
+async function corpusAndCheckpoint(): Promise<{ dir: string; train: string[]; heldOut: string[] }> {
+  if (!checkpointRef.startsWith("run:")) {
+    const { corpus } = generateDemo();
+    return {
+      dir: checkpointRef,
+      train: corpus.filter((_, i) => i % 20 !== 0),
+      heldOut: corpus.filter((_, i) => i % 20 === 0),
+    };
+  }
+  const { openDatabase } = await import("../packages/core/src/db");
+  const { loadTexts } = await import("../packages/trainer/src/data");
+  const { resolveCheckpointRef } = await import("../packages/trainer/src/jobs/execute");
+  const database = await openDatabase();
+  try {
+    const dir = await resolveCheckpointRef(database, checkpointRef);
+    const dataset = parseJobConfig("pretrain", { dataset: "demo-corpus" }).dataset;
+    return {
+      dir,
+      train: await loadTexts(database, dataset, "train"),
+      heldOut: await loadTexts(database, dataset, "eval"),
+    };
+  } finally {
+    await database.close();
+  }
+}
+
+function xzBits(bytes: Uint8Array): number | null {
+  try {
+    return execFileSync("xz", ["-9e", "-c", "--format=xz"], { input: bytes, maxBuffer: 1 << 28 }).length * 8;
+  } catch {
+    return null; // no xz binary here
+  }
+}
+
+const brotliBits = (bytes: Uint8Array) =>
+  brotliCompressSync(bytes, {
+    params: {
+      [constants.BROTLI_PARAM_QUALITY]: 11,
+      [constants.BROTLI_PARAM_LGWIN]: 24,
+      [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length,
+    },
+  }).length * 8;
+
+async function main(): Promise<void> {
+  say(
+    `load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}, ${os.cpus().length} cores`,
+  );
+  const { dir, train, heldOut } = await corpusAndCheckpoint();
+  const backend = await initBackend("wasm");
+  const numerics = numericsOfBackend(backend);
+  const { model, tokenizer, trainerState } = await loadCheckpoint(dir, { trainable: false });
+  const stages = parseJobConfig("pretrain", { dataset: "demo-corpus", ...demoPretrainShape() });
+  const blockSize = Math.min(stages.blockSize, model.config.nPositions);
+  say(
+    `checkpoint ${checkpointRef} (${dir}), ${model.numParams().toLocaleString("en")} parameters, context ${model.config.nPositions}, trained on blocks of ${blockSize}; ${backend.name}`,
+  );
+
+  // The run's eval/bits_per_byte, from its final eval/loss and the held-out stream's bytes per token.
+  const held = tokenStream(tokenizer, heldOut);
+  const bytesPerToken = held.bytes / held.tokens.length;
+  const evalLoss = Number(trainerState?.metrics?.["eval/loss"]);
+  const runBitsPerByte = evalLoss / Math.LN2 / bytesPerToken;
+
+  // The 5-gram baseline on the same held-out batches the run evaluates.
+  const evalBatches = sequentialBatches(held.tokens, stages.batchSize, blockSize, stages.evalBatches);
+  const baseline = ngramBaseline({
+    train: [tokenStream(tokenizer, train).tokens],
+    evalBatches,
+    bytesPerToken,
+    vocabSize: tokenizer.vocabSize,
+    order: 5,
+  });
+
+  const rows: Record<string, unknown>[] = [];
+  const measure = async (name: string, text: string, contextTokens: number) => {
+    const input = new TextEncoder().encode(text);
+    let started = performance.now();
+    const result = await compress(model, tokenizer, input, { checkpointRef, numerics, contextTokens, lanes });
+    const compressSeconds = (performance.now() - started) / 1000;
+    started = performance.now();
+    const output = await decompress(model, tokenizer, result.file, { checkpointRef, numerics });
+    const decompressSeconds = (performance.now() - started) / 1000;
+    if (Buffer.compare(Buffer.from(output), Buffer.from(input)) !== 0)
+      throw new Error(`${name}: round-trip differs`);
+    const perByte = (bits: number | null) => (bits === null ? null : bits / input.length);
+    const row = {
+      name,
+      bytes: input.length,
+      tokens: result.header.tokens,
+      contextTokens,
+      fileBitsPerByte: perByte(result.file.length * 8),
+      payloadBitsPerByte: perByte(result.header.payloadBytes * 8),
+      modelBitsPerByte: perByte(result.modelBits),
+      gzipBitsPerByte: perByte(gzipSync(input, { level: 9 }).length * 8),
+      brotliBitsPerByte: perByte(brotliBits(input)),
+      xzBitsPerByte: perByte(xzBits(input)),
+      compressBytesPerSecond: input.length / compressSeconds,
+      decompressBytesPerSecond: input.length / decompressSeconds,
+    };
+    rows.push(row);
+    const f = (v: number | null) => (v === null ? "—" : v.toFixed(3));
+    say(
+      `${name.padEnd(38)} ${String(input.length).padStart(6)} B  model ${f(row.modelBitsPerByte)}  coded ${f(row.payloadBitsPerByte)}  file ${f(row.fileBitsPerByte)}  gzip ${f(row.gzipBitsPerByte)}  brotli ${f(row.brotliBitsPerByte)}  xz ${f(row.xzBitsPerByte)}  ${Math.round(row.compressBytesPerSecond)} / ${Math.round(row.decompressBytesPerSecond)} B/s`,
+    );
+  };
+
+  say(
+    `run's eval/bits_per_byte ${runBitsPerByte.toFixed(3)} (eval/loss ${evalLoss.toFixed(4)} nats/token, ${bytesPerToken.toFixed(2)} bytes/token, ${evalBatches.length} batches of ${stages.batchSize}×${blockSize})`,
+  );
+  say(
+    `5-gram Kneser–Ney on the same batches: ${baseline.bitsPerByte.toFixed(3)} bits/byte (${baseline.ngrams.toLocaleString("en")} n-grams, ${baseline.seconds.toFixed(1)} s)`,
+  );
+  say(
+    "bits per byte (model = −log₂ p of the tokens; coded = the arithmetic coder's payload; file = with header and checksum); compress / decompress speed",
+  );
+  await measure("held-out split, a text per line", heldOut.join("\n"), blockSize);
+  await measure("held-out split, texts joined by spaces", heldOut.join(" "), blockSize);
+  await measure(
+    `held-out split, a text per line, ctx ${model.config.nPositions}`,
+    heldOut.join("\n"),
+    model.config.nPositions,
+  );
+  await measure("the primer's Fibonacci line", FIBONACCI_LINE, blockSize);
+  if (asJson) {
+    console.log(
+      JSON.stringify(
+        {
+          checkpoint: checkpointRef,
+          backend: numerics.id,
+          lanes,
+          runBitsPerByte,
+          ngram: baseline,
+          rows,
+        },
+        null,
+        2,
+      ),
+    );
+  }
+  model.dispose();
+}
+
+/** The demo's pretraining block and batch size, as `rlhf pipeline --demo` runs them. */
+function demoPretrainShape() {
+  const { batchSize, blockSize } = demoStages(false, 1234).pretrain;
+  return { batchSize, blockSize };
+}
+
+main().catch((error) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
