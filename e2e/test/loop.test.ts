@@ -352,13 +352,19 @@ describe("the whole loop, from the apps", () => {
     await page.getByText("serving loop-ppo at step 20").waitFor();
     await shot(page, "serve");
 
+    // The dashboard gave the run an API key, shown to the admin; without it the endpoint refuses.
+    const apiKey = (await page.getByTestId("serve-api-key").textContent())!.trim();
+    expect((await fetch(`${endpoint}/models`)).status).toBe(401);
+    const authorization = `Bearer ${apiKey}`;
     // Any OpenAI client: the models list, then a chat completion, plain and streamed.
-    const models = (await (await fetch(`${endpoint}/models`)).json()) as { data: { id: string }[] };
+    const models = (await (await fetch(`${endpoint}/models`, { headers: { authorization } })).json()) as {
+      data: { id: string }[];
+    };
     const model = models.data[0]!.id;
     const ask = (stream: boolean) =>
       fetch(`${endpoint}/chat/completions`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", authorization },
         body: JSON.stringify({
           model,
           messages: [{ role: "user", content: "How was the park today?" }],

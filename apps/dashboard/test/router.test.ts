@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { authSecret, issueSessionCookie } from "@rlhf/core/auth";
 import { MIGRATIONS_DIR, openDatabase } from "@rlhf/core/db";
 import { createApiToken } from "@rlhf/core/ingest";
 import {
@@ -523,11 +524,14 @@ describe("launch", () => {
       .values({ name: "picker", kind: "sft", status: "succeeded", config: {} })
       .returning();
     await t.db.insert(checkpoints).values({ runId: run!.id, step: 7, path: "/ckpt/7", isFinal: true });
-    const options = await caller().launch.options();
+    const options = await createCaller(createInnerContext({ database: t, session: admin })).launch.options();
     expect(options.runs.find((r) => r.id === run!.id)).toMatchObject({
       name: "picker",
       checkpoints: [{ step: 7, path: "/ckpt/7", isFinal: true }],
     });
+    // Someone not signed in sees no absolute path.
+    const anonymous = await caller().launch.options();
+    expect(anonymous.runs.find((r) => r.id === run!.id)!.checkpoints[0]!.path).toBe("…/7");
     expect(options.datasets).toContainEqual({ name: "demo-sft", kind: "sft" });
   });
 });
@@ -653,12 +657,18 @@ describe("POST /api/ingest", () => {
 
 describe("GET /api/checkpoints/<id>/<file>", () => {
   const get = createCheckpointFileHandler(async () => t);
-  const call = (id: string, file: string) =>
-    get(new Request(`http://localhost/api/checkpoints/${id}/${file}`), {
+  let cookie = "";
+  const call = (id: string, file: string, headers: Record<string, string> = { cookie }) =>
+    get(new Request(`http://localhost/api/checkpoints/${id}/${file}`, { headers }), {
       params: Promise.resolve({ id, file }),
     });
 
-  it("streams a checkpoint's config, weights and tokenizer, and nothing else", async () => {
+  it("streams a checkpoint's config, weights and tokenizer, and nothing else; only to people signed in", async () => {
+    await t.db
+      .insert(users)
+      .values({ id: "reader", name: "Reader", email: "reader@example.com" })
+      .onConflictDoNothing();
+    cookie = await issueSessionCookie(t.db, "reader", { secret: authSecret() });
     const dir = await mkdtemp(path.join(tmpdir(), "ckpt-"));
     const weights = Buffer.from(Array.from({ length: 70_000 }, (_, i) => i % 251));
     await writeFile(path.join(dir, "model.safetensors"), weights);
@@ -670,6 +680,9 @@ describe("GET /api/checkpoints/<id>/<file>", () => {
       .values({ runId: run!.id, step: 1, path: dir })
       .returning();
 
+    const anonymous = await call(checkpoint!.id, "model.safetensors", {});
+    expect(anonymous.status).toBe(401);
+    expect(((await anonymous.json()) as { error: string }).error).toMatch(/sign in/);
     const model = await call(checkpoint!.id, "model.safetensors");
     expect(model.status).toBe(200);
     expect(model.headers.get("content-length")).toBe("70000");

@@ -116,7 +116,8 @@ describe("rlhf serve", () => {
   it("lists the model under the checkpoint directory's name", async () => {
     const response = await fetch(`${url}/v1/models`);
     expect(response.status).toBe(200);
-    expect(response.headers.get("access-control-allow-origin")).toBe("*");
+    // CORS is opt-in: no page of another site may call a server that did not allow it.
+    expect(response.headers.get("access-control-allow-origin")).toBeNull();
     const list = (await response.json()) as { object: string; data: { id: string; object: string }[] };
     expect(list.object).toBe("list");
     expect(list.data.map((m) => m.id)).toEqual(["tiny-policy"]);
@@ -325,19 +326,31 @@ describe("rlhf serve", () => {
     await expectError(await post("/v1/completions", { prompt: "x".repeat(70 * 1024) }), 413, null);
   });
 
-  it("answers a CORS preflight and requires the API key when one is set", async () => {
-    const preflight = await fetch(`${url}/v1/chat/completions`, {
-      method: "OPTIONS",
-      headers: {
-        origin: "http://example.test",
-        "access-control-request-method": "POST",
-        "access-control-request-headers": "authorization, content-type",
-      },
-    });
-    expect(preflight.status).toBe(204);
-    expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
-    expect(preflight.headers.get("access-control-allow-methods")).toMatch(/POST/);
-    expect(preflight.headers.get("access-control-allow-headers")).toMatch(/authorization/);
+  it("answers CORS only for the origins it was given, and requires the API key when one is set", async () => {
+    const preflight = (base: string, origin: string) =>
+      fetch(`${base}/v1/chat/completions`, {
+        method: "OPTIONS",
+        headers: {
+          origin,
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "authorization, content-type",
+        },
+      });
+    // By default no origin is allowed: a page elsewhere cannot make a visitor's browser call the server.
+    const closed = await preflight(url, "http://example.test");
+    expect(closed.status).toBe(204);
+    expect(closed.headers.get("access-control-allow-origin")).toBeNull();
+    const cors = await startServer(served, { port: 0, corsOrigins: ["http://example.test"] });
+    try {
+      const allowed = await preflight(cors.url, "http://example.test");
+      expect(allowed.headers.get("access-control-allow-origin")).toBe("http://example.test");
+      expect(allowed.headers.get("access-control-allow-methods")).toMatch(/POST/);
+      expect(allowed.headers.get("access-control-allow-headers")).toMatch(/authorization/);
+      const other = await preflight(cors.url, "http://evil.test");
+      expect(other.headers.get("access-control-allow-origin")).toBeNull();
+    } finally {
+      await cors.close();
+    }
 
     const guarded = await startServer(served, { port: 0, apiKey: "sk-test" });
     try {
@@ -351,6 +364,70 @@ describe("rlhf serve", () => {
     } finally {
       await guarded.close();
     }
+  });
+
+  it("caps what one request may ask for (prompts × n, tokens per completion) with a 400 naming the field", async () => {
+    const many = Array.from({ length: 17 }, (_, i) => `prompt ${i}`);
+    await expectError(
+      await post("/v1/completions", { prompt: many }),
+      400,
+      "prompt",
+      /17 completions.*at most 16/,
+    );
+    await expectError(
+      await post("/v1/completions", { prompt: ["a", "b", "c"], n: 6 }),
+      400,
+      "n",
+      /18 completions \(3 prompts × n 6\)/,
+    );
+    await expectError(
+      await post("/v1/completions", { prompt: "a", max_tokens: 5000 }),
+      400,
+      "max_tokens",
+      /at most 1024/,
+    );
+    await expectError(
+      await post("/v1/chat/completions", {
+        messages: [{ role: "user", content: "hi" }],
+        max_completion_tokens: 1_000_000,
+      }),
+      400,
+      "max_completion_tokens",
+    );
+    // The issue's request: 200 prompts × n 16 = 3,200 generations from a few kilobytes.
+    const amplified = await post("/v1/completions", { prompt: Array(200).fill("x"), n: 16, max_tokens: 1 });
+    expect((await expectError(amplified, 400, "n")).code).toBe("too_many_completions");
+    const strict = await startServer(served, { port: 0, maxChoices: 2, maxTokens: 4 });
+    try {
+      const base = strict.url;
+      const ask = (body: unknown) =>
+        fetch(`${base}/v1/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+      await expectError(await ask({ prompt: "a", n: 3 }), 400, "n", /at most 2 per request/);
+      await expectError(await ask({ prompt: "a", max_tokens: 5 }), 400, "max_tokens", /at most 4 tokens/);
+      const fine = await ask({ prompt: ["a", "b"], max_tokens: 4, seed: 1 });
+      expect(fine.status).toBe(200);
+      // A chat completion that asks for nothing in particular stops at the server's limit too.
+      const chat = await fetch(`${base}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ messages: [{ role: "user", content: "hi" }], seed: 1 }),
+      });
+      const body = (await chat.json()) as { usage: { completion_tokens: number } };
+      expect(body.usage.completion_tokens).toBeLessThanOrEqual(4);
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it("a model id in the URL that is not valid percent-encoding is a 400 naming model", async () => {
+    for (const bad of ["%E0%A4%A", "%", "%zz", "%C0%AF"]) {
+      await expectError(await fetch(`${url}/v1/models/${bad}`), 400, "model", /percent-encoding/);
+    }
+    await expectError(await fetch(`${url}/v1/models/gpt%2D4`), 404, "model", /gpt-4/);
   });
 
   it("runs requests one at a time: one sent while another streams waits for it to finish", async () => {

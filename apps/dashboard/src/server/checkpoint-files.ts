@@ -10,7 +10,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import type { Database } from "@rlhf/core/db";
 import { checkpoints } from "@rlhf/core/schema";
-import { eq } from "@rlhf/core/trpc";
+import { eq, getSession } from "@rlhf/core/trpc";
 
 export const CHECKPOINT_FILES = {
   "config.json": "application/json",
@@ -54,12 +54,15 @@ export async function locateCheckpointFile(
   }
 }
 
+/** Weights leave the server only for people with an account. */
 export function createCheckpointFileHandler(getDatabase: () => Promise<Database>) {
   return async function GET(
-    _request: Request,
+    request: Request,
     { params }: { params: Promise<{ id: string; file: string }> },
   ): Promise<Response> {
     const { id, file } = await params;
+    const session = await getSession(request.headers, (await getDatabase()).db);
+    if (!session) return problem(401, "sign in to download a checkpoint's files");
     const located = await locateCheckpointFile(async () => (await getDatabase()).db, id, file);
     if ("error" in located) return problem(located.status, located.error);
     // The path is a checkpoint directory known only at run time, not a file of the app to trace for deployment.

@@ -6,10 +6,13 @@
  */
 import { betterAuth } from "better-auth";
 import { drizzleAdapter } from "better-auth/adapters/drizzle";
+import { APIError } from "better-auth/api";
 import { admin } from "better-auth/plugins/admin";
 import { adminAc, userAc } from "better-auth/plugins/admin/access";
 import type { Db } from "../db/open";
 import { accounts, sessions, users, verifications } from "../db/schema";
+import { nulMessage, nulPath } from "../nul";
+import { CLIENT_CHAIN_HEADER, clientAddressKnown, trustedProxies } from "./client-address";
 import { authSecret } from "./secret";
 
 /** Shortest password accepted (NIST SP 800-63B's minimum for a chosen secret). */
@@ -61,6 +64,12 @@ function buildAuth(db: Db, options: AuthOptions = {}) {
       updateAge: 24 * 3600,
     },
     user: { additionalFields: {} },
+    databaseHooks: {
+      user: {
+        create: { before: (user) => checkUserFields(user) },
+        update: { before: (user) => checkUserFields(user) },
+      },
+    },
     plugins: [
       admin({
         defaultRole: "annotator",
@@ -69,6 +78,12 @@ function buildAuth(db: Db, options: AuthOptions = {}) {
       }),
     ],
     advanced: {
+      // Rate limits key on the client's address: the TCP peer (./client-address.cjs), or the first hop
+      // before the configured proxies. Never a forwarded header a client could write itself.
+      ipAddress: {
+        ipAddressHeaders: [clientAddressKnown() ? CLIENT_CHAIN_HEADER : "x-rlhf-no-known-address"],
+        trustedProxies: trustedProxies(),
+      },
       defaultCookieAttributes: { httpOnly: true, sameSite: "lax" },
       cookiePrefix: "rlhf",
       // Secure cookies only where the workbench is served over https (its public URL says so): browsers
@@ -79,6 +94,33 @@ function buildAuth(db: Db, options: AuthOptions = {}) {
     telemetry: { enabled: false },
     logger: { disabled: process.env.RLHF_QUIET === "1" },
   });
+}
+
+/**
+ * The app's rules for a user's fields, whichever endpoint writes them (better-auth's own update-user and
+ * the admin plugin's endpoints included, which bypass the app's forms): a name of 1–100 characters, an
+ * email of at most 254, a short image URL, and no NUL anywhere. Returns the fields to store.
+ */
+async function checkUserFields<T extends Record<string, unknown>>(user: T): Promise<{ data: T }> {
+  const { nameSchema, emailSchema } = await import("./users");
+  const nul = nulPath(user);
+  if (nul !== undefined) throw new APIError("BAD_REQUEST", { message: nulMessage(nul) });
+  const fields: Record<string, unknown> = { ...user };
+  if (user.name !== undefined) {
+    const name = nameSchema.safeParse(user.name);
+    if (!name.success)
+      throw new APIError("BAD_REQUEST", { message: `name: ${name.error.issues[0]!.message}` });
+    fields.name = name.data;
+  }
+  if (user.email !== undefined) {
+    const email = emailSchema.safeParse(user.email);
+    if (!email.success)
+      throw new APIError("BAD_REQUEST", { message: `email: ${email.error.issues[0]!.message}` });
+  }
+  if (typeof user.image === "string" && user.image.length > 2048) {
+    throw new APIError("BAD_REQUEST", { message: "image: at most 2048 characters" });
+  }
+  return { data: fields as T };
 }
 
 export type Auth = ReturnType<typeof buildAuth>;

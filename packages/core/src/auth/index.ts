@@ -10,7 +10,9 @@ export {
   secureCookies,
   sessionCookieName,
 } from "./auth";
-export { authRequestHandler, authRouteHandlers } from "./handlers";
+export { CLIENT_CHAIN_HEADER, clientAddressKnown, trustedProxies } from "./client-address";
+export { AUTH_MAX_BODY_BYTES, authRequestHandler, authRouteHandlers } from "./handlers";
+export { SIGN_IN_FAILURES, SIGN_IN_WINDOW_SECONDS, SignInLimiter } from "./limits";
 export { isSameOrigin } from "./origin";
 export { authSecret, authSecretPath } from "./secret";
 export { cookieSignature, readCookie, type SessionLookup, sessionUser } from "./session";

@@ -11,7 +11,12 @@ import type { Db } from "../db/open";
 import { accounts, sessions, USER_ROLES, type UserRole, users, verifications } from "../db/schema";
 import { MIN_PASSWORD_LENGTH, sessionCookieName } from "./auth";
 
-export const emailSchema = z.email("must be an email address").transform((e) => e.trim().toLowerCase());
+export const emailSchema = z
+  .string()
+  .trim()
+  .max(254, "at most 254 characters (the longest an email address can be)")
+  .pipe(z.email("must be an email address"))
+  .transform((e) => e.toLowerCase());
 export const passwordSchema = z
   .string()
   .min(MIN_PASSWORD_LENGTH, `must be at least ${MIN_PASSWORD_LENGTH} characters`)
@@ -136,7 +141,7 @@ export async function createInvite(
   input: { email: string; role?: UserRole; invitedBy: string },
 ): Promise<{ token: string; expiresAt: Date }> {
   const email = emailSchema.safeParse(input.email);
-  if (!email.success) throw new UserError("email: must be an email address", "email");
+  if (!email.success) throw new UserError(`email: ${email.error.issues[0]!.message}`, "email");
   const [taken] = await db.select({ id: users.id }).from(users).where(eq(users.email, email.data));
   if (taken) throw new UserError(`email: ${email.data} already has an account`, "email");
   const token = randomBytes(24).toString("base64url");

@@ -11,6 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { chromium } from "playwright-core";
+import { appServerNodeOptions } from "../auth/preload";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
 
@@ -132,7 +133,14 @@ export async function startNextApp({
   const baseUrl = `http://127.0.0.1:${port}`;
   const server = spawn(process.execPath, [next, "start", "-p", String(port), "-H", "127.0.0.1"], {
     cwd: appDir,
-    env: { ...process.env, ...env, NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1" },
+    env: {
+      ...process.env,
+      ...env,
+      NODE_ENV: "production",
+      NEXT_TELEMETRY_DISABLED: "1",
+      // As `rlhf start` runs it: the client's address from the connection, for the sign-in rate limit.
+      NODE_OPTIONS: appServerNodeOptions(env.NODE_OPTIONS ?? process.env.NODE_OPTIONS),
+    },
     stdio: output === "keep" ? ["ignore", "pipe", "pipe"] : ["ignore", "ignore", "inherit"],
     detached: true, // its own process group, so stopProcess ends it and anything it started
   });

@@ -21,6 +21,7 @@ export { type HealthStatus, healthRouter } from "./health";
 export {
   BodyTooLargeError,
   readBodyText,
+  TRPC_MAX_ANONYMOUS_BYTES,
   TRPC_MAX_BATCH,
   TRPC_MAX_BODY_BYTES,
   trpcRouteHandler,

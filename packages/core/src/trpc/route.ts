@@ -6,10 +6,15 @@
 import type { AnyRouter } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import type { OpenDatabaseOptions } from "../db/open";
-import { createContext } from "./trpc";
+import { type Context, createContext } from "./trpc";
 
-/** Largest tRPC request body: an import of a few thousand rows fits; a 30 MB body does not get parsed. */
-export const TRPC_MAX_BODY_BYTES = 8 * 1024 * 1024;
+/**
+ * Largest tRPC request body from someone signed in: a 50 MB dataset import, escaped as a JSON string, fits.
+ * Nobody else sends more than a few forms' worth (TRPC_MAX_ANONYMOUS_BYTES): the session is looked up before
+ * the body is read, so a stranger cannot make the server parse tens of megabytes.
+ */
+export const TRPC_MAX_BODY_BYTES = 80 * 1024 * 1024;
+export const TRPC_MAX_ANONYMOUS_BYTES = 1024 * 1024;
 /**
  * Most calls in one tRPC batch. A page of twenty charts asks for a series and a cursor each; the client
  * splits bigger batches (packages/ui's link has the same figure).
@@ -67,13 +72,22 @@ export function trpcRouteHandler(options: {
   allowMethodOverride?: boolean;
   maxBodyBytes?: number;
 }): (request: Request) => Promise<Response> {
-  const maxBodyBytes = options.maxBodyBytes ?? TRPC_MAX_BODY_BYTES;
   return async (request) => {
+    let context: Context | undefined;
+    let contextError: unknown;
+    try {
+      context = await createContext({ headers: request.headers, database: options.database });
+    } catch (error) {
+      contextError = error; // reported by tRPC below, in its own error shape
+    }
+    const limit = context?.session
+      ? (options.maxBodyBytes ?? TRPC_MAX_BODY_BYTES)
+      : Math.min(options.maxBodyBytes ?? TRPC_MAX_BODY_BYTES, TRPC_MAX_ANONYMOUS_BYTES);
     let req = request;
     if (request.method === "POST") {
       let text: string;
       try {
-        text = await readBodyText(request, maxBodyBytes);
+        text = await readBodyText(request, limit);
       } catch (error) {
         if (!(error instanceof BodyTooLargeError)) throw error;
         return Response.json(
@@ -95,7 +109,10 @@ export function trpcRouteHandler(options: {
       req,
       allowMethodOverride: options.allowMethodOverride,
       maxBatchSize: TRPC_MAX_BATCH,
-      createContext: () => createContext({ headers: req.headers, database: options.database }),
+      createContext: async () => {
+        if (context) return context;
+        throw contextError;
+      },
       onError: ({ path, error }) => {
         if (!CALLER_ERRORS.has(error.code)) console.error(`tRPC ${path ?? "?"}: ${error.message}`);
       },

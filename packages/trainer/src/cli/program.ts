@@ -2,7 +2,7 @@
  * The `rlhf` command tree. Each command imports what it needs when it runs, so `rlhf --help` or
  * `rlhf start` never load tfjs. Built by a function so that docs/reference/cli.md can be generated from it.
  */
-import { type JobKind, jobConfigSchemas } from "@rlhf/core/configs";
+import { type JobKind, jobConfigSchemas, SERVE_LIMITS } from "@rlhf/core/configs";
 import { Command } from "commander";
 import { addConfigFlags } from "./config-flags";
 
@@ -122,6 +122,13 @@ export function buildProgram(): Command {
     .option("--port <port>", "port (0 = any free port)", "8000")
     .option("--model-name <name>", "the model id clients send (default: the run or directory name)")
     .option("--api-key <key>", "require `Authorization: Bearer <key>` on every request")
+    .option("--max-choices <n>", "most completions per request: prompts × n", String(SERVE_LIMITS.maxChoices))
+    .option(
+      "--max-tokens <n>",
+      "most new tokens per completion a request may ask for",
+      String(SERVE_LIMITS.maxTokens),
+    )
+    .option("--cors-origin <origin...>", "web pages allowed to call the server from a browser (* for any)")
     .option("--backend <name>", BACKEND_CHOICES, "auto")
     .action(async (options) => {
       const { serveCommand } = await import("./serve");

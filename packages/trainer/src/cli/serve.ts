@@ -17,7 +17,16 @@ export interface ServeCommandOptions {
   port: string;
   modelName?: string;
   apiKey?: string;
+  maxChoices: string;
+  maxTokens: string;
+  corsOrigin?: string[];
   backend: string;
+}
+
+function positiveInt(flag: string, value: string): number {
+  const n = Number(value);
+  if (!(Number.isInteger(n) && n >= 1)) throw new Error(`${flag} must be a positive integer, got ${value}`);
+  return n;
 }
 
 /** The checkpoint directory and default model name of `--checkpoint` or `--run [--step]`. */
@@ -54,12 +63,21 @@ export async function serveCommand(options: ServeCommandOptions): Promise<void> 
   if (!(Number.isInteger(port) && port >= 0 && port < 65536)) {
     throw new Error(`--port must be an integer from 0 to 65535, got ${options.port}`);
   }
+  const maxChoices = positiveInt("--max-choices", options.maxChoices);
+  const maxTokens = positiveInt("--max-tokens", options.maxTokens);
   const source = await resolveSource(options);
   const served = await loadServedModel(source.dir, {
     name: options.modelName ?? source.name,
     backend: options.backend as BackendPreference,
   });
-  const server = await startServer(served, { host: options.host, port, apiKey: options.apiKey });
+  const server = await startServer(served, {
+    host: options.host,
+    port,
+    apiKey: options.apiKey,
+    maxChoices,
+    maxTokens,
+    corsOrigins: options.corsOrigin ?? [],
+  });
   const { config } = served.model;
   process.stdout.write(
     [

@@ -36,7 +36,14 @@ export async function runServe(config: ServeConfig, ctx: JobContext): Promise<Ru
   const name = config.modelName ?? source?.name ?? config.checkpoint;
   const served = await loadServedModel(dir, { name });
   try {
-    const server = await startServer(served, { host: config.host, port: config.port });
+    const server = await startServer(served, {
+      host: config.host,
+      port: config.port,
+      apiKey: config.apiKey,
+      corsOrigins: config.corsOrigins,
+      maxChoices: config.maxChoices,
+      maxTokens: config.maxTokens,
+    });
     const endpoint = endpointUrl(server.url, config.host);
     const summary = { endpoint: `${endpoint}/v1`, model: name, checkpoint: dir };
     await ctx.database.db.update(runs).set({ summary }).where(eq(runs.id, ctx.runId));

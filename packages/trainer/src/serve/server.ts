@@ -1,11 +1,14 @@
 /**
  * An OpenAI-compatible HTTP server over one ServeEngine: `GET /v1/models`, `POST /v1/completions` and
  * `POST /v1/chat/completions`, each answered in full or streamed as server-sent events the way OpenAI
- * streams them, with OpenAI-shaped errors and CORS headers so a browser page can call it directly.
+ * streams them, with OpenAI-shaped errors. What one request may ask for is capped (completions = prompts ×
+ * n, new tokens per completion), so a small request cannot make the server generate for hours; browser
+ * pages may call it only from the origins it is told to allow (CORS is opt-in).
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { SERVE_LIMITS } from "@rlhf/core/configs";
 import { type GenerationRequest, type GenerationResult, type ServedModel, ServeEngine } from "./engine";
 import {
   ApiError,
@@ -27,6 +30,20 @@ export interface ServeOptions {
   apiKey?: string;
   /** Largest request body in bytes (default 1 MiB); more is a 413. */
   maxBodyBytes?: number;
+  /** Most completions per request, prompts × n (default SERVE_LIMITS.maxChoices); more is a 400. */
+  maxChoices?: number;
+  /** Most new tokens per completion a request may ask for (default SERVE_LIMITS.maxTokens); more is a 400. */
+  maxTokens?: number;
+  /** Origins whose pages may call the server from a browser; `["*"]` for any. Default none. */
+  corsOrigins?: string[];
+}
+
+interface Limits {
+  apiKey?: string;
+  maxBodyBytes: number;
+  maxChoices: number;
+  maxTokens: number;
+  corsOrigins: string[];
 }
 
 export interface RunningServer {
@@ -49,9 +66,15 @@ const ROUTES: Record<string, string> = {
 
 export async function startServer(served: ServedModel, options: ServeOptions = {}): Promise<RunningServer> {
   const engine = new ServeEngine(served);
-  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const limits: Limits = {
+    apiKey: options.apiKey,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY,
+    maxChoices: options.maxChoices ?? SERVE_LIMITS.maxChoices,
+    maxTokens: options.maxTokens ?? SERVE_LIMITS.maxTokens,
+    corsOrigins: options.corsOrigins ?? [],
+  };
   const server = createServer((req, res) => {
-    handle(engine, req, res, { apiKey: options.apiKey, maxBodyBytes }).catch((error: unknown) => {
+    handle(engine, req, res, limits).catch((error: unknown) => {
       const apiError =
         error instanceof ApiError
           ? error
@@ -80,9 +103,15 @@ export async function startServer(served: ServedModel, options: ServeOptions = {
   };
 }
 
-function corsHeaders(req: IncomingMessage): Record<string, string> {
+/** CORS headers for a request from an allowed origin; none for any other (the browser then refuses). */
+function corsHeaders(req: IncomingMessage, allowed: string[]): Record<string, string> {
+  const origin = req.headers.origin;
+  if (!origin || allowed.length === 0) return {};
+  const any = allowed.includes("*");
+  if (!any && !allowed.includes(origin)) return {};
   return {
-    "access-control-allow-origin": "*",
+    "access-control-allow-origin": any ? "*" : origin,
+    ...(any ? {} : { vary: "Origin" }),
     "access-control-allow-methods": "GET, POST, OPTIONS",
     // Echo what the browser asks for: `*` does not cover Authorization.
     "access-control-allow-headers":
@@ -110,9 +139,10 @@ async function handle(
   engine: ServeEngine,
   req: IncomingMessage,
   res: ServerResponse,
-  options: { apiKey?: string; maxBodyBytes: number },
+  options: Limits,
 ): Promise<void> {
-  for (const [name, value] of Object.entries(corsHeaders(req))) res.setHeader(name, value);
+  for (const [name, value] of Object.entries(corsHeaders(req, options.corsOrigins)))
+    res.setHeader(name, value);
   const url = new URL(req.url ?? "/", "http://localhost");
   const method = req.method ?? "GET";
   if (method === "OPTIONS") {
@@ -152,8 +182,18 @@ async function handle(
   const { served } = engine;
   const modelCard = { id: served.name, object: "model", created: served.created, owned_by: "rlhf-workbench" };
   if (modelPath) {
-    if (decodeURIComponent(modelPath[1]!) !== served.name)
-      throw unknownModel(decodeURIComponent(modelPath[1]!));
+    let id: string;
+    try {
+      id = decodeURIComponent(modelPath[1]!);
+    } catch {
+      throw new ApiError(
+        400,
+        `The model id in the URL is not valid percent-encoding: ${modelPath[1]!.slice(0, 200)}`,
+        "model",
+        "invalid_value",
+      );
+    }
+    if (id !== served.name) throw unknownModel(id);
     sendJson(res, 200, modelCard);
     return;
   }
@@ -164,9 +204,39 @@ async function handle(
 
   const body = await readJson(req, options.maxBodyBytes);
   if (path === "/v1/completions") {
-    await completions(engine, parseRequest(completionRequestSchema, body), res);
+    await completions(engine, parseRequest(completionRequestSchema, body), res, options);
   } else {
-    await chatCompletions(engine, parseRequest(chatCompletionRequestSchema, body), res);
+    await chatCompletions(engine, parseRequest(chatCompletionRequestSchema, body), res, options);
+  }
+}
+
+/**
+ * The request's share of the server, checked before any work: completions (prompts × n) and new tokens
+ * per completion within the server's limits, else a 400 naming the field to change.
+ */
+function checkLimits(
+  limits: Limits,
+  prompts: number,
+  n: number,
+  requested: number | undefined,
+  tokensParam: string,
+): void {
+  if (prompts * n > limits.maxChoices) {
+    const param = n > 1 ? "n" : "prompt";
+    throw new ApiError(
+      400,
+      `This request asks for ${prompts * n} completions (${prompts} prompt${prompts === 1 ? "" : "s"} × n ${n}); this server answers at most ${limits.maxChoices} per request. Send fewer prompts or a smaller n.`,
+      param,
+      "too_many_completions",
+    );
+  }
+  if (requested !== undefined && requested > limits.maxTokens) {
+    throw new ApiError(
+      400,
+      `'${tokensParam}' is ${requested}; this server generates at most ${limits.maxTokens} tokens per completion.`,
+      tokensParam,
+      "invalid_value",
+    );
   }
 }
 
@@ -294,20 +364,37 @@ const chatShape: ResponseShape = {
   opening: { delta: { role: "assistant", content: "" }, logprobs: null },
 };
 
-async function completions(engine: ServeEngine, request: CompletionRequest, res: ServerResponse) {
+async function completions(
+  engine: ServeEngine,
+  request: CompletionRequest,
+  res: ServerResponse,
+  limits: Limits,
+) {
+  const texts = [request.prompt].flat();
+  checkLimits(limits, texts.length, request.n ?? 1, request.max_tokens ?? undefined, "max_tokens");
   const shared = common(engine, request, res);
-  const prompts = [request.prompt].flat().map((p) => engine.encodePrompt(p));
-  const requested = request.max_tokens ?? DEFAULT_COMPLETION_TOKENS;
+  const prompts = texts.map((p) => engine.encodePrompt(p));
+  const requested = request.max_tokens ?? Math.min(DEFAULT_COMPLETION_TOKENS, limits.maxTokens);
   const maxTokens = engine.completionBudget(prompts, requested, "max_tokens", "prompt");
   await respond(engine, res, { ...shared, prompts, maxTokens }, request.stream === true, completionShape);
 }
 
-async function chatCompletions(engine: ServeEngine, request: ChatCompletionRequest, res: ServerResponse) {
-  const shared = common(engine, request, res);
-  const prompts = [engine.encodeChat(request.messages)];
+async function chatCompletions(
+  engine: ServeEngine,
+  request: ChatCompletionRequest,
+  res: ServerResponse,
+  limits: Limits,
+) {
   const requested = request.max_completion_tokens ?? request.max_tokens ?? undefined;
   const param = request.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
-  const maxTokens = engine.completionBudget(prompts, requested, param, "messages");
+  checkLimits(limits, 1, request.n ?? 1, requested, param);
+  const shared = common(engine, request, res);
+  const prompts = [engine.encodeChat(request.messages)];
+  // Unasked, a chat completion runs to the end of the context, but no further than the server's limit.
+  const maxTokens = Math.min(
+    engine.completionBudget(prompts, requested, param, "messages"),
+    requested ?? limits.maxTokens,
+  );
   await respond(engine, res, { ...shared, prompts, maxTokens }, request.stream === true, chatShape);
 }
 

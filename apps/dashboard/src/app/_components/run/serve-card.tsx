@@ -15,6 +15,10 @@ export function ServeCard({ run }: { run: Run }) {
   const checkpoint = typeof run.config.checkpoint === "string" ? run.config.checkpoint : null;
   const servedRun = checkpoint?.startsWith("run:") ? checkpoint.slice(4) : null;
   const step = typeof run.config.step === "number" ? run.config.step : null;
+  // Admins get the key; others see "(hidden)" from the server, and the examples read it from the environment.
+  const apiKey =
+    typeof run.config.apiKey === "string" && run.config.apiKey !== "(hidden)" ? run.config.apiKey : undefined;
+  const keyHidden = run.config.apiKey === "(hidden)";
   const live = run.status === "running" && endpoint !== null;
 
   return (
@@ -41,7 +45,9 @@ export function ServeCard({ run }: { run: Run }) {
         </span>
       </div>
       {run.status === "queued" && (
-        <p className="muted">Waiting for a worker with a free serving slot (`pnpm rlhf worker --serve-slots`).</p>
+        <p className="muted">
+          Waiting for a worker with a free serving slot (`pnpm rlhf worker --serve-slots`).
+        </p>
       )}
       {run.status === "running" && endpoint === null && <p className="muted">Loading the model…</p>}
       {endpoint !== null && (
@@ -55,6 +61,23 @@ export function ServeCard({ run }: { run: Run }) {
           </dd>
           <dt>Model</dt>
           <dd className="mono">{model ?? "—"}</dd>
+          {(apiKey || keyHidden) && (
+            <>
+              <dt>API key</dt>
+              <dd className="row">
+                {apiKey ? (
+                  <>
+                    <code className="mono" data-testid="serve-api-key">
+                      {apiKey}
+                    </code>
+                    <CopyButton text={apiKey} label="Copy key" />
+                  </>
+                ) : (
+                  <span className="muted">shown to admins only</span>
+                )}
+              </dd>
+            </>
+          )}
           {!live && (
             <>
               <dt>Served</dt>
@@ -82,7 +105,7 @@ export function ServeCard({ run }: { run: Run }) {
                 {kind === "curl" ? "curl" : kind === "python" ? "Python (openai)" : "JavaScript (openai)"}
               </button>
             ))}
-            <CopyButton text={serveExamples(endpoint, model)[example]} label="Copy" />
+            <CopyButton text={serveExamples(endpoint, model, apiKey)[example]} label="Copy" />
           </div>
           <pre
             className="mono"
@@ -96,7 +119,7 @@ export function ServeCard({ run }: { run: Run }) {
               borderRadius: 8,
             }}
           >
-            {serveExamples(endpoint, model)[example]}
+            {serveExamples(endpoint, model, apiKey)[example]}
           </pre>
           <p className="muted" style={{ margin: 0 }}>
             Any OpenAI client works: completions, chat completions and streaming. See docs/serving.md.

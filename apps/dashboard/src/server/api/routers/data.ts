@@ -5,17 +5,18 @@ import {
   MAX_IMPORT_BYTES,
 } from "@rlhf/core/datasets";
 import { ImportError } from "@rlhf/core/formats";
-import { adminProcedure, createTRPCRouter, publicProcedure } from "@rlhf/core/trpc";
+import { adminProcedure, createTRPCRouter } from "@rlhf/core/trpc";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { dataOverview } from "~/server/queries/data";
+import { readProcedure } from "../read";
 
 /** Bad lines sent back to the form at most; the count says how many there were in all. */
 const MAX_PROBLEMS_SHOWN = 100;
 
 export const dataRouter = createTRPCRouter({
   /** Datasets with sizes, labeling progress, agreement and preference pairs. */
-  overview: publicProcedure.query(({ ctx }) => dataOverview(ctx.db)),
+  overview: readProcedure.query(({ ctx }) => dataOverview(ctx.db)),
 
   /**
    * Import a text corpus, SFT pairs or prompts (the core's `importDataset`, as `rlhf import` does). A file

@@ -1,17 +1,19 @@
+import { randomBytes } from "node:crypto";
 import { ConfigError, jobConfigSchemas } from "@rlhf/core/configs";
 import { cancelRun, launchRun, RunNotFoundError } from "@rlhf/core/queue";
 import { checkpoints, datasets, runs } from "@rlhf/core/schema";
-import { adminProcedure, asc, createTRPCRouter, desc, inArray, publicProcedure } from "@rlhf/core/trpc";
+import { adminProcedure, asc, createTRPCRouter, desc, inArray } from "@rlhf/core/trpc";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { databaseOf } from "~/server/database";
 import { launchDemoPipeline } from "~/server/demo-pipeline";
+import { readProcedure } from "../read";
 
 const jobKind = z.enum(Object.keys(jobConfigSchemas) as [keyof typeof jobConfigSchemas]);
 
 export const launchRouter = createTRPCRouter({
   /** What the form's pickers offer: runs that have (or will have) checkpoints, and datasets by kind. */
-  options: publicProcedure.query(async ({ ctx }) => {
+  options: readProcedure.query(async ({ ctx }) => {
     const [candidates, saved, sets] = await Promise.all([
       ctx.db
         .select({
@@ -56,7 +58,7 @@ export const launchRouter = createTRPCRouter({
       try {
         const run = await launchRun(databaseOf(ctx.db, ctx.dbMode), {
           kind: input.kind,
-          config: input.config,
+          config: input.kind === "serve" ? withServeKey(input.config) : input.config,
           name: input.name || undefined,
         });
         return { ok: true as const, run };
@@ -82,3 +84,13 @@ export const launchRouter = createTRPCRouter({
     }
   }),
 });
+
+/**
+ * A serve run launched here answers only clients that hold its key: one is generated unless the form gave
+ * one. The run page shows it to admins (everyone else sees the endpoint, not the key).
+ */
+function withServeKey(config: unknown): unknown {
+  if (!config || typeof config !== "object" || Array.isArray(config)) return config;
+  if ((config as { apiKey?: unknown }).apiKey !== undefined) return config;
+  return { ...config, apiKey: `rlhf-serve-${randomBytes(24).toString("base64url")}` };
+}

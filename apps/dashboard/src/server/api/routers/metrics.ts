@@ -1,14 +1,15 @@
-import { createTRPCRouter, publicProcedure } from "@rlhf/core/trpc";
+import { createTRPCRouter } from "@rlhf/core/trpc";
 import { z } from "zod";
 import { type LastPoint, runKeys } from "~/server/queries/runs";
 import { chartSeries, pointsAfter } from "~/server/queries/series";
+import { readProcedure } from "../read";
 
 const runIds = z.array(z.uuid()).min(1).max(12);
 const key = z.string().min(1).max(200);
 
 export const metricsRouter = createTRPCRouter({
   /** The metric keys of the runs, each with every run's last point: one chart per key. */
-  keys: publicProcedure.input(z.object({ runIds })).query(async ({ ctx, input }) => {
+  keys: readProcedure.input(z.object({ runIds })).query(async ({ ctx, input }) => {
     const perRun = await Promise.all(input.runIds.map((id) => runKeys(ctx.db, id)));
     const byKey = new Map<string, Record<string, LastPoint>>();
     perRun.forEach((points, i) => {
@@ -20,7 +21,7 @@ export const metricsRouter = createTRPCRouter({
   }),
 
   /** One chart's series, downsampled in SQL to ≈ `buckets` min/max/last buckets (zoom: a step range). */
-  series: publicProcedure
+  series: readProcedure
     .input(
       z
         .object({
@@ -38,7 +39,7 @@ export const metricsRouter = createTRPCRouter({
     .query(({ ctx, input }) => chartSeries(ctx.db, input)),
 
   /** The points after each chart's cursor (raw, with wall times): what a live page polls every second. */
-  since: publicProcedure
+  since: readProcedure
     .input(
       z.object({
         cursors: z.array(z.object({ runId: z.uuid(), key, afterStep: z.number().int().min(-1) })).max(500),

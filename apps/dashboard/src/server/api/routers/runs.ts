@@ -1,10 +1,11 @@
 import { getRun, RunNotFoundError, runLogLines } from "@rlhf/core/queue";
 import { RUN_KINDS, RUN_STATUSES, runs } from "@rlhf/core/schema";
-import { createTRPCRouter, inArray, publicProcedure } from "@rlhf/core/trpc";
+import { createTRPCRouter, inArray } from "@rlhf/core/trpc";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { modelFacts, runCheckpoints } from "~/server/queries/facts";
 import { logTail, pipelines, runKeys, runLineage, runsTable } from "~/server/queries/runs";
+import { readProcedure } from "../read";
 
 const runId = z.uuid({ error: "expected a run id" });
 
@@ -20,7 +21,7 @@ async function or404<T>(fn: () => Promise<T>): Promise<T> {
 
 export const runsRouter = createTRPCRouter({
   /** The runs table: newest first, filtered; each with parents and key metrics; and their pipelines' chains. */
-  list: publicProcedure
+  list: readProcedure
     .input(
       z
         .object({
@@ -40,7 +41,7 @@ export const runsRouter = createTRPCRouter({
     }),
 
   /** Everything the run page shows but the curves, samples and logs. */
-  detail: publicProcedure.input(z.object({ id: runId })).query(async ({ ctx, input }) => {
+  detail: readProcedure.input(z.object({ id: runId })).query(async ({ ctx, input }) => {
     const run = await or404(() => getRun(ctx.db, input.id));
     const [lineage, keys, saved, chain] = await Promise.all([
       runLineage(ctx.db, run.id),
@@ -60,7 +61,7 @@ export const runsRouter = createTRPCRouter({
   }),
 
   /** The configs of several runs (for the diff on the compare page and the run page). */
-  configs: publicProcedure
+  configs: readProcedure
     .input(z.object({ ids: z.array(runId).min(1).max(20) }))
     .query(async ({ ctx, input }) => {
       const rows = await ctx.db
@@ -71,7 +72,7 @@ export const runsRouter = createTRPCRouter({
     }),
 
   /** A live log tail: without `afterId` the newest lines, with it the lines after it. */
-  logs: publicProcedure
+  logs: readProcedure
     .input(z.object({ runId, afterId: z.number().int().min(0).optional() }))
     .query(async ({ ctx, input }) =>
       input.afterId === undefined
