@@ -18,6 +18,7 @@ import {
   type LayerKV,
   layerNorm,
   linear,
+  lmHeadLogProbs,
   tiedLinear,
 } from "./ops";
 import { hashSeed, mulberry32, normalSamples } from "./rng";
@@ -54,8 +55,13 @@ export interface ForwardOptions {
   kvCache?: KVCache;
   /** Return the keys/values of all positions for the next call (implied by kvCache). */
   useCache?: boolean;
-  /** LM logits for "all" positions (default), only the "last" one ([B, 1, V]), or "none". */
+  /** LM logits for "all" positions (default; "none" with targets), only the "last" one ([B, 1, V]), or "none". */
   logits?: "all" | "last" | "none";
+  /**
+   * [B, T] int32: return `logProbs`, log p(target) at each position, through the fused LM head
+   * (ops.lmHeadLogProbs): a backward pass then keeps one [B, T, V] tensor instead of three.
+   */
+  targets?: tf.Tensor;
   /** Include `hidden` in the output (default true). */
   returnHidden?: boolean;
   /**
@@ -73,6 +79,8 @@ type AdapterPass = { lora: LoraAdapters; training: boolean } | undefined;
 export type GPTOutput = {
   /** [B, T, V], or [B, 1, V] with logits: "last". */
   logits?: tf.Tensor3D;
+  /** [B, T]: log p(targets), with the `targets` option. */
+  logProbs?: tf.Tensor2D;
   /** [B, T, d]: the final layer norm's output, the input of every head. */
   hidden?: tf.Tensor3D;
   /** [B, T]: value head, when the model has one. */
@@ -184,6 +192,10 @@ export class GPT {
     ) {
       throw new Error(`forward: positionIds must be [${batch}, ${time}], got [${positionIds.shape}]`);
     }
+    const { targets } = options;
+    if (targets && (targets.rank !== 2 || targets.shape[0] !== batch || targets.shape[1] !== time)) {
+      throw new Error(`forward: targets must be [${batch}, ${time}], got [${targets.shape}]`);
+    }
     if (!positionIds && !attentionMask && pastLength + time > config.nPositions) {
       throw new Error(`forward: ${pastLength + time} positions exceed the context of ${config.nPositions}`);
     }
@@ -202,7 +214,11 @@ export class GPT {
       }
       const hidden = this.layerNorm(x, "ln_f") as tf.Tensor3D; // [B, T, d]
       const out: GPTOutput = {};
-      const which = options.logits ?? "all";
+      const which = options.logits ?? (targets ? "none" : "all");
+      if (targets) {
+        const wte = this.param("wte.weight") as tf.Tensor2D;
+        out.logProbs = lmHeadLogProbs(hidden, wte, targets, this.lmHeadT()) as tf.Tensor2D; // [B, T]
+      }
       if (which !== "none") {
         const h = which === "last" ? tf.slice(hidden, [0, time - 1, 0], [batch, 1, config.nEmbd]) : hidden;
         out.logits = tiedLinear(h, this.param("wte.weight") as tf.Tensor2D, this.lmHeadT()) as tf.Tensor3D;

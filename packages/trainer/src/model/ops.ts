@@ -227,18 +227,24 @@ const GELU_A = 2 * Math.sqrt(2 / Math.PI);
 const GELU_B = GELU_A * 0.044715;
 
 /**
- * tanh-approximated GELU (GPT-2's "gelu_new"). Forward 6 element-wise kernels, backward 8:
+ * tanh-approximated GELU (GPT-2's "gelu_new"). Forward 6 element-wise kernels, backward 11:
  * with u = x (A + B x²) and s = σ(u), d/dx [x s] = s + x s (1 - s) (A + 3 B x²).
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  return customOp([x], ([xIn]) => {
+  // Only x is kept for the backward pass, which recomputes x² and σ(u) (3 element-wise kernels): keeping
+  // them cost two more [B, T, 4d] tensors per layer, 0.3 GB for GPT-2 small at 8 x 128 tokens.
+  const parts = (xIn: tf.Tensor) => {
     const x2 = tf.square(xIn);
-    const s = tf.sigmoid(tf.mul(xIn, tf.add(tf.mul(x2, GELU_B), GELU_A)));
+    return { x2, s: tf.sigmoid(tf.mul(xIn, tf.add(tf.mul(x2, GELU_B), GELU_A))) };
+  };
+  return customOp([x], ([xIn]) => {
+    const { s } = parts(xIn);
     return {
-      saved: [xIn, x2, s],
+      saved: [xIn],
       value: tf.mul(xIn, s),
       gradFunc: (dy, saved) => {
-        const [xs, xsq, sig] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const [xs] = saved as [tf.Tensor];
+        const { x2: xsq, s: sig } = parts(xs);
         const du = tf.add(tf.mul(xsq, 3 * GELU_B), GELU_A); // du/dx
         const slope = tf.mul(tf.mul(xs, tf.sub(sig, tf.square(sig))), du); // x σ'(u) du/dx
         return [tf.mul(dy, tf.add(sig, slope))];
@@ -404,6 +410,79 @@ export function logProbsOf(logits: tf.Tensor, targets: tf.Tensor): tf.Tensor {
       },
     };
   });
+}
+
+/** Rows of the LM head's [rows, V] products per chunk in lmHeadLogProbs (GPT-2: 256 x 50,257 = 51 MB). */
+const LM_HEAD_CHUNK_ROWS = 256;
+
+/**
+ * log p(target) of the tied LM head, fused: x [..., d], table [V, d] (its transpose tableT [d, V], cached by
+ * the caller) and targets int32 [...] -> [...]; the same value as logProbsOf(tiedLinear(x, table), targets).
+ *
+ * Why fused: unfused, the backward pass keeps three [N, V] tensors alive (the logits, softmax's p and the
+ * one-hot of the targets; 206 MB each for GPT-2 small at 8 x 128 tokens) from the forward pass to the
+ * end of the backward pass. Here only the logits are kept, in row chunks, and the backward pass builds p
+ * and dz = dy (onehot - p) one chunk at a time. No product is recomputed.
+ * Backward per chunk c: dx_c = dz_c table, dtable += dz_cᵀ x_c.
+ */
+export function lmHeadLogProbs(
+  x: tf.Tensor,
+  table: tf.Tensor2D,
+  targets: tf.Tensor,
+  tableT?: tf.Tensor2D,
+): tf.Tensor {
+  const vocab = table.shape[0];
+  const outShape = targets.shape;
+  const frozen = isFrozen(table);
+  const run = ([xIn, tableIn]: tf.Tensor[]) => {
+    const x2 = as2d(xIn as tf.Tensor); // [N, d]
+    const rows = x2.shape[0];
+    const tbl = (tableIn ?? table) as tf.Tensor2D;
+    const t = tableT ?? tf.transpose(tbl); // [d, V]
+    const ids = tf.cast(targets, "int32").reshape([rows]);
+    const chunks: { start: number; size: number }[] = [];
+    for (let start = 0; start < rows; start += LM_HEAD_CHUNK_ROWS) {
+      chunks.push({ start, size: Math.min(LM_HEAD_CHUNK_ROWS, rows - start) });
+    }
+    const logits = chunks.map(({ start, size }) => tf.matMul(tf.slice(x2, [start, 0], [size, -1]), t)); // [n, V]
+    const logp = tf.concat(
+      chunks.map(({ start, size }, c) => {
+        const z = logits[c] as tf.Tensor2D;
+        const logSumExp = tf.sub(tf.max(z, -1), tf.log(tf.max(tf.softmax(z), -1))); // [n]
+        const picked = tf.gatherND(
+          z,
+          tf.stack([tf.range(0, size, 1, "int32"), tf.slice(ids, [start], [size])], 1),
+        );
+        return tf.sub(picked, logSumExp);
+      }),
+    );
+    return {
+      saved: [x2, ids, ...logits],
+      value: logp.reshape(outShape),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, idsSaved, ...z] = saved as [tf.Tensor2D, tf.Tensor1D, ...tf.Tensor2D[]];
+        const dyFlat = dy.reshape([rows, 1]);
+        const dxParts: tf.Tensor[] = [];
+        let dTable: tf.Tensor | undefined;
+        chunks.forEach(({ start, size }, c) => {
+          const hot = tf.oneHot(tf.slice(idsSaved, [start], [size]), vocab);
+          const dz = tf.mul(
+            tf.slice(dyFlat, [start, 0], [size, 1]),
+            tf.sub(hot, tf.softmax(z[c] as tf.Tensor2D)),
+          ); // [n, V]
+          dxParts.push(tf.matMul(dz, tbl)); // [n, d]
+          if (!frozen) {
+            // dz_cᵀ x_c: x_c [n, d] is the narrow operand (see weightGrad).
+            const part = tf.matMul(tf.transpose(dz), tf.slice(xs, [start, 0], [size, -1])); // [V, d]
+            dTable = dTable ? tf.add(dTable, part) : part;
+          }
+        });
+        const dx = tf.concat(dxParts).reshape((xIn as tf.Tensor).shape);
+        return frozen ? [dx] : [dx, dTable as tf.Tensor];
+      },
+    };
+  };
+  return frozen ? customOp([x], (inputs) => run(inputs)) : customOp([x, table], (inputs) => run(inputs));
 }
 
 /**
