@@ -136,6 +136,18 @@ export function buildProgram(): Command {
     });
 
   program
+    .command("merge")
+    .description("merge a LoRA adapter into its base: a full checkpoint (config.json + model.safetensors)")
+    .argument("<adapter>", "adapter directory (adapter_config.json + adapter_model.safetensors)")
+    .requiredOption("--out <dir>", "directory of the merged checkpoint (new or empty)")
+    .option("--base <dir>", "base checkpoint (default: the adapter's base_model_name_or_path)")
+    .option("--backend <name>", BACKEND_CHOICES, "auto")
+    .action(async (adapter, options) => {
+      const { mergeCommand } = await import("./merge");
+      await mergeCommand(adapter, options);
+    });
+
+  program
     .command("pipeline")
     .description(
       "run a whole pipeline here: --demo runs the oracle experiment (pretrain → SFT → rankings → reward → PPO, and DPO)",
