@@ -203,6 +203,9 @@ describe("runs.detail and runs.logs", () => {
     await insertSeries(run!.id, "loss", [4, 3, 2]);
     await insertSeries(run!.id, "eval/bits_per_byte", [2.5, 2.1]);
     await insertSeries(run!.id, "perf/tokens_per_sec", [900]);
+    await insertSeries(run!.id, "eval/ngram_bits_per_byte", [2.4]);
+    await insertSeries(run!.id, "compress/bits_per_byte", [1.9]);
+    await insertSeries(run!.id, "compress/gzip_bits_per_byte", [2.9]);
     const dir = await mkdtemp(path.join(tmpdir(), "ckpt-"));
     await writeFile(
       path.join(dir, "config.json"),
@@ -217,7 +220,10 @@ describe("runs.detail and runs.logs", () => {
 
     expect(detail.run).toMatchObject({ id: run!.id, name: "pre", config: { batchSize: 16, blockSize: 64 } });
     expect(detail.keys).toEqual([
+      { key: "compress/bits_per_byte", step: 0, value: 1.9 },
+      { key: "compress/gzip_bits_per_byte", step: 0, value: 2.9 },
       { key: "eval/bits_per_byte", step: 1, value: 2.1 },
+      { key: "eval/ngram_bits_per_byte", step: 0, value: 2.4 },
       { key: "loss", step: 2, value: 2 },
       { key: "perf/tokens_per_sec", step: 0, value: 900 },
     ]);
@@ -231,6 +237,9 @@ describe("runs.detail and runs.logs", () => {
       tokensEstimated: true,
       tokensPerParameter: (100 * 16 * 64) / parameters,
       bitsPerByte: 2.1,
+      ngramBitsPerByte: 2.4,
+      ngramLabel: "n-gram", // no ngram_order in the summary
+      compression: { bitsPerByte: 1.9, gzipBitsPerByte: 2.9, bytes: null },
     });
     await rm(dir, { recursive: true });
   });

@@ -16,6 +16,12 @@ export interface ModelFacts {
   tokensEstimated: boolean;
   tokensPerParameter: number | null;
   bitsPerByte: number | null;
+  /** The n-gram baseline on the same held-out batches (`eval/ngram_bits_per_byte`, see @rlhf/trainer's ngram). */
+  ngramBitsPerByte: number | null;
+  /** "5-gram" (the order from the run's summary `ngram_order`), else "n-gram". */
+  ngramLabel: string;
+  /** The final model as a compressor of held-out text, beside gzip -9 (`compress/*`, logged at a run's end). */
+  compression: { bitsPerByte: number; gzipBitsPerByte: number | null; bytes: number | null } | null;
 }
 
 const num = (value: unknown): number | null =>
@@ -80,8 +86,9 @@ export async function modelFacts(
       tokensEstimated = true;
     }
   }
-  const bitsPerByte =
-    latest.find((p) => p.key === "eval/bits_per_byte")?.value ?? num(summary["eval/bits_per_byte"]);
+  const last = (key: string) => latest.find((p) => p.key === key)?.value ?? num(summary[key]);
+  const bitsPerByte = last("eval/bits_per_byte");
+  const compressed = last("compress/bits_per_byte");
   return {
     architecture,
     parameters,
@@ -89,6 +96,16 @@ export async function modelFacts(
     tokensEstimated,
     tokensPerParameter: tokensSeen !== null && parameters ? tokensSeen / parameters : null,
     bitsPerByte,
+    ngramBitsPerByte: last("eval/ngram_bits_per_byte"),
+    ngramLabel: num(summary.ngram_order) !== null ? `${num(summary.ngram_order)}-gram` : "n-gram",
+    compression:
+      compressed === null
+        ? null
+        : {
+            bitsPerByte: compressed,
+            gzipBitsPerByte: last("compress/gzip_bits_per_byte"),
+            bytes: last("compress/bytes"),
+          },
   };
 }
 

@@ -9,7 +9,7 @@ import { QueryError } from "../query-error";
 import { type ChartRun, groupByNamespace, type XAxis } from "./chart-data";
 // uPlot is safe to import on the server (it touches the DOM only when a chart is created, in an effect):
 // imported statically, the charts ask for their data as soon as the page hydrates.
-import MetricChart, { type ChartControls } from "./metric-chart";
+import MetricChart, { type ChartControls, type ReferenceLine } from "./metric-chart";
 
 /** How often a live page reads new points: with the workers' 1 s flush, a chart is ≤ 2 s behind. */
 const LIVE_POLL_MS = 1_000;
@@ -22,9 +22,12 @@ export function ChartsPanel({
   runs,
   live,
   attempt = "",
+  references = {},
 }: {
   runs: ChartRun[];
   live: boolean;
+  /** Horizontal lines by metric key (the run page's n-gram baseline on `eval/bits_per_byte`). */
+  references?: Record<string, ReferenceLine[]>;
   /** Changes when a run starts a new attempt: resumed from a checkpoint, it rewrites steps a cursor cannot see. */
   attempt?: string;
 }) {
@@ -165,7 +168,14 @@ export function ChartsPanel({
           </summary>
           <div className="chart-grid">
             {group.keys.map((key) => (
-              <MetricChart key={key} store={store} metricKey={key} runs={runs} controls={controls} />
+              <MetricChart
+                key={key}
+                store={store}
+                metricKey={key}
+                runs={runs}
+                controls={controls}
+                references={references[key]}
+              />
             ))}
           </div>
         </details>

@@ -15,6 +15,12 @@ export interface ChartControls {
 }
 
 const HEIGHT = 210;
+
+/** A horizontal line drawn across a chart at a fixed value, e.g. the n-gram baseline of bits per byte. */
+export interface ReferenceLine {
+  label: string;
+  value: number;
+}
 const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
 
 /**
@@ -27,11 +33,13 @@ export default function MetricChart({
   metricKey,
   runs,
   controls,
+  references = [],
 }: {
   store: LiveCharts;
   metricKey: string;
   runs: ChartRun[];
   controls: ChartControls;
+  references?: ReferenceLine[];
 }) {
   const box = useRef<HTMLDivElement>(null);
   const tooltip = useRef<HTMLDivElement>(null);
@@ -81,7 +89,7 @@ export default function MetricChart({
   linesRef.current = lines;
 
   // The plot is rebuilt when its series or scales change; data changes go through setData.
-  const shape = `${lines.map((l) => l.run.id).join(",")}|${controls.xAxis}|${controls.logY}`;
+  const shape = `${lines.map((l) => l.run.id).join(",")}|${controls.xAxis}|${controls.logY}|${references.map((r) => r.value).join(",")}`;
   useEffect(() => {
     const element = box.current;
     if (!element || lines.length === 0 || width <= 0) return;
@@ -91,7 +99,13 @@ export default function MetricChart({
       height: HEIGHT,
       legend: { show: false },
       cursor: { drag: { x: true, y: false, setScale: false }, points: { size: 6 } },
-      scales: { x: { time: xAxis === "wall" }, y: { distr: controls.logY ? 3 : 1 } },
+      scales: {
+        x: { time: xAxis === "wall" },
+        y: {
+          distr: controls.logY ? 3 : 1,
+          ...(references.length > 0 ? { range: rangeWith(references, controls.logY) } : {}),
+        },
+      },
       axes: [
         {
           size: 28,
@@ -151,6 +165,7 @@ export default function MetricChart({
           },
         ],
         setCursor: [(u) => showTooltip(u, tooltip.current, linesRef.current, xAxis)],
+        draw: [(u) => drawReferences(u, references)],
       },
     };
     const instance = new uPlot(opts, alignLines(linesRef.current) as uPlot.AlignedData, element);
@@ -183,6 +198,11 @@ export default function MetricChart({
               {zoom.loading ? "zooming…" : "reset zoom"}
             </button>
           )}{" "}
+          {references.map((r) => (
+            <span key={r.label} className="chart-card__reference" data-testid="chart-reference">
+              ╌ {r.label} ·{" "}
+            </span>
+          ))}
           {last && <span title={`step ${last.step}`}>{metricValue(last.value)} · </span>}
           <span title={`${pointCount} points drawn; buckets of ${(zoom ?? state)?.bucketWidth ?? 1} steps`}>
             {pointCount.toLocaleString("en")} pts
@@ -207,6 +227,37 @@ export default function MetricChart({
       </div>
     </div>
   );
+}
+
+/** The y range of the data widened to hold every reference line, padded as uPlot pads its own. */
+function rangeWith(references: ReferenceLine[], logY: boolean): uPlot.Range.Function {
+  return (_u, dataMin, dataMax) => {
+    const values = references.map((r) => r.value);
+    const lo = Math.min(dataMin ?? values[0]!, ...values);
+    const hi = Math.max(dataMax ?? values[0]!, ...values);
+    return logY ? uPlot.rangeLog(lo, hi, 10, true) : uPlot.rangeNum(lo, hi, 0.1, true);
+  };
+}
+
+/** Dashed horizontal lines with their labels, over the plot area. */
+function drawReferences(u: uPlot, references: ReferenceLine[]) {
+  const { ctx, bbox } = u;
+  ctx.save();
+  ctx.strokeStyle = "#98a2b3";
+  ctx.fillStyle = "#475467";
+  ctx.lineWidth = devicePixelRatio;
+  ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
+  ctx.font = `${11 * devicePixelRatio}px system-ui`;
+  for (const r of references) {
+    const y = Math.round(u.valToPos(r.value, "y", true));
+    if (y < bbox.top || y > bbox.top + bbox.height) continue;
+    ctx.beginPath();
+    ctx.moveTo(bbox.left, y);
+    ctx.lineTo(bbox.left + bbox.width, y);
+    ctx.stroke();
+    ctx.fillText(r.label, bbox.left + 6 * devicePixelRatio, y - 4 * devicePixelRatio);
+  }
+  ctx.restore();
 }
 
 /** The steps under an x range (in any axis mode), zoomed to at full detail. */

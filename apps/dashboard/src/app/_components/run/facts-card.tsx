@@ -4,7 +4,10 @@ import { metricValue } from "../format";
 
 type Facts = RouterOutputs["runs"]["detail"]["facts"];
 
-/** Parameters, tokens seen, tokens per parameter (next to GPT-3's and Chinchilla's), bits per byte. */
+/**
+ * Parameters, tokens seen, tokens per parameter (next to GPT-3's and Chinchilla's), bits per byte beside the
+ * n-gram baseline, and the final model as a lossless compressor beside gzip.
+ */
 export function FactsCard({ facts }: { facts: Facts }) {
   const a = facts.architecture;
   return (
@@ -46,7 +49,31 @@ export function FactsCard({ facts }: { facts: Facts }) {
           </span>
         </dd>
         <dt>Bits per byte</dt>
-        <dd>{facts.bitsPerByte !== null ? metricValue(facts.bitsPerByte) : "—"}</dd>
+        <dd>
+          {facts.bitsPerByte !== null ? metricValue(facts.bitsPerByte) : "—"}
+          {facts.ngramBitsPerByte !== null && (
+            <span className="muted">
+              {" "}
+              ({facts.ngramLabel} baseline: {metricValue(facts.ngramBitsPerByte)})
+            </span>
+          )}
+        </dd>
+        {facts.compression && (
+          <>
+            <dt>As a compressor</dt>
+            <dd data-testid="compression-fact">
+              compresses held-out text to {facts.compression.bitsPerByte.toFixed(2)} bits/byte
+              {facts.compression.gzipBitsPerByte !== null &&
+                ` (gzip: ${facts.compression.gzipBitsPerByte.toFixed(2)})`}
+              {facts.compression.bytes !== null && (
+                <span className="muted">
+                  {" "}
+                  · {facts.compression.bytes.toLocaleString("en")} bytes, rlhf compress
+                </span>
+              )}
+            </dd>
+          </>
+        )}
       </dl>
     </section>
   );

@@ -7,6 +7,7 @@ import { useMemo } from "react";
 import type { RouterOutputs } from "~/server/api/root";
 import { useTRPC } from "~/trpc/react";
 import { ChartsPanel } from "../charts/charts-panel";
+import type { ReferenceLine } from "../charts/metric-chart";
 import { runColor } from "../colors";
 import { dateTime, duration, metricValue, timeAgo } from "../format";
 import { PipelineChain } from "../pipeline-chain";
@@ -112,7 +113,14 @@ export function RunPage({ id, tab }: { id: string; tab: RunTab }) {
         ))}
       </nav>
 
-      {tab === "charts" && <ChartsPanel runs={chartRuns} live={live} attempt={String(run.attempts)} />}
+      {tab === "charts" && (
+        <ChartsPanel
+          runs={chartRuns}
+          live={live}
+          attempt={String(run.attempts)}
+          references={baselineLines(detail.data.facts)}
+        />
+      )}
       {tab === "samples" && <SamplesPanel runId={run.id} live={live} />}
       {tab === "logs" && <LogTail runId={run.id} live={live} />}
       {tab === "config" && <ConfigView runId={run.id} kind={run.kind} config={run.config} />}
@@ -226,4 +234,14 @@ function LineageCard({ detail }: { detail: Detail }) {
       </dl>
     </section>
   );
+}
+
+/** The n-gram baseline as a horizontal line on the transformer's bits-per-byte chart ("5-gram: 0.36 bits/byte"). */
+function baselineLines(facts: {
+  ngramBitsPerByte: number | null;
+  ngramLabel: string;
+}): Record<string, ReferenceLine[]> {
+  if (facts.ngramBitsPerByte === null) return {};
+  const label = `${facts.ngramLabel}: ${facts.ngramBitsPerByte.toFixed(2)} bits/byte`;
+  return { "eval/bits_per_byte": [{ label, value: facts.ngramBitsPerByte }] };
 }
