@@ -12,6 +12,41 @@ describe("job configs", () => {
     expect(parseJobConfig("ppo", { policy: "run:sft", rewardModel: "run:rm" }).klCoef).toBe(0.05);
   });
 
+  it("refuse an unknown key with its name and the closest known one (a typo must not launch with defaults)", () => {
+    const issues = (input: unknown, kind: "pretrain" | "ppo" | "serve" = "pretrain") => {
+      try {
+        parseJobConfig(kind, input, { strict: true });
+        return [];
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as ConfigError).issues;
+      }
+    };
+    expect(issues({ learningRat: 3e-4 })).toEqual([
+      { path: "learningRat", message: 'unknown key "learningRat"; did you mean "learningRate"?' },
+    ]);
+    expect(issues({ model: { nLayers: 2 } })).toEqual([
+      { path: "model.nLayers", message: 'unknown key "nLayers"; did you mean "nLayer"?' },
+    ]);
+    expect(issues({ MAXSTEPS: 3 })[0]!.message).toMatch(/did you mean "maxSteps"/);
+    expect(issues({ zzzzzzzz: 1 })[0]!.message).toMatch(
+      /^unknown key "zzzzzzzz"; known keys here: .*maxSteps/,
+    );
+    expect(issues({ policy: "run:a", rewardModel: "run:b", klCoeff: 0.1 }, "ppo")[0]).toMatchObject({
+      path: "klCoeff",
+      message: expect.stringMatching(/did you mean "klCoef"/),
+    });
+    expect(issues({ checkpoint: "/x", maxChoice: 4 }, "serve")[0]!.message).toMatch(
+      /did you mean "maxChoices"/,
+    );
+    // Known keys pass, and without `strict` (a stored config read again) unknown ones are still dropped.
+    expect(issues({ learningRate: 3e-4, model: { nLayer: 2 } })).toEqual([]);
+    expect(parseJobConfig("pretrain", { learningRat: 1 })).not.toHaveProperty("learningRat");
+    for (const kind of Object.keys(jobConfigSchemas) as (keyof typeof jobConfigSchemas)[]) {
+      expect(issues({ notAField: 1 }, kind as "pretrain")[0]?.path, kind).toBe("notAField");
+    }
+  });
+
   it("name the field and the problem of an invalid config", () => {
     expect(() => parseJobConfig("pretrain", { maxSteps: -3, model: { preset: "huge" } })).toThrow(
       ConfigError,

@@ -40,6 +40,11 @@ describe("run names and references", () => {
         message: expect.stringMatching(/UUID/),
       });
     }
+    // A typo in a launched config is refused, not launched with the default.
+    const typo = (await refused(launchRun(t, { kind: "pretrain", config: { maxStep: 5 } }))) as ConfigError;
+    expect(typo.issues).toEqual([
+      { path: "maxStep", message: 'unknown key "maxStep"; did you mean "maxSteps"?' },
+    ]);
     expect(runNameProblem("ppo-3e5f")).toBeUndefined();
     expect(runNameProblem("a\u0000b")).toMatch(/NUL/);
     expect((await t.db.select().from(runs)).map((r) => r.name)).toEqual(["real"]);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { editDistance } from "../edit-distance";
 
 /** Compute backend for tfjs: the fastest that loads (`auto`), or a named one. */
 export const backendSchema = z
@@ -148,3 +149,74 @@ export function withDefault<T extends z.ZodType>(
 
 export type OptimConfig = z.infer<typeof optimSchema>;
 export type CadenceConfig = z.infer<typeof cadenceSchema>;
+
+/**
+ * Keys of `input` that `schema` does not know, each as a config issue naming the key and the closest known
+ * one. zod objects drop unknown keys silently, so a typo ("learningRat") would launch a run with the
+ * default; every job config (and any config a person writes) is checked with this first. Records take any
+ * key; unions are not second-guessed.
+ */
+export function unknownConfigKeys(schema: z.ZodType, input: unknown, path: string[] = []): ConfigIssue[] {
+  const def = (schema as unknown as { _zod: { def: Record<string, unknown> & { type: string } } })._zod.def;
+  switch (def.type) {
+    case "optional":
+    case "nullable":
+    case "default":
+    case "prefault":
+    case "readonly":
+    case "catch":
+    case "nonoptional":
+      return unknownConfigKeys(def.innerType as z.ZodType, input, path);
+    case "pipe":
+      return unknownConfigKeys(def.in as z.ZodType, input, path);
+    case "array":
+      return Array.isArray(input)
+        ? input.flatMap((item, i) => unknownConfigKeys(def.element as z.ZodType, item, [...path, String(i)]))
+        : [];
+    case "record":
+      return input && typeof input === "object" && !Array.isArray(input)
+        ? Object.entries(input).flatMap(([key, value]) =>
+            unknownConfigKeys(def.valueType as z.ZodType, value, [...path, key]),
+          )
+        : [];
+    case "object": {
+      if (!input || typeof input !== "object" || Array.isArray(input)) return [];
+      const shape = def.shape as Record<string, z.ZodType>;
+      const known = Object.keys(shape);
+      const catchall = def.catchall as z.ZodType | undefined;
+      const open =
+        catchall !== undefined &&
+        (catchall as unknown as { _zod: { def: { type: string } } })._zod.def.type !== "never";
+      return Object.entries(input).flatMap(([key, value]) => {
+        if (Object.hasOwn(shape, key)) return unknownConfigKeys(shape[key]!, value, [...path, key]);
+        if (open) return [];
+        const near = closestKey(key, known);
+        return [
+          {
+            path: [...path, key].join("."),
+            message: near
+              ? `unknown key "${key}"; did you mean "${near}"?`
+              : `unknown key "${key}"; known keys here: ${known.join(", ")}`,
+          },
+        ];
+      });
+    }
+    default:
+      return [];
+  }
+}
+
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
+
+/** The known key nearest to `key` in edit distance (case ignored), if it is near enough to be a typo. */
+export function closestKey(key: string, known: string[]): string | undefined {
+  let best: { key: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (!best || distance < best.distance) best = { key: candidate, distance };
+  }
+  return best && best.distance <= Math.max(2, Math.floor(key.length / 3)) ? best.key : undefined;
+}

@@ -1,9 +1,12 @@
 import type { z } from "zod";
+import { unknownConfigKeys } from "./common";
 import { dpoConfigSchema } from "./dpo";
 import { generateConfigSchema } from "./generate";
+import { grpoConfigSchema } from "./grpo";
 import { ppoConfigSchema } from "./ppo";
 import { pretrainConfigSchema } from "./pretrain";
 import { rewardConfigSchema } from "./reward";
+import { rlooConfigSchema } from "./rloo";
 import { serveConfigSchema } from "./serve";
 import { sftConfigSchema } from "./sft";
 
@@ -27,6 +30,8 @@ export const jobConfigSchemas = {
   reward: rewardConfigSchema,
   ppo: ppoConfigSchema,
   dpo: dpoConfigSchema,
+  grpo: grpoConfigSchema,
+  rloo: rlooConfigSchema,
   generate: generateConfigSchema,
   serve: serveConfigSchema,
 } as const;
@@ -46,8 +51,16 @@ export class ConfigError extends Error {
   }
 }
 
-/** Validate a job config, filling defaults; throws a ConfigError naming each bad field. */
-export function parseJobConfig<K extends JobKind>(kind: K, input: unknown): JobConfig<K> {
+/**
+ * Validate a job config, filling defaults; throws a ConfigError naming each bad field. With `strict` (what
+ * a person wrote: launches, `rlhf train`), an unknown key is an error naming the closest known one; a
+ * config stored by an earlier launch is read without it, so a field retired since does not fail its run.
+ */
+export function parseJobConfig<K extends JobKind>(
+  kind: K,
+  input: unknown,
+  options: { strict?: boolean } = {},
+): JobConfig<K> {
   const schema = jobConfigSchemas[kind];
   if (!schema)
     throw new ConfigError(String(kind), [
@@ -56,6 +69,10 @@ export function parseJobConfig<K extends JobKind>(kind: K, input: unknown): JobC
         message: `unknown job kind; expected one of ${Object.keys(jobConfigSchemas).join(", ")}`,
       },
     ]);
+  if (options.strict) {
+    const unknown = unknownConfigKeys(schema, input ?? {});
+    if (unknown.length > 0) throw new ConfigError(kind, unknown);
+  }
   const result = schema.safeParse(input ?? {});
   if (!result.success) {
     throw new ConfigError(

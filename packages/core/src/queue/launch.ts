@@ -9,7 +9,7 @@ import type { Database } from "../db/open";
 import { runInputs, runs } from "../db/schema";
 import { checkRewardSpec } from "../rewards";
 import { queueFor, sendRunJob } from "./boss";
-import { findRun, replaceAt, runReferences } from "./refs";
+import { findRun, replaceAt, runNameProblem, runReferences } from "./refs";
 import { didYouMean } from "./suggest";
 import { transaction } from "./tx";
 
@@ -89,7 +89,7 @@ async function launch(database: Database, steps: PipelineStep[], pipelineId: str
 
     let config: Record<string, unknown>;
     try {
-      config = parseJobConfig(step.kind, step.config) as Record<string, unknown>;
+      config = parseJobConfig(step.kind, step.config, { strict: true }) as Record<string, unknown>;
       // A reward spec's own functions: file and export must exist now; their paths are stored absolute.
       config = await checkRewardSpec(config, process.cwd(), step.kind);
     } catch (error) {
@@ -136,6 +136,10 @@ async function launch(database: Database, steps: PipelineStep[], pipelineId: str
     }
 
     const id = randomUUID();
+    if (step.name !== undefined && step.name.trim() !== "") {
+      const problem = runNameProblem(step.name);
+      if (problem) fail("name", `run name ${problem}`);
+    }
     const name = step.name?.trim() || `${step.kind}-${randomBytes(3).toString("hex")}`;
     keys.set(key, { index, id, name });
     planned.push({
