@@ -1,24 +1,8 @@
 #!/usr/bin/env node
-// The `rlhf` command: runs the TypeScript CLI through tsx (no build step), passing signals on so that
-// Ctrl-C or a SIGTERM from a process manager reaches the CLI's own handlers.
-import { spawn } from "node:child_process";
-import { createRequire } from "node:module";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
+// The `rlhf` command: the TypeScript CLI, run in this very process through tsx's loader (no build step).
+// One process, no wrapper: a terminal's Ctrl-C (SIGINT to the process group) or a process manager's
+// SIGTERM reaches the CLI's own handlers exactly once. The root scripts `pnpm rlhf` and `pnpm start`
+// `exec` this file, so pnpm's only child is this process and pnpm passes SIGTERM on to it.
+import "tsx";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const tsx = createRequire(import.meta.url).resolve("tsx");
-const child = spawn(
-  process.execPath,
-  ["--import", tsx, path.join(here, "..", "src", "cli", "main.ts"), ...process.argv.slice(2)],
-  {
-    stdio: "inherit",
-  },
-);
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
-  // A terminal's Ctrl-C reaches the whole process group, the child included: do not send it twice.
-  process.on(signal, () => {
-    if (signal !== "SIGINT" || !process.stdin.isTTY) child.kill(signal);
-  });
-}
-child.on("exit", (code, signal) => process.exit(code ?? (signal ? 128 + 2 : 1)));
+await import("../src/cli/main.ts");

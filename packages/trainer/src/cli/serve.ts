@@ -7,6 +7,7 @@ import { openDatabase } from "@rlhf/core/db";
 import type { BackendPreference } from "../backend";
 import { resolveCheckpointRef } from "../jobs/execute";
 import { loadServedModel, startServer } from "../serve";
+import { onStopSignals } from "../signals";
 import { cliPath } from "./files";
 
 export interface ServeCommandOptions {
@@ -91,14 +92,14 @@ export async function serveCommand(options: ServeCommandOptions): Promise<void> 
   );
 
   await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      process.stdout.write(`\n${signal}: closing the server\n`);
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      resolve();
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
+    onStopSignals(
+      (signal, press) => {
+        if (press > 1) process.exit(130);
+        process.stdout.write(`\n${signal}: closing the server\n`);
+        resolve();
+      },
+      { signals: ["SIGINT", "SIGTERM"] },
+    );
   });
   await server.close();
   served.model.dispose();

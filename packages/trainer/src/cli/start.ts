@@ -6,11 +6,11 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
 import { openDatabase, redactUrl, workbenchHome, workspaceRoot } from "@rlhf/core/db";
 import { seedDemo } from "@rlhf/core/demo";
+import { onStopSignals } from "../signals";
 
 export interface StartOptions {
   dashboardPort: number;
@@ -104,8 +104,15 @@ export async function start(options: StartOptions): Promise<void> {
     say("stopped");
     process.exit(code);
   };
-  process.on("SIGINT", () => void stopAll(0));
-  process.on("SIGTERM", () => void stopAll(0));
+  // The apps and the worker run in process groups of their own, so a terminal's Ctrl-C (SIGINT to the
+  // whole foreground group) reaches only this process, which stops them in order and once. Were they in
+  // ours, each would get the Ctrl-C at the same moment and the worker our SIGTERM as a second signal,
+  // which means "exit now" (no checkpoint). A second Ctrl-C here is that hurry, on purpose.
+  onStopSignals((signal, press) => {
+    if (press === 1) return void stopAll(0);
+    say(`${signal} again: the worker exits now (its running job is re-queued when its heartbeat lapses)`);
+    workerProcess?.kill("SIGTERM");
+  });
 
   const apps = [
     { name: "dashboard", port: options.dashboardPort },
@@ -129,6 +136,7 @@ export async function start(options: StartOptions): Promise<void> {
           PORT: String(port),
         },
         stdio: ["ignore", "inherit", "inherit"],
+        detached: true,
       });
       child.once("exit", (code, signal) => {
         if (!stopping) {
@@ -139,12 +147,12 @@ export async function start(options: StartOptions): Promise<void> {
       services.push({ name: app.name, url: `http://localhost:${port}`, child });
     }
     // One worker, so jobs launched from the dashboard or `rlhf launch` run.
-    const cli = path.join(root, "packages", "trainer", "src", "cli", "main.ts");
-    const tsx = createRequire(import.meta.url).resolve("tsx");
-    const worker = spawn(process.execPath, ["--import", tsx, cli, "worker"], {
+    const bin = path.join(root, "packages", "trainer", "bin", "rlhf.mjs");
+    const worker = spawn(process.execPath, [bin, "worker"], {
       cwd: root,
       env: { ...process.env, DATABASE_URL: database.url, RLHF_HOME: home },
       stdio: ["ignore", "inherit", "inherit"],
+      detached: true,
     });
     worker.once("exit", (code, signal) => {
       if (!stopping) {

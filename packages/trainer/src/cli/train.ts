@@ -7,19 +7,21 @@ import { openDatabase } from "@rlhf/core/db";
 import { runs } from "@rlhf/core/schema";
 import { SingleBar } from "cli-progress";
 import { executeRun } from "../jobs/execute";
+import { onStopSignals } from "../signals";
 import { configFromOptions } from "./config-flags";
 
 export async function trainCommand(kind: JobKind, options: Record<string, unknown>): Promise<void> {
   const config = parseJobConfig(kind, configFromOptions(kind, options));
   const database = await openDatabase();
   const controller = new AbortController();
-  const onSignal = () => {
-    if (controller.signal.aborted) process.exit(130);
-    process.stderr.write("\nstopping after a checkpoint (Ctrl-C again to quit at once)…\n");
-    controller.abort("cancel");
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  onStopSignals(
+    (_signal, press) => {
+      if (press > 1) process.exit(130);
+      process.stderr.write("\nstopping after a checkpoint (Ctrl-C again to quit at once)…\n");
+      controller.abort("cancel");
+    },
+    { signals: ["SIGINT", "SIGTERM"] },
+  );
 
   const name =
     typeof options.name === "string"

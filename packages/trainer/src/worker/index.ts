@@ -3,6 +3,7 @@
  * `rlhf worker` command around it (opens the database, stops gracefully on SIGTERM/SIGINT).
  */
 import { openDatabase } from "@rlhf/core/db";
+import { onStopSignals } from "../signals";
 import { Worker, type WorkerEvent, type WorkerOptions } from "./worker";
 
 export { formatEvent, Worker, type WorkerEvent, type WorkerOptions } from "./worker";
@@ -12,18 +13,19 @@ export async function runWorker(options: WorkerOptions & { json?: boolean }): Pr
   // Our own handlers first, so the embedded database does not install its exit-at-once ones.
   let worker: Worker | undefined;
   let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals += 1;
-    if (signals > 1) {
-      process.stderr.write(
-        `rlhf worker: ${signal} again, exiting now (running jobs will be re-queued by the reaper)\n`,
-      );
-      process.exit(130);
-    }
-    void worker?.stop();
-  };
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
+  onStopSignals(
+    (signal, press) => {
+      signals = press;
+      if (press > 1) {
+        process.stderr.write(
+          `rlhf worker: ${signal} again, exiting now (running jobs will be re-queued by the reaper)\n`,
+        );
+        process.exit(130);
+      }
+      void worker?.stop();
+    },
+    { signals: ["SIGINT", "SIGTERM"] },
+  );
 
   const database = await openDatabase();
   const print = options.json
