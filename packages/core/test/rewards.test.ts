@@ -57,6 +57,8 @@ describe("reward spec in a config", () => {
     // TRL's GRPOConfig defaults.
     expect(config).toMatchObject({ numGenerations: 8, scaleRewards: "group", lossType: "dapo", beta: 0 });
     expect(config.epsilonHigh).toBeUndefined();
+    // The clip range is `epsilon` (TRL's name); Adam's ε is `adamEpsilon`, not the clip range.
+    expect([config.epsilon, config.adamEpsilon]).toEqual([0.2, 1e-8]);
     const rloo = rlooConfigSchema.parse({ policy: "run:sft", rewards: [{ function: "sentiment" }] });
     expect(rloo).toMatchObject({
       numGenerations: 2,

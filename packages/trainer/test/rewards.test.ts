@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { type RewardTermInput, rewardTermSchema } from "@rlhf/core/configs";
+import { type RewardTermInput, rewardFunctions, rewardTermSchema } from "@rlhf/core/configs";
 import { generateDemo } from "@rlhf/core/demo";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHECKPOINT_FILES, loadCheckpoint, saveCheckpoint } from "../src/checkpoint";
@@ -18,6 +18,7 @@ import {
   standardize,
 } from "../src/rl/rewards";
 import { type Tokenizer, trainBpe } from "../src/tokenizer";
+import { runCli } from "./fixtures/processes";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "rewards-test-"));
 const tokenizer: Tokenizer = trainBpe(generateDemo({ corpusSize: 60 }).corpus, { vocabSize: 280 });
@@ -316,5 +317,47 @@ describe("docs/examples/reward-functions.ts", () => {
     } finally {
       set.dispose();
     }
+  });
+});
+
+describe("rlhf rewards", () => {
+  const example = fileURLToPath(new URL("../../../docs/examples/reward-functions.ts", import.meta.url));
+  // These commands never open the database.
+  const noDatabase = "postgres://unused@127.0.0.1:1/none";
+
+  it("try scores completions with a user's function as a run would, and refuses a missing export", async () => {
+    const tried = await runCli(noDatabase, [
+      "rewards",
+      "try",
+      example,
+      "brevity",
+      "--completion",
+      "short one",
+      "one two three four five six seven",
+      "--params",
+      '{"maxWords": 4}',
+      "--json",
+    ]);
+    expect(tried.stderr).toBe("");
+    expect(JSON.parse(tried.stdout)).toEqual([
+      { completion: "short one", score: 1 },
+      { completion: "one two three four five six seven", score: 0.25 }, // 2 − 7/4
+    ]);
+    const refused = await runCli(noDatabase, ["rewards", "try", example, "brevty", "--completion", "x"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('exports nothing named "brevty"; its functions: brevity');
+  });
+
+  it("list prints the registry with each parameter's type and default", async () => {
+    const listed = await runCli(noDatabase, ["rewards", "list", "--json"]);
+    const entries = JSON.parse(listed.stdout) as { name: string; params: { name: string; type: string }[] }[];
+    expect(entries.map((e) => e.name)).toEqual(Object.keys(rewardFunctions));
+    expect(entries.find((e) => e.name === "length")!.params).toContainEqual({
+      name: "unit",
+      type: '"tokens" | "words" | "characters"',
+      default: '"tokens"',
+      required: false,
+      description: expect.stringContaining("what the length counts"),
+    });
   });
 });

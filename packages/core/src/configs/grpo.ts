@@ -14,6 +14,8 @@ export const groupRolloutShape = {
   minLearningRate: withDefault(optimSchema.shape.minLearningRate, 0),
   warmupSteps: withDefault(optimSchema.shape.warmupSteps, 0),
   weightDecay: withDefault(optimSchema.shape.weightDecay, 0),
+  // optimSchema's `epsilon` is Adam's; here `epsilon` is the clip range, as in TRL (adam_epsilon beside it).
+  adamEpsilon: optimSchema.shape.epsilon.describe("Adam ε (TRL: adam_epsilon)"),
   policy: checkpointRef.describe("the SFT checkpoint: starting policy (and frozen reference when beta > 0)"),
   prompts: z.string().min(1).default("demo-prompts").describe("prompts dataset to roll out on"),
   iterations: z

@@ -3,7 +3,7 @@ import { jobConfigSchemas } from "./index";
 import { rewardFunctions, rewardTermInputSchema } from "./rewards";
 
 /** A field's type, default and bounds as words, read from its zod schema. */
-function describeField(schema: z.ZodType): {
+export function describeField(schema: z.ZodType): {
   type: string;
   defaultValue: string;
   bounds: string;

@@ -382,6 +382,31 @@ export function buildProgram(): Command {
       await importCommand(file, options);
     });
 
+  const rewardsCommand = program
+    .command("rewards")
+    .description("reward functions for GRPO and RLOO: the built-ins, and trying your own");
+  rewardsCommand
+    .command("list")
+    .description("the built-in reward functions and their params")
+    .option("--json", "print JSON")
+    .action(async (options) => {
+      const { listRewardsCommand } = await import("./rewards");
+      listRewardsCommand(options);
+    });
+  rewardsCommand
+    .command("try")
+    .description("load your reward function as a run does and score the given completions")
+    .argument("<file>", "the .ts, .mts, .js or .mjs file")
+    .argument("<export>", "the exported function")
+    .requiredOption("--completion <text...>", "completions to score (one score each)")
+    .option("--prompt <text>", "the prompt they answer", "")
+    .option("--params <json>", "the term's params, passed as extra.params")
+    .option("--json", "print JSON")
+    .action(async (file, exportName, options) => {
+      const { tryRewardCommand } = await import("./rewards");
+      await tryRewardCommand(file, exportName, options);
+    });
+
   program
     .command("export")
     .description("export data")
