@@ -60,10 +60,20 @@ export async function trainPretrain(config: PretrainConfig, ctx: JobContext): Pr
   const held = tokenStream(tokenizer, heldOut);
   ctx.log(`tokens: ${train.tokens.length} for training, ${held.tokens.length} held out`);
   const evalBatches = sequentialBatches(held.tokens, config.batchSize, config.blockSize, config.evalBatches);
-  if (evalBatches.length === 0)
+  if (evalBatches.length === 0) {
+    // One batch takes batchSize × blockSize + 1 tokens (targets are inputs shifted by one).
+    const need = config.batchSize * config.blockSize + 1;
+    const fits = Math.floor((held.tokens.length - 1) / config.blockSize);
+    const smaller =
+      fits >= 1
+        ? `--batch-size ${fits}`
+        : held.tokens.length > 2
+          ? `--batch-size 1 --block-size ${held.tokens.length - 1}`
+          : "more text";
     throw new JobInputError(
-      `the held-out text (${held.tokens.length} tokens) is shorter than one evaluation batch`,
+      `the held-out text (${held.tokens.length} tokens) is shorter than one evaluation batch (batchSize ${config.batchSize} × blockSize ${config.blockSize} + 1 = ${need} tokens): hold out more text (a larger --eval-fraction at import, or an eval split), or train with ${smaller}`,
     );
+  }
 
   try {
     const summary = await runLmLoop({
