@@ -173,7 +173,8 @@ export class RunTelemetry {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.flush();
-        return;
+        // A write that ended an outage logs a line about it (and what was refused): write that too.
+        if (Object.values(this.buffered).every((n) => n === 0)) return;
       } catch (error) {
         if (!isUnreachable(error)) throw error;
         await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)));

@@ -32,6 +32,8 @@ const trainers: Record<JobKind, () => Promise<Trainer>> = {
   reward: async () => (await import("../trainers/reward")).trainReward as Trainer,
   ppo: async () => (await import("../trainers/ppo")).trainPpo as Trainer,
   dpo: async () => (await import("../trainers/dpo")).trainDpo as Trainer,
+  grpo: async () => (await import("../trainers/grpo")).trainGrpo as Trainer,
+  rloo: async () => (await import("../trainers/rloo")).trainRloo as Trainer,
   generate: async () => (await import("../trainers/generate")).trainGenerate as Trainer,
   serve: async () => (await import("../serve/job")).runServe as Trainer,
 };
@@ -178,6 +180,10 @@ export async function executeRun(
 
     const runDir = runDirectory(runId);
     mkdirSync(runDir, { recursive: true });
+    // The longest the event loop waited while training: how late a database reply, a timer (pg's
+    // connection timeout) or a cancel message could be handled. Logged, so a slow machine can be told.
+    // Measured from the first step on (loading a model before it is not what a step costs).
+    const loopDelay = monitorEventLoopDelay({ resolution: 20 });
     let lastBeat = 0;
     let lastProgress: { step: number; total: number } | undefined;
     let progressWrite: Promise<unknown> | undefined;
@@ -190,6 +196,7 @@ export async function executeRun(
       signal,
       resumeFrom: latest ? { step: latest.step, path: latest.path } : undefined,
       progress: (step, totalSteps) => {
+        if (!lastProgress) loopDelay.enable();
         lastProgress = { step, total: totalSteps };
         options.onProgress?.(step, totalSteps);
         if (!signal.aborted && (telemetry.outageSeconds > outageLimit || telemetry.full)) {
@@ -240,10 +247,6 @@ export async function executeRun(
     };
 
     const trainer = await trainers[run.kind]();
-    // The longest the event loop waited while training: how late a database reply, a timer (pg's
-    // connection timeout) or a cancel message could be handled. Logged, so a slow machine can be told.
-    const loopDelay = monitorEventLoopDelay({ resolution: 20 });
-    loopDelay.enable();
     const summary = await trainer(config as never, ctx).finally(() => {
       loopDelay.disable();
       log(
