@@ -1,6 +1,7 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import {
   builtinRewardNames,
@@ -9,7 +10,7 @@ import {
   rewardFunctions,
   rlooConfigSchema,
 } from "../src/configs";
-import { checkRewardSpec } from "../src/rewards";
+import { checkRewardSpec, findPackageAbove } from "../src/rewards";
 
 const issuesOf = (schema: typeof grpoConfigSchema | typeof rlooConfigSchema, input: unknown) => {
   const result = schema.safeParse(input);
@@ -169,5 +170,15 @@ describe("checkRewardSpec (launch time)", () => {
     const [thrown] = await refused({ module: "broken.mjs", export: "f" });
     expect(thrown!.path).toBe("rewards.1.function.module");
     expect(thrown!.message).toContain("cannot load me");
+  });
+});
+
+describe("findPackageAbove (how a bundled server finds tsx)", () => {
+  it("finds a package in pnpm's store above a folder, and nothing above an empty temporary folder", () => {
+    const dashboard = fileURLToPath(new URL("../../../apps/dashboard", import.meta.url));
+    const tsx = findPackageAbove("tsx", dashboard);
+    expect(tsx).toBeDefined();
+    expect(JSON.parse(readFileSync(path.join(tsx!, "package.json"), "utf8")).name).toBe("tsx");
+    expect(findPackageAbove("tsx", mkdtempSync(path.join(tmpdir(), "no-packages-")))).toBeUndefined();
   });
 });

@@ -5,7 +5,7 @@
  * CLI, and an edited file is read afresh rather than from this process's module cache.
  */
 import { execFile } from "node:child_process";
-import { statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { ConfigError, type RewardTerm } from "../configs";
@@ -26,10 +26,50 @@ try {
 
 const IMPORT_TIMEOUT_MS = 30_000;
 
+function isPackage(dir: string, name: string): boolean {
+  try {
+    return JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")).name === name;
+  } catch {
+    return false;
+  }
+}
+
+/** A package's folder in a node_modules (plain or pnpm's .pnpm store) at `from` or above it. */
+export function findPackageAbove(name: string, from: string): string | undefined {
+  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
+    const store = path.join(dir, "node_modules", ".pnpm");
+    const candidates = [
+      path.join(dir, "node_modules", name),
+      ...(existsSync(store) ? readdirSync(store) : [])
+        .filter((entry) => entry.startsWith(`${name}@`))
+        .map((entry) => path.join(store, entry, "node_modules", name)),
+    ];
+    const found = candidates.find((candidate) => isPackage(candidate, name));
+    if (found) return found;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+/**
+ * The tsx package's folder: resolved from this file, else (inside a bundle such as the dashboard's server,
+ * where this file's URL is a chunk's) found in a node_modules above the working directory.
+ */
+function tsxDirectory(): string {
+  try {
+    const dir = path.dirname(createRequire(import.meta.url).resolve("tsx/package.json"));
+    if (isPackage(dir, "tsx")) return dir;
+  } catch {
+    // fall through to the search
+  }
+  const found = findPackageAbove("tsx", process.cwd());
+  if (!found) throw new Error("cannot find the tsx package, which imports reward modules; install tsx");
+  return found;
+}
+
 /** The exports of a module and their `typeof`, read in a child process; throws with the import's error. */
 export async function moduleExports(file: string): Promise<Record<string, string>> {
   // Run inside tsx's own folder: the script's `import("tsx/esm/api")` then resolves by self-reference.
-  const tsxDir = path.dirname(createRequire(import.meta.url).resolve("tsx/package.json"));
+  const tsxDir = tsxDirectory();
   const stdout = await new Promise<string>((resolve, reject) => {
     execFile(
       process.execPath,

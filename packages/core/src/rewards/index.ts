@@ -1,1 +1,1 @@
-export { checkRewardSpec, missingExportMessage, moduleExports } from "./check";
+export { checkRewardSpec, findPackageAbove, missingExportMessage, moduleExports } from "./check";
