@@ -1,20 +1,36 @@
 /**
  * Memory: a loaded checkpoint's weights are held once (the variables take the decoded tensors' data); the
  * fused LM head (log p(target) without three [N, V] tensors kept for the backward pass) against the unfused
- * ops, values and gradients. wasm backend.
+ * ops, values and gradients; AdamW with its moments outside the heap against train/adamw.ts; the memory
+ * estimate and the micro-batch plan (GPT-2 small's full fine-tuning at 8 x 128 did not fit the heap as the
+ * trainers ran it; it does with the fused head and host moments), and the up-front failure. wasm backend.
  */
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/backend";
 import {
+  addLora,
   GPT,
   type GPTConfig,
+  gptConfig,
+  gptParameterShapes,
   lmHeadLogProbs,
   logProbsOf,
   mulberry32,
   normalSamples,
   tiedLinear,
 } from "../src/model";
+import { HostAdamW } from "../src/parallel/host-adamw";
+import {
+  estimateTrainingMemory,
+  MemoryPlanError,
+  memoryInputOf,
+  planMicroBatch,
+  type TrainingMemoryInput,
+  WASM_HEAP_BUDGET,
+  WASM_HEAP_LIMIT,
+} from "../src/parallel/memory";
+import { AdamW } from "../src/train/adamw";
 
 beforeAll(async () => {
   expect((await initBackend("wasm")).name).toBe("wasm");
@@ -110,6 +126,140 @@ describe("the fused LM head", () => {
     expect(maxAbsDiff(out.logProbs as tf.Tensor, expected)).toBeLessThan(1e-5);
     expect(() => model.forward(ids, { targets: ids.reshape([6, 1]) })).toThrow(/targets must be \[1, 6\]/);
     tf.dispose([ids, next, logits, expected, ...Object.values(out)] as tf.Tensor[]);
+    model.dispose();
+  });
+});
+
+describe("AdamW with moments outside the heap", () => {
+  it("updates exactly as train/adamw.ts's AdamW (decay on matrices only), and saves and restores its moments", () => {
+    const random = mulberry32(21);
+    const make = (prefix: string) =>
+      new Map<string, tf.Variable>([
+        [
+          "w",
+          tf.tidy(() =>
+            tf.variable(tf.tensor(normalSamples(12, 1, mulberry32(1)), [3, 4]), true, `${prefix}/w`),
+          ),
+        ],
+        [
+          "b",
+          tf.tidy(() => tf.variable(tf.tensor(normalSamples(4, 1, mulberry32(2)), [4]), true, `${prefix}/b`)),
+        ],
+      ]);
+    const options = { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1 };
+    const a = make("heap");
+    const b = make("host");
+    const heap = new AdamW(a, options);
+    const host = new HostAdamW(b, options);
+    expect(host.stateBytes).toBe(2 * 16 * 4);
+    let hostBuffers = 0;
+    for (let step = 0; step < 3; step++) {
+      const grads = new Map([
+        ["w", tf.tensor(normalSamples(12, 1, random), [3, 4])],
+        ["b", tf.tensor(normalSamples(4, 1, random), [4])],
+      ]);
+      heap.apply(grads, 0.01);
+      const before = tf.memory().numDataBuffers;
+      host.apply(grads, 0.01);
+      hostBuffers = Math.max(hostBuffers, tf.memory().numDataBuffers - before);
+      tf.dispose([...grads.values()]);
+    }
+    for (const name of ["w", "b"]) {
+      expect(maxAbsDiff(a.get(name) as tf.Tensor, b.get(name) as tf.Tensor), name).toBeLessThan(1e-6);
+    }
+    expect(hostBuffers).toBe(0); // nothing left behind on the heap
+    // Restored moments continue identically.
+    const saved = host.stateTensors();
+    expect([...saved.keys()].sort()).toEqual(["adam_m.b", "adam_m.w", "adam_v.b", "adam_v.w"]);
+    const again = new HostAdamW(b, options);
+    again.loadState(new Map([...saved].map(([k, t]) => [k, { ...t, data: t.data.slice() }])), host.step);
+    const grads = new Map([["w", tf.ones([3, 4])]]);
+    const before = (b.get("w") as tf.Variable).dataSync().slice();
+    host.apply(grads, 0.01);
+    const viaFirst = (b.get("w") as tf.Variable).dataSync().slice();
+    (b.get("w") as tf.Variable).assign(tf.tensor(before, [3, 4]));
+    again.apply(grads, 0.01);
+    expect(Array.from((b.get("w") as tf.Variable).dataSync())).toEqual(Array.from(viaFirst));
+    tf.dispose([...grads.values(), ...a.values(), ...b.values()]);
+    heap.dispose();
+  });
+});
+
+describe("the memory plan", () => {
+  const gpt2 = gptConfig("gpt2");
+  const total = [...gptParameterShapes(gpt2).values()].reduce((n, s) => n + s.reduce((x, y) => x * y, 1), 0);
+  const fullFineTune = (over: Partial<TrainingMemoryInput> = {}): TrainingMemoryInput => ({
+    config: gpt2,
+    microBatch: 8,
+    seqLen: 128,
+    totalParams: total,
+    trainableParams: total,
+    largestTrainable: gpt2.vocabSize * gpt2.nEmbd,
+    embeddingTrained: true,
+    optimizer: "heap",
+    fusedLmHead: false,
+    accumulation: 1,
+    ...over,
+  });
+
+  it("GPT-2 small at 8 x 128: over the budget as the trainers ran it, within it with host moments and the fused head", () => {
+    expect(total).toBe(124_439_808);
+    const before = estimateTrainingMemory(fullFineTune());
+    expect(before.total).toBeGreaterThan(WASM_HEAP_BUDGET);
+    expect(before.optimizer).toBe(8 * total);
+    const now = estimateTrainingMemory(fullFineTune({ optimizer: "host", fusedLmHead: true }));
+    expect(now.total).toBeLessThan(0.7 * WASM_HEAP_LIMIT);
+    expect(now.optimizer).toBe(0);
+  });
+
+  it("splits a batch that does not fit into the largest micro-batch that does, and says so", () => {
+    const estimate = (microBatch: number, accumulation: number) =>
+      estimateTrainingMemory(fullFineTune({ microBatch, accumulation, seqLen: 512 }));
+    // A budget between what micro-batches of 2 and of 4 need.
+    const budget = estimate(2, 4).total + 1;
+    expect(estimate(4, 2).total).toBeGreaterThan(budget);
+    const plan = planMicroBatch(8, estimate, { budget });
+    expect([plan.microBatch, plan.accumulation]).toEqual([2, 4]);
+    expect(plan.message).toMatch(/a batch of 8 needs ~[\d.]+ GB .* micro-batches of 2 accumulated 4 times/);
+    const fits = planMicroBatch(8, (m, acc) =>
+      estimateTrainingMemory(
+        fullFineTune({ microBatch: m, accumulation: acc, optimizer: "host", fusedLmHead: true }),
+      ),
+    );
+    expect([fits.microBatch, fits.accumulation, fits.message]).toEqual([8, 1, undefined]);
+  });
+
+  it("fails before the first step, with what a micro-batch of 1 needs and what to change", () => {
+    const estimate = (microBatch: number, accumulation: number) =>
+      estimateTrainingMemory(fullFineTune({ microBatch, accumulation }));
+    expect(() => planMicroBatch(8, estimate, { budget: 1024 ** 3 })).toThrow(MemoryPlanError);
+    expect(() => planMicroBatch(8, estimate, { budget: 1024 ** 3 })).toThrow(
+      /even a micro-batch of 1 needs ~2\.\d\d GB .* budget is 1\.00 GB .*lora/,
+    );
+  });
+
+  it("reads a model: LoRA trains the adapters only, and its plan is far smaller", () => {
+    const model = new GPT(config, { seed: 1 });
+    const full = memoryInputOf(model, {
+      microBatch: 2,
+      seqLen: 8,
+      optimizer: "heap",
+      fusedLmHead: true,
+      accumulation: 1,
+    });
+    expect(full.trainableParams).toBe(model.numParams());
+    expect(full.embeddingTrained).toBe(true);
+    addLora(model, { r: 2, alpha: 4, dropout: 0, targets: ["c_attn"] });
+    const lora = memoryInputOf(model, {
+      microBatch: 2,
+      seqLen: 8,
+      optimizer: "heap",
+      fusedLmHead: true,
+      accumulation: 1,
+    });
+    expect(lora.trainableParams).toBe(model.lora?.numParams());
+    expect(lora.embeddingTrained).toBe(false);
+    expect(estimateTrainingMemory(lora).total).toBeLessThan(estimateTrainingMemory(full).total);
     model.dispose();
   });
 });

@@ -50,17 +50,18 @@ export interface TrainerState {
 }
 
 export interface SaveCheckpointOptions {
-  /** Optimiser moments by name, saved to optimizer.safetensors. */
-  optimizerState?: Map<string, tf.Tensor>;
+  /** Optimiser moments by name, saved to optimizer.safetensors (tensors, or arrays kept outside tfjs). */
+  optimizerState?: Map<string, tf.Tensor | F32Tensor>;
   trainerState?: TrainerState;
   /** Extra JSON files (name → content), e.g. the reward normalisation. */
   extraFiles?: Record<string, unknown>;
 }
 
-async function tensorsToF32(tensors: Map<string, tf.Tensor>): Promise<Record<string, F32Tensor>> {
+async function tensorsToF32(tensors: Map<string, tf.Tensor | F32Tensor>): Promise<Record<string, F32Tensor>> {
   const out: Record<string, F32Tensor> = {};
   for (const [name, t] of tensors) {
-    out[name] = { dtype: "F32", shape: t.shape, data: (await t.data()) as Float32Array };
+    out[name] =
+      t instanceof tf.Tensor ? { dtype: "F32", shape: t.shape, data: (await t.data()) as Float32Array } : t;
   }
   return out;
 }

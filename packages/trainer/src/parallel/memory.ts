@@ -1,0 +1,148 @@
+/**
+ * How much of the tfjs-wasm heap a training step needs, and the largest micro-batch that fits.
+ *
+ * tfjs-backend-wasm keeps every tensor in one WebAssembly memory of at most 4 GiB (32-bit addresses) that
+ * only grows. A step that does not fit aborts inside a kernel ("Aborted()", "memory access out of
+ * bounds") after minutes of work, so trainers plan before the first step: the estimate below counts what
+ * the model code keeps (see ops.ts: each custom op's `saved` tensors) and what the optimiser holds.
+ * Figures are float32 bytes; the budget leaves room for the allocator's fragmentation.
+ */
+import type { GPTConfig } from "../model/config";
+import type { GPT } from "../model/gpt";
+
+/** The wasm heap's hard limit (4 GiB). */
+export const WASM_HEAP_LIMIT = 4 * 1024 ** 3;
+/** What a plan may use of it: the rest is the allocator's fragmentation and small tensors. */
+export const WASM_HEAP_BUDGET = Math.floor(0.85 * WASM_HEAP_LIMIT);
+
+const F32 = 4;
+/** Rows per chunk of the fused LM head (ops.ts LM_HEAD_CHUNK_ROWS). */
+const LM_HEAD_CHUNK_ROWS = 256;
+
+export interface TrainingMemoryInput {
+  config: GPTConfig;
+  /** Sequences per micro-batch (all forward/backward passes of one micro-step, e.g. chosen + rejected). */
+  microBatch: number;
+  /** Tokens per sequence. */
+  seqLen: number;
+  /** Parameters held (base, heads and adapters). */
+  totalParams: number;
+  /** Parameters the optimiser updates. */
+  trainableParams: number;
+  /** Elements of the largest trainable parameter (an update's temporaries are its size). */
+  largestTrainable: number;
+  /** Whether the token embedding (and tied LM head) is trained: its gradient is a [V, d] product. */
+  embeddingTrained: boolean;
+  /** AdamW's moments on the tfjs heap (train/adamw.ts) or outside it (HostAdamW). */
+  optimizer: "heap" | "host";
+  /** Log-probs through the fused LM head (forward with targets) rather than logits → logProbsOf. */
+  fusedLmHead: boolean;
+  /** Micro-steps accumulated per update (> 1 holds a running sum of gradients beside the new ones). */
+  accumulation: number;
+}
+
+export interface TrainingMemoryEstimate {
+  weights: number;
+  gradients: number;
+  optimizer: number;
+  activations: number;
+  /** Peak bytes on the heap during a step. */
+  total: number;
+}
+
+/** Bytes of the tfjs heap at the peak of one training step (see the module comment). */
+export function estimateTrainingMemory(input: TrainingMemoryInput): TrainingMemoryEstimate {
+  const { config, microBatch, seqLen } = input;
+  const d = config.nEmbd;
+  const vocab = config.vocabSize;
+  const tokens = microBatch * seqLen;
+  // Kept per token and layer for the backward pass (ops.ts): layer norms' x̂ (2d), q, k, v (3d), the
+  // attention probabilities (nh·T), the inputs of c_attn, attn.c_proj, c_fc (d each) and mlp.c_proj (4d),
+  // GELU's input (4d); LoRA keeps the same (its adapters save the inputs the frozen products do not).
+  const perTokenLayer = 16 * d + config.nHead * seqLen;
+  const lmHead = input.fusedLmHead ? vocab : 3 * vocab; // logits only, or logits + softmax + one-hot
+  const activations = F32 * tokens * (config.nLayer * perTokenLayer + lmHead + 2 * d);
+  // Transients of the backward pass: a chunk of dz [256, V] (all N rows unfused), the LM head's [V, d]
+  // weight gradient and its running sum when the embedding trains, attention's dP and dS, a few [N, 4d].
+  const dzRows = input.fusedLmHead ? Math.min(LM_HEAD_CHUNK_ROWS, tokens) : tokens;
+  const backward =
+    F32 *
+    (2 * dzRows * vocab +
+      (input.embeddingTrained ? 2 * vocab * d : 0) +
+      tokens * (2 * config.nHead * seqLen + 8 * d));
+  const weights = F32 * (input.totalParams + vocab * d); // + the LM head's cached transpose wteᵀ
+  const gradients = F32 * input.trainableParams * (input.accumulation > 1 ? 2 : 1);
+  const optimizer = input.optimizer === "heap" ? 2 * F32 * input.trainableParams : 0;
+  // The update: tfjs AdamW makes ~5 temporaries the size of a parameter, HostAdamW one new copy.
+  const update = F32 * input.largestTrainable * (input.optimizer === "heap" ? 5 : 1);
+  const total =
+    weights + optimizer + Math.max(gradients + activations + backward, F32 * input.trainableParams + update);
+  return { weights, gradients, optimizer, activations, total };
+}
+
+export interface MicroBatchPlan {
+  microBatch: number;
+  accumulation: number;
+  estimate: TrainingMemoryEstimate;
+  /** For the run's log when the batch was split (undefined when it fits whole). */
+  message?: string;
+}
+
+export class MemoryPlanError extends Error {
+  override name = "MemoryPlanError";
+}
+
+const gb = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GB`;
+
+/**
+ * The largest micro-batch (a divisor of `batch`, so every micro-step has as many rows) whose step fits in
+ * `budget`, with the accumulation that makes up `batch`. Throws MemoryPlanError — before any step runs —
+ * saying what a micro-batch of 1 needs and what to change when even that does not fit.
+ */
+export function planMicroBatch(
+  batch: number,
+  estimateFor: (microBatch: number, accumulation: number) => TrainingMemoryEstimate,
+  options: { budget?: number; what?: string } = {},
+): MicroBatchPlan {
+  const budget = options.budget ?? WASM_HEAP_BUDGET;
+  const what = options.what ?? "batch";
+  const whole = estimateFor(batch, 1);
+  if (whole.total <= budget) return { microBatch: batch, accumulation: 1, estimate: whole };
+  for (let micro = batch - 1; micro >= 1; micro--) {
+    if (batch % micro !== 0) continue;
+    const estimate = estimateFor(micro, batch / micro);
+    if (estimate.total <= budget) {
+      return {
+        microBatch: micro,
+        accumulation: batch / micro,
+        estimate,
+        message:
+          `memory: a ${what} of ${batch} needs ~${gb(whole.total)} of the ${gb(budget)} wasm heap budget; ` +
+          `training with micro-batches of ${micro} accumulated ${batch / micro} times (~${gb(estimate.total)})`,
+      };
+    }
+  }
+  const one = estimateFor(1, batch);
+  throw new MemoryPlanError(
+    `memory: even a micro-batch of 1 needs ~${gb(one.total)} of the wasm heap, whose budget is ${gb(budget)} ` +
+      `(weights ${gb(one.weights)}, gradients ${gb(one.gradients)}, optimiser ${gb(one.optimizer)}, ` +
+      `activations ${gb(one.activations)}). Train LoRA adapters instead of every weight (lora: {}), ` +
+      "shorten the sequences (maxLength), or run on the tensorflow backend (no 4 GiB heap).",
+  );
+}
+
+/** TrainingMemoryInput for `model` as it is (its trainable parameters, adapters and heads). */
+export function memoryInputOf(
+  model: GPT,
+  step: Pick<TrainingMemoryInput, "microBatch" | "seqLen" | "optimizer" | "fusedLmHead" | "accumulation">,
+): TrainingMemoryInput {
+  const trainable = [...model.trainableParams().values()];
+  return {
+    ...step,
+    config: model.config,
+    totalParams: model.numParams() + (model.lora?.numParams() ?? 0),
+    trainableParams: trainable.reduce((n, v) => n + v.size, 0),
+    largestTrainable: Math.max(0, ...trainable.map((v) => v.size)),
+    embeddingTrained: model.param("wte.weight").trainable,
+  };
+}
