@@ -277,3 +277,56 @@ describe("shared procedures", () => {
     expect(await call(admin).importData()).toBe("imported");
   });
 });
+
+describe("refusals name what is wrong, with a 4xx, and leave nothing behind", () => {
+  it("admin.generate from an unknown run is a 400 naming the run; updateDataset of an unknown dataset a 404", async () => {
+    const missing = randomUUID();
+    await expect(
+      as(admin).admin.generate({ runId: missing, prompts: "demo-prompts", dataset: "gen-x" }),
+    ).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringContaining(`run:${missing} matches no run`),
+    });
+    await expect(
+      as(admin).admin.updateDataset({ datasetId: missing, requiredRankings: 2 }),
+    ).rejects.toMatchObject({ code: "NOT_FOUND", message: `datasetId: no dataset ${missing}` });
+  });
+
+  it("an import with a NUL character anywhere is a 400 naming line and field, and creates no dataset", async () => {
+    const good = JSON.stringify({ prompt: "fine", responses: ["a", "b"] });
+    const cases: [string, string][] = [
+      [JSON.stringify({ prompt: "p\u0000", responses: ["a", "b"] }), "line 2: prompt: contains a NUL"],
+      [JSON.stringify({ prompt: "p", responses: ["a", "b\u0000"] }), "line 2: responses.1: contains a NUL"],
+      [
+        JSON.stringify({ prompt: "p", responses: ["a", "b"], metadata: { note: "\u0000" } }),
+        "line 2: metadata.note: contains a NUL",
+      ],
+      [JSON.stringify({ prompt: "p\u0000" }), "line 2: prompt: contains a NUL"],
+      [JSON.stringify({ prompt: "p", chosen: "c\u0000", rejected: "r" }), "line 2: chosen: contains a NUL"],
+    ];
+    for (const [i, [line, message]] of cases.entries()) {
+      const dataset = `nul-import-${i}`;
+      await expect(as(admin).admin.import({ dataset, text: `${good}\n${line}` })).rejects.toMatchObject({
+        code: "BAD_REQUEST",
+        message: expect.stringContaining(message),
+      });
+      expect(await t.db.select().from(datasets).where(eq(datasets.name, dataset))).toEqual([]);
+    }
+    // A NUL in a procedure's own input (a name, a note) is refused before anything runs, naming the field.
+    await expect(as(admin).admin.import({ dataset: "nul\u0000name", text: good })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: "dataset: contains a NUL character (\\u0000), which cannot be stored",
+    });
+    await expect(
+      as(ann).labeling.submit({
+        taskId: randomUUID(),
+        skipped: true,
+        note: "x\u0000",
+        idempotencyKey: randomUUID(),
+      }),
+    ).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: "note: contains a NUL character (\\u0000), which cannot be stored",
+    });
+  });
+});

@@ -28,7 +28,10 @@ export function nulPath(value: unknown, path = ""): string | undefined {
   return undefined;
 }
 
+/** What is wrong with a string that holds a NUL. */
+export const NUL_PROBLEM = "contains a NUL character (\\u0000), which cannot be stored";
+
 /** The message for a NUL found at `path`. */
 export function nulMessage(path: string): string {
-  return `${path}: must not contain a NUL character (\\u0000)`;
+  return `${path}: ${NUL_PROBLEM}`;
 }

@@ -120,7 +120,7 @@ describe("account fields through better-auth's own endpoints", () => {
       [{ name: "   " }, 400, /name: must not be empty/],
       [{ name: "x".repeat(101) }, 400, /name: at most 100 characters/],
       [{ name: "x".repeat(300_000) }, 413, /over the limit of 65536 bytes/],
-      [{ name: "Ann\u0000" }, 400, /name: must not contain a NUL/],
+      [{ name: "Ann\u0000" }, 400, /name: contains a NUL/],
       [{ image: "data:".padEnd(3000, "A") }, 400, /image: at most 2048/],
       [JSON.stringify({ name: "A" }).padEnd(AUTH_MAX_BODY_BYTES + 10, " "), 413, /over the limit/],
     ];

@@ -1,4 +1,5 @@
 import { UserError } from "@rlhf/core/auth";
+import { ConfigError } from "@rlhf/core/configs";
 import { ImportError } from "@rlhf/core/formats";
 import { LabelingError } from "@rlhf/core/labeling";
 import { TRPCError } from "@trpc/server";
@@ -12,7 +13,7 @@ export async function answering<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (error) {
     if (error instanceof LabelingError) throw new TRPCError({ code: error.code, message: error.message });
-    if (error instanceof UserError || error instanceof ImportError) {
+    if (error instanceof UserError || error instanceof ImportError || error instanceof ConfigError) {
       throw new TRPCError({ code: "BAD_REQUEST", message: error.message });
     }
     throw error;

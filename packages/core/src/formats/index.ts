@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { NUL_PROBLEM, nulPath } from "../nul";
 
 /**
  * File formats the workbench reads and writes (JSONL, one object per line). Importers validate every
@@ -14,7 +15,7 @@ export const nonEmptyString = (what = "a string") =>
     .string({ error: `must be ${what}` })
     .min(1, "must not be empty")
     // PostgreSQL's text type cannot hold U+0000; JSON can ("\u0000"), so say so here, not at insert time.
-    .refine((s) => !s.includes("\u0000"), "contains a NUL character (\\u0000), which cannot be stored");
+    .refine((s) => !s.includes("\u0000"), NUL_PROBLEM);
 
 /** A chat message as TRL's conversational datasets write it: `{"role", "content"}`. */
 export const chatMessageSchema = z.object({
@@ -84,7 +85,7 @@ const sftMessagesLine = z
         if (messages.some((m) => m.content.includes("\u0000")))
           ctx.addIssue({
             code: "custom",
-            message: "contains a NUL character (\\u0000), which cannot be stored",
+            message: NUL_PROBLEM,
           });
       }),
   })
@@ -179,6 +180,12 @@ export function parseJsonl<T extends z.ZodType>(text: string, schema: T): z.infe
         field: "(line)",
         message: `not valid JSON (${(error as Error).message})`,
       });
+      continue;
+    }
+    // PostgreSQL text cannot hold U+0000 ("\u0000" in JSON): refused here, with the field, not by an insert.
+    const nul = nulPath(value);
+    if (nul !== undefined) {
+      problems.push({ line: i + 1, field: nul, message: NUL_PROBLEM });
       continue;
     }
     const result = schema.safeParse(value);

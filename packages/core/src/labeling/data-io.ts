@@ -121,7 +121,8 @@ export async function importJsonl(db: Db, options: ImportOptions): Promise<Impor
   }
   const datasetKind = kind === "prompts" ? "prompts" : "preferences";
 
-  const ensureDataset = async () => {
+  // The dataset is created in the transaction that fills it: a file refused halfway leaves nothing behind.
+  const ensureDataset = async (db: Db): Promise<{ id: string; created: boolean }> => {
     const [existing] = await db.select().from(datasets).where(eq(datasets.name, name));
     if (existing) {
       if (existing.kind !== datasetKind) {
@@ -143,14 +144,14 @@ export async function importJsonl(db: Db, options: ImportOptions): Promise<Impor
       })
       .onConflictDoNothing({ target: datasets.name })
       .returning({ id: datasets.id });
-    if (!row) return ensureDataset();
+    if (!row) return ensureDataset(db);
     return { id: row.id, created: true };
   };
 
   if (kind === "prompts") {
     const lines = parseJsonl(options.text, promptImportLineSchema);
-    const dataset = await ensureDataset();
-    await db.transaction(async (tx) => {
+    const dataset = await db.transaction(async (tx) => {
+      const dataset = await ensureDataset(tx);
       await tx.execute(sql`select 1 from ${datasets} where id = ${dataset.id} for update`);
       const [max] = await tx
         .select({ idx: sql<number>`coalesce(max(${examples.idx}), -1)::int` })
@@ -166,6 +167,7 @@ export async function importJsonl(db: Db, options: ImportOptions): Promise<Impor
               .map((line, j) => ({ datasetId: dataset.id, idx: start + i + j, prompt: line.prompt })),
           );
       }
+      return dataset;
     });
     return {
       kind,
@@ -189,41 +191,43 @@ export async function importJsonl(db: Db, options: ImportOptions): Promise<Impor
           gold: undefined,
           metadata: undefined,
         }));
-  const dataset = await ensureDataset();
-  const created = await createComparisonTasks(
-    db,
-    name,
-    tasks.map((t) => ({
-      prompt: t.prompt,
-      completions: t.responses.map((r) => ({ response: r.text, source: r.source })),
-      metadata: t.metadata,
-    })),
-    { seed: options.seed ?? Date.now() },
-  );
-  let gold = 0;
-  for (const [i, task] of tasks.entries()) {
-    if (!task.gold) continue;
-    const ids = created[i]!.completionIds;
-    const goldRanking = task.gold.map((group) => group.map((index) => ids[index]!));
-    await db.execute(
-      sql`update comparison_tasks set gold_ranking = ${JSON.stringify(goldRanking)}::jsonb where id = ${created[i]!.taskId}`,
+  return db.transaction(async (tx) => {
+    const dataset = await ensureDataset(tx);
+    const created = await createComparisonTasks(
+      tx,
+      name,
+      tasks.map((t) => ({
+        prompt: t.prompt,
+        completions: t.responses.map((r) => ({ response: r.text, source: r.source })),
+        metadata: t.metadata,
+      })),
+      { seed: options.seed ?? Date.now() },
     );
-    gold++;
-  }
-  if (gold > 0) {
-    // Handing out tasks looks for gold tasks only in datasets that say they have some.
-    await db.execute(sql`update datasets set metadata = metadata || jsonb_build_object('goldTasks',
+    let gold = 0;
+    for (const [i, task] of tasks.entries()) {
+      if (!task.gold) continue;
+      const ids = created[i]!.completionIds;
+      const goldRanking = task.gold.map((group) => group.map((index) => ids[index]!));
+      await tx.execute(
+        sql`update comparison_tasks set gold_ranking = ${JSON.stringify(goldRanking)}::jsonb where id = ${created[i]!.taskId}`,
+      );
+      gold++;
+    }
+    if (gold > 0) {
+      // Handing out tasks looks for gold tasks only in datasets that say they have some.
+      await tx.execute(sql`update datasets set metadata = metadata || jsonb_build_object('goldTasks',
       (select count(*)::int from comparison_tasks where dataset_id = ${dataset.id} and gold_ranking is not null))
       where id = ${dataset.id}`);
-  }
-  return {
-    kind,
-    dataset: name,
-    datasetId: dataset.id,
-    created: dataset.created,
-    imported: tasks.length,
-    gold,
-  };
+    }
+    return {
+      kind,
+      dataset: name,
+      datasetId: dataset.id,
+      created: dataset.created,
+      imported: tasks.length,
+      gold,
+    };
+  });
 }
 
 export const EXPORT_FORMATS = ["trl", "trl-conversational", "rankings"] as const;

@@ -1,6 +1,7 @@
 import { desc, eq } from "drizzle-orm";
 import type { Db } from "../db/open";
 import { runs } from "../db/schema";
+import { NUL_PROBLEM } from "../nul";
 import { didYouMean } from "./suggest";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -20,7 +21,7 @@ export const RUN_NAME_MAX = 200;
 export function runNameProblem(name: string): string | undefined {
   if (name.trim() === "") return "must not be empty";
   if (name.length > RUN_NAME_MAX) return `at most ${RUN_NAME_MAX} characters (got ${name.length})`;
-  if (name.includes("\u0000")) return "must not contain a NUL character (\\u0000)";
+  if (name.includes("\u0000")) return NUL_PROBLEM;
   if (isUuid(name.trim()) || isUuid(name.trim().replace(/^run:/, "")))
     return `"${name.trim()}" is a UUID, which is how runs are referred to by id; choose a name that is not one`;
   return undefined;

@@ -60,6 +60,13 @@ export const adminRouter = createTRPCRouter({
     )
     .mutation(async ({ ctx, input }) => {
       await ctx.db.transaction(async (tx) => {
+        const [dataset] = await tx
+          .select({ id: datasets.id })
+          .from(datasets)
+          .where(eq(datasets.id, input.datasetId))
+          .for("update");
+        if (!dataset)
+          throw new TRPCError({ code: "NOT_FOUND", message: `datasetId: no dataset ${input.datasetId}` });
         if (input.requiredRankings !== undefined) {
           await tx
             .update(datasets)
@@ -91,7 +98,8 @@ export const adminRouter = createTRPCRouter({
 
   /** Queue a generate job: K responses per prompt from a run's checkpoint become tasks. */
   generate: adminProcedure.input(generateTasksSchema).mutation(async ({ ctx, input }) => {
-    const run = await launchGenerateTasks(ctx.db, input);
+    // An unknown run or a bad setting is the caller's to fix (400 naming it), not a server fault.
+    const run = await answering(() => launchGenerateTasks(ctx.db, input));
     return { runId: run.id, name: run.name };
   }),
 
