@@ -227,12 +227,13 @@ describe("a user's reward function from a file", () => {
 
 describe("combining several functions", () => {
   it("sums weight · score, logs rewards/<name>/mean and std of the raw scores", async () => {
-    const { total, metrics, perFunction } = await scores(
+    const { total, rawTotal, metrics, perFunction } = await scores(
       { function: "sentiment", weight: 0.5 },
       { function: "ends", params: { otherwise: -1 }, weight: 2 },
     );
     expect(perFunction.sentiment).toEqual([3, 9, -3, 0]);
     expect(total).toEqual([0.5 * 3 + 2, 0.5 * 9 - 2, 0.5 * -3 + 2, -2]);
+    expect(rawTotal).toEqual(total);
     // sentiment: mean 9/4; Bessel variance Σ(x − 2.25)² / 3.
     const variance = [3, 9, -3, 0].reduce((a, x) => a + (x - 2.25) ** 2, 0) / 3;
     expect(metrics["rewards/sentiment/mean"]).toBe(2.25);
@@ -243,7 +244,7 @@ describe("combining several functions", () => {
 
   it("standardises a function within each group or the batch before the sum, so a large scale cannot drown the others", async () => {
     // chars is ~10× larger than ends; standardised per group, both count alike.
-    const { total } = await scores(
+    const { total, rawTotal } = await scores(
       {
         function: "length",
         params: { target: 0, unit: "characters", penalty: 10 },
@@ -263,6 +264,8 @@ describe("combining several functions", () => {
     const ends = [...g(1, -1), ...g(1, -1)];
     for (let i = 0; i < 4; i++) expect(total[i]).toBeCloseTo(chars[i]! + ends[i]!, 4);
     expect(Math.max(...total.map(Math.abs))).toBeLessThan(1.5);
+    // TRL logs `reward` as the weighted sum of the raw scores, normalised or not.
+    expect(rawTotal).toEqual([-100 + 1, -140 - 1, -30 + 1, -190 - 1]);
   });
 
   it("standardize: batch, group (by group number, not position) and none", () => {

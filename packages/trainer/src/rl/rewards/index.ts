@@ -45,8 +45,10 @@ export async function loadRewards(terms: RewardTerm[], env: RewardEnv): Promise<
 export interface ScoredRewards {
   /** Each function's raw scores, by term name. */
   perFunction: Record<string, number[]>;
-  /** Σ weight · (normalised) score per completion. */
+  /** Σ weight · (normalised) score per completion: the reward to optimise. */
   total: number[];
+  /** Σ weight · raw score per completion: what TRL logs as `reward` / `reward_std` (same as total without normalisation). */
+  rawTotal: number[];
   /** rewards/<name>/mean and rewards/<name>/std of every function. */
   metrics: Record<string, number>;
 }
@@ -124,6 +126,11 @@ export async function scoreRewards(set: RewardSet, batch: RewardBatch): Promise<
   return {
     perFunction,
     total: combineRewards(set.terms, perFunction, batch.groups),
+    rawTotal: combineRewards(
+      set.terms.map((term) => ({ ...term, normalize: "none" as const })),
+      perFunction,
+      batch.groups,
+    ),
     metrics: rewardMetrics(perFunction),
   };
 }
