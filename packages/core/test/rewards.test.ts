@@ -102,6 +102,19 @@ describe("reward spec in a config", () => {
       'rewards.1.name: two reward functions are named "sentiment"; give one a name',
       'evaluation.0.name: "sentiment" is also an optimised reward; give the evaluation function another name',
     ]);
+    expect(
+      issuesOf(rlooConfigSchema, {
+        policy: "run:sft",
+        promptsPerIteration: 6,
+        miniBatches: 4,
+        epsilon: 1,
+        rewards: [{ function: "regex", params: { pattern: "x", flags: "ii" } }],
+      }),
+    ).toEqual([
+      "epsilon: Too big: expected number to be <1",
+      "rewards.0.params.flags: flags: each of i, m, s, u at most once",
+      "miniBatches: must divide promptsPerIteration (6): a minibatch holds whole groups",
+    ]);
     expect(issuesOf(grpoConfigSchema, { policy: "run:sft" })).toEqual([
       "rewards: list the reward functions to optimise: [{ function, … }]",
     ]);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { checkpointRef, commonSchema, optimSchema, withDefault } from "./common";
-import { refineRewardSpec, rewardSpecShape } from "./rewards";
+import { type RewardSpec, refineRewardSpec, rewardSpecShape } from "./rewards";
 
 /**
  * The rollout and update settings GRPO and RLOO share: G completions per prompt scored by reward functions,
@@ -65,7 +65,7 @@ export const groupRolloutShape = {
     .min(1)
     .default(1)
     .describe("μ: passes over each batch; after the first, the importance ratio π/π_old departs from 1"),
-  epsilon: z.number().positive().default(0.2).describe("ε (low): the ratio is clipped below at 1 − ε"),
+  epsilon: z.number().positive().lt(1).default(0.2).describe("ε (low): the ratio is clipped below at 1 − ε"),
   epsilonHigh: z
     .number()
     .positive()
@@ -88,6 +88,20 @@ export const groupRolloutShape = {
     .default(25)
     .describe("save a checkpoint every N rounds (and at the end)"),
 };
+
+/** Checks across fields of a GRPO/RLOO config: the reward spec's names, minibatches of whole groups. */
+export function refineGroupRollout(
+  config: { promptsPerIteration: number; miniBatches: number } & Partial<RewardSpec>,
+  ctx: z.RefinementCtx,
+): void {
+  refineRewardSpec(config, ctx);
+  if (config.promptsPerIteration % config.miniBatches !== 0)
+    ctx.addIssue({
+      code: "custom",
+      path: ["miniBatches"],
+      message: `must divide promptsPerIteration (${config.promptsPerIteration}): a minibatch holds whole groups`,
+    });
+}
 
 /** The upper clip range: εhigh when given, else ε (TRL: epsilon_high = epsilon when None). */
 export function epsilonHighOf(config: { epsilon: number; epsilonHigh?: number }): number {
@@ -120,7 +134,7 @@ export const grpoConfigSchema = z
       .default(0)
       .describe("β: weight of the k3 KL to the SFT model in the loss; 0 = no reference model is loaded"),
   })
-  .superRefine(refineRewardSpec)
+  .superRefine(refineGroupRollout)
   .describe("GRPO: G completions per prompt, scored by reward functions, with group-normalised advantages");
 
 export type GrpoConfig = z.infer<typeof grpoConfigSchema>;

@@ -67,7 +67,7 @@ export const rewardFunctions = {
         .describe("JavaScript regular expression, searched anywhere in the completion (anchor with ^…$)"),
       flags: z
         .string()
-        .regex(/^[imsu]*$/, "flags may only be i, m, s, u")
+        .regex(/^(?!.*(.).*\1)[imsu]*$/, "flags: each of i, m, s, u at most once")
         .default("")
         .describe("regular-expression flags among i, m, s (u is always on)"),
       ...matchScores("when the completion matches", "when it does not"),

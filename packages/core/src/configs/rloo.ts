@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { withDefault } from "./common";
-import { groupRolloutShape } from "./grpo";
-import { refineRewardSpec } from "./rewards";
+import { groupRolloutShape, refineGroupRollout } from "./grpo";
 
 /**
  * RLOO (Ahmadian et al. 2024, "Back to Basics") as TRL's RLOOTrainer computes it: k completions per prompt,
@@ -35,7 +34,7 @@ export const rlooConfigSchema = z
       .default(false)
       .describe("whiten the advantages over the batch (mean 0, std 1), as TRL's normalize_advantages"),
   })
-  .superRefine(refineRewardSpec)
+  .superRefine(refineGroupRollout)
   .describe(
     "RLOO: k completions per prompt, each baselined by the others' mean reward, KL folded into the reward",
   );

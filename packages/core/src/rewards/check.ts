@@ -75,7 +75,16 @@ export async function moduleExports(file: string): Promise<Record<string, string
       process.execPath,
       ["--input-type=module", "-e", LIST_EXPORTS, file],
       { cwd: tsxDir, timeout: IMPORT_TIMEOUT_MS, maxBuffer: 1 << 20 },
-      (error, out) => (error && !out ? reject(error) : resolve(out)),
+      (error, out, err) => {
+        if (!error || out) return resolve(out);
+        reject(
+          new Error(
+            error.killed
+              ? `importing it took longer than ${IMPORT_TIMEOUT_MS / 1000} s`
+              : err.trim().split("\n").at(-1) || error.message,
+          ),
+        );
+      },
     );
   });
   let result: { exports?: Record<string, string>; error?: string };
