@@ -356,7 +356,10 @@ export function buildProgram(): Command {
     .description("print an invitation link (valid 7 days) with which someone sets their name and password")
     .requiredOption("--email <email>", "who is invited")
     .option("--role <role>", "annotator | admin", "annotator")
-    .option("--url <url>", "the labeler's address", "http://localhost:3001")
+    .option(
+      "--url <url>",
+      "the labeler's address (default: the one pnpm start printed, else http://localhost:3001)",
+    )
     .action(async (options) => {
       const { inviteCommand } = await import("./users");
       await inviteCommand(options);
