@@ -4,10 +4,15 @@
  * random bytes, unicode, empty input and inputs longer than the context; corrupted, truncated and
  * mismatched files refused; wasm and cpu files each decoded only on their own numerics).
  */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { gzipSync } from "node:zlib";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type BackendInfo, initBackend } from "../src/backend";
+import { saveCheckpoint } from "../src/checkpoint";
+import { compressCommand, decompressCommand } from "../src/cli/compress";
 import {
   ArithmeticDecoder,
   ArithmeticEncoder,
@@ -263,5 +268,42 @@ describe("compress → decompress with a GPT", () => {
         checkpointRef: "x",
       }),
     ).toBeUndefined();
+  });
+
+  it("rlhf compress / decompress: files in and out, the checkpoint found from the header, nothing written on a bad file", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "compress-cli-"));
+    try {
+      await saveCheckpoint(path.join(dir, "checkpoint"), model, tokenizer);
+      const original = Buffer.concat([Buffer.from(text), Buffer.from(randomBytes(100, 4))]);
+      writeFileSync(path.join(dir, "in.bin"), original);
+      const [input, packed, restored] = ["in.bin", "in.rlz", "restored.bin"].map((f) => path.join(dir, f));
+      const stdout = process.stdout.write;
+      process.stdout.write = () => true; // the commands' one-line reports
+      try {
+        await compressCommand(input!, packed!, {
+          checkpoint: path.join(dir, "checkpoint"),
+          backend: "wasm",
+          lanes: "4",
+        });
+        await decompressCommand(packed!, restored!, {});
+        expect(readFileSync(restored!)).toEqual(original);
+        const damaged = readFileSync(packed!);
+        damaged[damaged.length - 1]! ^= 1;
+        writeFileSync(packed!, damaged);
+        await expect(decompressCommand(packed!, `${restored}.2`, {})).rejects.toThrow(/checksum/);
+        expect(existsSync(`${restored}.2`)).toBe(false);
+        await expect(
+          compressCommand(path.join(dir, "missing.txt"), packed!, {
+            checkpoint: path.join(dir, "checkpoint"),
+            backend: "wasm",
+            lanes: "4",
+          }),
+        ).rejects.toThrow(/missing\.txt: no such file/);
+      } finally {
+        process.stdout.write = stdout;
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -117,7 +117,7 @@ export async function compressCommand(
   const bar = bytesBar("compress");
   try {
     const result = await compress(model, tokenizer, bytes, {
-      checkpointRef: options.checkpoint,
+      checkpointRef: cliCheckpoint(options.checkpoint), // a directory made absolute: decompress may run elsewhere
       numerics: numericsOfBackend(backend),
       contextTokens,
       lanes: Number(options.lanes),
