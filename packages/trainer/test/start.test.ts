@@ -123,7 +123,10 @@ describe("rlhf start (README's first command, after the install)", () => {
       const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
       await waitFor(child, () => output, /ready\. Ctrl-C stops everything/, 180_000);
       expect(output).toContain(round === 1 ? "demo data: seeded" : "demo data: present");
-      expect(output).toContain(`http://localhost:${dashboardPort}`);
+      expect(output).toMatch(new RegExp(`http://(localhost|127\\.0\\.0\\.1):${dashboardPort}`));
+      // `rlhf users invite` links to this labeler, not to a default port.
+      const invite = await rlhf(env, ["users", "invite", "--email", `round${round}@example.com`]);
+      expect(invite.stdout).toMatch(new RegExp(`^http://(localhost|127\\.0\\.0\\.1):${labelerPort}/invite/`));
 
       const dashboard = await fetch(`http://127.0.0.1:${dashboardPort}/`);
       expect(dashboard.status).toBe(200);

@@ -261,9 +261,14 @@ export async function cancelCommand(ref: string, options: JsonOption) {
     const result = await cancelRun(database, ref);
     if (options.json) return printJson(result);
     if (result.outcome === "cancelled") out(`cancelled ${result.name} (it had not started)`);
-    else if (result.outcome === "requested")
-      out(`cancelling ${result.name}: its worker stops it within seconds, keeping its last checkpoint`);
-    else out(`${result.name} had already ended (${result.status}); nothing to cancel`);
+    else if (result.outcome === "requested") {
+      const { kind } = await getRun(database.db, result.id);
+      out(
+        kind === "serve"
+          ? `stopping ${result.name}: its worker closes the server within seconds`
+          : `cancelling ${result.name}: its worker stops it within seconds, keeping its last checkpoint`,
+      );
+    } else out(`${result.name} had already ended (${result.status}); nothing to cancel`);
   });
 }
 

@@ -5,12 +5,13 @@
  * hands its running job back to the queue), the apps, then the database.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { openDatabase, redactUrl, workbenchHome, workspaceRoot } from "@rlhf/core/db";
 import { seedDemo } from "@rlhf/core/demo";
 import { onStopSignals } from "../signals";
+import { LABELER_URL_FILE } from "./users";
 
 export interface StartOptions {
   dashboardPort: number;
@@ -170,6 +171,9 @@ export async function start(options: StartOptions): Promise<void> {
 
   say("");
   for (const s of services) say(`  ${s.name.padEnd(10)} ${s.url}`);
+  const labelerUrl = services.find((s) => s.name === "labeler")?.url;
+  // `rlhf users invite` links to the port the labeler really has (it may not be 3001).
+  if (labelerUrl) writeFileSync(path.join(home, LABELER_URL_FILE), `${labelerUrl}\n`);
   say(`  ${"worker".padEnd(10)} 1 (runs jobs launched from the dashboard or \`pnpm rlhf launch\`)`);
   const { countAdmins } = await import("@rlhf/core/auth");
   if ((await countAdmins(database.db)) === 0) {

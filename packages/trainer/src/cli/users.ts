@@ -1,9 +1,11 @@
 /**
  * `rlhf users`: the first admin (never with a default password), more accounts, and invitation links.
  */
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { createInterface } from "node:readline";
 import { createInvite, createUser, listUsers, UserError } from "@rlhf/core/auth";
-import { openDatabase } from "@rlhf/core/db";
+import { openDatabase, workbenchHome } from "@rlhf/core/db";
 import type { UserRole } from "@rlhf/core/schema";
 
 /** All of standard input (a password piped in: `echo "$PW" | rlhf users create-admin --password-stdin`). */
@@ -85,7 +87,18 @@ export async function listUsersCommand(options: { json?: boolean }): Promise<voi
   }
 }
 
-export async function inviteCommand(options: { email: string; role: UserRole; url: string }): Promise<void> {
+/** Where `rlhf start` notes the labeler's address, so an invitation links to the port it really runs on. */
+export const LABELER_URL_FILE = "labeler-url";
+
+/** The labeler's address: --url, else what the running (or last) `rlhf start` noted, else the default port. */
+function labelerUrl(url: string | undefined): string {
+  if (url) return url;
+  const noted = path.join(workbenchHome(), LABELER_URL_FILE);
+  return existsSync(noted) ? readFileSync(noted, "utf8").trim() : "http://localhost:3001";
+}
+
+export async function inviteCommand(options: { email: string; role: UserRole; url?: string }): Promise<void> {
+  const url = labelerUrl(options.url);
   const database = await openDatabase();
   try {
     const { token, expiresAt } = await createInvite(database.db, {
@@ -94,7 +107,7 @@ export async function inviteCommand(options: { email: string; role: UserRole; ur
       invitedBy: "cli",
     });
     process.stdout.write(
-      `${options.url.replace(/\/$/, "")}/invite/${token}\n(valid until ${expiresAt.toISOString()}; send it to ${options.email})\n`,
+      `${url.replace(/\/$/, "")}/invite/${token}\n(valid until ${expiresAt.toISOString()}; send it to ${options.email})\n`,
     );
   } catch (error) {
     if (error instanceof UserError) throw new Error(error.message);
