@@ -3,52 +3,33 @@
  * called with fetch and with the official `openai` client. Streams are checked against the non-streaming
  * answer for the same seed, errors against OpenAI's shape, and tensor memory across requests. wasm backend.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { generateDemo } from "@rlhf/core/demo";
 import * as tf from "@tensorflow/tfjs";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../src/backend";
 import { saveCheckpoint } from "../src/checkpoint";
 import { GPT, gptConfig } from "../src/model";
 import { ChoiceText, loadServedModel, type RunningServer, type ServedModel, startServer } from "../src/serve";
 import { END_OF_TEXT, type Tokenizer, trainBpe } from "../src/tokenizer";
+import { type TinyServed, tinyServed } from "./fixtures/tiny-served";
 
-const home = mkdtempSync(path.join(os.tmpdir(), "rlhf-serve-"));
-const checkpointDir = path.join(home, "tiny-policy");
 const CONTEXT = 96;
+let tiny: TinyServed;
 let tokenizer: Tokenizer;
 let served: ServedModel;
 let server: RunningServer;
 let url: string;
 
 beforeAll(async () => {
-  await initBackend("wasm");
-  const demo = generateDemo({ corpusSize: 200, sftSize: 50 });
-  tokenizer = trainBpe([...demo.corpus, ...demo.sft.map((p) => `${p.prompt} ${p.response}`)], {
-    vocabSize: 300,
-  });
-  const config = gptConfig("tiny", {
-    nLayer: 1,
-    nEmbd: 32,
-    nHead: 2,
-    nPositions: CONTEXT,
-    vocabSize: tokenizer.vocabSize,
-  });
-  const model = new GPT(config, { seed: 3 });
-  await saveCheckpoint(checkpointDir, model, tokenizer);
-  model.dispose();
-  served = await loadServedModel(checkpointDir);
+  tiny = await tinyServed("tiny-policy", CONTEXT);
+  ({ served, tokenizer } = tiny);
   server = await startServer(served, { port: 0, maxBodyBytes: 64 * 1024 });
   url = server.url;
 });
 
 afterAll(async () => {
   await server?.close();
-  served?.model.dispose();
-  rmSync(home, { recursive: true, force: true });
+  tiny?.dispose();
 });
 
 function post(route: string, body: unknown, init: RequestInit = {}) {
@@ -530,7 +511,7 @@ describe("a model without the chat format (GPT-2's tokenizer has no user/assista
       vocabSize: 270,
       specialTokens: [END_OF_TEXT],
     });
-    const dir = path.join(home, "plain");
+    const dir = path.join(path.dirname(tiny.checkpointDir), "plain");
     const model = new GPT(
       gptConfig("tiny", { nLayer: 1, nEmbd: 16, nHead: 2, nPositions: 32, vocabSize: plain.vocabSize }),
       { seed: 1 },
