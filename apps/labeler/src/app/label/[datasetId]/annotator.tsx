@@ -379,6 +379,16 @@ export function Annotator({
     setSelected(to);
     setWarning(null);
   };
+  // The buttons beside each response: ranking by touch without dragging small handles.
+  const moveBy = (id: string, step: -1 | 1) => {
+    if (!state) return;
+    const from = state.order.indexOf(id);
+    const to = from + step;
+    if (to < 0 || to >= state.order.length) return;
+    setState(moved(state, from, to));
+    setSelected(to);
+    setWarning(null);
+  };
 
   const query = editing ? own : next;
   if (query.isPending) return <p className="empty">Loading the next task…</p>;
@@ -521,7 +531,7 @@ export function Annotator({
             <div className="card__head card__head--padded">
               <h2>Rank best to worst</h2>
               <span className="muted">
-                drag, or select with 1–{task.completions.length} / ↑↓ and move with Shift+↑↓
+                drag, ▲ ▼, or select with 1–{task.completions.length} / ↑↓ and move with Shift+↑↓
               </span>
             </div>
             <DndContext sensors={sensors} collisionDetection={closestCenter} onDragEnd={onDragEnd}>
@@ -537,6 +547,9 @@ export function Annotator({
                         label={labelOf(positionOf.get(id)!, false)}
                         selected={state.order[selected] === id}
                         onSelect={() => setSelected(state.order.indexOf(id))}
+                        onMove={(step) => moveBy(id, step)}
+                        first={state.order[0] === id}
+                        last={state.order.at(-1) === id}
                         flags={flagsOf(id)}
                       >
                         <Markdown text={byId.get(id)!.response} />
@@ -715,6 +728,9 @@ function SortableResponse({
   label,
   selected,
   onSelect,
+  onMove,
+  first,
+  last,
   flags,
   children,
 }: {
@@ -724,6 +740,9 @@ function SortableResponse({
   label: string;
   selected: boolean;
   onSelect: () => void;
+  onMove: (step: -1 | 1) => void;
+  first: boolean;
+  last: boolean;
   flags: ReactNode;
   children: ReactNode;
 }) {
@@ -754,6 +773,34 @@ function SortableResponse({
       <div className="rank-item__body">
         <div className="scroll-box scroll-box--small">{children}</div>
         {flags}
+      </div>
+      <div className="rank-item__moves">
+        <button
+          type="button"
+          className="rank-item__move"
+          aria-label={`Move ${label} up`}
+          title="Move up (Shift+↑)"
+          disabled={first}
+          onClick={(event) => {
+            event.stopPropagation();
+            onMove(-1);
+          }}
+        >
+          ▲
+        </button>
+        <button
+          type="button"
+          className="rank-item__move"
+          aria-label={`Move ${label} down`}
+          title="Move down (Shift+↓)"
+          disabled={last}
+          onClick={(event) => {
+            event.stopPropagation();
+            onMove(1);
+          }}
+        >
+          ▼
+        </button>
       </div>
     </li>
   );
