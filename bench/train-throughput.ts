@@ -6,10 +6,13 @@
  *   - generation, batch 16, 8-token prompts, 128 new tokens, with and without the key/value cache.
  *
  *   cd packages/trainer && npx tsx ../../bench/train-throughput.ts [--steps 5] [--workers 2]
- *     [--no-reference] [--profile] [--backend wasm|cpu|tensorflow]
+ *     [--no-reference] [--profile] [--backend auto|tensorflow|webgpu|wasm|cpu]
  *
  * Output is plain lines of figures. The machine's load average is printed first and last: other
- * processes on a 2-core machine change every figure, PyTorch's (2 threads) most.
+ * processes on a 2-core machine change every figure, PyTorch's (2 threads) most. On webgpu the adapter is
+ * printed, and a software adapter's figures (SwiftShader: the GPU API run on the CPU) are labelled as
+ * such — they say the path works, not how fast a GPU is. Data parallelism across threads is for CPU
+ * backends: on webgpu there is one device, and the parallel step is skipped.
  */
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
@@ -53,6 +56,12 @@ async function main(): Promise<void> {
   console.log(`load_average_start ${load()}`);
   const info = await initBackend(option("backend", "auto") as BackendPreference);
   console.log(`backend ${describeBackend(info)}`);
+  if (info.adapter) {
+    const { vendor, architecture, description, software } = info.adapter;
+    console.log(`adapter ${vendor} ${architecture} · ${description}${software ? " · SOFTWARE" : ""}`);
+  }
+  // Every figure below is tagged with this when the "GPU" is a CPU running the GPU API.
+  const software = info.adapter?.software ? " (software adapter: CPU, not a GPU figure)" : "";
 
   // --- training step ------------------------------------------------------------------------------------
   const config = gptConfig("tiny");
@@ -62,22 +71,28 @@ async function main(): Promise<void> {
   const x = tf.tensor2d(tokens(batch * context), [batch, context], "int32");
   const y = tf.tensor2d(tokens(batch * context), [batch, context], "int32");
   const optimizer = tf.train.adam(3e-4);
-  const trainStep = () =>
-    tf.tidy(() => {
+  // The loss is read with await: a GPU backend has only asynchronous reads, and the read is what waits for
+  // the step's kernels to finish.
+  const trainStep = async () => {
+    const loss = tf.tidy(() => {
       const { value, grads } = tf.variableGrads(
         () =>
           maskedCrossEntropy(model.forward(x, { returnHidden: false }).logits as ReturnType<Tf["tensor"]>, y),
         model.trainableVariables(),
       );
       optimizer.applyGradients(grads);
-      return value.dataSync()[0] as number;
+      return value;
     });
-  for (let i = 0; i < 2; i++) trainStep();
+    const value = (await loss.data())[0] as number;
+    loss.dispose();
+    return value;
+  };
+  for (let i = 0; i < 2; i++) await trainStep();
   const stepMs: number[] = [];
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < steps; i++) {
     const t0 = performance.now();
-    trainStep();
+    await trainStep();
     stepMs.push(performance.now() - t0);
   }
   const cpuMs = cpuMillis(process.cpuUsage(cpu0)) / steps;
@@ -85,15 +100,15 @@ async function main(): Promise<void> {
   console.log(
     `train_step_ms ${median(stepMs).toFixed(0)} (median of ${steps}; min ${Math.min(...stepMs).toFixed(0)})`,
   );
-  console.log(`train_tokens_per_s ${trainTps.toFixed(0)}`);
+  console.log(`train_tokens_per_s ${trainTps.toFixed(0)}${software}`);
   // CPU time hardly depends on other processes: with a step's CPU time close to its wall time, the
   // machine was not contended.
   console.log(`train_step_cpu_ms ${cpuMs.toFixed(0)}`);
 
   if (flag("profile")) {
     const registered = new Set(tf.getKernelsForBackend(tf.getBackend()).map((k) => k.kernelName));
-    const profile = await tf.profile(() => {
-      trainStep();
+    const profile = await tf.profile(async () => {
+      await trainStep();
     });
     const byKernel = new Map<string, { ms: number; calls: number }>();
     for (const k of profile.kernels) {
@@ -115,7 +130,9 @@ async function main(): Promise<void> {
   // Data-parallel step: workers compute gradients on shards, the main thread averages and applies Adam.
   const workers = Number(option("workers", "2"));
   let parallelTps: number | undefined;
-  if (workers > 0 && info.name !== "tensorflow") {
+  if (workers > 0 && (info.name === "tensorflow" || info.name === "webgpu")) {
+    console.log(`parallel skipped: ${info.name} runs the step on one device`);
+  } else if (workers > 0) {
     const { DataParallel } = await import("../packages/trainer/src/parallel");
     const t0 = performance.now();
     const parallel = await DataParallel.create(model, { workers, backend: info.name });
@@ -164,7 +181,9 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - t0) / 1000;
     const produced = out.tokens.reduce((n, row) => n + row.length, 0);
     genTps[useCache ? "cache" : "nocache"] = produced / seconds;
-    console.log(`gen_${useCache ? "cache" : "nocache"}_tokens_per_s ${(produced / seconds).toFixed(0)}`);
+    console.log(
+      `gen_${useCache ? "cache" : "nocache"}_tokens_per_s ${(produced / seconds).toFixed(0)}${software}`,
+    );
   }
   genModel.dispose();
 

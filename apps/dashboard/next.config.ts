@@ -1,4 +1,5 @@
 import type { NextConfig } from "next";
+import { securityHeaders } from "../../packages/ui/src/security-headers";
 
 const config: NextConfig = {
   // @rlhf/core, @rlhf/trainer and @rlhf/ui ship TypeScript source, no build step.
@@ -16,6 +17,10 @@ const config: NextConfig = {
     "@tensorflow/tfjs-backend-wasm",
   ],
   typedRoutes: true,
+  // No other site may frame these pages, and the rest of packages/ui's security headers.
+  async headers() {
+    return [{ source: "/:path*", headers: securityHeaders }];
+  },
 };
 
 export default config;

@@ -1,4 +1,5 @@
 import type { NextConfig } from "next";
+import { securityHeaders } from "../../packages/ui/src/security-headers";
 
 const config: NextConfig = {
   // @rlhf/core and @rlhf/ui ship TypeScript source, no build step.
@@ -12,6 +13,10 @@ const config: NextConfig = {
     "proper-lockfile",
   ],
   typedRoutes: true,
+  // No other site may frame these pages, and the rest of packages/ui's security headers.
+  async headers() {
+    return [{ source: "/:path*", headers: securityHeaders }];
+  },
 };
 
 export default config;

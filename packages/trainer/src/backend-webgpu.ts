@@ -11,10 +11,21 @@
  * Vulkan driver that Chromium ships (`vk_swiftshader_icd.json`) is tried: that is how the tests and the
  * benchmark run WebGPU on a machine without a GPU.
  *
- * Numerics: the model's ops (model/ops.ts) run unchanged. What differs from wasm, checked by
- * test/webgpu-*.test.ts: tensors live in GPU buffers and can only be read asynchronously (`await
- * t.data()`) — tfjs-backend-webgpu's synchronous read draws through an OffscreenCanvas, which Node lacks, and
- * Dawn has no blocking map — so `dataSync()` here throws an error that says so instead of a ReferenceError.
+ * Numerics: the model's ops (model/ops.ts) run unchanged (test/webgpu-*.test.ts compares them with wasm).
+ *
+ * Synchronous reads (`dataSync()`, which the trainers use for their losses): tfjs-backend-webgpu reads
+ * synchronously by drawing through an OffscreenCanvas, which Node lacks ("OffscreenCanvas is not defined"),
+ * and WebGPU has no blocking map. dawn.node completes a map in `instance.ProcessEvents()`, which it runs from
+ * callbacks it schedules with the global `setImmediate`. `syncReads` notes those callbacks (only the ones
+ * scheduled from inside a call into Dawn) so that `readSync` can map a staging buffer and run them itself
+ * until the map is done — the same copy-and-map as tfjs's asynchronous `read`, waited for in place.
+ * `await tensor.data()` stays the better read on a GPU: it lets the event loop run meanwhile.
+ *
+ * Kernel fix (`patchWebgpuKernels`): tfjs-backend-webgpu 4.22's `AddN` binds every input as a storage
+ * buffer in one shader, so with more inputs than the device's maxStorageBuffersPerShaderStage − 1 (7 at
+ * WebGPU's default limit of 8) the pipeline is invalid ("Invalid ComputePipeline "AddNPackedProgram"") and
+ * the result is garbage — the global gradient norm (`tf.addN` over every parameter) hits it. The patch sums
+ * in groups that fit, as the backend's own Concat already does.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
@@ -191,10 +202,105 @@ export async function chooseWebgpuAdapter(allowSoftware: boolean): Promise<GpuAd
   throw new Error(`${own.reason}; SwiftShader (${icd}) neither: ${swiftshader.reason}`);
 }
 
+/** The parts of WebGPU's GPUBuffer used here (no DOM types in this package). */
+interface GpuBuffer {
+  size: number;
+  mapState: "unmapped" | "pending" | "mapped";
+  mapAsync: (mode: number) => Promise<void>;
+  getMappedRange: () => ArrayBuffer;
+  unmap: () => void;
+}
+
 /** The parts of tfjs-backend-webgpu's WebGPUBackend used here (4.22). */
 interface WebgpuBackendInternals {
   readSync: (dataId: object) => tf.backend_util.BackendValues;
-  tensorMap: { get: (dataId: object) => { values?: unknown; dtype: string } | undefined };
+  tensorMap: {
+    get: (dataId: object) => { values?: unknown; dtype: tf.DataType; resource?: unknown } | undefined;
+  };
+  bufferManager: {
+    acquireBuffer: (size: number, usage: number) => GpuBuffer;
+    releaseBuffer: (buffer: GpuBuffer) => void;
+  };
+  device: { limits: { maxStorageBuffersPerShaderStage: number } };
+  disposeData: (dataId: object) => boolean;
+  commandEncoder: {
+    copyBufferToBuffer: (a: GpuBuffer, ao: number, b: GpuBuffer, bo: number, n: number) => void;
+  };
+  ensureCommandEncoderReady: () => void;
+  endComputePassEncoder: () => void;
+  submitQueue: () => void;
+  convertAndCacheOnCPU: (dataId: object, values: tf.backend_util.BackendValues) => void;
+}
+
+/** dawn.node's event-processing callbacks, scheduled with setImmediate and not run yet. */
+const dawnTicks = new Set<() => void>();
+/** > 0 while JavaScript is inside a call into Dawn (or one of its scheduled callbacks). */
+let inDawn = 0;
+
+/**
+ * Note the callbacks Dawn schedules: every method of Dawn's classes marks the call, and the global
+ * setImmediate records what is scheduled during one (everyone else's calls pass straight through).
+ */
+function hookDawnScheduling(globals: Record<string, unknown>): void {
+  const real = globalThis.setImmediate;
+  const hooked = ((fn: (...args: unknown[]) => void, ...args: unknown[]) => {
+    if (inDawn === 0) return real(fn, ...args);
+    const tick = () => {
+      if (!dawnTicks.delete(tick)) return; // already run by a synchronous read
+      inDawn += 1;
+      try {
+        fn(...args);
+      } finally {
+        inDawn -= 1;
+      }
+    };
+    dawnTicks.add(tick);
+    return real(tick);
+  }) as typeof setImmediate;
+  // Keep setImmediate's own properties (util.promisify's custom form).
+  for (const key of Reflect.ownKeys(real)) {
+    if (!(key in hooked))
+      Object.defineProperty(hooked, key, Object.getOwnPropertyDescriptor(real, key) as PropertyDescriptor);
+  }
+  globalThis.setImmediate = hooked;
+  for (const cls of Object.values(globals)) {
+    const proto = typeof cls === "function" ? (cls as { prototype?: object }).prototype : undefined;
+    if (!proto) continue;
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const descriptor = Object.getOwnPropertyDescriptor(proto, name);
+      const method = descriptor?.value;
+      if (name === "constructor" || typeof method !== "function" || !descriptor?.writable) continue;
+      Object.defineProperty(proto, name, {
+        ...descriptor,
+        value: function (this: unknown, ...args: unknown[]) {
+          inDawn += 1;
+          try {
+            return method.apply(this, args);
+          } finally {
+            inDawn -= 1;
+          }
+        },
+      });
+    }
+  }
+}
+
+const SYNC_READ_TIMEOUT_MS = 300_000;
+
+/** Run Dawn's pending callbacks until `done()`; a short sleep between rounds leaves the core to the GPU driver. */
+function processDawnEventsUntil(done: () => boolean, what: string): void {
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + SYNC_READ_TIMEOUT_MS;
+  while (!done()) {
+    if (dawnTicks.size === 0) {
+      throw new Error(`webgpu: ${what}: Dawn has no event processing scheduled, so the read cannot finish`);
+    }
+    for (const tick of [...dawnTicks]) tick();
+    if (done()) return;
+    if (Date.now() > deadline)
+      throw new Error(`webgpu: ${what}: not done after ${SYNC_READ_TIMEOUT_MS / 1000} s`);
+    Atomics.wait(sleeper, 0, 0, 0.05);
+  }
 }
 
 let started: GpuAdapter | undefined;
@@ -216,6 +322,7 @@ export async function startWebgpu(adapter: GpuAdapter): Promise<GpuAdapter> {
   };
   // tfjs-backend-webgpu reads GPUBufferUsage, GPUMapMode... as globals and asks navigator.gpu for the adapter.
   Object.assign(globalThis, globals);
+  hookDawnScheduling(globals);
   const gpu = create([]);
   const nav = (globalThis as { navigator?: object }).navigator;
   if (nav) Object.defineProperty(nav, "gpu", { value: gpu, configurable: true, writable: true });
@@ -235,24 +342,85 @@ export async function startWebgpu(adapter: GpuAdapter): Promise<GpuAdapter> {
       `Dawn gave this process another adapter (${got.vendor} ${got.architecture}) than it reported (${describeAdapter(adapter)})`,
     );
   }
-  refuseSyncReads(backend);
+  readSynchronously(backend);
+  patchWebgpuKernels(backend);
   started = adapter;
   return adapter;
 }
 
 /**
- * tfjs-backend-webgpu reads synchronously by drawing into an OffscreenCanvas; Node has none and Dawn has no
- * blocking map, so the stock read fails with "OffscreenCanvas is not defined". Say what to do instead.
- * Data still on the CPU side (uploaded, not yet computed on) reads as before.
+ * Give the backend a synchronous read that works in Node (see the module comment): copy the tensor's
+ * buffer into a staging buffer, map it, and process Dawn's events here until the map is done. Data still
+ * on the CPU side (uploaded, not yet computed on) reads as before.
  */
-function refuseSyncReads(backend: WebgpuBackendInternals): void {
+function readSynchronously(backend: WebgpuBackendInternals): void {
   if (typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== "undefined") return;
   const stock = backend.readSync.bind(backend);
+  const usage = (globalThis as unknown as { GPUBufferUsage: { COPY_DST: number; MAP_READ: number } })
+    .GPUBufferUsage;
+  const mapRead = (globalThis as unknown as { GPUMapMode: { READ: number } }).GPUMapMode.READ;
   backend.readSync = (dataId: object) => {
     const data = backend.tensorMap.get(dataId);
-    if (!data || data.values != null || data.dtype === "string") return stock(dataId);
-    throw new Error(
-      "webgpu (Dawn in Node) cannot read a tensor synchronously (dataSync, arraySync, bufferSync): read it with await tensor.data()",
+    if (
+      !data ||
+      data.values != null ||
+      data.dtype === "string" ||
+      data.dtype === "complex64" ||
+      !data.resource
+    ) {
+      return stock(dataId);
+    }
+    const buffer = data.resource as GpuBuffer;
+    const staging = backend.bufferManager.acquireBuffer(buffer.size, usage.COPY_DST | usage.MAP_READ);
+    backend.ensureCommandEncoderReady();
+    backend.endComputePassEncoder();
+    backend.commandEncoder.copyBufferToBuffer(buffer, 0, staging, 0, buffer.size);
+    backend.submitQueue();
+    let failure: unknown;
+    staging.mapAsync(mapRead).catch((error: unknown) => {
+      failure = error;
+    });
+    processDawnEventsUntil(
+      () => staging.mapState === "mapped" || failure !== undefined,
+      `reading ${buffer.size} bytes synchronously`,
     );
+    if (failure !== undefined) throw failure;
+    const bytes = staging.getMappedRange().slice(0);
+    staging.unmap();
+    backend.bufferManager.releaseBuffer(staging);
+    const values = tf.util.convertBackendValuesAndArrayBuffer(bytes, data.dtype);
+    backend.convertAndCacheOnCPU(dataId, values);
+    return values;
   };
+}
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown };
+
+/** Kernels replaced on webgpu (see the module comment); empty until the backend starts. */
+export const patchedWebgpuKernels: string[] = [];
+
+/** Replace tfjs-backend-webgpu's AddN by one that sums in groups the device can bind. Idempotent. */
+function patchWebgpuKernels(backend: WebgpuBackendInternals): void {
+  if (patchedWebgpuKernels.length > 0) return;
+  const original = tf.getKernel("AddN", "webgpu");
+  if (!original) return;
+  const stock = original.kernelFunc as unknown as (args: KernelArgs) => tf.TensorInfo;
+  // One storage buffer is the output.
+  const maxInputs = Math.max(2, backend.device.limits.maxStorageBuffersPerShaderStage - 1);
+  const addN = (args: KernelArgs): tf.TensorInfo => {
+    const inputs = args.inputs as unknown as tf.TensorInfo[];
+    if (inputs.length <= maxInputs) return stock(args);
+    const partials: tf.TensorInfo[] = [];
+    for (let i = 0; i < inputs.length; i += maxInputs) {
+      const group = inputs.slice(i, i + maxInputs);
+      // A group of one is the stock kernel's identity (a new reference to the input), disposed below too.
+      partials.push(stock({ ...args, inputs: group as unknown as tf.NamedTensorInfoMap }));
+    }
+    const total = addN({ ...args, inputs: partials as unknown as tf.NamedTensorInfoMap });
+    for (const partial of partials) backend.disposeData(partial.dataId);
+    return total;
+  };
+  tf.unregisterKernel("AddN", "webgpu");
+  tf.registerKernel({ ...original, kernelFunc: addN as unknown as tf.KernelFunc });
+  patchedWebgpuKernels.push("AddN");
 }

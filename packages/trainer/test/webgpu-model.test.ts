@@ -209,15 +209,31 @@ describe.skipIf(skip)(
       tf.dispose([a, b, fused, explicit]);
     });
 
-    it("refuses a synchronous read of GPU data with an error that says what to do", async () => {
-      // Small inputs still on the CPU side run on the CPU (WEBGPU_CPU_FORWARD) and read as before.
-      const small = tf.tidy(() => tf.add(tf.ones([4]), 1));
-      expect(Array.from(small.dataSync())).toEqual([2, 2, 2, 2]);
+    it("reads GPU data synchronously (dataSync), as the trainers do, with the same values as await data()", async () => {
       const a = randn([40, 40], 5);
-      const onGpu = tf.matMul(a, a);
-      expect(() => onGpu.dataSync()).toThrow(/cannot read a tensor synchronously.*await tensor\.data\(\)/);
-      expect((await onGpu.data()).length).toBe(1600);
-      tf.dispose([small, a, onGpu]);
+      const product = tf.matMul(a, a);
+      const again = tf.matMul(a, a);
+      const pending = tf.matMul(product, a);
+      const pendingRead = pending.data(); // a read in flight does not stop a synchronous one
+      const sync = product.dataSync();
+      expect(sync.length).toBe(1600);
+      expect(Array.from(sync)).toEqual(Array.from(await again.data()));
+      expect((await pendingRead).length).toBe(1600);
+      tf.dispose([a, product, again, pending]);
+    });
+
+    it("sums more tensors at once (tf.addN) than a shader can bind, as the global gradient norm does", async () => {
+      const parts = Array.from({ length: 23 }, (_, i) => randn([5, 3], 10 + i));
+      const expected = new Float32Array(15);
+      for (const p of parts) {
+        const v = await p.data();
+        for (let j = 0; j < 15; j++) expected[j] = (expected[j] as number) + (v[j] as number);
+      }
+      const before = tf.memory().numTensors;
+      const total = tf.addN(parts);
+      expect(worstRatio(await total.data(), expected, 1e-5, 1e-5).ratio).toBeLessThanOrEqual(1);
+      expect(tf.memory().numTensors).toBe(before + 1);
+      tf.dispose([total, ...parts]);
     });
   },
 );

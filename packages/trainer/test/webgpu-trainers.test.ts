@@ -1,0 +1,158 @@
+/**
+ * Every trainer for a few steps on webgpu, beside the same run on wasm: the run succeeds, its loss curve
+ * matches wasm's within float tolerance (pretraining, SFT, reward model and DPO train on fixed data; PPO's
+ * rollouts sample, so there only its first update is compared), no tensor outlives the run, and the GPU
+ * buffers in use come back to where they were. Small shapes: on SwiftShader every kernel runs on the CPU.
+ */
+import type { JobKind } from "@rlhf/core/configs";
+import { DEMO_DATASETS } from "@rlhf/core/demo";
+import { runs } from "@rlhf/core/schema";
+import type { TestDatabase } from "@rlhf/core/testing";
+import * as tf from "@tensorflow/tfjs";
+import { eq } from "drizzle-orm";
+import { afterAll, describe, expect, it } from "vitest";
+import { initBackend } from "../src/backend";
+import { executeRun } from "../src/jobs/execute";
+import { preferenceTestSetup } from "./fixtures/preferences";
+import { webgpuSkipReason, worstRatio } from "./fixtures/webgpu";
+
+const skip = await webgpuSkipReason();
+
+let t: TestDatabase;
+const { sftDir, series } = preferenceTestSetup(
+  { home: "rlhf-webgpu-", tasks: 4, evalEvery: 4, seeds: { sentences: 5, tasks: 3 } },
+  (ready) => {
+    t = ready.t;
+  },
+);
+
+const tinyModel = { preset: "tiny", nLayer: 1, nEmbd: 32, nHead: 2, nPositions: 128 };
+const configs: Record<"pretrain" | "sft" | "reward" | "dpo" | "ppo", Record<string, unknown>> = {
+  pretrain: {
+    model: tinyModel,
+    tokenizer: { vocabSize: 280 },
+    maxSteps: 3,
+    batchSize: 2,
+    blockSize: 16,
+    evalEvery: 100,
+    checkpointEvery: 100,
+    warmupSteps: 1,
+    learningRate: 3e-3,
+    samplePrompts: [],
+  },
+  sft: {
+    // The pretraining test's wasm run (it runs first): a context long enough for the demo's held-out pairs.
+    init: "run:pretrain-wasm",
+    maxSteps: 3,
+    batchSize: 2,
+    maxLength: 128,
+    evalFraction: 0.25,
+    evalEvery: 100,
+    evalBatches: 1,
+    checkpointEvery: 100,
+    samplePrompts: [],
+  },
+  reward: {
+    init: sftDir,
+    datasets: [DEMO_DATASETS.preferences],
+    epochs: 1,
+    batchSize: 6,
+    maxLength: 64,
+    learningRate: 3e-3,
+    warmupSteps: 1,
+    weightDecay: 0,
+    evalFraction: 0.25,
+    evalEvery: 100,
+    evalBatches: 1,
+    checkpointEvery: 100,
+    normalizeSamples: 0,
+  },
+  dpo: {
+    policy: sftDir,
+    datasets: [DEMO_DATASETS.preferences],
+    epochs: 1,
+    batchSize: 6,
+    maxLength: 64,
+    learningRate: 2e-3,
+    warmupSteps: 1,
+    weightDecay: 0,
+    beta: 0.1,
+    evalEvery: 100,
+    evalBatches: 1,
+    checkpointEvery: 100,
+  },
+  ppo: {
+    policy: sftDir,
+    rewardFunction: "contains:e",
+    iterations: 2,
+    rolloutBatchSize: 4,
+    miniBatches: 1,
+    ppoEpochs: 1,
+    responseLength: 4,
+    temperature: 1,
+    learningRate: 1e-2,
+    klCoef: 0.01,
+    missingEosPenalty: 0,
+    sampleEvery: 100,
+    checkpointEvery: 100,
+  },
+};
+
+/** Run `kind` on `backend` to the end; its loss series and what it left in memory. */
+async function runOn(kind: keyof typeof configs, backend: "wasm" | "webgpu") {
+  await initBackend(backend);
+  const before = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number };
+  const [run] = await t.db
+    .insert(runs)
+    .values({ name: `${kind}-${backend}`, kind: kind as JobKind, config: { ...configs[kind], backend } })
+    .returning();
+  const result = await executeRun(t, run!.id);
+  expect(result.error).toBeUndefined();
+  expect(result.status).toBe("succeeded");
+  const after = tf.memory() as typeof before;
+  const [row] = await t.db.select().from(runs).where(eq(runs.id, run!.id));
+  const losses = (await series(run!.id, kind === "ppo" ? "loss/policy_avg" : "loss")).map((p) => p.value);
+  // The global gradient norm sums every parameter's square with tf.addN (see patchWebgpuKernels).
+  const gradNorms = (await series(run!.id, "grad_norm")).map((p) => p.value);
+  return { before, after, losses, gradNorms, row: row! };
+}
+
+const measured: Record<string, number> = {};
+afterAll(() => {
+  if (Object.keys(measured).length > 0) console.info("webgpu vs wasm, largest |loss difference|:", measured);
+});
+
+describe.skipIf(skip)(`every trainer on webgpu${skip ? ` (skipped: ${skip})` : ""}`, () => {
+  for (const kind of ["pretrain", "sft", "reward", "dpo", "ppo"] as const) {
+    it(`${kind}: matches wasm, leaks no tensors and no GPU buffers, records the adapter`, async () => {
+      const wasm = await runOn(kind, "wasm");
+      const gpu = await runOn(kind, "webgpu");
+      expect(gpu.row.backend).toBe("webgpu");
+      expect(gpu.row.device).toMatch(/gpu \(webgpu\): .+/);
+      expect(gpu.after.numTensors).toBe(gpu.before.numTensors);
+      expect(gpu.after.numBytesInGPU).toBe(gpu.before.numBytesInGPU);
+      expect(gpu.losses.length).toBe(wasm.losses.length);
+      expect(gpu.losses.length).toBeGreaterThan(0);
+      // PPO samples its rollouts: a last-digit difference in a probability can pick another token, so only
+      // the first update (same rollout as long as the samples agree) is held to wasm's numbers.
+      const compared = kind === "ppo" ? 1 : gpu.losses.length;
+      const { ratio, maxAbs } = worstRatio(
+        gpu.losses.slice(0, compared),
+        wasm.losses.slice(0, compared),
+        1e-4,
+        1e-3,
+      );
+      measured[kind] = maxAbs;
+      expect(ratio, `${kind} losses ${gpu.losses} vs wasm ${wasm.losses}`).toBeLessThanOrEqual(1);
+      for (const loss of gpu.losses) expect(Number.isFinite(loss)).toBe(true);
+      if (kind !== "ppo") {
+        expect(gpu.gradNorms.length).toBe(wasm.gradNorms.length);
+        const norms = worstRatio(gpu.gradNorms, wasm.gradNorms, 1e-4, 1e-3);
+        expect(
+          norms.ratio,
+          `${kind} grad_norm ${gpu.gradNorms} vs wasm ${wasm.gradNorms}`,
+        ).toBeLessThanOrEqual(1);
+      }
+    });
+  }
+});
