@@ -25,12 +25,20 @@ export function buildProgram(): Command {
     .option("--dashboard-port <port>", "dashboard port", "3000")
     .option("--labeler-port <port>", "labeler port", "3001")
     .option("--no-demo", "do not seed the demo project")
+    .option(
+      "--host <host>",
+      "interface the apps listen on (0.0.0.0: every one; reading then needs an account)",
+      "127.0.0.1",
+    )
+    .option("--public-read", "with --host, let people without an account read the dashboard")
     .action(async (options) => {
       const { start } = await import("./start");
       await start({
         dashboardPort: Number(options.dashboardPort),
         labelerPort: Number(options.labelerPort),
         demo: options.demo,
+        host: options.host,
+        publicRead: options.publicRead === true,
       });
     });
 

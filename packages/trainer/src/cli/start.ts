@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import { appServerNodeOptions } from "@rlhf/core/auth/preload";
 import { openDatabase, redactUrl, workbenchHome, workspaceRoot } from "@rlhf/core/db";
 import { seedDemo } from "@rlhf/core/demo";
 import { onStopSignals } from "../signals";
@@ -17,6 +18,10 @@ export interface StartOptions {
   dashboardPort: number;
   labelerPort: number;
   demo: boolean;
+  /** Interface the apps listen on: 127.0.0.1 (this machine only) unless `--host` says otherwise. */
+  host?: string;
+  /** With the apps reachable from elsewhere, let people without an account read them. */
+  publicRead?: boolean;
 }
 
 interface Service {
@@ -73,6 +78,12 @@ function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
   });
 }
 
+/** How to reach an app listening on `host` from this machine. */
+function urlHost(host: string): string {
+  if (host === "0.0.0.0" || host === "::") return "127.0.0.1";
+  return host.includes(":") ? `[${host}]` : host;
+}
+
 export async function start(options: StartOptions): Promise<void> {
   const root = workspaceRoot(process.cwd());
   if (!root)
@@ -115,6 +126,7 @@ export async function start(options: StartOptions): Promise<void> {
     workerProcess?.kill("SIGTERM");
   });
 
+  const host = options.host ?? "127.0.0.1";
   const apps = [
     { name: "dashboard", port: options.dashboardPort },
     { name: "labeler", port: options.labelerPort },
@@ -127,7 +139,7 @@ export async function start(options: StartOptions): Promise<void> {
       }
       const port = await choosePort(app.name, app.port);
       const next = path.join(dir, "node_modules", ".bin", "next");
-      const child = spawn(next, ["start", "--port", String(port)], {
+      const child = spawn(next, ["start", "--port", String(port), "--hostname", host], {
         cwd: dir,
         env: {
           ...process.env,
@@ -135,6 +147,11 @@ export async function start(options: StartOptions): Promise<void> {
           RLHF_HOME: home,
           NEXT_TELEMETRY_DISABLED: "1",
           PORT: String(port),
+          // Who a request comes from is the connection's peer (the sign-in rate limit's key), and what a
+          // stranger may read depends on whether the app is reachable beyond this machine.
+          NODE_OPTIONS: appServerNodeOptions(),
+          RLHF_HOST: host,
+          RLHF_PUBLIC_READ: options.publicRead ? "1" : "0",
         },
         stdio: ["ignore", "inherit", "inherit"],
         detached: true,
@@ -145,7 +162,7 @@ export async function start(options: StartOptions): Promise<void> {
           void stopAll(1);
         }
       });
-      services.push({ name: app.name, url: `http://localhost:${port}`, child });
+      services.push({ name: app.name, url: `http://${urlHost(host)}:${port}`, child });
     }
     // One worker, so jobs launched from the dashboard or `rlhf launch` run.
     const bin = path.join(root, "packages", "trainer", "bin", "rlhf.mjs");
