@@ -8,7 +8,7 @@
  * exist (checkRewardSpec in @rlhf/core/rewards) before anything is queued.
  */
 import { z } from "zod";
-import { checkpointRef } from "./common";
+import { checkpointRef, unknownConfigKeys } from "./common";
 
 /** The two scores of a yes/no reward: `score` when the test passes, `otherwise` when it does not. */
 function matchScores(passes: string, fails: string) {
@@ -153,10 +153,15 @@ export const rewardTermSchema = rewardTermInputSchema
         });
         return;
       }
-      const parsed = rewardFunctions[term.function].params.safeParse(term.params);
+      const schema = rewardFunctions[term.function].params;
+      // Unknown keys with the closest known one ("did you mean"); the schema's own issues for the rest.
+      for (const issue of unknownConfigKeys(schema, term.params))
+        ctx.addIssue({ code: "custom", path: ["params", ...issue.path.split(".")], message: issue.message });
+      const parsed = schema.safeParse(term.params);
       if (!parsed.success)
         for (const issue of parsed.error.issues)
-          ctx.addIssue({ code: "custom", path: ["params", ...issue.path], message: issue.message });
+          if (issue.code !== "unrecognized_keys")
+            ctx.addIssue({ code: "custom", path: ["params", ...issue.path], message: issue.message });
     }
   })
   .transform((term) => {
