@@ -2,6 +2,7 @@
 import { jobConfigSchemas } from "@rlhf/core/configs";
 import { safeNext } from "@rlhf/ui/safe-next";
 import { describe, expect, it } from "vitest";
+import { groupByNamespace } from "~/app/_components/charts/chart-data";
 import {
   alignedRange,
   bucketWidthFor,
@@ -82,6 +83,29 @@ describe("safeNext", () => {
     // Paths of the site come back as the browser would read them.
     expect(safeNext("/runs/abc?tab=charts#loss")).toBe("/runs/abc?tab=charts#loss");
     expect(safeNext("/a/../launch")).toBe("/launch");
+  });
+});
+
+describe("groupByNamespace", () => {
+  it("groups by the first segment, with one group per reward function", () => {
+    expect(
+      groupByNamespace([
+        "rewards/sentiment/std",
+        "loss",
+        "rewards/chosen",
+        "objective/kl",
+        "rewards/sentiment/mean",
+        "rewards/length/mean",
+        "eval/loss",
+      ]),
+    ).toEqual([
+      { namespace: "train", keys: ["loss"] },
+      { namespace: "objective", keys: ["objective/kl"] },
+      { namespace: "eval", keys: ["eval/loss"] },
+      { namespace: "rewards", keys: ["rewards/chosen"] },
+      { namespace: "rewards/length", keys: ["rewards/length/mean"] },
+      { namespace: "rewards/sentiment", keys: ["rewards/sentiment/mean", "rewards/sentiment/std"] },
+    ]);
   });
 });
 

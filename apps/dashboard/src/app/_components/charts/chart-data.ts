@@ -95,18 +95,27 @@ export function relativeTime(seconds: number): string {
   return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
-/** Metric keys grouped by namespace (`objective/kl` → `objective`), known namespaces first. */
+/**
+ * Metric keys grouped by namespace (`objective/kl` → `objective`; `rewards/<fn>/mean` → `rewards/<fn>`, one
+ * group per reward function), known namespaces first.
+ */
 const NAMESPACE_ORDER = ["train", "objective", "policy", "loss", "val", "eval", "rewards", "reward", "perf"];
 
 export function groupByNamespace(keys: string[]): { namespace: string; keys: string[] }[] {
   const groups = new Map<string, string[]>();
   for (const key of keys) {
-    const slash = key.indexOf("/");
-    const namespace = slash > 0 ? key.slice(0, slash) : "train";
+    const parts = key.split("/");
+    // One group per reward function (`rewards/<name>/mean`, `…/std`); DPO's `rewards/chosen` stays in `rewards`.
+    const namespace =
+      parts[0] === "rewards" && parts.length >= 3
+        ? parts.slice(0, -1).join("/")
+        : parts.length > 1 && parts[0]
+          ? parts[0]
+          : "train";
     groups.set(namespace, [...(groups.get(namespace) ?? []), key]);
   }
   const rank = (ns: string) => {
-    const i = NAMESPACE_ORDER.indexOf(ns);
+    const i = NAMESPACE_ORDER.indexOf(ns.startsWith("rewards/") ? "rewards" : ns);
     return i === -1 ? NAMESPACE_ORDER.length : i;
   };
   return [...groups.entries()]
