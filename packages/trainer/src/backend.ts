@@ -18,7 +18,13 @@ import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { chooseWebgpuAdapter, describeAdapter, type GpuAdapter, startWebgpu } from "./backend-webgpu";
+import {
+  chooseWebgpuAdapter,
+  describeAdapter,
+  type GpuAdapter,
+  patchedWebgpuKernels,
+  startWebgpu,
+} from "./backend-webgpu";
 
 export type { GpuAdapter } from "./backend-webgpu";
 export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
@@ -38,7 +44,10 @@ export interface BackendInfo {
   adapter?: GpuAdapter;
   /** npm package that provides the backend. */
   package: string;
-  /** wasm kernels replaced by faster equivalents (see the module comment). */
+  /**
+   * Kernels replaced by ours: on wasm faster equivalents (see the module comment), on webgpu AddN, whose
+   * stock pipeline is invalid past 7 inputs (backend-webgpu.ts).
+   */
   patchedKernels?: string[];
   /** Under `auto`: the better backends tried first, each with the reason it was passed over. */
   passedOver?: { name: BackendName; reason: string }[];
@@ -145,6 +154,7 @@ async function initWebgpu(allowSoftware: boolean): Promise<BackendInfo> {
     device: adapter.software ? "software gpu (webgpu)" : "gpu (webgpu)",
     adapter,
     package: "@tensorflow/tfjs-backend-webgpu + webgpu (Dawn)",
+    patchedKernels: [...patchedWebgpuKernels],
   };
 }
 
