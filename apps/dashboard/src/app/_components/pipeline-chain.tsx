@@ -20,10 +20,13 @@ export function PipelineChain({
   runs,
   depth,
   currentId,
+  wrap = false,
 }: {
   runs: ChainRun[];
   depth: Record<string, number>;
   currentId?: string;
+  /** Wrap the columns onto more rows (a narrow card) instead of scrolling sideways (a table row). */
+  wrap?: boolean;
 }) {
   const levels: ChainRun[][] = [];
   for (const run of runs) {
@@ -31,7 +34,7 @@ export function PipelineChain({
     levels[level] = [...(levels[level] ?? []), run];
   }
   return (
-    <div className="chain" data-testid="pipeline-chain">
+    <div className={`chain${wrap ? " chain--wrap" : ""}`} data-testid="pipeline-chain">
       {levels.map((level, i) => (
         <Fragment key={level[0]?.id ?? i}>
           {i > 0 && (

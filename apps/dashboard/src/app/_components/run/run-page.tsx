@@ -201,7 +201,7 @@ function LineageCard({ detail }: { detail: Detail }) {
       </div>
       {pipeline && pipeline.runs.length > 1 && (
         <div style={{ marginBottom: 12 }}>
-          <PipelineChain runs={pipeline.runs} depth={pipeline.depth} currentId={run.id} />
+          <PipelineChain runs={pipeline.runs} depth={pipeline.depth} currentId={run.id} wrap />
         </div>
       )}
       <dl className="kv">
