@@ -8,7 +8,9 @@ import { describe, expect, it } from "vitest";
 
 const source = new URL("../src/", import.meta.url);
 const files = [
-  "train/lm-loop.ts",
+  ...readdirSync(new URL("train/", source))
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => `train/${f}`),
   ...readdirSync(new URL("trainers/", source))
     .filter((f) => f.endsWith(".ts"))
     .map((f) => `trainers/${f}`),

@@ -13,7 +13,16 @@ export const ppoConfigSchema = z
     minLearningRate: optimSchema.shape.minLearningRate
       .default(0)
       .describe("learning rate annealed linearly to this by the last update"),
-    warmupSteps: withDefault(optimSchema.shape.warmupSteps, 0),
+    warmupSteps: withDefault(
+      optimSchema.shape.warmupSteps,
+      0,
+      "iterations of linear warm-up from 0 to the peak learning rate, before the linear annealing",
+    ),
+    gradAccumSteps: withDefault(
+      optimSchema.shape.gradAccumSteps,
+      1,
+      "micro-batches each minibatch is split into; their gradients are averaged into one update (less memory, same update)",
+    ),
     weightDecay: withDefault(optimSchema.shape.weightDecay, 0),
     epsilon: optimSchema.shape.epsilon
       .default(1e-5)

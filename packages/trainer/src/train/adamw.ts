@@ -1,3 +1,4 @@
+import type { OptimConfig } from "@rlhf/core/configs";
 import * as tf from "@tensorflow/tfjs";
 
 export interface AdamWOptions {
@@ -90,6 +91,21 @@ export class AdamW {
     this.m.clear();
     this.v.clear();
   }
+}
+
+/** The one place a trainer's optimiser is built: AdamW with the config's β1, β2, ε and weight decay. */
+export function createOptimizer(
+  params: Map<string, tf.Variable>,
+  config: Pick<OptimConfig, "beta1" | "beta2" | "epsilon" | "weightDecay">,
+  decays?: AdamWOptions["decays"],
+): AdamW {
+  return new AdamW(params, {
+    beta1: config.beta1,
+    beta2: config.beta2,
+    epsilon: config.epsilon,
+    weightDecay: config.weightDecay,
+    ...(decays ? { decays } : {}),
+  });
 }
 
 /**

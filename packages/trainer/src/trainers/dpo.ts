@@ -7,7 +7,6 @@
  * reference's log-probs are computed once, before training (TRL's precompute_ref_log_probs), and the
  * reference is freed. Metrics follow TRL: rewards/chosen = β(log π(c) − log π_ref(c)), and so on.
  */
-import path from "node:path";
 import type { DpoConfig } from "@rlhf/core/configs";
 import {
   describeRankingSources,
@@ -17,15 +16,14 @@ import {
   splitByTask,
 } from "@rlhf/core/preferences";
 import * as tf from "@tensorflow/tfjs";
-import { loadCheckpoint, saveCheckpoint } from "../checkpoint";
-import { batchIndices, type Conversation, conversationBatch } from "../data";
+import { loadCheckpoint } from "../checkpoint";
+import { type Conversation, conversationBatch } from "../data";
 import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
 import { type GPT, generate } from "../model";
 import { responseTokenCount, sequenceLogProbs, sequenceLogProbValues } from "../rl/sequence-logprobs";
 import type { Tokenizer } from "../tokenizer";
-import { AdamW, optimizerStep } from "../train/adamw";
-import { cosineLearningRate } from "../train/schedule";
-import { accumulateGradients } from "./reward";
+import { lossAndGradientsByName } from "../train/gradients";
+import { runTrainingLoop, supervisedStep } from "../train/loop";
 
 /** Prompts the policy answers at each evaluation, and how long the answers may be. */
 const SAMPLE_PROMPTS = 3;
@@ -103,6 +101,19 @@ const emptyStats = (): DpoStats => ({
   logpsChosen: 0,
   logpsRejected: 0,
 });
+
+function sumStats(a: DpoStats, b: DpoStats): DpoStats {
+  return {
+    pairs: a.pairs + b.pairs,
+    loss: a.loss + b.loss,
+    chosenRewards: a.chosenRewards + b.chosenRewards,
+    rejectedRewards: a.rejectedRewards + b.rejectedRewards,
+    correct: a.correct + b.correct,
+    margins: a.margins + b.margins,
+    logpsChosen: a.logpsChosen + b.logpsChosen,
+    logpsRejected: a.logpsRejected + b.logpsRejected,
+  };
+}
 
 function addStats(
   into: DpoStats,
@@ -263,13 +274,6 @@ export async function trainDpo(config: DpoConfig, ctx: JobContext): Promise<RunS
   });
   const { model: policy, tokenizer, optimizerState } = loaded;
   const startStep = resumed ? (loaded.trainerState?.step ?? ctx.resumeFrom!.step) : 0;
-  const optimizer = new AdamW(policy.params, {
-    beta1: config.beta1,
-    beta2: config.beta2,
-    epsilon: config.epsilon,
-    weightDecay: config.weightDecay,
-  });
-  if (optimizerState) optimizer.loadState(optimizerState, startStep);
   const lossOptions: DpoLossOptions = {
     loss: config.loss,
     beta: config.beta,
@@ -324,37 +328,17 @@ export async function trainDpo(config: DpoConfig, ctx: JobContext): Promise<RunS
 
     const perStep = config.batchSize * config.gradAccumSteps;
     const totalSteps = Math.max(1, Math.ceil((config.epochs * train.length) / perStep));
-    const lrAt = (step: number) =>
-      cosineLearningRate(step, {
-        peak: config.learningRate,
-        min: config.minLearningRate,
-        warmupSteps: config.warmupSteps,
-        totalSteps,
-      });
-    const nameOf = new Map([...policy.params].map(([name, v]) => [v.name, name]));
-    let last: Record<string, number> = {};
-    let lastEval: Record<string, number> | undefined;
-    const trainStart = Date.now();
-
-    const save = async (step: number, isFinal: boolean) => {
-      const dir = path.join(ctx.runDir, "checkpoints", `step-${String(step).padStart(6, "0")}`);
-      const metrics: Record<string, number> = { ...last, ...lastEval };
-      await saveCheckpoint(dir, policy, tokenizer, {
-        optimizerState: optimizer.stateTensors(),
-        trainerState: { kind: "dpo", step, metrics },
-      });
-      await ctx.checkpoint(step, dir, { metrics, isFinal });
-    };
 
     const evalAndSample = async (step: number) => {
+      let values: Record<string, number> | undefined;
       if (evalPairs.length > 0) {
-        lastEval = statsMetrics(
+        values = statsMetrics(
           evaluateDpo(policy, evalPairs, config.batchSize, lossOptions, tokenizer.padId),
           "eval/",
         );
-        ctx.telemetry.metrics(step, lastEval);
+        ctx.telemetry.metrics(step, values);
         ctx.log(
-          `step ${step}: eval/loss ${lastEval["eval/loss"]!.toFixed(4)}, eval/rewards/accuracies ${(100 * lastEval["eval/rewards/accuracies"]!).toFixed(1)}%`,
+          `step ${step}: eval/loss ${values["eval/loss"]!.toFixed(4)}, eval/rewards/accuracies ${(100 * values["eval/rewards/accuracies"]!).toFixed(1)}%`,
         );
       }
       for (const [i, p] of samplePrompts.entries()) {
@@ -369,75 +353,57 @@ export async function trainDpo(config: DpoConfig, ctx: JobContext): Promise<RunS
         const response = tokenizer.decode(tokens[0]!, { skipSpecial: true }).replaceAll("\u0000", "\uFFFD");
         ctx.telemetry.sample({ step, prompt: p.text, response });
       }
+      return values;
     };
 
     // 4. Train.
-    let step = startStep;
-    while (step < totalSteps) {
-      if (ctx.signal.aborted) break;
-      const stepStart = performance.now();
-      const lr = lrAt(step);
-
-      let grads: Map<string, tf.Tensor> | undefined;
-      let tokens = 0;
-      const stats = emptyStats();
-      for (let micro = 0; micro < config.gradAccumSteps; micro++) {
-        const index = step * config.gradAccumSteps + micro;
-        const items = batchIndices(train.length, config.batchSize, config.seed, index).map((i) => train[i]!);
-        const forward = batchForward(policy, items, lossOptions, tokenizer.padId);
-        tokens += forward.tokens;
-        let values: number[][] = [];
-        const { value, grads: raw } = tf.variableGrads(() => {
-          const out = forward.run();
-          values = [
-            out.losses,
-            out.chosenRewards,
-            out.rejectedRewards,
-            out.policyChosen,
-            out.policyRejected,
-          ].map((t) => Array.from(t.dataSync()));
-          return tf.mean(out.losses) as tf.Scalar;
-        }, policy.trainableVariables());
-        value.dispose();
-        const named = new Map<string, tf.Tensor>();
-        for (const [variableName, g] of Object.entries(raw)) named.set(nameOf.get(variableName)!, g);
-        const [loss, chosen, rejected, pc, pr] = values as [number[], number[], number[], number[], number[]];
-        addStats(stats, loss, chosen, rejected, [pc, pr]);
-        grads = accumulateGradients(grads, named, 1 / config.gradAccumSteps);
-      }
-      const metrics = statsMetrics(stats);
-      const loss = metrics.loss!;
-
-      // A NaN or infinite loss stops the run before the optimiser (or a checkpoint) can spread it.
-      const gradNorm = optimizerStep(optimizer, grads!, {
-        loss,
-        lr,
-        gradClip: config.gradClip,
-        step: step + 1,
-      });
-      step += 1;
-      last = metrics;
-
-      if (step % config.logEvery === 0 || step === totalSteps) {
-        const seconds = (performance.now() - stepStart) / 1000;
-        ctx.telemetry.metrics(step, {
-          ...metrics,
-          lr,
-          grad_norm: gradNorm,
-          epoch: (step * perStep) / train.length,
-          "perf/tokens_per_sec": tokens / seconds,
-          "perf/step_seconds": seconds,
-        });
-      }
-      await ctx.progress(step, totalSteps);
-      if (step % config.evalEvery === 0 || step === totalSteps) await evalAndSample(step);
-      if (step % config.checkpointEvery === 0 && step < totalSteps) await save(step, false);
-    }
-
-    // 5. A final checkpoint, also when cancelled or shut down (so the work is kept).
-    if (step > startStep || step === totalSteps) await save(step, step === totalSteps);
+    const result = await runTrainingLoop<DpoStats>({
+      kind: "dpo",
+      ctx,
+      model: policy,
+      tokenizer,
+      optim: config,
+      totalSteps,
+      startStep,
+      optimizerState,
+      plan: (step) =>
+        supervisedStep(train, config, step, (items) => {
+          const forward = batchForward(policy, items, lossOptions, tokenizer.padId);
+          let values: number[][] = [];
+          const { loss, grads } = lossAndGradientsByName(policy.params, () => {
+            const out = forward.run();
+            values = [
+              out.losses,
+              out.chosenRewards,
+              out.rejectedRewards,
+              out.policyChosen,
+              out.policyRejected,
+            ].map((t) => Array.from(t.dataSync()));
+            return tf.mean(out.losses) as tf.Scalar;
+          });
+          const [losses, chosen, rejected, pc, pr] = values as [
+            number[],
+            number[],
+            number[],
+            number[],
+            number[],
+          ];
+          const stats = emptyStats();
+          addStats(stats, losses, chosen, rejected, [pc, pr]);
+          return { loss, grads, tokens: forward.tokens, stats };
+        }),
+      metrics: ({ step, stats }) => ({
+        ...statsMetrics(stats.reduce(sumStats, emptyStats())),
+        epoch: (step * perStep) / train.length,
+      }),
+      logEvery: config.logEvery,
+      evaluate: evalAndSample,
+      evalEvery: config.evalEvery,
+      checkpointEvery: config.checkpointEvery,
+    });
+    const { last, lastEval } = result;
     return {
-      steps: step,
+      steps: result.steps,
       total_steps: totalSteps,
       loss: last.loss ?? null,
       "rewards/accuracies": last["rewards/accuracies"] ?? null,
@@ -448,12 +414,11 @@ export async function trainDpo(config: DpoConfig, ctx: JobContext): Promise<RunS
       pairs_train: train.length,
       pairs_eval: held.length,
       filtered_pairs: encoded.filtered,
-      epochs: (step * perStep) / train.length,
+      epochs: (result.steps * perStep) / train.length,
       parameters: policy.numParams(),
-      seconds: (Date.now() - trainStart) / 1000,
+      seconds: result.seconds,
     };
   } finally {
-    optimizer.dispose();
     policy.dispose();
     if (optimizerState) for (const t of optimizerState.values()) t.dispose();
   }

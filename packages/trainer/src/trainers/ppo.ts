@@ -23,8 +23,9 @@ import { entropyFromLogits, type GPT, generate, hashSeed, logProbsOf, mulberry32
 import { computeGae, KlController, klPerToken, maskedMean, maskedWhiten, permutation } from "../rl/ppo-math";
 import { applyNormalization, rewardScores } from "../rl/reward-model";
 import type { Tokenizer } from "../tokenizer";
-import { AdamW, clipByGlobalNorm } from "../train/adamw";
-import { linearLearningRate } from "../train/schedule";
+import { NonFiniteLossError } from "../train/adamw";
+import { lossAndGradientsByName } from "../train/gradients";
+import { type MicroStep, runTrainingLoop, type StepOutcome } from "../train/loop";
 
 /** A rollout as flat [B, T] arrays: prompt left-padded to P tokens, response right-padded to R tokens. */
 interface Rollout {
@@ -226,6 +227,18 @@ async function rollout(
   };
 }
 
+/** Statistics of one PPO micro-batch (TRL's names in the metrics). */
+interface PpoStats {
+  approxKl: number;
+  clipFrac: number;
+  pgLoss: number;
+  vLoss: number;
+  vClipFrac: number;
+  entropy: number;
+  ratio: number;
+  ratioVar: number;
+}
+
 /** The value function is a head on the policy unless a separate value model (from the reward model) is asked for. */
 const useHeadFor = (config: PpoConfig) => config.valueModel === "head";
 
@@ -282,246 +295,255 @@ export async function trainPpo(config: PpoConfig, ctx: JobContext): Promise<RunS
     for (const [name, v] of policy.params) params.set(`policy/${name}`, v);
     if (valueModel) for (const [name, v] of valueModel.params) params.set(`value/${name}`, v);
     const learner: Learner = { policy, valueModel, params };
-    const optimizer = new AdamW(params, {
-      beta1: config.beta1,
-      beta2: config.beta2,
-      epsilon: config.epsilon,
-      weightDecay: config.weightDecay,
-      decays: (name, v) => v.rank >= 2 && !name.includes("v_head"),
-    });
     // Only a resumed PPO run continues a count; the SFT checkpoint's own trainer state is not ours.
     const resumedState = resumeDir ? policyCkpt.trainerState : undefined;
     const startIteration = resumedState?.step ?? 0;
-    if (policyCkpt.optimizerState)
-      optimizer.loadState(policyCkpt.optimizerState, startIteration * config.ppoEpochs * config.miniBatches);
     const kl = new KlController(
       Number(resumedState?.data?.klCoef ?? config.klCoef),
       config.adaptiveKl,
       config.klTarget,
       config.klHorizon,
     );
-    const nameOf = new Map([...params].map(([name, v]) => [v.name, name]));
-    let last: Record<string, number> = {};
+    const B = config.rolloutBatchSize;
+    const miniBatchSize = Math.max(1, Math.floor(B / config.miniBatches));
+    const miniBatchesPerEpoch = Math.floor(B / miniBatchSize);
+    if (config.gradAccumSteps > miniBatchSize) {
+      throw new JobInputError(
+        `gradAccumSteps ${config.gradAccumSteps} splits minibatches of ${miniBatchSize} rollouts into empty micro-batches; use at most ${miniBatchSize}`,
+      );
+    }
 
-    const save = async (iteration: number, isFinal: boolean) => {
-      const dir = path.join(ctx.runDir, "checkpoints", `iter-${String(iteration).padStart(6, "0")}`);
-      await saveCheckpoint(dir, policy, tokenizer, {
-        optimizerState: optimizer.stateTensors(),
-        trainerState: { kind: "ppo", step: iteration, data: { klCoef: kl.value }, metrics: last },
-      });
-      if (valueModel) await saveCheckpoint(path.join(dir, "value_model"), valueModel, tokenizer);
-      await ctx.checkpoint(iteration, dir, { metrics: last, isFinal });
+    /** One rollout, its advantages and the minibatch order of every epoch: all an iteration's updates need. */
+    const prepare = async (iteration: number) => {
+      const seed = hashSeed(config.seed, `ppo/${iteration}`);
+      const random = mulberry32(seed);
+
+      // 1–2. Rollout and scores.
+      const rolloutStart = performance.now();
+      const batchPrompts = Array.from({ length: B }, () => prompts[Math.floor(random() * prompts.length)]!);
+      const r = await rollout({ learner, reference, score, tokenizer, config }, batchPrompts, seed);
+      const rolloutSeconds = (performance.now() - rolloutStart) / 1000;
+      const { responseLength: R, mask } = r;
+
+      // 3. Per-token rewards: KL penalty everywhere, the score at the last real token.
+      const klTokens = klPerToken(r.logprobs, r.refLogprobs, config.klEstimator);
+      const nonScore = new Float32Array(B * R);
+      let rewards: Float32Array = new Float32Array(B * R);
+      for (let b = 0; b < B; b++) {
+        let lastReal = -1;
+        for (let t = 0; t < R; t++) {
+          const i = b * R + t;
+          if (!mask[i]) continue;
+          nonScore[i] = -kl.value * klTokens[i]!;
+          rewards[i] = nonScore[i]!;
+          lastReal = i;
+        }
+        if (lastReal >= 0) rewards[lastReal] = rewards[lastReal]! + r.scores[b]!;
+      }
+      // Reward whitening (optional) keeps the mean: it rescales without changing the sign of the signal.
+      if (config.whitenRewards) rewards = maskedWhiten(rewards, mask, false);
+
+      // 4. Advantages by GAE, whitened; returns are the value targets.
+      const gae = computeGae(rewards, r.values, mask, B, R, config.gamma, config.lam);
+      const advantages = config.whitenAdvantages ? maskedWhiten(gae.advantages, mask) : gae.advantages;
+      // 5. The shuffled order of each PPO epoch (drawn after the rollout's prompts, from the same stream).
+      const orders = Array.from({ length: config.ppoEpochs }, () => permutation(B, random));
+      return { r, klTokens, nonScore, gae, advantages, orders, rolloutSeconds };
     };
 
-    let iteration = startIteration;
-    try {
-      while (iteration < config.iterations) {
-        if (ctx.signal.aborted) break;
-        const seed = hashSeed(config.seed, `ppo/${iteration}`);
-        const random = mulberry32(seed);
-        const lr = linearLearningRate(iteration, {
-          peak: config.learningRate,
-          min: config.minLearningRate,
-          totalSteps: config.iterations,
-        });
-
-        // 1–2. Rollout and scores.
-        const rolloutStart = performance.now();
-        const batchPrompts = Array.from(
-          { length: config.rolloutBatchSize },
-          () => prompts[Math.floor(random() * prompts.length)]!,
-        );
-        const r = await rollout({ learner, reference, score, tokenizer, config }, batchPrompts, seed);
-        const rolloutSeconds = (performance.now() - rolloutStart) / 1000;
-        const { batch: B, responseLength: R, mask } = r;
-
-        // 3. Per-token rewards: KL penalty everywhere, the score at the last real token.
-        const klTokens = klPerToken(r.logprobs, r.refLogprobs, config.klEstimator);
-        const nonScore = new Float32Array(B * R);
-        let rewards: Float32Array = new Float32Array(B * R);
-        for (let b = 0; b < B; b++) {
-          let lastReal = -1;
-          for (let t = 0; t < R; t++) {
-            const i = b * R + t;
-            if (!mask[i]) continue;
-            nonScore[i] = -kl.value * klTokens[i]!;
-            rewards[i] = nonScore[i]!;
-            lastReal = i;
-          }
-          if (lastReal >= 0) rewards[lastReal] = rewards[lastReal]! + r.scores[b]!;
-        }
-        // Reward whitening (optional) keeps the mean: it rescales without changing the sign of the signal.
-        if (config.whitenRewards) rewards = maskedWhiten(rewards, mask, false);
-
-        // 4. Advantages by GAE, whitened; returns are the value targets.
-        const gae = computeGae(rewards, r.values, mask, B, R, config.gamma, config.lam);
-        const advantages = config.whitenAdvantages ? maskedWhiten(gae.advantages, mask) : gae.advantages;
-        const { returns } = gae;
-
-        // 5. PPO epochs over shuffled minibatches.
-        const updateStart = performance.now();
-        const miniBatchSize = Math.max(1, Math.floor(B / config.miniBatches));
-        const stats = {
-          approxKl: [] as number[],
-          clipFrac: [] as number[],
-          pgLoss: [] as number[],
-          vLoss: [] as number[],
-          vClipFrac: [] as number[],
-          entropy: [] as number[],
-          ratio: [] as number[],
-          ratioVar: [] as number[],
-          gradNorm: [] as number[],
-        };
-        for (let epoch = 0; epoch < config.ppoEpochs; epoch++) {
-          const order = permutation(B, random);
-          for (let start = 0; start + miniBatchSize <= B; start += miniBatchSize) {
-            const rows = order.slice(start, start + miniBatchSize);
-            const t = tensorsOf(r, rows);
-            const old = {
-              logprobs: tf.tensor2d(t.pick(r.logprobs), [t.b, R]),
-              values: tf.tensor2d(t.pick(r.values), [t.b, R]),
-              advantages: tf.tensor2d(t.pick(advantages), [t.b, R]),
-              returns: tf.tensor2d(t.pick(returns), [t.b, R]),
-              mask: tf.tensor2d(t.pick(mask), [t.b, R]),
-            };
-            let observed: tf.Tensor[] = [];
-            const { value: loss, grads } = tf.variableGrads(() => {
-              const now = responseStats(
-                learner,
-                t.inputIds,
-                t.attention,
-                t.responses,
-                r.promptLength,
-                config.temperature,
-                true,
-              );
-              const count = tf.maximum(tf.sum(old.mask), 1);
-              const masked = (x: tf.Tensor) => tf.div(tf.sum(tf.mul(x, old.mask)), count);
-              const logRatio = tf.sub(now.logprobs, old.logprobs);
-              const ratio = tf.exp(logRatio);
-              // Clipped policy loss.
-              const pgLoss1 = tf.mul(tf.neg(old.advantages), ratio);
-              const pgLoss2 = tf.mul(
-                tf.neg(old.advantages),
-                tf.clipByValue(ratio, 1 - config.clipRange, 1 + config.clipRange),
-              );
-              const pgLoss = masked(tf.maximum(pgLoss1, pgLoss2));
-              // Clipped value loss.
-              const vPred = now.values!;
-              const vPredClipped = tf.add(
-                old.values,
-                tf.clipByValue(tf.sub(vPred, old.values), -config.clipRangeValue, config.clipRangeValue),
-              );
-              const vLoss1 = tf.square(tf.sub(vPred, old.returns));
-              const vLoss2 = tf.square(tf.sub(vPredClipped, old.returns));
-              const vLoss = tf.mul(0.5, masked(tf.maximum(vLoss1, vLoss2)));
-              // Diagnostics, kept outside the gradient tape's tidy.
-              observed = [
-                masked(tf.mul(0.5, tf.square(logRatio))),
-                masked(tf.cast(tf.greater(tf.abs(tf.sub(ratio, 1)), config.clipRange), "float32")),
-                pgLoss,
-                vLoss,
-                masked(tf.cast(tf.greater(vLoss2, vLoss1), "float32")),
-                masked(now.entropy),
-                masked(ratio),
-                masked(tf.square(tf.sub(ratio, masked(ratio)))),
-              ].map((x) => tf.keep(tf.clone(x)));
-              return tf.add(pgLoss, tf.mul(config.valueLossCoef, vLoss)) as tf.Scalar;
-            }, [...params.values()]);
-            const [approxKl, clipFrac, pg, vl, vClip, ent, ratioMean, ratioVar] = observed.map(
-              (x) => x.dataSync()[0]!,
-            );
-            tf.dispose([...observed, loss, t.inputIds, t.attention, t.responses, ...Object.values(old)]);
-            const named = new Map<string, tf.Tensor>();
-            for (const [variableName, g] of Object.entries(grads)) named.set(nameOf.get(variableName)!, g);
-            if (!Number.isFinite(pg!) || !Number.isFinite(vl!)) {
-              tf.dispose([...named.values()]);
-              throw new Error(
-                `PPO loss is not finite at iteration ${iteration + 1} (policy ${pg}, value ${vl}); stopping without saving`,
-              );
-            }
-            stats.gradNorm.push(clipByGlobalNorm(named, config.gradClip));
-            optimizer.apply(named, lr);
-            tf.dispose([...named.values()]);
-            stats.approxKl.push(approxKl!);
-            stats.clipFrac.push(clipFrac!);
-            stats.pgLoss.push(pg!);
-            stats.vLoss.push(vl!);
-            stats.vClipFrac.push(vClip!);
-            stats.entropy.push(ent!);
-            stats.ratio.push(ratioMean!);
-            stats.ratioVar.push(ratioVar!);
-          }
-        }
-        const updateSeconds = (performance.now() - updateStart) / 1000;
-        iteration += 1;
-
-        // 6. KL controller, metrics, samples, checkpoint.
-        const perSequence = (x: Float32Array) =>
-          Array.from({ length: B }, (_, b) =>
-            x.subarray(b * R, (b + 1) * R).reduce((s, v, t) => s + v * mask[b * R + t]!, 0),
+    /** The clipped policy and value losses on some rows of the rollout, and their gradients. */
+    const microStep = (
+      iteration: number,
+      p: Awaited<ReturnType<typeof prepare>>,
+      rows: number[],
+    ): MicroStep<PpoStats> => {
+      const { r } = p;
+      const R = r.responseLength;
+      const t = tensorsOf(r, rows);
+      const old = {
+        logprobs: tf.tensor2d(t.pick(r.logprobs), [t.b, R]),
+        values: tf.tensor2d(t.pick(r.values), [t.b, R]),
+        advantages: tf.tensor2d(t.pick(p.advantages), [t.b, R]),
+        returns: tf.tensor2d(t.pick(p.gae.returns), [t.b, R]),
+        mask: tf.tensor2d(t.pick(r.mask), [t.b, R]),
+      };
+      let observed: tf.Tensor[] = [];
+      let grads: Map<string, tf.Tensor>;
+      try {
+        ({ grads } = lossAndGradientsByName(params, () => {
+          const now = responseStats(
+            learner,
+            t.inputIds,
+            t.attention,
+            t.responses,
+            r.promptLength,
+            config.temperature,
+            true,
           );
-        const klSum = perSequence(klTokens);
-        const nonScoreSum = perSequence(nonScore);
-        const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-        const meanKl = mean(klSum);
-        const meanScore = mean(r.scores);
-        const generatedTokens = mask.reduce((a, b) => a + b, 0);
-        const oracle = r.texts.map((text) => oracleScore(text));
-        last = {
-          "objective/kl": meanKl,
-          "objective/entropy": mean(perSequence(r.entropy)),
-          "objective/non_score_reward": mean(nonScoreSum),
-          "objective/rlhf_reward": meanScore + mean(nonScoreSum),
-          "objective/scores": meanScore,
-          "objective/kl_coef": kl.value,
-          "objective/oracle_score": mean(oracle),
-          "policy/approxkl_avg": mean(stats.approxKl),
-          "policy/clipfrac_avg": mean(stats.clipFrac),
-          "policy/entropy_avg": mean(stats.entropy),
-          "loss/policy_avg": mean(stats.pgLoss),
-          "loss/value_avg": mean(stats.vLoss),
-          "val/clipfrac_avg": mean(stats.vClipFrac),
-          "val/ratio": mean(stats.ratio),
-          "val/ratio_var": mean(stats.ratioVar),
-          "val/num_eos_tokens": r.endedWithEos.filter(Boolean).length,
-          "val/mean_response_length": generatedTokens / B,
-          "val/advantages_mean": maskedMean(gae.advantages, mask),
-          grad_norm: mean(stats.gradNorm),
-          lr,
-          episode: iteration * B,
-          "perf/tokens_per_sec": generatedTokens / (rolloutSeconds + updateSeconds),
-          "time/rollout_seconds": rolloutSeconds,
-          "time/update_seconds": updateSeconds,
-        };
-        kl.update(meanKl, B);
-        ctx.telemetry.metrics(iteration, last);
-        if (iteration % config.sampleEvery === 0 || iteration === config.iterations || iteration === 1) {
-          for (let b = 0; b < Math.min(4, B); b++) {
-            ctx.telemetry.sample({
-              step: iteration,
-              prompt: r.prompts[b]!,
-              response: r.texts[b]!,
-              reward: r.scores[b],
-              kl: klSum[b],
-              extra: { oracle_score: oracle[b], ended: r.endedWithEos[b] },
-            });
-          }
-          ctx.log(
-            `iteration ${iteration}: score ${meanScore.toFixed(3)}, KL ${meanKl.toFixed(3)}, oracle ${mean(oracle).toFixed(2)}`,
+          const count = tf.maximum(tf.sum(old.mask), 1);
+          const masked = (x: tf.Tensor) => tf.div(tf.sum(tf.mul(x, old.mask)), count);
+          const logRatio = tf.sub(now.logprobs, old.logprobs);
+          const ratio = tf.exp(logRatio);
+          // Clipped policy loss.
+          const pgLoss1 = tf.mul(tf.neg(old.advantages), ratio);
+          const pgLoss2 = tf.mul(
+            tf.neg(old.advantages),
+            tf.clipByValue(ratio, 1 - config.clipRange, 1 + config.clipRange),
           );
-        }
-        await ctx.progress(iteration, config.iterations);
-        if (iteration % config.checkpointEvery === 0 && iteration < config.iterations)
-          await save(iteration, false);
+          const pgLoss = masked(tf.maximum(pgLoss1, pgLoss2));
+          // Clipped value loss.
+          const vPred = now.values!;
+          const vPredClipped = tf.add(
+            old.values,
+            tf.clipByValue(tf.sub(vPred, old.values), -config.clipRangeValue, config.clipRangeValue),
+          );
+          const vLoss1 = tf.square(tf.sub(vPred, old.returns));
+          const vLoss2 = tf.square(tf.sub(vPredClipped, old.returns));
+          const vLoss = tf.mul(0.5, masked(tf.maximum(vLoss1, vLoss2)));
+          // Diagnostics, kept outside the gradient tape's tidy.
+          observed = [
+            masked(tf.mul(0.5, tf.square(logRatio))),
+            masked(tf.cast(tf.greater(tf.abs(tf.sub(ratio, 1)), config.clipRange), "float32")),
+            pgLoss,
+            vLoss,
+            masked(tf.cast(tf.greater(vLoss2, vLoss1), "float32")),
+            masked(now.entropy),
+            masked(ratio),
+            masked(tf.square(tf.sub(ratio, masked(ratio)))),
+          ].map((x) => tf.keep(tf.clone(x)));
+          return tf.add(pgLoss, tf.mul(config.valueLossCoef, vLoss)) as tf.Scalar;
+        }));
+      } finally {
+        tf.dispose([t.inputIds, t.attention, t.responses, ...Object.values(old)]);
       }
-      if (iteration > startIteration || iteration === config.iterations)
-        await save(iteration, iteration === config.iterations);
-    } finally {
-      optimizer.dispose();
-    }
+      const [approxKl, clipFrac, pg, vl, vClip, ent, ratioMean, ratioVar] = observed.map(
+        (x) => x.dataSync()[0]!,
+      ) as [number, number, number, number, number, number, number, number];
+      tf.dispose(observed);
+      if (!Number.isFinite(pg) || !Number.isFinite(vl)) {
+        tf.dispose([...grads.values()]);
+        throw new NonFiniteLossError(
+          `PPO loss is not finite at iteration ${iteration + 1} (policy ${pg}, value ${vl}); stopping without saving`,
+        );
+      }
+      return {
+        loss: pg + config.valueLossCoef * vl,
+        grads,
+        stats: {
+          approxKl,
+          clipFrac,
+          pgLoss: pg,
+          vLoss: vl,
+          vClipFrac: vClip,
+          entropy: ent,
+          ratio: ratioMean,
+          ratioVar,
+        },
+      };
+    };
+
+    /** TRL's metrics of an iteration; adapts β; stores samples every `sampleEvery` iterations. */
+    const iterationMetrics = (p: Awaited<ReturnType<typeof prepare>>, o: StepOutcome<PpoStats>) => {
+      const { r, klTokens, nonScore, gae } = p;
+      const { responseLength: R, mask } = r;
+      const iteration = o.step;
+      const perSequence = (x: Float32Array) =>
+        Array.from({ length: B }, (_, b) =>
+          x.subarray(b * R, (b + 1) * R).reduce((s, v, t) => s + v * mask[b * R + t]!, 0),
+        );
+      const klSum = perSequence(klTokens);
+      const nonScoreSum = perSequence(nonScore);
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+      const stat = (key: keyof PpoStats) => mean(o.stats.map((s) => s[key]));
+      const meanKl = mean(klSum);
+      const meanScore = mean(r.scores);
+      const oracle = r.texts.map((text) => oracleScore(text));
+      const metrics = {
+        "objective/kl": meanKl,
+        "objective/entropy": mean(perSequence(r.entropy)),
+        "objective/non_score_reward": mean(nonScoreSum),
+        "objective/rlhf_reward": meanScore + mean(nonScoreSum),
+        "objective/scores": meanScore,
+        "objective/kl_coef": kl.value,
+        "objective/oracle_score": mean(oracle),
+        "policy/approxkl_avg": stat("approxKl"),
+        "policy/clipfrac_avg": stat("clipFrac"),
+        "policy/entropy_avg": stat("entropy"),
+        "loss/policy_avg": stat("pgLoss"),
+        "loss/value_avg": stat("vLoss"),
+        "val/clipfrac_avg": stat("vClipFrac"),
+        "val/ratio": stat("ratio"),
+        "val/ratio_var": stat("ratioVar"),
+        "val/num_eos_tokens": r.endedWithEos.filter(Boolean).length,
+        "val/mean_response_length": o.tokens / B,
+        "val/advantages_mean": maskedMean(gae.advantages, mask),
+        episode: iteration * B,
+        "time/rollout_seconds": p.rolloutSeconds,
+        "time/update_seconds": o.seconds - p.rolloutSeconds,
+      };
+      kl.update(meanKl, B);
+      if (iteration % config.sampleEvery === 0 || iteration === config.iterations || iteration === 1) {
+        for (let b = 0; b < Math.min(4, B); b++) {
+          ctx.telemetry.sample({
+            step: iteration,
+            prompt: r.prompts[b]!,
+            response: r.texts[b]!,
+            reward: r.scores[b],
+            kl: klSum[b],
+            extra: { oracle_score: oracle[b], ended: r.endedWithEos[b] },
+          });
+        }
+        ctx.log(
+          `iteration ${iteration}: score ${meanScore.toFixed(3)}, KL ${meanKl.toFixed(3)}, oracle ${mean(oracle).toFixed(2)}`,
+        );
+      }
+      return metrics;
+    };
+
+    // The loop: a step is an iteration (rollout, then epochs × minibatches of updates, each of
+    // gradAccumSteps micro-batches); the learning rate is annealed linearly over iterations.
+    let current: Awaited<ReturnType<typeof prepare>> | undefined;
+    const result = await runTrainingLoop<PpoStats>({
+      kind: "ppo",
+      ctx,
+      model: policy,
+      tokenizer,
+      params,
+      decays: (name, v) => v.rank >= 2 && !name.includes("v_head"),
+      optim: config,
+      schedule: "linear",
+      totalSteps: config.iterations,
+      startStep: startIteration,
+      optimizerState: policyCkpt.optimizerState,
+      optimizerSteps: Number(
+        resumedState?.data?.optimizerSteps ?? startIteration * config.ppoEpochs * miniBatchesPerEpoch,
+      ),
+      plan: async (iteration) => {
+        const p = await prepare(iteration);
+        current = p;
+        const generatedTokens = p.r.mask.reduce((a, b) => a + b, 0);
+        return {
+          updates: config.ppoEpochs * miniBatchesPerEpoch,
+          tokens: generatedTokens,
+          microStep: (update, micro) => {
+            const order = p.orders[Math.floor(update / miniBatchesPerEpoch)]!;
+            const start = (update % miniBatchesPerEpoch) * miniBatchSize;
+            const split = (k: number) => start + Math.floor((k * miniBatchSize) / config.gradAccumSteps);
+            return microStep(iteration, p, order.slice(split(micro), split(micro + 1)));
+          },
+        };
+      },
+      metrics: (o) => iterationMetrics(current!, o),
+      checkpointEvery: config.checkpointEvery,
+      checkpointPrefix: "iter",
+      checkpointData: () => ({ klCoef: kl.value }),
+      saveWith: async (dir) => {
+        if (valueModel) await saveCheckpoint(path.join(dir, "value_model"), valueModel, tokenizer);
+      },
+    });
+    const { last } = result;
     return {
-      iterations: iteration,
+      iterations: result.steps,
       "objective/scores": last["objective/scores"] ?? null,
       "objective/kl": last["objective/kl"] ?? null,
       "objective/oracle_score": last["objective/oracle_score"] ?? null,

@@ -5,7 +5,6 @@
  * ranking's C(K,2) pairs. After training the scores are normalised to mean 0, std 1 on samples of the
  * SFT model ("N implementation details"), and the checkpoint is a GPT2ForSequenceClassification.
  */
-import path from "node:path";
 import type { RewardConfig } from "@rlhf/core/configs";
 import {
   describeRankingSources,
@@ -15,8 +14,7 @@ import {
   splitByTask,
 } from "@rlhf/core/preferences";
 import * as tf from "@tensorflow/tfjs";
-import { CHECKPOINT_FILES, loadCheckpoint, saveCheckpoint } from "../checkpoint";
-import { batchIndices } from "../data";
+import { CHECKPOINT_FILES, loadCheckpoint } from "../checkpoint";
 import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
 import { type GPT, generate } from "../model";
 import {
@@ -29,8 +27,8 @@ import {
   rightPadded,
 } from "../rl/reward-model";
 import type { Tokenizer } from "../tokenizer";
-import { AdamW, optimizerStep } from "../train/adamw";
-import { cosineLearningRate } from "../train/schedule";
+import { lossAndGradientsByName } from "../train/gradients";
+import { runTrainingLoop, supervisedStep } from "../train/loop";
 
 /** A ranking ready for the model: its completions as chat-formatted token ids and its pairs. */
 export interface EncodedRanking {
@@ -184,19 +182,14 @@ export function pairStats(rewards: ArrayLike<number>, batch: RewardBatch) {
 /** Loss of one batch, the gradients by parameter name, and the rewards it computed. */
 function lossAndGradients(model: GPT, batch: RewardBatch, options: PairwiseLossOptions, padId: number) {
   const { ids, last } = rightPadded(batch.sequences, padId);
-  const nameOf = new Map([...model.params].map(([name, v]) => [v.name, name]));
   let rewards: Float32Array = new Float32Array();
   try {
-    const { value, grads } = tf.variableGrads(() => {
+    const { loss, grads } = lossAndGradientsByName(model.params, () => {
       const r = lastTokenScores(model, ids, last);
       rewards = r.dataSync() as Float32Array;
       return pairwiseLoss(r, batch, options);
-    }, model.trainableVariables());
-    const loss = value.dataSync()[0]!;
-    value.dispose();
-    const named = new Map<string, tf.Tensor>();
-    for (const [variableName, g] of Object.entries(grads)) named.set(nameOf.get(variableName)!, g);
-    return { loss, grads: named, rewards, tokens: ids.size };
+    });
+    return { loss, grads, rewards, tokens: ids.size };
   } finally {
     ids.dispose();
   }
@@ -296,14 +289,6 @@ export async function trainReward(config: RewardConfig, ctx: JobContext): Promis
     initRewardHead(model, config.seed);
     ctx.log(`score head initialised N(0, 1/√(d+1)) on the body of ${initPath}`);
   }
-  const optimizer = new AdamW(model.params, {
-    beta1: config.beta1,
-    beta2: config.beta2,
-    epsilon: config.epsilon,
-    weightDecay: config.weightDecay,
-  });
-  if (optimizerState) optimizer.loadState(optimizerState, startStep);
-
   try {
     // 2. Data: one element per ranking; split by task, so no prompt's completions sit on both sides.
     const maxLength = Math.min(config.maxLength, model.config.nPositions);
@@ -339,131 +324,41 @@ export async function trainReward(config: RewardConfig, ctx: JobContext): Promis
     };
     const perStep = config.batchSize * config.gradAccumSteps;
     const totalSteps = Math.max(1, Math.ceil((config.epochs * train.length) / perStep));
-    const lrAt = (step: number) =>
-      cosineLearningRate(step, {
-        peak: config.learningRate,
-        min: config.minLearningRate,
-        warmupSteps: config.warmupSteps,
-        totalSteps,
-      });
 
-    let lastLoss = Number.NaN;
-    let lastAccuracy = Number.NaN;
-    let lastEval: { loss: number; accuracy: number; margin: number } | undefined;
-    const trainStart = Date.now();
-
-    const save = async (step: number, isFinal: boolean, normalization?: RewardNormalization) => {
-      const dir = path.join(ctx.runDir, "checkpoints", `step-${String(step).padStart(6, "0")}`);
-      const metrics: Record<string, number> = { loss: lastLoss, accuracy: lastAccuracy };
-      if (lastEval) {
-        metrics["eval/loss"] = lastEval.loss;
-        metrics["eval/accuracy"] = lastEval.accuracy;
-      }
-      await saveCheckpoint(dir, model, tokenizer, {
-        optimizerState: optimizer.stateTensors(),
-        trainerState: { kind: "reward", step, metrics },
-        extraFiles: normalization ? { [CHECKPOINT_FILES.rewardNormalization]: normalization } : undefined,
-      });
-      await ctx.checkpoint(step, dir, { metrics, isFinal });
-    };
-
-    const runEval = (step: number) => {
-      if (evalRankings.length === 0) return;
-      lastEval = evaluateRewardModel(model, evalRankings, config.batchSize, lossOptions, tokenizer.padId);
-      ctx.telemetry.metrics(step, {
-        "eval/loss": lastEval.loss,
-        "eval/accuracy": lastEval.accuracy,
-        "eval/margin": lastEval.margin,
-      });
+    const runEval = async (step: number) => {
+      if (evalRankings.length === 0) return undefined;
+      const result = evaluateRewardModel(model, evalRankings, config.batchSize, lossOptions, tokenizer.padId);
+      const values = {
+        "eval/loss": result.loss,
+        "eval/accuracy": result.accuracy,
+        "eval/margin": result.margin,
+      };
+      ctx.telemetry.metrics(step, values);
       ctx.log(
-        `step ${step}: eval/loss ${lastEval.loss.toFixed(4)}, eval/accuracy ${(100 * lastEval.accuracy).toFixed(1)}%`,
+        `step ${step}: eval/loss ${result.loss.toFixed(4)}, eval/accuracy ${(100 * result.accuracy).toFixed(1)}%`,
       );
+      return values;
     };
 
-    // 3. Train.
-    let step = startStep;
-    while (step < totalSteps) {
-      if (ctx.signal.aborted) break;
-      const stepStart = performance.now();
-      const lr = lrAt(step);
-
-      // Micro-batches of `batchSize` rankings; gradients averaged over them.
-      let grads: Map<string, tf.Tensor> | undefined;
-      let lossSum = 0;
-      let tokens = 0;
-      const stats = { correct: 0, pairs: 0, marginSum: 0, rewards: [] as number[] };
-      for (let micro = 0; micro < config.gradAccumSteps; micro++) {
-        const index = step * config.gradAccumSteps + micro;
-        const items = batchIndices(train.length, config.batchSize, config.seed, index).map((i) => train[i]!);
-        const batch = rewardBatch(items);
-        const out = lossAndGradients(model, batch, lossOptions, tokenizer.padId);
-        lossSum += out.loss;
-        tokens += out.tokens;
-        const s = pairStats(out.rewards, batch);
-        stats.correct += s.correct;
-        stats.pairs += s.pairs;
-        stats.marginSum += s.marginSum;
-        stats.rewards.push(...out.rewards);
-        grads = accumulateGradients(grads, out.grads, 1 / config.gradAccumSteps);
-      }
-      const loss = lossSum / config.gradAccumSteps;
-
-      // A NaN or infinite loss stops the run before the optimiser (or a checkpoint) can spread it.
-      const gradNorm = optimizerStep(optimizer, grads!, {
-        loss,
-        lr,
-        gradClip: config.gradClip,
-        step: step + 1,
-      });
-      step += 1;
-      lastLoss = loss;
-      lastAccuracy = stats.correct / stats.pairs;
-
-      if (step % config.logEvery === 0 || step === totalSteps) {
-        const r = stats.rewards;
-        const mean = r.reduce((a, b) => a + b, 0) / r.length;
-        const std = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / r.length);
-        const seconds = (performance.now() - stepStart) / 1000;
-        ctx.telemetry.metrics(step, {
-          loss,
-          accuracy: lastAccuracy,
-          margin: stats.marginSum / stats.pairs,
-          "reward/mean": mean,
-          "reward/std": std,
-          "reward/min": Math.min(...r),
-          "reward/max": Math.max(...r),
-          lr,
-          grad_norm: gradNorm,
-          epoch: (step * perStep) / train.length,
-          "perf/tokens_per_sec": tokens / seconds,
-          "perf/step_seconds": seconds,
-        });
-      }
-      await ctx.progress(step, totalSteps);
-      if (step % config.evalEvery === 0 || step === totalSteps) runEval(step);
-      if (step % config.checkpointEvery === 0 && step < totalSteps) await save(step, false);
-    }
-
-    // 4. Stopped early (cancel or shutdown): keep the work; normalisation waits for the end of training.
-    if (step < totalSteps) {
-      if (step > startStep) await save(step, false);
-      return { steps: step, total_steps: totalSteps, loss: lastLoss, accuracy: lastAccuracy, stopped: true };
-    }
-
-    // 5. Normalise on samples of the SFT model, then the final checkpoint with reward_normalization.json.
-    let normalization: RewardNormalization = { gain: 1, bias: 0, samples: 0 };
-    if (config.normalizeSamples > 0) {
+    /** Gain and bias that give the rewards of SFT samples mean 0, std 1 ("N implementation details"). */
+    const normalizeOnSft = async (step: number): Promise<RewardNormalization> => {
+      if (config.normalizeSamples === 0) return { gain: 1, bias: 0, samples: 0 };
       const sft = await loadCheckpoint(initPath, { trainable: false });
       try {
         const prompts = [...new Set(groups.map((g) => g.prompt))];
-        const result = await computeNormalization(model, sft.model, tokenizer, prompts, {
-          samples: config.normalizeSamples,
-          seed: config.seed,
-          maxLength,
-          batchSize: Math.max(config.batchSize, 8),
-        });
-        normalization = result.normalization;
-        for (const r of result.responses.slice(0, 4)) {
+        const { normalization, responses } = await computeNormalization(
+          model,
+          sft.model,
+          tokenizer,
+          prompts,
+          {
+            samples: config.normalizeSamples,
+            seed: config.seed,
+            maxLength,
+            batchSize: Math.max(config.batchSize, 8),
+          },
+        );
+        for (const r of responses.slice(0, 4)) {
           ctx.telemetry.sample({
             step,
             prompt: r.prompt,
@@ -479,62 +374,85 @@ export async function trainReward(config: RewardConfig, ctx: JobContext): Promis
         ctx.log(
           `reward normalisation on ${normalization.samples} SFT samples: gain ${normalization.gain.toFixed(4)}, bias ${normalization.bias.toFixed(4)}`,
         );
+        return normalization;
       } finally {
         sft.model.dispose();
       }
-    }
-    await save(step, true, normalization);
+    };
 
+    // 3. Train: micro-batches of `batchSize` rankings, gradients averaged over them.
+    let normalization: RewardNormalization = { gain: 1, bias: 0, samples: 0 };
+    const result = await runTrainingLoop<{ rewards: Float32Array; pairs: ReturnType<typeof pairStats> }>({
+      kind: "reward",
+      ctx,
+      model,
+      tokenizer,
+      optim: config,
+      totalSteps,
+      startStep,
+      optimizerState,
+      plan: (step) =>
+        supervisedStep(train, config, step, (items) => {
+          const batch = rewardBatch(items);
+          const out = lossAndGradients(model, batch, lossOptions, tokenizer.padId);
+          return {
+            loss: out.loss,
+            grads: out.grads,
+            tokens: out.tokens,
+            stats: { rewards: out.rewards, pairs: pairStats(out.rewards, batch) },
+          };
+        }),
+      metrics: ({ step, losses, stats }) => {
+        const r = stats.flatMap((s) => [...s.rewards]);
+        const pairs = stats.reduce((n, s) => n + s.pairs.pairs, 0);
+        const mean = r.reduce((a, b) => a + b, 0) / r.length;
+        const std = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / r.length);
+        return {
+          loss: losses[0]!,
+          accuracy: stats.reduce((n, s) => n + s.pairs.correct, 0) / pairs,
+          margin: stats.reduce((n, s) => n + s.pairs.marginSum, 0) / pairs,
+          "reward/mean": mean,
+          "reward/std": std,
+          "reward/min": Math.min(...r),
+          "reward/max": Math.max(...r),
+          epoch: (step * perStep) / train.length,
+        };
+      },
+      logEvery: config.logEvery,
+      evaluate: runEval,
+      evalEvery: config.evalEvery,
+      checkpointEvery: config.checkpointEvery,
+      // 4. At the end of training (not when stopped early): normalise on samples of the SFT model; the
+      //    final checkpoint carries reward_normalization.json.
+      beforeFinalCheckpoint: async (step) => {
+        normalization = await normalizeOnSft(step);
+        return { [CHECKPOINT_FILES.rewardNormalization]: normalization };
+      },
+    });
+    const { steps, loss, lastEval } = result;
+    const accuracy = result.last.accuracy ?? Number.NaN;
+    if (!result.finished) return { steps, total_steps: totalSteps, loss, accuracy, stopped: true };
     return {
-      steps: step,
-      loss: lastLoss,
-      accuracy: lastAccuracy,
-      "eval/loss": lastEval?.loss ?? null,
-      "eval/accuracy": lastEval?.accuracy ?? null,
-      "eval/margin": lastEval?.margin ?? null,
+      steps,
+      loss,
+      accuracy,
+      "eval/loss": lastEval?.["eval/loss"] ?? null,
+      "eval/accuracy": lastEval?.["eval/accuracy"] ?? null,
+      "eval/margin": lastEval?.["eval/margin"] ?? null,
       rankings_train: train.length,
       rankings_eval: held.length,
       pairs_train: pairCount(train),
       pairs_eval: pairCount(held),
       filtered_completions: encoded.filteredCompletions,
-      epochs: (step * perStep) / train.length,
+      epochs: (steps * perStep) / train.length,
       "normalization/gain": normalization.gain,
       "normalization/bias": normalization.bias,
       "normalization/samples": normalization.samples,
       parameters: model.numParams(),
-      seconds: (Date.now() - trainStart) / 1000,
+      seconds: result.seconds,
     };
   } finally {
-    optimizer.dispose();
     model.dispose();
     if (optimizerState) for (const t of optimizerState.values()) t.dispose();
   }
-}
-
-/**
- * Sum `grads` × scale into `into` (created on first use); the incoming tensors are disposed. Gradient
- * accumulation over micro-batches, shared with the DPO trainer.
- */
-export function accumulateGradients(
-  into: Map<string, tf.Tensor> | undefined,
-  grads: Map<string, tf.Tensor>,
-  scale: number,
-): Map<string, tf.Tensor> {
-  const scaled = new Map<string, tf.Tensor>();
-  for (const [name, g] of grads) {
-    scaled.set(name, scale === 1 ? g : tf.tidy(() => tf.mul(g, scale)));
-    if (scale !== 1) g.dispose();
-  }
-  if (!into) return scaled;
-  for (const [name, g] of scaled) {
-    const previous = into.get(name);
-    if (!previous) {
-      into.set(name, g);
-      continue;
-    }
-    into.set(name, tf.add(previous, g));
-    previous.dispose();
-    g.dispose();
-  }
-  return into;
 }

@@ -4,10 +4,11 @@
  */
 import type { SftConfig } from "@rlhf/core/configs";
 import { loadCheckpoint } from "../checkpoint";
-import { batchIndices, conversationBatch, encodeConversations, loadPairs } from "../data";
+import { conversationBatch, encodeConversations, loadPairs } from "../data";
 import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
 import { resizeTokenEmbeddings } from "../model";
 import { runLmLoop } from "../train/lm-loop";
+import { microBatchExamples } from "../train/loop";
 
 export async function trainSft(config: SftConfig, ctx: JobContext): Promise<RunSummary> {
   // 1. Model: resumed, or the pretrained checkpoint.
@@ -81,13 +82,12 @@ export async function trainSft(config: SftConfig, ctx: JobContext): Promise<RunS
       seed: config.seed,
       startStep,
       optimizerState,
-      trainBatch: (step, micro) => {
-        const index = step * config.gradAccumSteps + micro;
-        const items = batchIndices(size, config.batchSize, config.seed, index).map(
-          (i) => train.conversations[i]!,
-        );
-        return conversationBatch(items, tokenizer.padId, config.completionOnlyLoss);
-      },
+      trainBatch: (step, micro) =>
+        conversationBatch(
+          microBatchExamples(train.conversations, config, step, micro),
+          tokenizer.padId,
+          config.completionOnlyLoss,
+        ),
       evalBatches,
       samplePrompts: config.samplePrompts.map((text) => ({ text, ids: tokenizer.formatChat(text).ids })),
       sampleMaxTokens: config.sampleMaxTokens,
