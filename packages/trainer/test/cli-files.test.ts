@@ -181,4 +181,17 @@ describe("relative paths on the rlhf command line", () => {
     expect(code).toBe(0);
     expect(readFileSync(path.join(sub, "p.jsonl"), "utf8")).toContain("Say hi.");
   });
+
+  it("a failing `pnpm rlhf` prints its error, the closest run name, and no pnpm recursion noise", async () => {
+    const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
+      const child = spawn("pnpm", ["rlhf", "runs", "show", "typed-lunch"], { cwd: root, env: process.env });
+      let output = "";
+      child.stdout!.on("data", (d) => (output += d));
+      child.stderr!.on("data", (d) => (output += d));
+      child.once("exit", (exitCode) => resolve({ code: exitCode, output }));
+    });
+    expect(code).toBe(1);
+    expect(output).toContain('rlhf: no run with id or name "typed-lunch" (did you mean typed-launch?)');
+    expect(output).not.toContain("ERR_PNPM_RECURSIVE_EXEC_FIRST_FAIL");
+  });
 });
