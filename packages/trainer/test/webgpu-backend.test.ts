@@ -6,6 +6,8 @@ import { describe, expect, it } from "vitest";
 import { AUTO_ORDER, backendId, describeDevice, initBackend } from "../src/backend";
 import { probeWebgpuAdapter } from "../src/backend-webgpu";
 import { doctorReport } from "../src/cli/doctor";
+import { loadServedModel, startServer } from "../src/serve";
+import { tinyServed } from "./fixtures/tiny-served";
 import { webgpuSkipReason } from "./fixtures/webgpu";
 
 const skip = await webgpuSkipReason();
@@ -52,5 +54,43 @@ describe.skipIf(skip)(`an explicit webgpu${skip ? ` (skipped: ${skip})` : ""}`, 
     const probe = await probeWebgpuAdapter("/nonexistent/vk_icd.json");
     expect(probe.adapter).toBeUndefined();
     expect(probe.reason).toMatch(/Dawn found no GPU adapter/);
+  });
+});
+
+describe.skipIf(skip)(`rlhf serve on webgpu${skip ? ` (skipped: ${skip})` : ""}`, () => {
+  it("answers a greedy chat completion with the same text as on wasm", async () => {
+    const tiny = await tinyServed("tiny-webgpu", 64);
+    const ask = async (backend: "wasm" | "webgpu") => {
+      const served =
+        backend === "wasm" ? tiny.served : await loadServedModel(tiny.checkpointDir, { backend });
+      expect(served.backend.name).toBe(backend);
+      const server = await startServer(served, { port: 0 });
+      try {
+        const response = await fetch(`${server.url}/v1/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            model: "tiny-webgpu",
+            messages: [{ role: "user", content: "Tell me about the park." }],
+            max_tokens: 8,
+            temperature: 0,
+          }),
+        });
+        expect(response.status).toBe(200);
+        const body = (await response.json()) as { choices: { message: { content: string } }[] };
+        return body.choices[0]?.message.content;
+      } finally {
+        await server.close();
+        if (served !== tiny.served) served.model.dispose();
+      }
+    };
+    try {
+      const onWasm = await ask("wasm");
+      const onGpu = await ask("webgpu");
+      expect(onWasm?.length).toBeGreaterThan(0);
+      expect(onGpu).toBe(onWasm);
+    } finally {
+      tiny.dispose();
+    }
   });
 });
