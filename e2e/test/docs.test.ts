@@ -121,6 +121,38 @@ describe("shell blocks in the docs", () => {
     expect(blocks.length).toBeGreaterThan(10);
   });
 
+  it("every screenshot a page shows is written by a browser test (so re-running the tests refreshes it)", () => {
+    const tests = ["apps/dashboard/test", "apps/labeler/test", "e2e/test"].flatMap((dir) =>
+      readdirSync(path.join(root, dir))
+        .filter((f) => f.endsWith(".test.ts"))
+        .map((f) => readFileSync(path.join(root, dir, f), "utf8")),
+    );
+    const written = (image: string) => {
+      const name = image.replace(/\.png$/, "");
+      // Written as a full name, or through a test's shot(page, "<name without the app prefix>") helper.
+      const short = name.replace(/^(dashboard|labeler|loop)-/, "");
+      return tests.some(
+        (source) =>
+          source.includes(`"${name}.png"`) ||
+          source.includes(`shot(page, "${short}")`) ||
+          source.includes(`shot(adminPage, "${short}")`),
+      );
+    };
+    const shown = pages().flatMap((page) =>
+      [
+        ...readFileSync(path.join(root, page), "utf8").matchAll(/\]\((?:\.\.\/)*images\/([\w.-]+\.png)\)/g),
+      ].map((m) => ({ page, image: m[1]! })),
+    );
+    expect(shown.length).toBeGreaterThan(10);
+    const problems = shown.flatMap(({ page, image }) => [
+      ...(existsSync(path.join(root, "docs/images", image))
+        ? []
+        : [`${page}: images/${image} does not exist`]),
+      ...(written(image) ? [] : [`${page}: images/${image} is written by no browser test`]),
+    ]);
+    expect(problems).toEqual([]);
+  });
+
   describe("the runnable ones, page by page, in order", () => {
     let t: TestDatabase;
     let scratch: string;
