@@ -5,7 +5,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createUser } from "@rlhf/core/auth";
@@ -15,6 +15,7 @@ import { createTestDatabase, type TestDatabase } from "@rlhf/core/testing";
 import { initBackend } from "@rlhf/trainer/backend";
 import { completionText, GPT, generate, gptConfig } from "@rlhf/trainer/browser";
 import { loadCheckpoint, saveCheckpoint } from "@rlhf/trainer/checkpoint";
+import { decompress, numericsOfBackend, readHeader } from "@rlhf/trainer/compress";
 import { trainBpe } from "@rlhf/trainer/tokenizer";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -119,6 +120,52 @@ async function generateAndWait(page: Page) {
 }
 
 describe("playground", () => {
+  it("compresses and decompresses in the browser, byte for byte; the file names the browser's backend and Node refuses it", async () => {
+    const { page, errors } = await openPage(signedIn);
+    await page.goto(`${baseUrl}/playground?run=${runId}&checkpoint=${checkpointId}`);
+    await page.getByTestId("model-ready").waitFor({ timeout: 60_000 });
+    const text = `${generateDemo({ corpusSize: 3, sftSize: 1 }).corpus.join("\n")}\ncafé ☕ <|endoftext|> 😀`;
+    await page.getByLabel("Text", { exact: true }).fill(text);
+    await page.getByRole("button", { name: "Compress", exact: true }).click();
+    const result = page.getByTestId("compress-result");
+    await result.waitFor({ timeout: 60_000 });
+    expect(await result.textContent()).toMatch(
+      /→ .*: \d+\.\d\d bits\/byte \(coded alone: \d+\.\d\d; gzip: \d+\.\d\d\) · .*\/s/,
+    );
+
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("link", { name: /download text\.rlz/ }).click(),
+    ]);
+    const file = new Uint8Array(readFileSync((await download.path())!));
+    expect(file.length).toBe(Number(await result.getAttribute("data-file-bytes")));
+    const header = readHeader(file);
+    expect(header.bytes).toBe(new TextEncoder().encode(text).length);
+    expect(header.numerics).toMatch(/^wasm · wasm, SIMD · kernels stock · tfjs [\d.]+ · browser$/);
+    // The same checkpoint in Node computes with other kernels: refused, never decoded wrong.
+    const loaded = await loadCheckpoint(path.join(home, "step-000100"), { trainable: false });
+    try {
+      await expect(
+        decompress(loaded.model, loaded.tokenizer, file, {
+          checkpointRef: "step-000100",
+          numerics: numericsOfBackend(await initBackend("wasm")),
+        }),
+      ).rejects.toThrow(/compressed on "wasm · wasm, SIMD .* browser"; this process computes on "wasm:/);
+    } finally {
+      loaded.model.dispose();
+    }
+
+    await page.getByRole("button", { name: "Decompress", exact: true }).click();
+    await page.getByTestId("decompress-result").waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId("restored-text").textContent()).toBe(text);
+    expect(await page.getByTestId("decompress-result").textContent()).toContain(
+      "identical to the input, byte for byte",
+    );
+    await page.getByTestId("compress-box").screenshot({ path: path.join(IMAGES, "dashboard-compress.png") });
+    expect(errors, errors.join("\n")).toEqual([]);
+    await page.close();
+  });
+
   it("runs a deep-linked checkpoint in the browser and matches the server and generate() token for token", async () => {
     expect(expected.tokens.length).toBeGreaterThan(5);
     const { page, errors } = await openPage(signedIn);

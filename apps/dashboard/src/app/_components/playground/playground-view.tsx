@@ -18,6 +18,7 @@ import { useTRPC } from "~/trpc/react";
 import { bytes, integer } from "../format";
 import { QueryError } from "../query-error";
 import { useSession } from "../session";
+import { CompressBox } from "./compress-box";
 
 type BrowserModelLib = typeof import("~/lib/browser-model");
 type LoadedModel = Awaited<ReturnType<BrowserModelLib["loadBrowserCheckpoint"]>>;
@@ -431,6 +432,7 @@ export function PlaygroundView({
               }`}
         </p>
       )}
+      <CompressBox loaded={() => modelRef.current?.loaded} checkpointId={checkpointId} ready={ready} />
     </div>
   );
 }

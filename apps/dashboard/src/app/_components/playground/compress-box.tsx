@@ -1,0 +1,232 @@
+"use client";
+
+import type { GPT, Tokenizer } from "@rlhf/trainer/browser";
+import { useEffect, useState } from "react";
+import { bytes as formatBytes } from "../format";
+
+/** The primer's example: a model that knows the rule needs few bits for it. */
+const FIBONACCI_LINE = "0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, …";
+const MAGIC = new TextEncoder().encode("RLHFLM");
+
+type Loaded = { model: GPT; tokenizer: Tokenizer };
+
+interface Compressed {
+  input: Uint8Array;
+  file: Uint8Array;
+  /** The arithmetic coder's bytes alone, without the header and checksum. */
+  payloadBytes: number;
+  name: string;
+  ms: number;
+  gzipBytes: number;
+  numerics: string;
+}
+
+const startsWithMagic = (b: Uint8Array) => MAGIC.every((m, i) => b[i] === m);
+const perSecond = (n: number, ms: number) => `${formatBytes(Math.round((n * 1000) / Math.max(ms, 1)))}/s`;
+
+/**
+ * Compress / Decompress with the playground's checkpoint, in this browser: the model's next-token
+ * probabilities drive an arithmetic coder (rlhf compress's, from @rlhf/trainer/browser). Text typed here or
+ * any file; a compressed file (.rlz) opened here is decompressed. Files decode only on the same backend in
+ * a browser (the header records it): the CLI's do not decode here, nor these with the CLI.
+ */
+export function CompressBox({
+  loaded,
+  checkpointId,
+  ready,
+}: {
+  /** The playground's model, when it is ready. */
+  loaded: () => Loaded | undefined;
+  checkpointId: string | undefined;
+  ready: boolean;
+}) {
+  const [text, setText] = useState(FIBONACCI_LINE);
+  const [opened, setOpened] = useState<{ name: string; bytes: Uint8Array } | null>(null);
+  const [progress, setProgress] = useState<{ phase: string; done: number; total: number } | null>(null);
+  const [compressed, setCompressed] = useState<Compressed | null>(null);
+  const [restored, setRestored] = useState<{ bytes: Uint8Array; ms: number; identical?: boolean } | null>(
+    null,
+  );
+  const [error, setError] = useState<string | null>(null);
+  const [download, setDownload] = useState<string | null>(null);
+
+  // Another checkpoint: earlier results belong to the old model.
+  useEffect(() => {
+    setCompressed(null);
+    setRestored(null);
+    setError(null);
+  }, [checkpointId]);
+  useEffect(() => {
+    if (!compressed) return;
+    const url = URL.createObjectURL(new Blob([compressed.file as Uint8Array<ArrayBuffer>]));
+    setDownload(url);
+    return () => URL.revokeObjectURL(url);
+  }, [compressed]);
+
+  const busy = progress !== null;
+  const toCompress = opened && !startsWithMagic(opened.bytes) ? opened : null;
+  const toDecompress = opened && startsWithMagic(opened.bytes) ? opened : compressed;
+
+  async function run(phase: "compress" | "decompress") {
+    const current = loaded();
+    if (!current || !checkpointId) return;
+    setError(null);
+    setRestored(null);
+    const lib = await import("~/lib/browser-compress");
+    const numerics = await lib.browserNumerics();
+    const started = performance.now();
+    const onProgress = (done: number, total: number) => setProgress({ phase, done, total });
+    try {
+      if (phase === "compress") {
+        const input = toCompress?.bytes ?? new TextEncoder().encode(text);
+        setCompressed(null);
+        setProgress({ phase, done: 0, total: input.length });
+        const result = await lib.compress(current.model, current.tokenizer, input, {
+          checkpointRef: `playground:${checkpointId}`,
+          numerics,
+          onProgress,
+        });
+        setCompressed({
+          input,
+          file: result.file,
+          payloadBytes: result.header.payloadBytes,
+          name: `${toCompress?.name ?? "text"}.rlz`,
+          ms: performance.now() - started,
+          gzipBytes: await lib.gzipLength(input),
+          numerics: numerics.id,
+        });
+      } else if (toDecompress) {
+        const file = "file" in toDecompress ? toDecompress.file : toDecompress.bytes;
+        const output = await lib.decompress(current.model, current.tokenizer, file, {
+          checkpointRef: `playground:${checkpointId}`,
+          numerics,
+          source: toDecompress.name,
+          onProgress,
+        });
+        const original = "input" in toDecompress ? toDecompress.input : undefined;
+        setRestored({
+          bytes: output,
+          ms: performance.now() - started,
+          identical:
+            original && original.length === output.length && original.every((b, i) => b === output[i]),
+        });
+      }
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setProgress(null);
+    }
+  }
+
+  const bits = (n: number, of: number) => (of > 0 ? ((n * 8) / of).toFixed(2) : "—");
+  return (
+    <section className="card" aria-labelledby="compress-heading" data-testid="compress-box">
+      <div className="card__head">
+        <h2 id="compress-heading">Compress / Decompress</h2>
+      </div>
+      <p className="muted">
+        The model as a lossless compressor: each token costs −log₂ p bits under the model&apos;s next-token
+        distribution (arithmetic coding, as <code>rlhf compress</code>), here in this browser.
+      </p>
+      <label className="label" htmlFor="compress-text" style={{ display: "block" }}>
+        Text
+      </label>
+      <textarea
+        id="compress-text"
+        className="input"
+        style={{ width: "100%", fontFamily: "inherit" }}
+        rows={4}
+        value={text}
+        disabled={toCompress !== null}
+        onChange={(e) => setText(e.target.value)}
+      />
+      <div className="row" style={{ marginTop: 8, gap: 8, flexWrap: "wrap" }}>
+        <label className="label">
+          or a file{" "}
+          <input
+            type="file"
+            aria-label="Open a file to compress, or a .rlz file to decompress"
+            onChange={async (e) => {
+              const f = e.target.files?.[0];
+              setOpened(f ? { name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) } : null);
+            }}
+          />
+        </label>
+        <button type="button" className="btn" disabled={!ready || busy} onClick={() => void run("compress")}>
+          Compress
+        </button>
+        <button
+          type="button"
+          className="btn"
+          disabled={!ready || busy || !toDecompress}
+          onClick={() => void run("decompress")}
+        >
+          Decompress
+        </button>
+      </div>
+      {progress && (
+        <div style={{ marginTop: 10 }}>
+          <div
+            className="progress"
+            role="progressbar"
+            aria-label={progress.phase}
+            aria-valuemin={0}
+            aria-valuemax={100}
+            aria-valuenow={Math.round((progress.done / Math.max(progress.total, 1)) * 100)}
+          >
+            <div
+              className="progress__bar"
+              style={{ width: `${(progress.done / Math.max(progress.total, 1)) * 100}%` }}
+            />
+          </div>
+          <span className="muted">
+            {progress.phase}: {formatBytes(progress.done)} of {formatBytes(progress.total)}
+          </span>
+        </div>
+      )}
+      {error && (
+        <div className="alert" role="alert" style={{ marginTop: 10 }} data-testid="compress-error">
+          {error}
+        </div>
+      )}
+      {compressed && (
+        <p style={{ marginTop: 10 }} data-testid="compress-result" data-file-bytes={compressed.file.length}>
+          {formatBytes(compressed.input.length)} → {formatBytes(compressed.file.length)}:{" "}
+          <strong>{bits(compressed.file.length, compressed.input.length)} bits/byte</strong> (coded alone:{" "}
+          {bits(compressed.payloadBytes, compressed.input.length)}; gzip:{" "}
+          {bits(compressed.gzipBytes, compressed.input.length)}) ·{" "}
+          {perSecond(compressed.input.length, compressed.ms)}
+          {download && (
+            <>
+              {" "}
+              ·{" "}
+              <a href={download} download={compressed.name}>
+                download {compressed.name}
+              </a>
+            </>
+          )}
+          <br />
+          <span className="muted">
+            The file holds a header of a few hundred bytes (checkpoint, tokenizer, backend, checksum): for a
+            short text it is most of the size. Decodes only on {compressed.numerics}.
+          </span>
+        </p>
+      )}
+      {restored && (
+        <div style={{ marginTop: 10 }} data-testid="decompress-result">
+          <p>
+            Restored {formatBytes(restored.bytes.length)} in {Math.round(restored.ms)} ms (
+            {perSecond(restored.bytes.length, restored.ms)}), SHA-256 checked
+            {restored.identical !== undefined &&
+              (restored.identical
+                ? ": identical to the input, byte for byte."
+                : ": DIFFERENT from the input.")}
+          </p>
+          <pre className="sample-text" data-testid="restored-text" style={{ maxWidth: "none" }}>
+            {new TextDecoder().decode(restored.bytes.subarray(0, 4000))}
+          </pre>
+        </div>
+      )}
+    </section>
+  );
+}
