@@ -78,7 +78,10 @@ export interface CompressResult {
 
 const fingerprints = new WeakMap<object, Promise<string>>();
 
-/** SHA-256 of the model's config and LM weights (heads that do not touch the logits left out). */
+/**
+ * SHA-256 of the model's config and LM weights (heads that do not touch the logits left out). Computed once
+ * per model object: for a model that is still training, hash a copy (`model.clone()`).
+ */
 export function modelFingerprint(model: GPT): Promise<string> {
   let hash = fingerprints.get(model);
   if (!hash) {
