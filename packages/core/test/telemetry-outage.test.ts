@@ -7,9 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { guardPool, openDatabase } from "../src/db/open";
 import { isUnreachable } from "../src/db/outage";
 import { runs } from "../src/db/schema";
-import { withDatabase } from "../src/db/testing";
 import { RunTelemetry } from "../src/telemetry";
-import { type PrivatePostgres, postgresBinaries, startPrivatePostgres } from "../src/testing/postgres-server";
+import {
+  createDatabaseOn,
+  type PrivatePostgres,
+  postgresBinaries,
+  startPrivatePostgres,
+} from "../src/testing/postgres-server";
 
 const missing = postgresBinaries("system");
 let server: PrivatePostgres;
@@ -18,13 +22,9 @@ let url: string;
 beforeAll(async () => {
   if (typeof missing === "string") return;
   server = await startPrivatePostgres("system");
-  url = withDatabase(server.adminUrl, "telemetry");
-  const admin = new pg.Client({ connectionString: server.adminUrl });
-  await admin.connect();
-  await admin.query("create database telemetry");
-  await admin.end();
-  const database = await openDatabase({ url });
-  await database.close();
+  const created = await createDatabaseOn(server, "telemetry");
+  url = created.url;
+  await created.database.close();
 });
 afterAll(() => server?.destroy());
 

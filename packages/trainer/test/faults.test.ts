@@ -11,25 +11,21 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { createUser } from "@rlhf/core/auth";
-import { type Database, openDatabase } from "@rlhf/core/db";
-import { generateDemo, seedDemo } from "@rlhf/core/demo";
+import type { Database } from "@rlhf/core/db";
+import { seedDemo } from "@rlhf/core/demo";
 import { importJsonl } from "@rlhf/core/labeling";
 import { launchRun } from "@rlhf/core/queue";
 import { runs } from "@rlhf/core/schema";
-import { withDatabase } from "@rlhf/core/testing";
 import {
+  createDatabaseOn,
   type PrivatePostgres,
   postgresBinaries,
   type ServerFlavour,
   startPrivatePostgres,
 } from "@rlhf/core/testing/postgres-server";
 import { eq } from "drizzle-orm";
-import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { initBackend } from "../src/backend";
-import { saveCheckpoint } from "../src/checkpoint";
-import { GPT, gptConfig } from "../src/model";
-import { trainBpe } from "../src/tokenizer";
+import { saveRandomPolicy } from "./fixtures/policy";
 import { destroyWorkers, fixture, startWorker, tinyPretrain, waitFor } from "./fixtures/processes";
 
 const OUTAGE_MS = 20_000;
@@ -49,12 +45,7 @@ afterAll(async () => {
 async function privateDatabase(flavour: ServerFlavour) {
   const server = await startPrivatePostgres(flavour);
   servers.push(server);
-  const admin = new pg.Client({ connectionString: server.adminUrl });
-  await admin.connect();
-  await admin.query("create database faults");
-  await admin.end();
-  const url = withDatabase(server.adminUrl, "faults");
-  const database = await openDatabase({ url });
+  const { database, url } = await createDatabaseOn(server, "faults");
   databases.push(database);
   return { server, database, url };
 }
@@ -131,7 +122,12 @@ async function expectRodeOut(
   );
   expect(rows[0].n).toBeGreaterThan(0);
   const loop = messages.find((m) => m.startsWith("event loop: largest delay"));
-  return { run, messages, loopDelayMs: Number(loop?.match(/largest delay (\d+) ms/)?.[1]) };
+  return {
+    run,
+    messages,
+    loopDelayMs: Number(loop?.match(/largest delay (\d+) ms/)?.[1]),
+    writesThreadDelayMs: Number(loop?.match(/database writes' thread: (\d+) ms/)?.[1]),
+  };
 }
 
 const skipReason = (flavour: ServerFlavour) => {
@@ -181,20 +177,12 @@ describe.skipIf(skipReason("system"))(
 describe.skipIf(skipReason("embedded"))(
   `(b) PPO through a 20 s outage of the embedded PostgreSQL 18${skipReason("embedded") ? ` — skipped: ${skipReason("embedded")}` : ""}`,
   () => {
-    it("one attempt, every iteration's metrics once; the event loop's largest delay logged", async () => {
+    it("one attempt, every iteration's metrics once; the database writes' thread never waits a second", async () => {
       const setup = await privateDatabase("embedded");
       const { database } = setup;
       await seedDemo(database.db, { corpusSize: 50, sftSize: 10 });
-      // A tiny random policy with the chat tokens (as test/ppo.test.ts makes it).
-      await initBackend("wasm");
       const policyDir = path.join(mkdtempSync(path.join(os.tmpdir(), "rlhf-fault-ppo-")), "policy");
-      const tokenizer = trainBpe(generateDemo({ corpusSize: 300 }).corpus, { vocabSize: 300 });
-      const policy = new GPT(
-        gptConfig("tiny", { nLayer: 1, nEmbd: 32, nHead: 2, nPositions: 64, vocabSize: tokenizer.vocabSize }),
-        { seed: 2 },
-      );
-      await saveCheckpoint(policyDir, policy, tokenizer);
-      policy.dispose();
+      await saveRandomPolicy(policyDir, { nLayer: 1, nEmbd: 32, nHead: 2, nPositions: 64 });
 
       const iterations = 150;
       const launched = await launchRun(database, {
@@ -215,16 +203,20 @@ describe.skipIf(skipReason("embedded"))(
         },
       });
       const { window } = await outageUnderWorker(setup, launched.id, "w-fault-b", 5);
-      const { loopDelayMs } = await expectRodeOut(database, launched.id, "objective/kl", window);
+      const { loopDelayMs, writesThreadDelayMs } = await expectRodeOut(
+        database,
+        launched.id,
+        "objective/kl",
+        window,
+      );
       const counts = await stepCounts(database, launched.id, "objective/kl");
       expect(counts).toMatchObject({ points: counts.steps, last: iterations });
       expect(counts.steps).toBe(counts.last - counts.first + 1);
-      // The largest event-loop delay during the steps is logged. The aim is under 1 s; on this tiny model a
-      // step takes ~0.1 s, but on 2 busy cores (load ~14) evaluation and checkpoint phases have reached
-      // ~2.3 s. What must never happen is a delay near pg's connection timeout (15 s), which a retried
-      // write now survives anyway.
+      // The largest event-loop delays during the steps are logged. The main thread's is the trainer's
+      // (on 2 busy cores, load ~14, this tiny model's steps have held it 1.3–2.3 s); the database writes
+      // run on a thread of their own, whose loop never waits for a step.
       expect(loopDelayMs).toBeGreaterThan(0);
-      expect(loopDelayMs).toBeLessThan(5000);
+      expect(writesThreadDelayMs).toBeLessThan(1000);
     }, 150_000);
   },
 );
@@ -291,5 +283,54 @@ describe.skipIf(skipReason("system"))(
       );
       expect(counters.rows[0].off).toBe(0);
     }, 120_000);
+  },
+);
+
+describe.skipIf(skipReason("embedded"))(
+  `(d) an outage longer than the limit, on the embedded PostgreSQL 18${skipReason("embedded") ? ` — skipped: ${skipReason("embedded")}` : ""}`,
+  () => {
+    it("checkpoints, goes back to the queue without a failure, resumes, every step once", async () => {
+      const setup = await privateDatabase("embedded");
+      const { database } = setup;
+      await seedDemo(database.db, { corpusSize: 200, sftSize: 20 });
+      const maxSteps = 3000;
+      const launched = await launchRun(database, {
+        kind: "pretrain",
+        name: "outage-limit",
+        config: tinyPretrain({ maxSteps, checkpointEvery: 500, evalEvery: 500 }),
+      });
+      // The worker's job processes inherit it (the worker passes its environment on).
+      process.env.RLHF_OUTAGE_LIMIT_SECONDS = "5";
+      let ran: Awaited<ReturnType<typeof outageUnderWorker>>;
+      try {
+        ran = await outageUnderWorker(setup, launched.id, "w-fault-d", 20);
+      } finally {
+        delete process.env.RLHF_OUTAGE_LIMIT_SECONDS;
+      }
+      const run = await runOf(database, launched.id);
+      expect(run.error).toBeNull();
+      expect(run).toMatchObject({ status: "succeeded", attempts: 2 });
+      const { rows: logs } = await database.pool.query<{ message: string }>(
+        "select message from run_logs where run_id = $1 order by id",
+        [launched.id],
+      );
+      const messages = logs.map((l) => l.message);
+      expect(messages).toContain("the database has not answered for 5 s: stopping at this step");
+      expect(messages).toContain(
+        "stopped for the database outage; back in the queue (not counted as a failed attempt)",
+      );
+      expect(messages.some((m) => /resuming from step \d+/.test(m))).toBe(true);
+      expect(messages.some((m) => m.startsWith("attempt failed"))).toBe(false);
+      expect(await stepCounts(database, launched.id, "loss")).toEqual({
+        points: maxSteps,
+        steps: maxSteps,
+        first: 1,
+        last: maxSteps,
+      });
+      // Its queue job still says no failure.
+      const job = await database.pool.query("select data from pgboss.job where id = $1", [run.jobId]);
+      expect(job.rows[0].data).toMatchObject({ failures: 0 });
+      expect(ran.worker.events.filter((e) => e.type === "error")).toEqual([]);
+    }, 150_000);
   },
 );

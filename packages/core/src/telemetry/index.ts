@@ -24,10 +24,62 @@ const safeText = (text: string) => text.replaceAll("\u0000", "\uFFFD");
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
-interface LogLine {
+export interface LogLine {
   level: LogLevel;
   message: string;
   ts: Date;
+}
+
+/** What one flush writes, in one transaction. */
+export interface TelemetryBatch {
+  points: MetricPoint[];
+  samples: SampleRecord[];
+  logs: LogLine[];
+  checkpoints: CheckpointRecord[];
+}
+
+/**
+ * Where batches go: `poolSink` writes through a pool in this thread; a job process hands them to a
+ * thread of its own (the trainer's synchronous steps then never delay a database reply or trip a
+ * connection timeout). A failure during COMMIT carries `unsureXid`: the transaction may have committed.
+ */
+export interface TelemetrySink {
+  write(runId: string, batch: TelemetryBatch): Promise<void>;
+  /** Whether transaction `xid` committed (its COMMIT's answer was lost). */
+  committed(xid: string): Promise<boolean>;
+}
+
+/** An error from a write whose COMMIT was sent but not answered. */
+export type UnsureCommitError = Error & { unsureXid?: string };
+
+/** Batches written through `pool`, one transaction each, on one pooled connection. */
+export function poolSink(pool: pg.Pool): TelemetrySink {
+  return {
+    committed: async (xid) => {
+      const { rows } = await pool.query<{ status: string | null }>("select txid_status($1) as status", [xid]);
+      return rows[0]?.status === "committed";
+    },
+    write: async (runId, batch) => {
+      const client = await pool.connect();
+      let failed: unknown;
+      let xid: string | undefined;
+      try {
+        await client.query("begin");
+        const { rows } = await client.query<{ xid: string }>("select txid_current()::text as xid");
+        await insertBatch(client, runId, batch);
+        xid = rows[0]!.xid;
+        await client.query("commit");
+      } catch (error) {
+        failed = error;
+        if (xid && error instanceof Error) (error as UnsureCommitError).unsureXid = xid;
+        await client.query("rollback").catch(() => {});
+        throw error;
+      } finally {
+        // A broken connection is discarded, not returned to the pool.
+        client.release(failed instanceof Error && isUnreachable(failed) ? failed : undefined);
+      }
+    },
+  };
 }
 
 /**
@@ -45,12 +97,14 @@ export interface TelemetryOptions {
   maxBuffered?: number;
   /** Override TELEMETRY_BOUNDS (tests). */
   bounds?: Partial<Record<keyof typeof TELEMETRY_BOUNDS, number>>;
+  /** Where batches are written (default: `poolSink(pool)`). */
+  sink?: TelemetrySink;
   /** Told when writes start failing because the database is unreachable, and when they succeed again. */
   onOutage?: (event: { state: "unreachable"; error: string } | { state: "back"; seconds: number }) => void;
 }
 
-/** What one write takes from the buffers (removed from them only once its transaction committed). */
-interface Batch {
+/** What one write took from the buffers (removed from them only once its transaction committed). */
+interface Taken {
   points: MetricPoint[];
   samples: number;
   logs: number;
@@ -79,18 +133,20 @@ export class RunTelemetry {
   private readonly bounds: Record<keyof typeof TELEMETRY_BOUNDS, number>;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
-  private pending: Batch | undefined;
+  private pending: Taken | undefined;
+  private readonly sink: TelemetrySink;
   private failures = 0;
   private closed = false;
   /** When writes started failing for want of a database (undefined while it answers). */
   private unreachableSince: number | undefined;
 
   constructor(
-    private readonly pool: pg.Pool,
+    pool: pg.Pool,
     readonly runId: string,
     private readonly options: TelemetryOptions = {},
   ) {
     this.bounds = { ...TELEMETRY_BOUNDS, ...options.bounds };
+    this.sink = options.sink ?? poolSink(pool);
     this.schedule(this.interval);
   }
 
@@ -224,46 +280,35 @@ export class RunTelemetry {
   }
 
   private async write(): Promise<void> {
-    const client = await this.pool.connect();
-    let failed: unknown;
-    try {
-      // A batch whose COMMIT was cut off: written or not, the server knows.
-      if (this.pending?.unsureXid) {
-        const { rows } = await client.query<{ status: string | null }>("select txid_status($1) as status", [
-          this.pending.unsureXid,
-        ]);
-        if (rows[0]?.status === "committed") this.remove(this.pending);
-        this.pending = undefined;
-      }
-      const batch: Batch = {
-        points: [...this.metricBuffer.values()],
-        samples: this.sampleBuffer.length,
-        logs: this.logBuffer.length,
-        checkpoints: this.checkpointBuffer.length,
-      };
-      if (batch.points.length + batch.samples + batch.logs + batch.checkpoints === 0) return;
-      await client.query("begin");
-      const { rows } = await client.query<{ xid: string }>("select txid_current()::text as xid");
-      await this.insert(client, batch);
-      this.pending = batch;
-      batch.unsureXid = rows[0]!.xid;
-      await client.query("commit");
+    // A batch whose COMMIT was cut off: written or not, the server knows.
+    if (this.pending?.unsureXid) {
+      if (await this.sink.committed(this.pending.unsureXid)) this.remove(this.pending);
       this.pending = undefined;
-      this.remove(batch);
-    } catch (error) {
-      failed = error;
-      // Failed before COMMIT was sent: certainly not written.
-      if (this.pending && !this.pending.unsureXid) this.pending = undefined;
-      await client.query("rollback").catch(() => {});
-      throw error;
-    } finally {
-      // A broken connection is discarded, not returned to the pool.
-      client.release(failed instanceof Error && isUnreachable(failed) ? failed : undefined);
     }
+    const taken: Taken = {
+      points: [...this.metricBuffer.values()],
+      samples: this.sampleBuffer.length,
+      logs: this.logBuffer.length,
+      checkpoints: this.checkpointBuffer.length,
+    };
+    if (taken.points.length + taken.samples + taken.logs + taken.checkpoints === 0) return;
+    try {
+      await this.sink.write(this.runId, {
+        points: taken.points,
+        samples: this.sampleBuffer.slice(0, taken.samples),
+        logs: this.logBuffer.slice(0, taken.logs),
+        checkpoints: this.checkpointBuffer.slice(0, taken.checkpoints),
+      });
+    } catch (error) {
+      const unsureXid = (error as UnsureCommitError).unsureXid;
+      if (unsureXid) this.pending = { ...taken, unsureXid };
+      throw error;
+    }
+    this.remove(taken);
   }
 
   /** Take a written batch out of the buffers: points not replaced since, and the oldest lines and records. */
-  private remove(batch: Batch): void {
+  private remove(batch: Taken): void {
     for (const point of batch.points) {
       const id = `${point.key}\u0000${point.step}`;
       if (this.metricBuffer.get(id) === point) this.metricBuffer.delete(id);
@@ -272,41 +317,41 @@ export class RunTelemetry {
     this.logBuffer.splice(0, batch.logs);
     this.checkpointBuffer.splice(0, batch.checkpoints);
   }
+}
 
-  private async insert(client: pg.PoolClient, batch: Batch): Promise<void> {
-    if (batch.points.length > 0) await writeMetricPoints(client, this.runId, batch.points);
-    if (batch.samples > 0) {
-      const samples = this.sampleBuffer.slice(0, batch.samples);
-      await client.query(
-        `insert into samples (run_id, step, prompt, response, reward, kl, extra)
-         select $1, * from unnest($2::bigint[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::jsonb[])`,
-        [
-          this.runId,
-          samples.map((s) => s.step),
-          samples.map((s) => safeText(s.prompt)),
-          samples.map((s) => safeText(s.response)),
-          samples.map((s) => s.reward ?? null),
-          samples.map((s) => s.kl ?? null),
-          samples.map((s) => JSON.stringify(s.extra ?? {})),
-        ],
-      );
-    }
-    if (batch.logs > 0) {
-      const logs = this.logBuffer.slice(0, batch.logs);
-      await client.query(
-        `insert into run_logs (run_id, level, message, ts)
-         select $1, * from unnest($2::text[], $3::text[], $4::timestamptz[])`,
-        [this.runId, logs.map((l) => l.level), logs.map((l) => safeText(l.message)), logs.map((l) => l.ts)],
-      );
-    }
-    // Recorded last: a resumed run continues after its checkpoint, so the points before it come first.
-    for (const c of this.checkpointBuffer.slice(0, batch.checkpoints)) {
-      await client.query(
-        `insert into checkpoints (run_id, step, path, metrics, is_final) values ($1, $2, $3, $4, $5)
-         on conflict (run_id, step) do update
-           set path = excluded.path, metrics = excluded.metrics, is_final = excluded.is_final`,
-        [this.runId, c.step, c.path, JSON.stringify(c.metrics), c.isFinal],
-      );
-    }
+/** The rows of one batch, inside the caller's transaction: metric points (and rollups), samples, lines, then checkpoints. */
+async function insertBatch(client: pg.PoolClient, runId: string, batch: TelemetryBatch): Promise<void> {
+  if (batch.points.length > 0) await writeMetricPoints(client, runId, batch.points);
+  const { samples, logs } = batch;
+  if (samples.length > 0) {
+    await client.query(
+      `insert into samples (run_id, step, prompt, response, reward, kl, extra)
+       select $1, * from unnest($2::bigint[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::jsonb[])`,
+      [
+        runId,
+        samples.map((s) => s.step),
+        samples.map((s) => safeText(s.prompt)),
+        samples.map((s) => safeText(s.response)),
+        samples.map((s) => s.reward ?? null),
+        samples.map((s) => s.kl ?? null),
+        samples.map((s) => JSON.stringify(s.extra ?? {})),
+      ],
+    );
+  }
+  if (logs.length > 0) {
+    await client.query(
+      `insert into run_logs (run_id, level, message, ts)
+       select $1, * from unnest($2::text[], $3::text[], $4::timestamptz[])`,
+      [runId, logs.map((l) => l.level), logs.map((l) => safeText(l.message)), logs.map((l) => l.ts)],
+    );
+  }
+  // Recorded last: a resumed run continues after its checkpoint, so the points before it come first.
+  for (const c of batch.checkpoints) {
+    await client.query(
+      `insert into checkpoints (run_id, step, path, metrics, is_final) values ($1, $2, $3, $4, $5)
+       on conflict (run_id, step) do update
+         set path = excluded.path, metrics = excluded.metrics, is_final = excluded.is_final`,
+      [runId, c.step, c.path, JSON.stringify(c.metrics), c.isFinal],
+    );
   }
 }

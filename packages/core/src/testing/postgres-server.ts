@@ -8,7 +8,10 @@ import { spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import pg from "pg";
 import { binaries, runAs } from "../db/embedded";
+import { type Database, openDatabase } from "../db/open";
+import { withDatabase } from "../db/testing";
 import { freePort } from "./apps";
 
 export type ServerFlavour = "system" | "embedded";
@@ -103,4 +106,20 @@ export async function startPrivatePostgres(flavour: ServerFlavour): Promise<Priv
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A new database `name` on `server`, migrated and opened. */
+export async function createDatabaseOn(
+  server: PrivatePostgres,
+  name: string,
+): Promise<{ database: Database; url: string }> {
+  const admin = new pg.Client({ connectionString: server.adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`create database "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = withDatabase(server.adminUrl, name);
+  return { database: await openDatabase({ url }), url };
 }

@@ -22,6 +22,7 @@ import { RunTelemetry } from "@rlhf/core/telemetry";
 import { desc, eq, or, sql } from "drizzle-orm";
 import { type BackendInfo, describeDevice, initBackend } from "../backend";
 import { type JobContext, JobInputError, type RunSummary } from "./context";
+import { DatabaseThread } from "./database-thread";
 
 type Trainer = (config: never, ctx: JobContext) => Promise<RunSummary>;
 
@@ -48,6 +49,11 @@ export interface ExecuteOptions {
   onProgress?: (step: number, total: number, metrics?: Record<string, number>) => void;
   /** A database outage longer than this stops the run: checkpoint, back in the queue (default 300 s). */
   outageLimitSeconds?: number;
+  /**
+   * Write telemetry and progress from a thread of their own (a worker's job process does), so that long
+   * synchronous steps never delay a database reply or trip a connection timeout.
+   */
+  databaseThread?: boolean;
 }
 
 export const DEFAULT_OUTAGE_LIMIT_SECONDS = 300;
@@ -108,12 +114,26 @@ export async function executeRun(
   runId: string,
   options: ExecuteOptions = {},
 ): Promise<ExecuteResult> {
+  const thread = options.databaseThread ? new DatabaseThread(database.url) : undefined;
+  try {
+    return await execute(database, runId, options, thread);
+  } finally {
+    await thread?.close();
+  }
+}
+
+async function execute(
+  database: Database,
+  runId: string,
+  options: ExecuteOptions,
+  thread: DatabaseThread | undefined,
+): Promise<ExecuteResult> {
   const logTail: string[] = [];
   const onOutage = (event: { state: "unreachable"; error: string } | { state: "back"; seconds: number }) =>
     event.state === "unreachable"
       ? log(`database unreachable (${event.error}); training goes on, its telemetry kept in memory`, "warn")
       : log(`database answers again after ${event.seconds.toFixed(1)} s; buffered telemetry written`);
-  const telemetry = new RunTelemetry(database.pool, runId, { onOutage });
+  const telemetry = new RunTelemetry(database.pool, runId, { onOutage, sink: thread });
   const log = (message: string, level: "debug" | "info" | "warn" | "error" = "info") => {
     telemetry.log(message, level);
     logTail.push(message);
@@ -213,7 +233,8 @@ export async function executeRun(
         lastBeat = now;
         // One write at a time: during an outage they would pile up in the pool ahead of telemetry. A
         // skipped or failed one is made good by the next (the latest step wins).
-        if (!progressWrite)
+        if (thread) thread.progress(runId, step, totalSteps);
+        else if (!progressWrite)
           progressWrite = database.db
             .update(runs)
             .set({ step, totalSteps, heartbeatAt: new Date() })
@@ -247,10 +268,13 @@ export async function executeRun(
     };
 
     const trainer = await trainers[run.kind]();
-    const summary = await trainer(config as never, ctx).finally(() => {
+    const summary = await trainer(config as never, ctx).finally(async () => {
       loopDelay.disable();
+      const writes = thread
+        ? `; database writes' thread: ${await thread.largestDelayMs().catch(() => "?")} ms`
+        : "";
       log(
-        `event loop: largest delay ${Math.round(loopDelay.max / 1e6)} ms, 99th percentile ${Math.round(loopDelay.percentile(99) / 1e6)} ms`,
+        `event loop: largest delay ${Math.round(loopDelay.max / 1e6)} ms, 99th percentile ${Math.round(loopDelay.percentile(99) / 1e6)} ms${writes}`,
         "debug",
       );
     });

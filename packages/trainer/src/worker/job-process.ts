@@ -54,6 +54,7 @@ try {
     signal: controller.signal,
     workerId: process.env.RLHF_WORKER_ID,
     outageLimitSeconds,
+    databaseThread: true,
     echo: (line) => process.stdout.write(`${line}\n`),
   });
   const message: FromJobProcess = { type: "result", status: result.status, error: result.error };
