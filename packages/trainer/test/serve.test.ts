@@ -239,7 +239,9 @@ describe("rlhf serve", () => {
 
   it("answers each bad request with OpenAI's error shape, status and param", async () => {
     await expectError(await post("/v1/completions", "{not json"), 400, null, /not valid JSON/);
-    await expectError(await post("/v1/completions", "[1,2]"), 400, null, /JSON object/);
+    expect((await expectError(await post("/v1/completions", "[1,2]"), 400, null, /JSON object/)).code).toBe(
+      "invalid_json",
+    );
     await expectError(
       await post("/v1/completions", { max_tokens: 4 }),
       400,
@@ -267,7 +269,7 @@ describe("rlhf serve", () => {
       400,
       "messages[0].role",
     );
-    await expectError(
+    const lastTurn = await expectError(
       await post("/v1/chat/completions", {
         messages: [
           { role: "user", content: "hi" },
@@ -278,6 +280,7 @@ describe("rlhf serve", () => {
       "messages[1].role",
       /last message must be from the user/,
     );
+    expect(lastTurn.code).toBe("invalid_value"); // every 4xx names its kind (never code: null)
     const tooLong = await expectError(
       await post("/v1/completions", { prompt: "a b", max_tokens: CONTEXT }),
       400,

@@ -97,6 +97,7 @@ export class ServeEngine {
         400,
         `the last message must be from the user (got '${last?.role}'): the model answers a user turn`,
         `messages[${messages.length - 1}].role`,
+        "invalid_value",
       );
     }
     const ids: number[] = [];

@@ -96,7 +96,7 @@ export function paramName(path: readonly PropertyKey[]): string {
 /** Validate a request body; the first problem becomes a 400 naming its field. */
 export function parseRequest<T>(schema: z.ZodType<T>, body: unknown): T {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new ApiError(400, "the request body must be a JSON object");
+    throw new ApiError(400, "the request body must be a JSON object", null, "invalid_json");
   }
   const result = schema.safeParse(body);
   if (result.success) return result.data;
