@@ -326,7 +326,7 @@ export async function revokeApiToken(database: Database, ref: string): Promise<n
 
 /** The token's row, or a 401 IngestError. Accepts the bare token or an `Authorization: Bearer …` header. */
 export async function authenticateToken(database: Database, header: string | null | undefined) {
-  const token = header?.replace(/^Bearer\s+/i, "").trim();
+  const token = header?.replace(/^Bearer(\s+|$)/i, "").trim();
   if (!token)
     throw new IngestError(
       401,
