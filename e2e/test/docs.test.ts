@@ -113,6 +113,10 @@ describe("shell blocks in the docs", () => {
       }
       // A placeholder cannot run: use a name the guide's own steps create, or mark the block.
       const commands = block.code.replace(/(^|\s)#.*$/gm, ""); // comments may say anything
+      // `rlhf` is not on PATH after the install: the root script is `pnpm rlhf`.
+      if (/(^|[|&;]\s*|^\$ |^(\w+=\S*\s+)+)rlhf\s/m.test(commands)) {
+        problems.push(`${where}: a bare \`rlhf …\` command; write \`pnpm rlhf …\``);
+      }
       if (!block.notRun && !block.coveredBy && /<[a-z][^>]*>|…|\bPORT\b/.test(commands)) {
         problems.push(`${where}: a placeholder (<…>, …, PORT) in a block that is run; mark it or fill it in`);
       }
