@@ -21,6 +21,7 @@ import {
   tiedLinear,
 } from "../src/model";
 import { HostAdamW } from "../src/parallel/host-adamw";
+import { rewardHeadIsZero } from "../src/rl/reward-model";
 import {
   estimateTrainingMemory,
   MemoryPlanError,
@@ -57,6 +58,8 @@ describe("loading weights", () => {
     // Only the reward head (absent from the checkpoint) is new memory.
     expect(tf.memory().numDataBuffers - buffersBefore).toBe(1);
     expect(report.missingHeads).toEqual(["score.weight"]);
+    // A head absent from the checkpoint is zero, so the reward trainer initialises it with the run's seed.
+    expect(rewardHeadIsZero(model)).toBe(true);
     expect(model.param("h.1.mlp.c_fc.weight").dataId).toBe(
       weights.get("transformer.h.1.mlp.c_fc.weight")?.dataId,
     );

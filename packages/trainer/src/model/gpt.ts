@@ -354,7 +354,9 @@ export class GPT {
    * A model whose parameters ARE the given checkpoint tensors (checked as loadWeights does), not copies
    * of them: loading GPT-2 small holds its 0.5 GB of weights once, where zero-initialised variables plus
    * the loaded tensors held them twice at the peak (and tfjs-wasm's heap never shrinks). Heads absent
-   * from the checkpoint are initialised as usual. The caller may dispose its tensors afterwards.
+   * from the checkpoint are zero, as loading onto a zero model left them: a trainer that needs a head
+   * initialises it with its own seed (the reward model's `initRewardHead`). The caller may dispose its
+   * tensors afterwards.
    */
   static fromWeights(
     config: GPTConfig,
@@ -368,7 +370,7 @@ export class GPT {
       plan.map(({ name, tensor, transpose }) => [name, asParameter(tensor, transpose)]),
     );
     try {
-      const model = new GPT(config, { ...gptOptions, adopt: adopted });
+      const model = new GPT(config, { ...gptOptions, init: "zeros", adopt: adopted });
       report.loaded.push(...adopted.keys());
       return { model, report };
     } finally {
