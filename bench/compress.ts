@@ -5,7 +5,7 @@
  * (quality 11) and xz -9e on the same bytes; compression and decompression speed in bytes/s (every
  * decompression is checked byte for byte).
  *
- *   pnpm bench:compress [--checkpoint run:demo-pretrain | <dir>] [--lanes 16] [--json]
+ *   pnpm bench:compress [--checkpoint run:demo-pretrain | <dir>] [--lanes n] [--json]
  *
  * With run:<name> the texts come from the run's dataset in the database (DATABASE_URL); with a directory
  * the demo corpus is regenerated (its held-out split is every 20th text, as `rlhf db seed-demo` stores it).
@@ -28,7 +28,8 @@ const option = (name: string, fallback: string) => {
   return i >= 0 && argv[i + 1] ? (argv[i + 1] as string) : fallback;
 };
 const checkpointRef = option("checkpoint", "run:demo-pretrain");
-const lanes = Number(option("lanes", "16"));
+const lanesOption = option("lanes", "");
+const lanes = lanesOption === "" ? undefined : Number(lanesOption); // undefined: compress's default
 const asJson = argv.includes("--json");
 const say = (line: string) => {
   if (!asJson) console.log(line);
@@ -169,7 +170,7 @@ async function main(): Promise<void> {
         {
           checkpoint: checkpointRef,
           backend: numerics.id,
-          lanes,
+          lanes: lanes ?? "default",
           runBitsPerByte,
           ngram: baseline,
           rows,

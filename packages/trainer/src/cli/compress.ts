@@ -104,7 +104,7 @@ function bytesBar(label: string) {
 export async function compressCommand(
   input: string,
   output: string,
-  options: { checkpoint: string; backend: string; context?: string; lanes: string; json?: boolean },
+  options: { checkpoint: string; backend: string; context?: string; lanes?: string; json?: boolean },
 ): Promise<void> {
   const bytes = await readInput(input);
   const { dir, blockSize } = await checkpointDirectory(options.checkpoint);
@@ -120,7 +120,7 @@ export async function compressCommand(
       checkpointRef: cliCheckpoint(options.checkpoint), // a directory made absolute: decompress may run elsewhere
       numerics: numericsOfBackend(backend),
       contextTokens,
-      lanes: Number(options.lanes),
+      lanes: options.lanes === undefined ? undefined : Number(options.lanes),
       onProgress: (done, total) => bar.update(done, total),
     });
     bar.stop();

@@ -98,7 +98,10 @@ export function buildProgram(): Command {
       "--context <tokens>",
       "tokens per chunk, each coded from a fresh context (default: the run's blockSize, else the model's context)",
     )
-    .option("--lanes <n>", "chunks coded side by side as one batch", "16")
+    .option(
+      "--lanes <n>",
+      "chunks coded side by side as one batch (default: as many as 256 MB of KV cache hold, at most 64)",
+    )
     .option("--json", "print the figures as JSON")
     .action(async (input, output, options) => {
       const { compressCommand } = await import("./compress");
