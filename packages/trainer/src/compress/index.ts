@@ -9,6 +9,7 @@ export {
   compress,
   type DecompressOptions,
   decompress,
+  defaultLanes,
   describeNumerics,
   modelFingerprint,
   type Numerics,
