@@ -56,6 +56,7 @@ describe("the browser entry's import graph", () => {
     expect(errors).toEqual([]);
     expect(inputs).toContain("src/browser.ts");
     expect(inputs.some((i) => i.includes("tfjs-core"))).toBe(true); // tfjs itself is in
+    expect(inputs).toContain("src/compress/codec.ts"); // the compressor: the playground runs it
     expect(inputs.filter((i) => i.startsWith("node:") || SERVER_ONLY.test(i))).toEqual([]);
     expect(inputs.filter((i) => /src\/(cli|worker|jobs|trainers|backend)/.test(i))).toEqual([]);
   });
