@@ -22,11 +22,18 @@ describe("demo pipeline", () => {
       ["generate", "generate"],
       ["reward", "reward"],
       ["ppo", "ppo"],
+      ["grpo", "grpo"],
+      ["grpo-oracle", "grpo"],
+      ["rloo", "rloo"],
       ["dpo", "dpo"],
     ]);
     expect(steps.find((s) => s.key === "ppo")!.config).toMatchObject({
       policy: "run:sft",
       rewardModel: "run:reward",
+    });
+    expect(steps.find((s) => s.key === "grpo")!.config).toMatchObject({
+      policy: "run:sft",
+      rewards: [{ function: "reward_model", params: { checkpoint: "run:reward" } }, { function: "ends" }],
     });
   });
 });

@@ -13,7 +13,7 @@ import { loadCheckpoint, saveCheckpoint } from "../src/checkpoint";
 import { executeRun } from "../src/jobs/execute";
 import { GPT, gptConfig } from "../src/model";
 import { trainBpe } from "../src/tokenizer";
-import { rewardFunction } from "../src/trainers/ppo";
+import { ppoRewardTerms } from "../src/trainers/ppo";
 
 let t: TestDatabase;
 const home = mkdtempSync(path.join(os.tmpdir(), "rlhf-ppo-"));
@@ -39,7 +39,9 @@ afterAll(async () => t?.drop());
 
 const ppoConfig = (extra: Record<string, unknown> = {}) => ({
   policy: policyDir,
-  rewardFunction: "contains:e",
+  rewards: [{ function: "contains", params: { text: "e", perOccurrence: true } }],
+  // Logged, not optimised: the gold-vs-proxy view.
+  evaluation: [{ function: "sentiment", name: "oracle" }],
   iterations: 12,
   rolloutBatchSize: 16,
   miniBatches: 2,
@@ -107,6 +109,10 @@ describe("PPO", () => {
       "val/clipfrac_avg",
       "val/ratio",
       "val/num_eos_tokens",
+      "rewards/contains/mean",
+      "rewards/contains/std",
+      "rewards/oracle/mean",
+      "objective/oracle_score",
       "lr",
       "perf/tokens_per_sec",
       "time/rollout_seconds",
@@ -142,7 +148,16 @@ describe("PPO", () => {
       .values({
         name: "ppo-ratio",
         kind: "ppo",
-        config: ppoConfig({ iterations: 1, ppoEpochs: 1, miniBatches: 1, learningRate: 1e-9 }),
+        config: ppoConfig({
+          iterations: 1,
+          ppoEpochs: 1,
+          miniBatches: 1,
+          learningRate: 1e-9,
+          // The shorthand for one reward function, and no evaluation functions: no oracle score.
+          rewards: undefined,
+          evaluation: undefined,
+          rewardFunction: "contains:e",
+        }),
       })
       .returning();
     const result = await executeRun(t, run!.id);
@@ -152,12 +167,25 @@ describe("PPO", () => {
     expect((await series(run!.id, "policy/approxkl_avg"))[0]).toBeCloseTo(0, 8);
     // The reference is the starting policy: the KL to it is zero before any update.
     expect((await series(run!.id, "objective/kl"))[0]).toBeCloseTo(0, 5);
+    expect(await series(run!.id, "objective/oracle_score")).toHaveLength(0);
   });
 
-  it("validates its reward source", () => {
-    expect(() => parseJobConfig("ppo", { policy: "x" })).toThrow(/exactly one of rewardModel/);
+  it("validates its reward source: a reward model, reward functions, or both, summed", () => {
+    expect(() => parseJobConfig("ppo", { policy: "x" })).toThrow(/give a reward/);
     expect(() => parseJobConfig("ppo", { policy: "x", rewardFunction: "vibes" })).toThrow(/rewardFunction/);
-    expect(rewardFunction("contains:ab")("abcab ab")).toBe(3);
-    expect(rewardFunction("sentiment")("a wonderful day")).toBeGreaterThan(0);
+    expect(() => parseJobConfig("ppo", { policy: "x", rewards: [{ function: "vibes" }] })).toThrow(
+      /unknown reward function "vibes"/,
+    );
+    const config = parseJobConfig("ppo", {
+      policy: "x",
+      rewardModel: "run:rm",
+      rewardFunction: "contains:ab",
+      rewards: [{ function: "ends", weight: 0.5 }],
+    });
+    expect(ppoRewardTerms(config).map((t) => [t.name, t.function, t.weight, t.params])).toEqual([
+      ["reward_model", "reward_model", 1, { checkpoint: "run:rm", normalized: true }],
+      ["contains", "contains", 1, expect.objectContaining({ text: "ab", perOccurrence: true })],
+      ["ends", "ends", 0.5, { score: 1, otherwise: 0 }],
+    ]);
   });
 });

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { checkpointRef, commonSchema, optimSchema, withDefault } from "./common";
+import { evaluationRewardsSchema, refineRewardSpec, rewardsSchema } from "./rewards";
 
 /**
  * Stage 4: PPO against a reward model, following "The N implementation details of RLHF with PPO"
@@ -30,14 +31,22 @@ export const ppoConfigSchema = z
     policy: checkpointRef.describe("the SFT checkpoint: starting policy and frozen reference"),
     rewardModel: checkpointRef
       .optional()
-      .describe("the reward model checkpoint (frozen); or give rewardFunction"),
+      .describe(
+        "the reward model checkpoint (frozen), scored at the last token and normalised; with rewards, it is one more term of weight 1",
+      ),
     rewardFunction: z
       .string()
       .regex(/^(sentiment|contains:.+)$/, 'expected "sentiment" or "contains:<text>"')
       .optional()
       .describe(
-        'a reward function instead of a reward model: "sentiment" (AFINN score of the response, the demo oracle) or "contains:<text>" (occurrences of text)',
+        'shorthand for one reward function: "sentiment" (AFINN score of the response) or "contains:<text>" (occurrences of text)',
       ),
+    rewards: rewardsSchema
+      .optional()
+      .describe(
+        "reward functions added to the reward model's score (or used without one): [{ function, params?, weight?, normalize?, name? }], as GRPO's",
+      ),
+    evaluation: evaluationRewardsSchema,
     prompts: z.string().min(1).default("demo-prompts").describe("prompts dataset to roll out on"),
     valueModel: z
       .enum(["head", "reward"])
@@ -113,10 +122,14 @@ export const ppoConfigSchema = z
       .default(25)
       .describe("save a checkpoint every N iterations (and at the end)"),
   })
-  .refine((c) => (c.rewardModel === undefined) !== (c.rewardFunction === undefined), {
-    path: ["rewardModel"],
-    message: "give exactly one of rewardModel (a checkpoint) and rewardFunction",
-  })
+  .refine(
+    (c) => c.rewardModel !== undefined || c.rewardFunction !== undefined || (c.rewards?.length ?? 0) > 0,
+    {
+      path: ["rewardModel"],
+      message: "give a reward: rewardModel (a checkpoint), rewards (reward functions), or both",
+    },
+  )
+  .superRefine(refineRewardSpec)
   .describe("PPO: optimise the policy against the reward model with a KL penalty to the SFT model");
 
 export type PpoConfig = z.infer<typeof ppoConfigSchema>;

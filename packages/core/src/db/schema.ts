@@ -32,6 +32,8 @@ export const RUN_KINDS = [
   "reward",
   "ppo",
   "dpo",
+  "grpo",
+  "rloo",
   "generate",
   "serve",
   "external",

@@ -71,6 +71,7 @@ export function demoStages(quick: boolean, seed: number) {
       missingEosPenalty: 1,
       sampleEvery: quick ? 2 : 10,
       checkpointEvery: quick ? 4 : 20,
+      evaluation: [ORACLE],
     },
     dpo: {
       seed,
@@ -87,6 +88,149 @@ export function demoStages(quick: boolean, seed: number) {
       evalEvery: quick ? 20 : 50,
       checkpointEvery: 10_000,
     },
+    // GRPO and RLOO from the SFT model, with PPO's rollout length and temperature. The reward functions that
+    // name a run (the reward model) are filled in by demoChain.
+    grpo: {
+      seed,
+      prompts: DEMO_DATASETS.prompts,
+      iterations: quick ? 4 : 40,
+      promptsPerIteration: 8,
+      numGenerations: 4,
+      miniBatches: 2,
+      numIterations: 2,
+      maxCompletionLength: 32,
+      temperature: 0.7,
+      learningRate: 1e-4,
+      beta: 0.04,
+      evaluation: [ORACLE],
+      sampleEvery: quick ? 2 : 10,
+      checkpointEvery: quick ? 4 : 20,
+    },
+    "grpo-oracle": {
+      seed,
+      prompts: DEMO_DATASETS.prompts,
+      iterations: quick ? 4 : 40,
+      promptsPerIteration: 8,
+      numGenerations: 4,
+      miniBatches: 2,
+      numIterations: 2,
+      maxCompletionLength: 32,
+      temperature: 0.7,
+      learningRate: 1e-4,
+      beta: 0.04,
+      rewards: [{ function: "sentiment" }, ENDED],
+      evaluation: [ORACLE],
+      sampleEvery: quick ? 2 : 10,
+      checkpointEvery: quick ? 4 : 20,
+    },
+    rloo: {
+      seed,
+      prompts: DEMO_DATASETS.prompts,
+      iterations: quick ? 4 : 40,
+      promptsPerIteration: 8,
+      numGenerations: 4,
+      miniBatches: 2,
+      numIterations: 2,
+      maxCompletionLength: 32,
+      temperature: 0.7,
+      learningRate: 1e-4,
+      beta: 0.05,
+      evaluation: [ORACLE],
+      sampleEvery: quick ? 2 : 10,
+      checkpointEvery: quick ? 4 : 20,
+    },
     evaluation: { perPrompt: quick ? 2 : 8, maxNewTokens: 32, temperature: 0.7, seed: seed + 1 },
   } as const;
+}
+
+/** The demo's gold reward, logged by every online run beside what it optimises (never optimised by PPO). */
+const ORACLE = { function: "sentiment", name: "oracle" } as const;
+/** PPO's missingEosPenalty as a reward function: −1 for a completion cut at the length limit. */
+const ENDED = { function: "ends", params: { score: 0, otherwise: -1 } } as const;
+
+export type DemoStageKey = Exclude<keyof ReturnType<typeof demoStages>, "evaluation">;
+
+/** One run of the demo chain: its config refers to the runs it consumes as `run:<key>`. */
+export interface DemoChainStep {
+  key: DemoStageKey;
+  kind: "pretrain" | "sft" | "generate" | "reward" | "ppo" | "dpo" | "grpo" | "rloo";
+  config: Record<string, unknown>;
+  /** Every input run with its role; the completions edges are the ones no config field names. */
+  inputs: [DemoStageKey, string][];
+}
+
+/**
+ * The oracle experiment as a chain, shared by `rlhf pipeline --demo` and the dashboard's demo button:
+ * pretrain → SFT → generate + oracle rankings → reward model, then from the SFT model PPO, GRPO on the
+ * reward model, GRPO on the oracle itself (no reward model), RLOO, and DPO on the rankings.
+ */
+export function demoChain(quick: boolean, seed: number): DemoChainStep[] {
+  const s = demoStages(quick, seed);
+  const rewardModel = { function: "reward_model", params: { checkpoint: "run:reward" } };
+  return [
+    { key: "pretrain", kind: "pretrain", config: { ...s.pretrain }, inputs: [] },
+    {
+      key: "sft",
+      kind: "sft",
+      config: { ...s.sft, init: "run:pretrain" },
+      inputs: [["pretrain", "checkpoint"]],
+    },
+    {
+      key: "generate",
+      kind: "generate",
+      config: { ...s.generate, checkpoint: "run:sft" },
+      inputs: [["sft", "checkpoint"]],
+    },
+    {
+      key: "reward",
+      kind: "reward",
+      config: { ...s.reward, init: "run:sft" },
+      inputs: [
+        ["sft", "checkpoint"],
+        ["generate", "completions"],
+      ],
+    },
+    {
+      key: "ppo",
+      kind: "ppo",
+      config: { ...s.ppo, policy: "run:sft", rewardModel: "run:reward" },
+      inputs: [
+        ["sft", "reference"],
+        ["reward", "reward_model"],
+      ],
+    },
+    {
+      key: "grpo",
+      kind: "grpo",
+      config: { ...s.grpo, policy: "run:sft", rewards: [rewardModel, ENDED] },
+      inputs: [
+        ["sft", "reference"],
+        ["reward", "reward_model"],
+      ],
+    },
+    {
+      key: "grpo-oracle",
+      kind: "grpo",
+      config: { ...s["grpo-oracle"], policy: "run:sft" },
+      inputs: [["sft", "reference"]],
+    },
+    {
+      key: "rloo",
+      kind: "rloo",
+      config: { ...s.rloo, policy: "run:sft", rewards: [rewardModel, ENDED] },
+      inputs: [
+        ["sft", "reference"],
+        ["reward", "reward_model"],
+      ],
+    },
+    {
+      key: "dpo",
+      kind: "dpo",
+      config: { ...s.dpo, policy: "run:sft" },
+      inputs: [
+        ["sft", "reference"],
+        ["generate", "completions"],
+      ],
+    },
+  ];
 }

@@ -1,14 +1,14 @@
 /**
- * The demo project's oracle experiment, end to end: pretrain → SFT → generate completions → oracle
- * rankings → reward model → PPO, with DPO as a second branch from the same rankings. Every stage is a
- * run of the workbench (linked by `run_inputs`, sharing a pipeline id), so the dashboard shows it as a
- * chain. At the end the SFT, PPO and DPO policies are sampled on the same held-out prompts and compared
- * by oracle score and by KL to the SFT model.
+ * The demo project's oracle experiment, end to end (the chain of @rlhf/core/demo's demoChain): pretrain →
+ * SFT → generate completions → oracle rankings → reward model, then from the SFT model PPO and GRPO on the
+ * reward model, GRPO on the oracle itself, RLOO, and DPO on the rankings. Every stage is a run of the
+ * workbench (linked by `run_inputs`, sharing a pipeline id), so the dashboard shows it as a chain. At the
+ * end every policy is sampled on the same held-out prompts and compared by oracle score and by KL to the
+ * SFT model.
  */
 import { randomUUID } from "node:crypto";
-import type { JobKind } from "@rlhf/core/configs";
 import type { Database } from "@rlhf/core/db";
-import { DEMO_DATASETS, demoStages, seedDemo } from "@rlhf/core/demo";
+import { DEMO_DATASETS, demoChain, demoStages, seedDemo } from "@rlhf/core/demo";
 import { runInputs, runs } from "@rlhf/core/schema";
 import { loadCheckpoint } from "../checkpoint";
 import { loadPrompts } from "../data";
@@ -26,11 +26,24 @@ export interface DemoPipelineOptions {
   signal?: AbortSignal;
 }
 
+/** The policies the table compares, in its order, with their labels. */
+export const DEMO_POLICIES = [
+  ["sft", "SFT"],
+  ["ppo", "PPO"],
+  ["grpo", "GRPO (RM)"],
+  ["grpo-oracle", "GRPO (oracle)"],
+  ["rloo", "RLOO"],
+  ["dpo", "DPO"],
+] as const;
+export type DemoPolicy = (typeof DEMO_POLICIES)[number][0];
+
 export interface DemoPipelineResult {
   pipelineId: string;
   runs: Record<string, string>;
   rewardModel: { evalAccuracy: number; evalPairs: number | null };
-  policies: Record<"sft" | "ppo" | "dpo", PolicyEvaluation>;
+  policies: Record<DemoPolicy, PolicyEvaluation>;
+  /** Wall time of each stage's run, in seconds. */
+  stageSeconds: Record<string, number>;
   seconds: number;
 }
 
@@ -50,18 +63,30 @@ export async function runDemoPipeline(
   const ids: Record<string, string> = {};
   await seedDemo(database.db);
 
-  /** Create the stage's run, linked to its inputs, and run it here; stop the pipeline if it fails. */
-  const stage = async (
-    key: string,
-    kind: JobKind,
-    config: Record<string, unknown>,
-    inputs: [string, string][],
-  ) => {
+  const stageSeconds: Record<string, number> = {};
+  /** `run:<stage key>` → `run:<run id>` everywhere in a config (nested reward functions included). */
+  const resolve = (value: unknown): unknown => {
+    if (typeof value === "string")
+      return value.startsWith("run:") && ids[value.slice(4)] ? `run:${ids[value.slice(4)]}` : value;
+    if (Array.isArray(value)) return value.map(resolve);
+    if (value && typeof value === "object")
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v)]));
+    return value;
+  };
+
+  // Each stage: create its run, linked to its inputs, and run it here; stop the pipeline if it fails.
+  let rm: Record<string, unknown> = {};
+  for (const { key, kind, config, inputs } of demoChain(quick, seed)) {
     options.onStage?.(key);
     if (options.signal?.aborted) throw new Error(`the pipeline was stopped before ${key}`);
     const [run] = await database.db
       .insert(runs)
-      .values({ name: `${name}-${key}`, kind, config, pipelineId })
+      .values({
+        name: `${name}-${key}`,
+        kind,
+        config: resolve(config) as Record<string, unknown>,
+        pipelineId,
+      })
       .returning({ id: runs.id });
     ids[key] = run!.id;
     if (inputs.length > 0) {
@@ -71,41 +96,25 @@ export async function runDemoPipeline(
     }
     echo(`▶ ${key} (${kind}) — run ${run!.id}`);
     const execute: ExecuteOptions = { echo: (line) => echo(`  ${line}`), signal: options.signal };
+    const stageStart = Date.now();
     const result = await executeRun(database, run!.id, execute);
+    stageSeconds[key] = (Date.now() - stageStart) / 1000;
     if (result.status !== "succeeded")
       throw new Error(`stage ${key} ${result.status}: ${result.error ?? ""}`);
-    return result.summary ?? {};
-  };
+    if (key === "reward") rm = result.summary ?? {};
+  }
   const ref = (key: string) => `run:${ids[key]}`;
 
-  await stage("pretrain", "pretrain", stages.pretrain, []);
-  await stage("sft", "sft", { ...stages.sft, init: ref("pretrain") }, [["pretrain", "checkpoint"]]);
-  await stage("generate", "generate", { ...stages.generate, checkpoint: ref("sft") }, [
-    ["sft", "checkpoint"],
-  ]);
-  const rm = await stage("reward", "reward", { ...stages.reward, init: ref("sft") }, [
-    ["sft", "checkpoint"],
-    ["generate", "completions"],
-  ]);
-  await stage("ppo", "ppo", { ...stages.ppo, policy: ref("sft"), rewardModel: ref("reward") }, [
-    ["sft", "reference"],
-    ["reward", "reward_model"],
-  ]);
-  await stage("dpo", "dpo", { ...stages.dpo, policy: ref("sft") }, [
-    ["sft", "reference"],
-    ["generate", "completions"],
-  ]);
-
-  // Evaluation: the three policies on the same held-out prompts.
+  // Evaluation: every policy on the same held-out prompts.
   options.onStage?.("evaluate");
-  echo("▶ evaluate: SFT, PPO and DPO policies on the held-out prompts");
+  echo(`▶ evaluate: ${DEMO_POLICIES.map(([, label]) => label).join(", ")} on the held-out prompts`);
   const prompts = await loadPrompts(database, DEMO_DATASETS.prompts, "eval");
   const reference = await loadCheckpoint(await resolveCheckpointRef(database, ref("sft")), {
     trainable: false,
   });
   const policies = {} as DemoPipelineResult["policies"];
   try {
-    for (const key of ["sft", "ppo", "dpo"] as const) {
+    for (const [key] of DEMO_POLICIES) {
       const policy =
         key === "sft"
           ? reference
@@ -133,6 +142,7 @@ export async function runDemoPipeline(
       evalPairs: typeof rm.pairs_eval === "number" ? rm.pairs_eval : null,
     },
     policies,
+    stageSeconds,
     seconds: (Date.now() - started) / 1000,
   };
 }
@@ -149,16 +159,19 @@ export function formatDemoSummary(result: DemoPipelineResult): string {
       result.rewardModel.evalPairs ? ` (${result.rewardModel.evalPairs} pairs)` : ""
     }`,
     "",
-    "policy   samples   oracle score (± s.e.)   Δ vs SFT (± s.e.)   KL to SFT, nats (± s.e.)   ended",
+    "policy          samples   oracle score (± s.e.)   Δ vs SFT (± s.e.)   KL to SFT, nats (± s.e.)   ended   stage time",
   ];
-  for (const key of ["sft", "ppo", "dpo"] as const) {
+  for (const [key, label] of DEMO_POLICIES) {
     const p = result.policies[key];
     const diff = p.oracleMean - sft.oracleMean;
     const diffErr = Math.sqrt(p.oracleStderr ** 2 + sft.oracleStderr ** 2);
+    const seconds = result.stageSeconds[key];
     lines.push(
-      `${key.toUpperCase().padEnd(8)} ${String(p.samples).padStart(7)}   ${`${f(p.oracleMean)} ± ${f(p.oracleStderr)}`.padStart(21)}   ${
+      `${label.padEnd(15)} ${String(p.samples).padStart(7)}   ${`${f(p.oracleMean)} ± ${f(p.oracleStderr)}`.padStart(21)}   ${
         key === "sft" ? "".padStart(17) : `${diff >= 0 ? "+" : ""}${f(diff)} ± ${f(diffErr)}`.padStart(17)
-      }   ${`${f(p.klMean)} ± ${f(p.klStderr)}`.padStart(24)}   ${f(p.endedShare * 100, 0)}%`,
+      }   ${`${f(p.klMean)} ± ${f(p.klStderr)}`.padStart(24)}   ${`${f(p.endedShare * 100, 0)}%`.padStart(5)}   ${
+        seconds === undefined ? "" : `${f(seconds / 60, 1)} min`.padStart(10)
+      }`,
     );
   }
   lines.push(

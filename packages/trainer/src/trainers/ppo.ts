@@ -4,7 +4,8 @@
  *
  *   1. rollout: sample prompts, generate responses with temperature-scaled logits, truncate after the
  *      first end-of-text;
- *   2. score: reward model on prompt + response (normalised), minus a penalty when there is no end token;
+ *   2. score: the reward model on prompt + response (normalised) and/or reward functions (rl/rewards),
+ *      minus a penalty when there is no end token; evaluation functions (the demo's oracle) are logged;
  *   3. per-token rewards: −β·KL(π‖π_ref) at every token, plus the score at the last real token;
  *   4. advantages: GAE as a reversed loop, then whitened;
  *   5. update: epochs × shuffled minibatches of the clipped policy loss and the clipped value loss;
@@ -13,52 +14,58 @@
  * The reference policy (the SFT checkpoint) and the reward model are frozen; there is no dropout.
  */
 import path from "node:path";
-import type { PpoConfig } from "@rlhf/core/configs";
-import { oracleScore } from "@rlhf/core/demo";
+import { type PpoConfig, type RewardTerm, rewardTermSchema } from "@rlhf/core/configs";
 import * as tf from "@tensorflow/tfjs";
 import { loadCheckpoint, saveCheckpoint } from "../checkpoint";
 import { loadPrompts } from "../data";
 import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
-import { entropyFromLogits, type GPT, generate, hashSeed, logProbsOf, mulberry32 } from "../model";
+import { entropyFromLogits, type GPT, hashSeed, logProbsOf, mulberry32 } from "../model";
 import { computeGae, KlController, klPerToken, maskedMean, maskedWhiten, permutation } from "../rl/ppo-math";
-import { applyNormalization, rewardScores } from "../rl/reward-model";
+import { loadRewards, type RewardBatch, type RewardSet, scoreRewards } from "../rl/rewards";
+import { type Completions, completionLogits, rolloutTensors, sampleCompletions } from "../rl/rollout";
 import type { Tokenizer } from "../tokenizer";
 import { NonFiniteLossError } from "../train/adamw";
 import { lossAndGradientsByName } from "../train/gradients";
 import { type MicroStep, runTrainingLoop, type StepOutcome } from "../train/loop";
+import { evaluationScores } from "./group-policy";
 
-/** A rollout as flat [B, T] arrays: prompt left-padded to P tokens, response right-padded to R tokens. */
-interface Rollout {
-  batch: number;
-  promptLength: number;
-  responseLength: number;
-  /** [B, P + R] token ids and attention mask. */
-  inputIds: Int32Array;
-  attention: Float32Array;
-  /** [B, R] response tokens, their mask, and per-token statistics. */
-  responses: Int32Array;
-  mask: Float32Array;
+/** A rollout: the sampled completions (rl/rollout.ts) with per-token statistics and their scores. */
+interface Rollout extends Completions {
+  /** [B, R] log-probs of the policy (old) and of the reference, values and entropy. */
   logprobs: Float32Array;
   refLogprobs: Float32Array;
   values: Float32Array;
   entropy: Float32Array;
+  /** The reward per response (missingEosPenalty applied), and every function's raw score. */
   scores: number[];
-  endedWithEos: boolean[];
+  rewardScores: Record<string, number[]>;
+  rewardMetrics: Record<string, number>;
+  /** The evaluation functions' scores (logged, not optimised), when the config lists them. */
+  evaluation?: { perFunction: Record<string, number[]>; metrics: Record<string, number> };
   prompts: string[];
-  texts: string[];
 }
 
-/** Scores of rollouts: token sequences (prompt + response) and the responses' text → one number each. */
-type Scorer = (sequences: number[][], responses: string[]) => number[];
-
-/** A reward function named in the config (`rewardFunction`), for experiments without a reward model. */
-export function rewardFunction(spec: string): (response: string) => number {
-  if (spec === "sentiment") return (response) => oracleScore(response);
-  if (spec.startsWith("contains:")) {
-    const needle = spec.slice("contains:".length);
-    return (response) => response.split(needle).length - 1;
-  }
-  throw new JobInputError(`rewardFunction "${spec}": expected "sentiment" or "contains:<text>"`);
+/**
+ * The functions PPO optimises, as one reward spec: the reward model (`rewardModel`, normalised, weight 1),
+ * the `rewardFunction` shorthand, and every term of `rewards`, summed.
+ */
+export function ppoRewardTerms(
+  config: Pick<PpoConfig, "rewardModel" | "rewardFunction" | "rewards">,
+): RewardTerm[] {
+  const terms: RewardTerm[] = [];
+  if (config.rewardModel)
+    terms.push(
+      rewardTermSchema.parse({ function: "reward_model", params: { checkpoint: config.rewardModel } }),
+    );
+  if (config.rewardFunction === "sentiment") terms.push(rewardTermSchema.parse({ function: "sentiment" }));
+  else if (config.rewardFunction?.startsWith("contains:"))
+    terms.push(
+      rewardTermSchema.parse({
+        function: "contains",
+        params: { text: config.rewardFunction.slice("contains:".length), perOccurrence: true },
+      }),
+    );
+  return [...terms, ...(config.rewards ?? [])];
 }
 
 /** The models PPO trains, with their optimiser parameters under one namespace ("policy/…", "value/…"). */
@@ -84,19 +91,16 @@ function responseStats(
 ): { logprobs: tf.Tensor2D; entropy: tf.Tensor2D; values?: tf.Tensor2D } {
   const [batch] = inputIds.shape;
   const responseLength = responses.shape[1];
-  const out = learner.policy.forward(inputIds, {
-    attentionMask: attention,
-    logits: "all",
-    returnHidden: false,
-  });
-  const vocab = out.logits!.shape[2];
-  // [B, R, V]: the logits that predict each response token, scaled by the rollout temperature.
-  const logits = tf.div(
-    tf.slice(out.logits!, [0, promptLength - 1, 0], [batch, responseLength, vocab]),
+  const out = completionLogits(
+    learner.policy,
+    inputIds,
+    attention,
+    promptLength,
+    responseLength,
     temperature,
   );
-  const logprobs = logProbsOf(logits, responses) as tf.Tensor2D;
-  const entropy = entropyFromLogits(logits) as tf.Tensor2D;
+  const logprobs = logProbsOf(out.logits, responses) as tf.Tensor2D;
+  const entropy = entropyFromLogits(out.logits) as tf.Tensor2D;
   if (!withValues) return { logprobs, entropy };
   const valueSource = learner.valueModel
     ? learner.valueModel.forward(inputIds, { attentionMask: attention, logits: "none", returnHidden: false })
@@ -106,80 +110,42 @@ function responseStats(
   return { logprobs, entropy, values };
 }
 
-function tensorsOf(r: Rollout, rows?: number[]) {
-  const pick = <T extends Int32Array | Float32Array>(data: T, width: number): T => {
-    if (!rows) return data;
-    const out = new (data.constructor as new (n: number) => T)(rows.length * width);
-    for (const [i, row] of rows.entries()) out.set(data.subarray(row * width, (row + 1) * width), i * width);
-    return out;
-  };
-  const b = rows?.length ?? r.batch;
-  const full = r.promptLength + r.responseLength;
-  return {
-    b,
-    inputIds: tf.tensor2d(pick(r.inputIds, full), [b, full], "int32"),
-    attention: tf.tensor2d(pick(r.attention, full), [b, full], "float32"),
-    responses: tf.tensor2d(pick(r.responses, r.responseLength), [b, r.responseLength], "int32"),
-    pick: (data: Float32Array) => pick(data, r.responseLength),
-  };
-}
-
 async function rollout(
-  o: { learner: Learner; reference: GPT; score: Scorer; tokenizer: Tokenizer; config: PpoConfig },
+  o: {
+    learner: Learner;
+    reference: GPT;
+    rewards: RewardSet;
+    evaluation?: RewardSet;
+    tokenizer: Tokenizer;
+    config: PpoConfig;
+  },
   prompts: string[],
   seed: number,
+  step: number,
 ): Promise<Rollout> {
   const { tokenizer, config } = o;
-  const promptIds = prompts.map((p) => tokenizer.formatChat(p).ids);
   // 1. Generate with temperature-scaled logits; rows stop after their first end-of-text.
-  const generated = await generate(o.learner.policy, promptIds, {
-    maxNewTokens: config.responseLength,
-    temperature: config.temperature,
-    seed,
-    eosTokenId: config.stopAtEos ? tokenizer.eosId : undefined,
-    padTokenId: tokenizer.padId,
-  });
-  const batch = prompts.length;
-  const P = Math.max(...promptIds.map((p) => p.length));
-  const R = Math.max(1, ...generated.tokens.map((t) => t.length));
-  const inputIds = new Int32Array(batch * (P + R)).fill(tokenizer.padId);
-  const attention = new Float32Array(batch * (P + R));
-  const responses = new Int32Array(batch * R).fill(tokenizer.padId);
-  const mask = new Float32Array(batch * R);
-  const endedWithEos: boolean[] = [];
-  for (let b = 0; b < batch; b++) {
-    const prompt = promptIds[b]!;
-    const response = generated.tokens[b]!;
-    const row = b * (P + R);
-    prompt.forEach((id, i) => {
-      inputIds[row + P - prompt.length + i] = id; // left padding
-      attention[row + P - prompt.length + i] = 1;
-    });
-    response.forEach((id, t) => {
-      inputIds[row + P + t] = id;
-      attention[row + P + t] = 1;
-      responses[b * R + t] = id;
-      mask[b * R + t] = 1;
-    });
-    endedWithEos.push(response.at(-1) === tokenizer.eosId);
-  }
+  const c = await sampleCompletions(
+    o.learner.policy,
+    tokenizer,
+    prompts.map((p) => tokenizer.formatChat(p).ids),
+    {
+      maxNewTokens: config.responseLength,
+      temperature: config.temperature,
+      seed,
+      stopAtEos: config.stopAtEos,
+    },
+  );
 
   // 2. Log-probs of the policy (old) and the reference, values, entropy — no gradients.
   const stats = tf.tidy(() => {
-    const t = tensorsOf({
-      batch,
-      promptLength: P,
-      responseLength: R,
-      inputIds,
-      attention,
-      responses,
-    } as Rollout);
+    const t = rolloutTensors(c);
     const policy = responseStats(
       o.learner,
       t.inputIds,
       t.attention,
       t.responses,
-      P,
+      c.promptLength,
       config.temperature,
       true,
     );
@@ -188,7 +154,7 @@ async function rollout(
       t.inputIds,
       t.attention,
       t.responses,
-      P,
+      c.promptLength,
       config.temperature,
       false,
     );
@@ -199,31 +165,32 @@ async function rollout(
 
   // 3. Scores of prompt + response (the score is computed on the truncated text); a penalty when a
   //    response did not end.
-  const texts = generated.tokens.map((t) => tokenizer.decode(t, { skipSpecial: true }));
-  const rawScores = o.score(
-    promptIds.map((p, b) => [...p, ...generated.tokens[b]!]),
-    texts,
-  );
-  const scores = rawScores.map((s, b) =>
-    endedWithEos[b] || !config.stopAtEos ? s : s - config.missingEosPenalty,
+  const batch: RewardBatch = {
+    prompts,
+    completions: c.texts,
+    promptIds: c.promptIds,
+    completionIds: c.completionIds,
+    ended: c.endedWithEos,
+    groups: prompts.map((_, i) => i),
+    step,
+  };
+  const scored = await scoreRewards(o.rewards, batch);
+  const evaluation = o.evaluation ? await scoreRewards(o.evaluation, batch) : undefined;
+  const scores = scored.total.map((s, b) =>
+    c.endedWithEos[b] || !config.stopAtEos ? s : s - config.missingEosPenalty,
   );
 
   return {
-    batch,
-    promptLength: P,
-    responseLength: R,
-    inputIds,
-    attention,
-    responses,
-    mask,
+    ...c,
     logprobs: stats[0]!,
     refLogprobs: stats[1]!,
     values: stats[2]!,
     entropy: stats[3]!,
     scores,
-    endedWithEos,
+    rewardScores: scored.perFunction,
+    rewardMetrics: scored.metrics,
+    evaluation,
     prompts,
-    texts,
   };
 }
 
@@ -255,7 +222,6 @@ export async function trainPpo(config: PpoConfig, ctx: JobContext): Promise<RunS
     withOptimizer: resumeDir !== undefined,
   });
   const reference = (await loadCheckpoint(policyDir, { trainable: false })).model;
-  const rm = rewardDir ? await loadCheckpoint(rewardDir, { rewardHead: true, trainable: false }) : undefined;
   const valueModel = useHead
     ? undefined
     : (
@@ -265,28 +231,24 @@ export async function trainPpo(config: PpoConfig, ctx: JobContext): Promise<RunS
       ).model;
   const { tokenizer } = policyCkpt;
   const policy = policyCkpt.model;
+  let rewardSet: RewardSet | undefined;
+  let evaluationSet: RewardSet | undefined;
   const disposeAll = () => {
-    for (const m of [policy, reference, rm?.model, valueModel]) m?.dispose();
+    for (const m of [policy, reference, valueModel]) m?.dispose();
+    rewardSet?.dispose();
+    evaluationSet?.dispose();
     if (policyCkpt.optimizerState) for (const t of policyCkpt.optimizerState.values()) t.dispose();
   };
 
   try {
-    let score: Scorer;
-    if (rm) {
-      if (rm.tokenizer.vocabSize !== tokenizer.vocabSize || rm.tokenizer.eosId !== tokenizer.eosId) {
-        throw new JobInputError(
-          `the reward model's tokenizer (${rm.tokenizer.vocabSize} tokens) is not the policy's (${tokenizer.vocabSize}); train the reward model from this policy's SFT checkpoint`,
-        );
-      }
-      if (!rm.rewardNormalization) ctx.log("the reward model has no normalisation; using raw scores", "warn");
-      score = (sequences) =>
-        rewardScores(rm.model, sequences, tokenizer.padId).map((s) =>
-          applyNormalization(s, rm.rewardNormalization),
-        );
-    } else {
-      const fn = rewardFunction(config.rewardFunction!);
-      score = (_sequences, responses) => responses.map(fn);
-    }
+    // The reward: the reward model and the functions (rl/rewards); evaluation functions are only logged.
+    const env = {
+      tokenizer,
+      resolveCheckpoint: (ref: string) => ctx.resolveCheckpoint(ref),
+      log: (message: string, level?: "info" | "warn") => ctx.log(message, level),
+    };
+    rewardSet = await loadRewards(ppoRewardTerms(config), env);
+    evaluationSet = config.evaluation.length > 0 ? await loadRewards(config.evaluation, env) : undefined;
     const prompts = await loadPrompts(ctx.database, config.prompts, "train");
     if (prompts.length === 0)
       throw new JobInputError(`prompts dataset "${config.prompts}" has no training prompts`);
@@ -321,7 +283,12 @@ export async function trainPpo(config: PpoConfig, ctx: JobContext): Promise<RunS
       // 1–2. Rollout and scores.
       const rolloutStart = performance.now();
       const batchPrompts = Array.from({ length: B }, () => prompts[Math.floor(random() * prompts.length)]!);
-      const r = await rollout({ learner, reference, score, tokenizer, config }, batchPrompts, seed);
+      const r = await rollout(
+        { learner, reference, rewards: rewardSet!, evaluation: evaluationSet, tokenizer, config },
+        batchPrompts,
+        seed,
+        iteration,
+      );
       const rolloutSeconds = (performance.now() - rolloutStart) / 1000;
       const { responseLength: R, mask } = r;
 
@@ -359,7 +326,7 @@ export async function trainPpo(config: PpoConfig, ctx: JobContext): Promise<RunS
     ): MicroStep<PpoStats> => {
       const { r } = p;
       const R = r.responseLength;
-      const t = tensorsOf(r, rows);
+      const t = rolloutTensors(r, rows);
       const old = {
         logprobs: tf.tensor2d(t.pick(r.logprobs), [t.b, R]),
         values: tf.tensor2d(t.pick(r.values), [t.b, R]),
@@ -457,7 +424,8 @@ export async function trainPpo(config: PpoConfig, ctx: JobContext): Promise<RunS
       const stat = (key: keyof PpoStats) => mean(o.stats.map((s) => s[key]));
       const meanKl = mean(klSum);
       const meanScore = mean(r.scores);
-      const oracle = r.texts.map((text) => oracleScore(text));
+      // The gold reward beside the proxy: the evaluation functions' weighted sum (the demo: the AFINN oracle).
+      const oracle = r.evaluation ? evaluationScores(config.evaluation, r.evaluation) : undefined;
       const metrics = {
         "objective/kl": meanKl,
         "objective/entropy": mean(perSequence(r.entropy)),
@@ -465,7 +433,9 @@ export async function trainPpo(config: PpoConfig, ctx: JobContext): Promise<RunS
         "objective/rlhf_reward": meanScore + mean(nonScoreSum),
         "objective/scores": meanScore,
         "objective/kl_coef": kl.value,
-        "objective/oracle_score": mean(oracle),
+        ...r.rewardMetrics,
+        ...r.evaluation?.metrics,
+        ...(oracle ? { "objective/oracle_score": mean(oracle) } : {}),
         "policy/approxkl_avg": stat("approxKl"),
         "policy/clipfrac_avg": stat("clipFrac"),
         "policy/entropy_avg": stat("entropy"),
@@ -490,11 +460,18 @@ export async function trainPpo(config: PpoConfig, ctx: JobContext): Promise<RunS
             response: r.texts[b]!,
             reward: r.scores[b],
             kl: klSum[b],
-            extra: { oracle_score: oracle[b], ended: r.endedWithEos[b] },
+            extra: {
+              ...Object.fromEntries(Object.entries(r.rewardScores).map(([name, xs]) => [name, xs[b]])),
+              ...Object.fromEntries(
+                Object.entries(r.evaluation?.perFunction ?? {}).map(([name, xs]) => [name, xs[b]]),
+              ),
+              ...(oracle ? { oracle_score: oracle[b] } : {}),
+              ended: r.endedWithEos[b],
+            },
           });
         }
         ctx.log(
-          `iteration ${iteration}: score ${meanScore.toFixed(3)}, KL ${meanKl.toFixed(3)}, oracle ${mean(oracle).toFixed(2)}`,
+          `iteration ${iteration}: score ${meanScore.toFixed(3)}, KL ${meanKl.toFixed(3)}${oracle ? `, oracle ${mean(oracle).toFixed(2)}` : ""}`,
         );
       }
       return metrics;

@@ -1,0 +1,145 @@
+/**
+ * GRPO and RLOO on the demo's oracle experiment, one setting at a time: from a finished demo pipeline's SFT
+ * model and reward model, train the demo's online stages (GRPO on the reward model, GRPO on the oracle,
+ * RLOO; PPO for comparison) with some settings changed, and sample each policy on the held-out prompts as
+ * `rlhf pipeline --demo` does, beside SFT: oracle score, Δ vs SFT, KL to SFT, share ended, wall time.
+ *
+ *   DATABASE_URL=… pnpm rlhf pipeline --demo        # once: the SFT model and the reward model
+ *   DATABASE_URL=… pnpm exec tsx bench/online-rl.ts [--stages grpo,grpo-oracle,rloo] \
+ *       [--set learningRate=2e-4 --set beta=0.02 …] [--sft demo-sft] [--reward demo-reward] [--json]
+ *
+ * Every stage trains a new run named `<stage>-bench-<time>` (kept, so the dashboard can compare them).
+ */
+import os from "node:os";
+import { openDatabase } from "../packages/core/src/db";
+import { runs } from "../packages/core/src/db/schema";
+import { DEMO_DATASETS, type DemoStageKey, demoChain, demoStages } from "../packages/core/src/demo";
+import { initBackend } from "../packages/trainer/src/backend";
+import { loadCheckpoint } from "../packages/trainer/src/checkpoint";
+import { loadPrompts } from "../packages/trainer/src/data";
+import { executeRun, resolveCheckpointRef } from "../packages/trainer/src/jobs/execute";
+import { evaluatePolicy, type PolicyEvaluation } from "../packages/trainer/src/rl/evaluate";
+
+const argv = process.argv.slice(2);
+const option = (name: string, fallback: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] ? (argv[i + 1] as string) : fallback;
+};
+const stageKeys = option("stages", "grpo,grpo-oracle,rloo").split(",") as DemoStageKey[];
+/** `--set key=value` (a JSON value, else a string), applied to every stage's config. */
+const overrides = Object.fromEntries(
+  argv
+    .flatMap((arg, i) => (arg === "--set" && argv[i + 1] ? [argv[i + 1]!] : []))
+    .map((pair) => {
+      const [key, ...rest] = pair.split("=");
+      const text = rest.join("=");
+      try {
+        return [key!, JSON.parse(text)];
+      } catch {
+        return [key!, text];
+      }
+    }),
+);
+const seed = Number(option("seed", "1234"));
+const asJson = argv.includes("--json");
+const say = (line: string) => {
+  if (!asJson) console.log(line);
+};
+
+async function main(): Promise<void> {
+  say(
+    `load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}, ${os.cpus().length} cores`,
+  );
+  const database = await openDatabase();
+  try {
+    await initBackend("wasm");
+    const refs: Record<string, string> = {
+      sft: `run:${option("sft", "demo-sft")}`,
+      reward: `run:${option("reward", "demo-reward")}`,
+    };
+    const sftPath = await resolveCheckpointRef(database, refs.sft!).catch((error: Error) => {
+      throw new Error(`${error.message}\nrun \`pnpm rlhf pipeline --demo\` first`);
+    });
+    const resolve = (value: unknown): unknown => {
+      if (typeof value === "string")
+        return value.startsWith("run:") ? (refs[value.slice(4)] ?? value) : value;
+      if (Array.isArray(value)) return value.map(resolve);
+      if (value && typeof value === "object")
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v)]));
+      return value;
+    };
+    const chain = demoChain(false, seed);
+    const prompts = await loadPrompts(database, DEMO_DATASETS.prompts, "eval");
+    // Named: the trainer's modules may exist twice in this process (tsx), each numbering models from gpt1.
+    const reference = await loadCheckpoint(sftPath, { trainable: false, name: "online-rl/reference" });
+    const evaluation = demoStages(false, seed).evaluation;
+    const rows: { policy: string; seconds: number; evaluation: PolicyEvaluation }[] = [];
+    try {
+      const evaluate = (model: typeof reference.model) =>
+        evaluatePolicy(model, reference.model, reference.tokenizer, prompts, evaluation);
+      rows.push({ policy: "SFT", seconds: 0, evaluation: await evaluate(reference.model) });
+      say(format(rows.at(-1)!, rows[0]!.evaluation));
+      for (const key of stageKeys) {
+        const step = chain.find((s) => s.key === key);
+        if (!step) throw new Error(`--stages: no demo stage "${key}"`);
+        const name = `${key}-bench-${new Date().toISOString().slice(11, 19).replace(/:/g, "")}`;
+        const config = resolve({ ...step.config, ...overrides }) as Record<string, unknown>;
+        const [run] = await database.db
+          .insert(runs)
+          .values({ name, kind: step.kind, config })
+          .returning({ id: runs.id });
+        const started = Date.now();
+        const result = await executeRun(database, run!.id, {});
+        if (result.status !== "succeeded") throw new Error(`${name} ${result.status}: ${result.error ?? ""}`);
+        const seconds = (Date.now() - started) / 1000;
+        const trained = await loadCheckpoint(await resolveCheckpointRef(database, `run:${run!.id}`), {
+          trainable: false,
+          name: `online-rl/${key}`,
+        });
+        try {
+          rows.push({ policy: name, seconds, evaluation: await evaluate(trained.model) });
+        } finally {
+          trained.model.dispose();
+        }
+        say(format(rows.at(-1)!, rows[0]!.evaluation));
+      }
+    } finally {
+      reference.model.dispose();
+    }
+    if (asJson) {
+      const plain = rows.map(({ evaluation: { examples: _examples, ...figures }, ...row }) => ({
+        ...row,
+        ...figures,
+      }));
+      console.log(JSON.stringify({ overrides, cores: os.cpus().length, loadavg: os.loadavg(), rows: plain }));
+    }
+  } finally {
+    await database.close();
+  }
+}
+
+function format(
+  row: { policy: string; seconds: number; evaluation: PolicyEvaluation },
+  sft: PolicyEvaluation,
+) {
+  const e = row.evaluation;
+  const f = (x: number, d = 2) => x.toFixed(d);
+  const diff = e.oracleMean - sft.oracleMean;
+  const diffErr = Math.sqrt(e.oracleStderr ** 2 + sft.oracleStderr ** 2);
+  return [
+    row.policy.padEnd(28),
+    `oracle ${f(e.oracleMean)} ± ${f(e.oracleStderr)}`.padEnd(22),
+    row.policy === "SFT" ? "".padEnd(20) : `Δ ${diff >= 0 ? "+" : ""}${f(diff)} ± ${f(diffErr)}`.padEnd(20),
+    `KL ${f(e.klMean)} ± ${f(e.klStderr)}`.padEnd(18),
+    `ended ${f(e.endedShare * 100, 0)}%`.padEnd(11),
+    row.policy === "SFT" ? "" : `${f(row.seconds / 60, 1)} min`,
+  ].join(" ");
+}
+
+main().catch((error) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

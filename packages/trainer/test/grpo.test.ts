@@ -1,0 +1,196 @@
+/**
+ * GRPO and RLOO end to end on a tiny random policy (real tfjs, real PostgreSQL): a `contains` reward rises,
+ * TRL's metrics are logged, tensors stay flat across rounds, a resumed run ends where an uninterrupted one
+ * does, and a reward function that fails stops the run naming it.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { generateDemo, seedDemo } from "@rlhf/core/demo";
+import { checkpoints, metrics, runs, samples } from "@rlhf/core/schema";
+import { createTestDatabase, type TestDatabase } from "@rlhf/core/testing";
+import * as tf from "@tensorflow/tfjs";
+import { and, asc, eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "../src/backend";
+import { saveCheckpoint } from "../src/checkpoint";
+import { executeRun } from "../src/jobs/execute";
+import { GPT, gptConfig } from "../src/model";
+import { trainBpe } from "../src/tokenizer";
+
+let t: TestDatabase;
+const home = mkdtempSync(path.join(os.tmpdir(), "rlhf-grpo-"));
+const policyDir = path.join(home, "policy");
+
+beforeAll(async () => {
+  process.env.RLHF_HOME = home;
+  await initBackend("wasm");
+  t = await createTestDatabase();
+  await seedDemo(t.db, { corpusSize: 100, sftSize: 20 });
+  const tokenizer = trainBpe(generateDemo({ corpusSize: 300 }).corpus, { vocabSize: 300 });
+  const policy = new GPT(
+    gptConfig("tiny", { nLayer: 1, nEmbd: 32, nHead: 2, nPositions: 64, vocabSize: tokenizer.vocabSize }),
+    { seed: 2 },
+  );
+  await saveCheckpoint(policyDir, policy, tokenizer);
+  policy.dispose();
+});
+afterAll(async () => t?.drop());
+
+/** Occurrences of "e", and the share of completions that ended (as an evaluation function). */
+const groupConfig = (extra: Record<string, unknown> = {}) => ({
+  policy: policyDir,
+  rewards: [{ function: "contains", params: { text: "e", perOccurrence: true }, name: "e_count" }],
+  evaluation: [{ function: "ends" }],
+  iterations: 12,
+  promptsPerIteration: 4,
+  numGenerations: 4,
+  maxCompletionLength: 8,
+  // As the PPO test: 4 updates a round (2 passes × 2 minibatches).
+  numIterations: 2,
+  miniBatches: 2,
+  learningRate: 1e-2,
+  sampleEvery: 4,
+  checkpointEvery: 6,
+  backend: "wasm",
+  ...extra,
+});
+
+async function series(runId: string, key: string) {
+  return (
+    await t.db
+      .select({ step: metrics.step, value: metrics.value })
+      .from(metrics)
+      .where(and(eq(metrics.runId, runId), eq(metrics.key, key)))
+      .orderBy(asc(metrics.step))
+  ).map((p) => p.value);
+}
+
+async function run(
+  kind: "grpo" | "rloo",
+  name: string,
+  config: Record<string, unknown>,
+  onProgress?: (step: number) => void,
+) {
+  const [row] = await t.db.insert(runs).values({ name, kind, config }).returning();
+  const result = await executeRun(t, row!.id, onProgress ? { onProgress } : {});
+  if (result.error) {
+    const logs = await t.pool.query("select message from run_logs where run_id = $1", [row!.id]);
+    throw new Error(`${result.error}\n${logs.rows.map((r) => r.message).join("\n")}`);
+  }
+  return row!.id;
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+describe.each(["grpo", "rloo"] as const)("%s", (kind) => {
+  it("raises a contains: reward, logs TRL's metrics and the evaluation function, keeps tensors flat", async () => {
+    const before = tf.memory().numTensors;
+    const perRound: number[] = [];
+    const id = await run(
+      kind,
+      `${kind}-toy`,
+      groupConfig(kind === "rloo" ? { numGenerations: 4 } : {}),
+      (step) => {
+        if (step >= 2 && step <= 5) perRound.push(tf.memory().numTensors);
+      },
+    );
+    expect(new Set(perRound).size).toBe(1);
+    expect(tf.memory().numTensors).toBe(before);
+
+    const reward = await series(id, "rewards/e_count/mean");
+    expect(reward).toHaveLength(12);
+    expect(mean(reward.slice(-3))).toBeGreaterThan(mean(reward.slice(0, 3)) * 1.3 + 0.3);
+    for (const key of [
+      "reward",
+      "reward_std",
+      "frac_reward_zero_std",
+      "rewards/e_count/std",
+      "rewards/ends/mean",
+      "objective/oracle_score",
+      "num_tokens",
+      "completions/mean_length",
+      "completions/clipped_ratio",
+      "entropy",
+      "clip_ratio/region_mean",
+      "clip_ratio/low_min",
+      "clip_ratio/high_max",
+      "loss",
+      "lr",
+      "grad_norm",
+    ]) {
+      expect(await series(id, key), key).toHaveLength(12);
+    }
+    if (kind === "rloo")
+      expect(await series(id, "kl"), "RLOO's default β = 0.05 measures the KL").toHaveLength(12);
+    else expect(await series(id, "kl"), "β = 0: no reference, no KL").toHaveLength(0);
+    // The second pass and minibatch are off-policy: the ratio leaves [1 − ε, 1 + ε] somewhere; the shares
+    // are shares, and a round's largest per-completion share is at least its mean.
+    const region = await series(id, "clip_ratio/region_mean");
+    expect(Math.max(...region)).toBeGreaterThan(0);
+    for (const share of region) expect(share).toBeLessThanOrEqual(1);
+    const highMean = await series(id, "clip_ratio/high_mean");
+    for (const [i, max] of (await series(id, "clip_ratio/high_max")).entries())
+      expect(max).toBeGreaterThanOrEqual(highMean[i]!);
+
+    const stored = await t.db.select().from(samples).where(eq(samples.runId, id));
+    expect(stored.length).toBeGreaterThan(0);
+    expect(stored[0]!.extra).toMatchObject({ group: 0 });
+    expect(typeof (stored[0]!.extra as Record<string, unknown>).e_count).toBe("number");
+    const saved = await t.db
+      .select()
+      .from(checkpoints)
+      .where(eq(checkpoints.runId, id))
+      .orderBy(asc(checkpoints.step));
+    expect(saved.map((c) => [c.step, c.isFinal])).toEqual([
+      [6, false],
+      [12, true],
+    ]);
+  });
+
+  it("resumes after a shutdown and ends where an uninterrupted run ends", async () => {
+    const config = groupConfig({ iterations: 6, checkpointEvery: 2, numIterations: 2, beta: 0.1 });
+    const whole = await run(kind, `${kind}-whole`, config);
+    const [cut] = await t.db
+      .insert(runs)
+      .values({ name: `${kind}-cut`, kind, config })
+      .returning();
+    const controller = new AbortController();
+    const first = await executeRun(t, cut!.id, {
+      signal: controller.signal,
+      onProgress: (step) => {
+        if (step === 3) controller.abort("shutdown");
+      },
+    });
+    expect(first.status).toBe("requeued");
+    expect((await executeRun(t, cut!.id)).status).toBe("succeeded");
+    for (const key of ["loss", "reward", "kl"]) {
+      const a = await series(whole, key);
+      const b = await series(cut!.id, key);
+      expect(b).toHaveLength(6);
+      for (const [i, value] of a.entries()) expect(b[i], `${key} at round ${i + 1}`).toBeCloseTo(value, 4);
+    }
+  });
+});
+
+describe("reward functions in a run", () => {
+  it("a user module that returns NaN fails the run naming the function and the row", async () => {
+    const module = path.join(home, "bad-reward.mjs");
+    writeFileSync(
+      module,
+      "export function nanOnSecond(prompts, completions) { return completions.map((_, i) => (i === 1 ? Number.NaN : 0)); }\n",
+    );
+    const [row] = await t.db
+      .insert(runs)
+      .values({
+        name: "grpo-nan",
+        kind: "grpo",
+        config: groupConfig({ rewards: [{ function: { module, export: "nanOnSecond" } }], iterations: 2 }),
+      })
+      .returning();
+    const result = await executeRun(t, row!.id);
+    expect(result.status).toBe("failed");
+    expect(result.error).toMatch(/reward function "nanOnSecond" at batch row 1/);
+    expect(await t.db.select().from(checkpoints).where(eq(checkpoints.runId, row!.id))).toHaveLength(0);
+  });
+});
