@@ -164,6 +164,12 @@ async function main(): Promise<void> {
     model.config.nPositions,
   );
   await measure("the primer's Fibonacci line", FIBONACCI_LINE, blockSize);
+  say(
+    `load average at the end ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
   if (asJson) {
     console.log(
       JSON.stringify(
