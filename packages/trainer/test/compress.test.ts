@@ -8,6 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
+import { checkpoints, runs } from "@rlhf/core/schema";
+import { createTestDatabase } from "@rlhf/core/testing";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type BackendInfo, initBackend } from "../src/backend";
@@ -29,6 +31,7 @@ import { numericsOfBackend } from "../src/compress/backend-numerics";
 import { compressionFact } from "../src/compress/run-facts";
 import { GPT, gptConfig, mulberry32 } from "../src/model";
 import { DEFAULT_SPECIAL_TOKENS, type Tokenizer, trainBpe } from "../src/tokenizer";
+import { runCli } from "./fixtures/processes";
 
 function randomBytes(n: number, seed: number): Uint8Array {
   const random = mulberry32(seed);
@@ -304,6 +307,53 @@ describe("compress → decompress with a GPT", () => {
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("rlhf compress run:<name> in its own process: chunks of the run's blockSize; decompress finds the run from the header", async () => {
+    const t = await createTestDatabase("rlhf_compress_cli");
+    const dir = mkdtempSync(path.join(tmpdir(), "compress-run-"));
+    try {
+      await saveCheckpoint(path.join(dir, "checkpoint"), model, tokenizer);
+      const [run] = await t.db
+        .insert(runs)
+        .values({ name: "tiny-pre", kind: "pretrain", status: "succeeded", config: { blockSize: 16 } })
+        .returning();
+      await t.db
+        .insert(checkpoints)
+        .values({ runId: run!.id, step: 10, path: path.join(dir, "checkpoint"), isFinal: true });
+      const [input, packed, restored] = ["in.txt", "in.rlz", "out.txt"].map((f) => path.join(dir, f));
+      writeFileSync(input!, text);
+      const compressed = await runCli(t.url, [
+        "compress",
+        "--checkpoint",
+        "run:tiny-pre",
+        "--json",
+        input!,
+        packed!,
+      ]);
+      expect(compressed.code, compressed.stderr).toBe(0);
+      const figures = JSON.parse(compressed.stdout) as {
+        contextTokens: number;
+        bytes: number;
+        backend: string;
+      };
+      expect(figures).toMatchObject({ contextTokens: 16, bytes: text.length });
+      expect(readHeader(readFileSync(packed!))).toMatchObject({
+        contextTokens: 16,
+        checkpoint: { ref: "run:tiny-pre" },
+      });
+      const decompressed = await runCli(t.url, ["decompress", packed!, restored!]);
+      expect(decompressed.code, decompressed.stderr).toBe(0);
+      expect(decompressed.stdout).toMatch(/bytes restored \(SHA-256 checked\)/);
+      expect(new Uint8Array(readFileSync(restored!))).toEqual(text);
+      const refused = await runCli(t.url, ["decompress", "--backend", "cpu", packed!, `${restored}.2`]);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(/this process computes on "cpu:.*rlhf decompress --backend wasm/);
+      expect(existsSync(`${restored}.2`)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await t.drop();
     }
   });
 });

@@ -53,7 +53,9 @@ async function checkpointDirectory(ref: string): Promise<{ dir: string; blockSiz
     const [run] = await database.db
       .select({ config: runs.config })
       .from(runs)
-      .where(eq(runs.name, given.slice(4)))
+      .where(
+        /^[0-9a-f-]{36}$/i.test(given.slice(4)) ? eq(runs.id, given.slice(4)) : eq(runs.name, given.slice(4)),
+      )
       .orderBy(desc(runs.createdAt))
       .limit(1);
     const blockSize = (run?.config as { blockSize?: unknown } | undefined)?.blockSize;
