@@ -108,6 +108,8 @@ describe("rlhf start (README's first command, after the install)", () => {
     const show = async () =>
       JSON.parse((await rlhf(env, ["runs", "show", "long", "--json"])).stdout) as RunDetail;
 
+    // The last checkpoint the previous round left (its Ctrl-C wrote it): where round 2 must resume.
+    let lastCheckpoint = 0;
     for (const round of [1, 2]) {
       const [dashboardPort, labelerPort] = [await freePort(), await freePort()];
       let output = "";
@@ -133,7 +135,8 @@ describe("rlhf start (README's first command, after the install)", () => {
       expect(await dashboard.text()).toContain("RLHF Workbench");
       const health = await fetch(`http://127.0.0.1:${labelerPort}/api/trpc/health.status`);
       const body = JSON.stringify(await health.json());
-      expect(body).toContain('"mode":"external"'); // the apps get the launcher's connection string
+      // The apps get the launcher's connection string, and are told it is the embedded server.
+      expect(body).toContain('"mode":"embedded"');
       expect(body).toMatch(/"datasets":[4-9]/);
 
       if (round === 1) {
@@ -141,7 +144,7 @@ describe("rlhf start (README's first command, after the install)", () => {
         expect(launched.code, launched.stderr).toBe(0);
       }
       // The worker runs it (round 2: from the checkpoint round 1 left) past a checkpoint of this attempt.
-      const before = round === 1 ? 0 : (await show()).checkpoints.at(-1)!.step;
+      const before = lastCheckpoint;
       await poll(
         async () => {
           const detail = await show();
@@ -164,6 +167,7 @@ describe("rlhf start (README's first command, after the install)", () => {
       const after = await show();
       expect(after.run.status).toBe("queued");
       expect(after.checkpoints.at(-1)!.step).toBeGreaterThan(before);
+      lastCheckpoint = after.checkpoints.at(-1)!.step;
       const logs = (await rlhf(env, ["runs", "logs", "long"])).stdout;
       expect(logs).toContain("stopped for a worker shutdown; back in the queue");
       expect(logs).not.toMatch(/attempt failed/);

@@ -78,7 +78,8 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
     db,
     pool,
     url,
-    mode: embedded ? "embedded" : "external",
+    // `rlhf start` hands its embedded server's URL to the apps and the worker, saying so: still embedded.
+    mode: embedded || process.env.RLHF_DB_MODE === "embedded" ? "embedded" : "external",
     close: async () => {
       if (closed) return;
       closed = true;

@@ -144,6 +144,7 @@ export async function start(options: StartOptions): Promise<void> {
         env: {
           ...process.env,
           DATABASE_URL: database.url,
+          RLHF_DB_MODE: database.mode,
           RLHF_HOME: home,
           NEXT_TELEMETRY_DISABLED: "1",
           PORT: String(port),
@@ -168,7 +169,7 @@ export async function start(options: StartOptions): Promise<void> {
     const bin = path.join(root, "packages", "trainer", "bin", "rlhf.mjs");
     const worker = spawn(process.execPath, [bin, "worker"], {
       cwd: root,
-      env: { ...process.env, DATABASE_URL: database.url, RLHF_HOME: home },
+      env: { ...process.env, DATABASE_URL: database.url, RLHF_DB_MODE: database.mode, RLHF_HOME: home },
       stdio: ["ignore", "inherit", "inherit"],
       detached: true,
     });
