@@ -6,7 +6,7 @@
  *   - generation, batch 16, 8-token prompts, 128 new tokens, with and without the key/value cache.
  *
  *   cd packages/trainer && npx tsx ../../bench/train-throughput.ts [--steps 5] [--workers 2]
- *     [--no-reference] [--profile] [--backend auto|tensorflow|webgpu|wasm|cpu]
+ *     [--no-reference] [--profile] [--backend auto|tensorflow|webgpu|wasm|cpu] [--batch 16] [--gen-new 128]
  *
  * Output is plain lines of figures. The machine's load average is printed first and last: other
  * processes on a 2-core machine change every figure, PyTorch's (2 threads) most. On webgpu the adapter is
@@ -34,10 +34,11 @@ const option = (name: string, fallback: string) => {
   return i >= 0 && argv[i + 1] ? (argv[i + 1] as string) : fallback;
 };
 const steps = Number(option("steps", "5"));
-const batch = 16;
+// Smaller --batch / --gen-new for a slow device (a software GPU adapter); the figures say which were used.
+const batch = Number(option("batch", "16"));
 const context = 128;
 const genPrompt = 8;
-const genNew = 128;
+const genNew = Number(option("gen-new", "128"));
 
 async function main(): Promise<void> {
   // tfjs is a dependency of @rlhf/trainer, not of the repository root: resolve it from there (the same
@@ -56,6 +57,9 @@ async function main(): Promise<void> {
   console.log(`load_average_start ${load()}`);
   const info = await initBackend(option("backend", "auto") as BackendPreference);
   console.log(`backend ${describeBackend(info)}`);
+  console.log(
+    `shapes train batch ${batch} x context ${context}; generation batch ${batch}, ${genNew} new tokens`,
+  );
   if (info.adapter) {
     const { vendor, architecture, description, software } = info.adapter;
     console.log(`adapter ${vendor} ${architecture} · ${description}${software ? " · SOFTWARE" : ""}`);
@@ -239,9 +243,14 @@ async function main(): Promise<void> {
   console.log(
     "pytorch_quiet_machine train_tokens_per_s 5400 gen_cache_tokens_per_s 1500 gen_nocache_tokens_per_s 180",
   );
-  console.log(`ratio_quiet_train ${(trainTps / 5400).toFixed(2)}`);
-  if (parallelTps !== undefined) console.log(`ratio_quiet_train_parallel ${(parallelTps / 5400).toFixed(2)}`);
-  console.log(`ratio_quiet_gen_cache ${((genTps.cache as number) / 1500).toFixed(2)}`);
+  if (software) {
+    console.log("ratio_quiet skipped: a software adapter is not compared with PyTorch");
+  } else {
+    console.log(`ratio_quiet_train ${(trainTps / 5400).toFixed(2)}`);
+    if (parallelTps !== undefined)
+      console.log(`ratio_quiet_train_parallel ${(parallelTps / 5400).toFixed(2)}`);
+    console.log(`ratio_quiet_gen_cache ${((genTps.cache as number) / 1500).toFixed(2)}`);
+  }
   console.log(`load_average_end ${load()}`);
 }
 
