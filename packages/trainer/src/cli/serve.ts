@@ -4,7 +4,7 @@
  */
 import path from "node:path";
 import { openDatabase } from "@rlhf/core/db";
-import type { BackendPreference } from "../backend";
+import { type BackendPreference, describeDevice } from "../backend";
 import { resolveCheckpointRef } from "../jobs/execute";
 import { loadServedModel, startServer } from "../serve";
 import { onStopSignals } from "../signals";
@@ -84,7 +84,7 @@ export async function serveCommand(options: ServeCommandOptions): Promise<void> 
     [
       `serving ${served.name} (${source.dir})`,
       `  model    ${config.nLayer} layers, d=${config.nEmbd}, context ${config.nPositions}, vocab ${config.vocabSize}`,
-      `  backend  ${served.backend.name} (${served.backend.device})`,
+      `  backend  ${served.backend.name} (${describeDevice(served.backend)})`,
       `  url      ${server.url}/v1`,
       `  try      ${curlExample(server.url, served.name, options.apiKey !== undefined)}`,
       "",

@@ -1,6 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import { openDatabase } from "@rlhf/core/db";
-import { initBackend } from "../backend";
+import { describeDevice, initBackend } from "../backend";
 import { loadCheckpoint } from "../checkpoint";
 import { loadTexts } from "../data";
 import { resolveCheckpointRef } from "../jobs/execute";
@@ -50,7 +50,7 @@ export async function generateCommand(options: {
     }
   }
   const backend = await initBackend(options.backend as "auto");
-  process.stderr.write(`backend: ${backend.name} (${backend.device})\n`);
+  process.stderr.write(`backend: ${backend.name} (${describeDevice(backend)})\n`);
   const { model, tokenizer } = await loadCheckpoint(dir);
   try {
     const prompts = options.prompt?.length ? options.prompt : [""];
