@@ -4,16 +4,19 @@
  * tfjs-backend-wasm keeps every tensor in one WebAssembly memory of at most 4 GiB (32-bit addresses) that
  * only grows. A step that does not fit aborts inside a kernel ("Aborted()", "memory access out of
  * bounds") after minutes of work, so trainers plan before the first step: the estimate below counts what
- * the model code keeps (see ops.ts: each custom op's `saved` tensors) and what the optimiser holds.
- * Figures are float32 bytes; the budget leaves room for the allocator's fragmentation.
+ * the model code keeps (see ops.ts: each custom op's `saved` tensors) and what the optimiser holds, with
+ * factors measured on GPT-2 small (bench/gpt2-small.ts: the heap's high-water mark after the forward and
+ * backward passes at 2 x 128 and 8 x 128 tokens). Figures are float32 bytes; the budget leaves room for
+ * the allocator's fragmentation.
  */
+import * as tf from "@tensorflow/tfjs";
 import type { GPTConfig } from "../model/config";
 import type { GPT } from "../model/gpt";
 
 /** The wasm heap's hard limit (4 GiB). */
 export const WASM_HEAP_LIMIT = 4 * 1024 ** 3;
 /** What a plan may use of it: the rest is the allocator's fragmentation and small tensors. */
-export const WASM_HEAP_BUDGET = Math.floor(0.85 * WASM_HEAP_LIMIT);
+export const WASM_HEAP_BUDGET = Math.floor(0.8 * WASM_HEAP_LIMIT);
 
 const F32 = 4;
 /** Rows per chunk of the fused LM head (ops.ts LM_HEAD_CHUNK_ROWS). */
@@ -58,19 +61,24 @@ export function estimateTrainingMemory(input: TrainingMemoryInput): TrainingMemo
   const tokens = microBatch * seqLen;
   // Kept per token and layer for the backward pass (ops.ts): layer norms' x̂ (2d), q, k, v (3d), the
   // attention probabilities (nh·T), the inputs of c_attn, attn.c_proj, c_fc (d each) and mlp.c_proj (4d),
-  // GELU's input (4d); LoRA keeps the same (its adapters save the inputs the frozen products do not).
-  const perTokenLayer = 16 * d + config.nHead * seqLen;
+  // GELU's input (4d) — 16d; measured, the heap grows by about 36d + nh·T per token and layer (tfjs keeps
+  // the outputs of recorded ops too). LoRA keeps the same (its adapters save the inputs the frozen
+  // products do not).
+  const perTokenLayer = 36 * d + config.nHead * seqLen;
   const lmHead = input.fusedLmHead ? vocab : 3 * vocab; // logits only, or logits + softmax + one-hot
   const activations = F32 * tokens * (config.nLayer * perTokenLayer + lmHead + 2 * d);
-  // Transients of the backward pass: a chunk of dz [256, V] (all N rows unfused), the LM head's [V, d]
-  // weight gradient and its running sum when the embedding trains, attention's dP and dS, a few [N, 4d].
+  // The backward pass: tfjs keeps every op's incoming gradient until the pass ends (~18d per token and
+  // layer), plus a chunk of dz [256, V] (all N rows unfused), the LM head's [V, d] weight gradient and
+  // its running sum when the embedding trains, attention's dP and dS.
   const dzRows = input.fusedLmHead ? Math.min(LM_HEAD_CHUNK_ROWS, tokens) : tokens;
   const backward =
     F32 *
     (2 * dzRows * vocab +
       (input.embeddingTrained ? 2 * vocab * d : 0) +
-      tokens * (2 * config.nHead * seqLen + 8 * d));
-  const weights = F32 * (input.totalParams + vocab * d); // + the LM head's cached transpose wteᵀ
+      tokens * (config.nLayer * 18 * d + 2 * config.nHead * seqLen));
+  // The weights, the LM head's cached transpose wteᵀ, and XNNPACK's packed copy of every matrix it
+  // multiplies by (kept with its operator for as long as the weight lives).
+  const weights = F32 * 2 * (input.totalParams + vocab * d);
   const gradients = F32 * input.trainableParams * (input.accumulation > 1 ? 2 : 1);
   const optimizer = input.optimizer === "heap" ? 2 * F32 * input.trainableParams : 0;
   // The update: tfjs AdamW makes ~5 temporaries the size of a parameter, HostAdamW one new copy.
@@ -145,4 +153,14 @@ export function memoryInputOf(
     largestTrainable: Math.max(0, ...trainable.map((v) => v.size)),
     embeddingTrained: model.param("wte.weight").trainable,
   };
+}
+
+/**
+ * Bytes of the wasm heap now: WebAssembly memory only grows, so this is the high-water mark of the process
+ * so far. Undefined on other backends.
+ */
+export function wasmHeapBytes(): number | undefined {
+  const backend =
+    tf.getBackend() === "wasm" ? (tf.backend() as { wasm?: { HEAPU8?: Uint8Array } }) : undefined;
+  return backend?.wasm?.HEAPU8?.buffer.byteLength;
 }
