@@ -4,6 +4,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type RewardTermInput, rewardFunctions, rewardTermSchema } from "@rlhf/core/configs";
 import { generateDemo } from "@rlhf/core/demo";
+import { runs } from "@rlhf/core/schema";
+import { createTestDatabase, type TestDatabase } from "@rlhf/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHECKPOINT_FILES, loadCheckpoint, saveCheckpoint } from "../src/checkpoint";
 import { GPT, gptConfig } from "../src/model";
@@ -362,5 +364,29 @@ describe("rlhf rewards", () => {
       required: false,
       description: expect.stringContaining("what the length counts"),
     });
+  });
+});
+
+describe("rlhf train with a user's reward function", () => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await createTestDatabase();
+  });
+  afterAll(async () => t?.drop());
+
+  it("refuses a missing export before recording a run", async () => {
+    const config = path.join(dir, "grpo.json");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        policy: dir,
+        rewards: [{ function: { module: path.join(dir, "mine.ts"), export: "brevty" } }],
+      }),
+    );
+    const refused = await runCli(t.url, ["train", "grpo", "--config", config]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("rewards.0.function.export: ");
+    expect(refused.stderr).toContain('exports nothing named "brevty"; its functions: brevity');
+    expect(await t.db.select().from(runs)).toEqual([]);
   });
 });

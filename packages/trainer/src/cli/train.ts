@@ -4,6 +4,7 @@
  */
 import { type JobKind, parseJobConfig } from "@rlhf/core/configs";
 import { openDatabase } from "@rlhf/core/db";
+import { checkRewardSpec } from "@rlhf/core/rewards";
 import { runs } from "@rlhf/core/schema";
 import { SingleBar } from "cli-progress";
 import { executeRun } from "../jobs/execute";
@@ -11,7 +12,12 @@ import { onStopSignals } from "../signals";
 import { configFromOptions } from "./config-flags";
 
 export async function trainCommand(kind: JobKind, options: Record<string, unknown>): Promise<void> {
-  const config = parseJobConfig(kind, configFromOptions(kind, options));
+  // As at launch: a reward module that is missing or lacks the export is refused before a run is recorded.
+  const config = await checkRewardSpec(
+    parseJobConfig(kind, configFromOptions(kind, options)),
+    process.cwd(),
+    kind,
+  );
   const database = await openDatabase();
   const controller = new AbortController();
   onStopSignals(
