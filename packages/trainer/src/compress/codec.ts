@@ -70,7 +70,7 @@ export interface CompressOptions extends CoderOptions {
 export interface CompressResult {
   file: Uint8Array;
   header: CompressedHeader;
-  /** −log₂ of the model's float probabilities of the tokens, summed: the ideal code length. */
+  /** −log₂ of the model's float probabilities of the tokens (before quantising), summed: the ideal code length. */
   modelBits: number;
   /** −log₂ of the quantised probabilities actually coded, summed. */
   quantisedBits: number;
@@ -140,7 +140,7 @@ async function codeTokens(
   model: GPT,
   startId: number,
   plan: CodingPlan,
-  code: (index: number, cumulative: CumulativeFrequencies) => number,
+  code: (index: number, cumulative: CumulativeFrequencies, probability: (token: number) => number) => number,
   bytesOf: (token: number) => number,
   options: CoderOptions,
 ): Promise<void> {
@@ -177,7 +177,7 @@ async function codeTokens(
           // Lanes whose chunk has ended (the last chunk is short) are fed <|endoftext|> and not coded.
           if (index >= tokens) continue;
           quantiseDistribution(probabilities, lane * vocab, vocab, cumulative);
-          const token = code(index, cumulative);
+          const token = code(index, cumulative, (t) => probabilities[lane * vocab + t]!);
           inputs[lane] = token;
           bytesDone += bytesOf(token);
         }
@@ -224,10 +224,12 @@ export async function compress(
     model,
     tokenizer.eosId,
     { tokens: ids.length, contextTokens, lanes, bytes: input.length },
-    (index, cumulative) => {
+    (index, cumulative, probability) => {
       const token = ids[index]!;
       encoder.encode(cumulative, token);
       quantisedBits += bitsOf(cumulative, token);
+      // A probability that underflowed float32 counts as its smallest value, 2^-149.
+      modelBits -= Math.log2(Math.max(probability(token), 2 ** -149));
       return token;
     },
     (token) => table[token]!.length,
@@ -251,32 +253,7 @@ export async function compress(
     contentSha256: await sha256Hex(input),
     payloadBytes: payload.length,
   };
-  modelBits = await idealBits(model, tokenizer, ids, contextTokens);
   return { file: await writeCompressed(header, payload), header, modelBits, quantisedBits };
-}
-
-/**
- * The ideal code length of `ids` under the model with the same chunking, in one batched forward pass per
- * chunk (its float probabilities, not the quantised ones): what the coder's output is measured against.
- */
-async function idealBits(model: GPT, tokenizer: Tokenizer, ids: number[], contextTokens: number) {
-  let bits = 0;
-  for (let start = 0; start < ids.length; start += contextTokens) {
-    const chunk = ids.slice(start, start + contextTokens);
-    const inputs = [tokenizer.eosId, ...chunk.slice(0, -1)];
-    const logProbs = tf.tidy(() => {
-      const logits = model.forward(tf.tensor2d([inputs], undefined, "int32"), { returnHidden: false })
-        .logits!; // [1, T, V]
-      return tf.logSoftmax(logits).squeeze([0]) as tf.Tensor2D; // [T, V]
-    });
-    const values = (await logProbs.data()) as Float32Array;
-    const vocab = logProbs.shape[1];
-    logProbs.dispose();
-    chunk.forEach((token, t) => {
-      bits -= values[t * vocab + token]! / Math.LN2;
-    });
-  }
-  return bits;
 }
 
 export interface DecompressOptions extends CoderOptions {
