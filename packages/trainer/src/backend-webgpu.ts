@@ -16,9 +16,10 @@
  * Synchronous reads (`dataSync()`, which the trainers use for their losses): tfjs-backend-webgpu reads
  * synchronously by drawing through an OffscreenCanvas, which Node lacks ("OffscreenCanvas is not defined"),
  * and WebGPU has no blocking map. dawn.node completes a map in `instance.ProcessEvents()`, which it runs from
- * callbacks it schedules with the global `setImmediate`. `syncReads` notes those callbacks (only the ones
- * scheduled from inside a call into Dawn) so that `readSync` can map a staging buffer and run them itself
- * until the map is done — the same copy-and-map as tfjs's asynchronous `read`, waited for in place.
+ * callbacks it schedules with the global `setImmediate`. `hookDawnScheduling` notes those callbacks (only
+ * the ones scheduled from inside a call into Dawn), so that the backend's `readSync` (`readSynchronously`)
+ * can map a staging buffer and run them itself until the map is done — the same copy-and-map as tfjs's
+ * asynchronous `read`, waited for in place.
  * `await tensor.data()` stays the better read on a GPU: it lets the event loop run meanwhile.
  *
  * Kernel fix (`patchWebgpuKernels`): tfjs-backend-webgpu 4.22's `AddN` binds every input as a storage
