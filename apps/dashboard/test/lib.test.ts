@@ -315,7 +315,7 @@ describe("config form", () => {
       { path: "maxSteps", message: expect.stringMatching(/>=\s*1/) },
     ]);
     expect(validateConfig("ppo", { policy: "run:x" })).toEqual([
-      { path: "rewardModel", message: expect.stringMatching(/exactly one/) },
+      { path: "rewardModel", message: expect.stringMatching(/give a reward: rewardModel/) },
     ]);
   });
 
