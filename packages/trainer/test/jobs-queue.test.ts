@@ -173,16 +173,18 @@ describe("cancel", () => {
 });
 
 describe("crash recovery", () => {
-  it("a run whose worker stopped heartbeating is re-queued, and failed after maxAttempts losses", async () => {
+  it("a run whose worker stopped heartbeating is re-queued as an interruption, not a failure; failed after maxInterruptions", async () => {
     const launched = await launchRun(t, { kind: "pretrain", config: tiny });
+    const reap = { staleAfterSeconds: 30, maxAttempts: 1, maxInterruptions: 3 };
     for (let attempt = 1; attempt <= 3; attempt++) {
       const claim = (await claimRun(t, boss, attempt % 2 ? w1 : w2))!;
       expect(claim.run.id).toBe(launched.id);
-      expect(claim.failures).toBe(attempt - 1);
+      // Lost workers are not the run's failures: maxAttempts 1 would have failed it at the first.
+      expect(claim).toMatchObject({ failures: 0, interruptions: attempt - 1 });
       // A live heartbeat is left alone.
-      expect(await reapStaleRuns(t, boss, { staleAfterSeconds: 30, maxAttempts: 3 })).toEqual([]);
+      expect(await reapStaleRuns(t, boss, reap)).toEqual([]);
       await t.pool.query("update runs set heartbeat_at = now() - interval '31 seconds'");
-      const [reaped] = await reapStaleRuns(t, boss, { staleAfterSeconds: 30, maxAttempts: 3 });
+      const [reaped] = await reapStaleRuns(t, boss, reap);
       expect(reaped!.outcome).toBe(attempt < 3 ? "requeued" : "failed");
       const { rows } = await t.pool.query("select state from pgboss.job where id = $1", [claim.jobId]);
       expect(rows[0].state).toBe("failed");
@@ -190,10 +192,11 @@ describe("crash recovery", () => {
     const run = await runRow(launched.id);
     expect(run.status).toBe("failed");
     expect(run.error).toMatch(
-      /^failed 3 times: worker w1 on host-a stopped heartbeating \(last heartbeat 3\d s ago\)/,
+      /^interrupted 3 times: worker w1 on host-a stopped heartbeating \(last heartbeat 3\d s ago\)/,
     );
     const logs = await t.db.select().from(runLogs).where(eq(runLogs.runId, launched.id));
-    expect(logs.filter((l) => l.message.startsWith("attempt failed"))).toHaveLength(3);
+    expect(logs.filter((l) => l.message.startsWith("attempt interrupted"))).toHaveLength(3);
+    expect(logs.filter((l) => l.message.startsWith("attempt failed"))).toHaveLength(0);
   });
 
   it("settles a job process's exit: final state, shutdown hand-back, crash, lost run", async () => {
@@ -249,11 +252,11 @@ describe("crash recovery", () => {
   it("a worker restarted under the same id recovers its runs without waiting for the heartbeat", async () => {
     const launched = await launchRun(t, { kind: "pretrain", config: tiny });
     await claimRun(t, boss, w1);
-    expect(await recoverOwnRuns(t, boss, "w2", 3)).toEqual([]);
-    expect(await recoverOwnRuns(t, boss, "w1", 3)).toEqual([
+    expect(await recoverOwnRuns(t, boss, "w2")).toEqual([]);
+    expect(await recoverOwnRuns(t, boss, "w1")).toEqual([
       { runId: launched.id, name: launched.name, outcome: "requeued" },
     ]);
-    expect((await claimRun(t, boss, w1))?.failures).toBe(1);
+    expect(await claimRun(t, boss, w1)).toMatchObject({ failures: 0, interruptions: 1 });
   });
 
   it("a queued run whose job went missing gets a new one", async () => {

@@ -141,7 +141,9 @@ describe("rlhf worker", () => {
       expect.stringMatching(`resuming from step ${resumedFrom}$`),
     );
     expect(logs.map((l) => l.message)).toContainEqual(
-      expect.stringMatching(/attempt failed \(1 of at most 3\): worker w-crash-1 on .* stopped heartbeating/),
+      expect.stringMatching(
+        /attempt interrupted \(1 of at most 10; not counted as a failure\): worker w-crash-1 on .* stopped heartbeating/,
+      ),
     );
     const { rows } = await t.pool.query(
       "select min(step)::int as first from metrics where run_id = $1 and key = 'loss' and wall_time > $2",

@@ -33,8 +33,13 @@ const JOB_EXPIRE_SECONDS = 23 * 60 * 60;
 
 export interface RunJobData {
   runId: string;
-  /** Attempts of this run that ended in a crash or a lost worker (a shutdown does not count). */
+  /** Attempts of this run that ended in a crash of its job process (a shutdown does not count). */
   failures: number;
+  /**
+   * Attempts cut short by the infrastructure — a lost or restarted worker, a database out of reach —
+   * which do not count as failures; kept only when there were any.
+   */
+  interruptions?: number;
 }
 
 /** Anything that runs a query: the pool, or a client inside a transaction. */
@@ -132,7 +137,8 @@ export async function runJobData(
     [RUN_QUEUES, jobId],
   );
   const data = rows[0]?.data as Partial<RunJobData> | undefined;
-  return { runId, failures: Number(data?.failures ?? 0) };
+  const interruptions = Number(data?.interruptions ?? 0);
+  return { runId, failures: Number(data?.failures ?? 0), ...(interruptions > 0 ? { interruptions } : {}) };
 }
 
 /** Close the job of a run of `kind` (if it is still open) in the caller's transaction. */

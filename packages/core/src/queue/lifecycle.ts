@@ -4,8 +4,9 @@
  *   queued ──claim──▶ running ──▶ succeeded | failed | cancelled      (written by the job process)
  *     ▲                  │
  *     └── re-queue ◀─────┘  worker shutdown or database outage (checkpointed, handed back by the job
- *                           process), interrupted (the job process could not reach the database: not a
- *                           failure), crash or lost worker (a failed attempt)
+ *                           process); an interruption — a lost or restarted worker, a job process that
+ *                           could not reach the database — counted apart (`maxInterruptions`); a crash of
+ *                           the job process, a failed attempt (`maxAttempts`)
  *
  * Each transition is one transaction that locks the run's row and replaces or closes its pg-boss job, so
  * the row and the queue never disagree. A job whose id is not the run's `job_id` any more is stale (its
@@ -41,6 +42,8 @@ export interface Claim {
   jobId: string;
   /** Failed attempts before this one. */
   failures: number;
+  /** Attempts before this one that the infrastructure cut short (not counted as failures). */
+  interruptions: number;
 }
 
 type Final = Extract<RunStatus, "succeeded" | "failed" | "cancelled">;
@@ -90,7 +93,8 @@ export async function claimRun(
           return { claim: null, again: true };
         }
         if (gate.waiting) {
-          await requeue(tx, boss, run, job.data.failures ?? 0, options.inputRecheckSeconds ?? 30);
+          const counts = await runJobData(tx.client, run.id, job.id);
+          await requeue(tx, boss, run, counts, options.inputRecheckSeconds ?? 30);
           return { claim: null, again: true };
         }
         const [claimed] = await tx.db
@@ -104,7 +108,13 @@ export async function claimRun(
           })
           .where(eq(runs.id, run.id))
           .returning();
-        return { claim: { run: claimed!, jobId: job.id, failures: job.data.failures ?? 0 }, again: false };
+        const claim: Claim = {
+          run: claimed!,
+          jobId: job.id,
+          failures: job.data.failures ?? 0,
+          interruptions: job.data.interruptions ?? 0,
+        };
+        return { claim, again: false };
       });
     } catch (error) {
       if (error instanceof RunBusy) return null;
@@ -186,7 +196,14 @@ export type AttemptOutcome = Final | "requeued" | "lost";
 export async function settleAttempt(
   database: Database,
   boss: PgBoss,
-  options: { runId: string; jobId: string; workerId: string; exit: AttemptExit; maxAttempts: number },
+  options: {
+    runId: string;
+    jobId: string;
+    workerId: string;
+    exit: AttemptExit;
+    maxAttempts: number;
+    maxInterruptions?: number;
+  },
 ): Promise<AttemptOutcome> {
   const { runId, jobId, workerId, exit } = options;
   return transaction(database, async (tx) => {
@@ -195,7 +212,7 @@ export async function settleAttempt(
     const data = await runJobData(tx.client, run.id, jobId);
     if (run.status === "queued") {
       // The job process checkpointed and handed the run back (worker shutdown): a new job, no failure.
-      await requeue(tx, boss, run, data.failures);
+      await requeue(tx, boss, run, data);
       return "requeued";
     }
     if (run.status !== "running") {
@@ -210,14 +227,7 @@ export async function settleAttempt(
       return "cancelled";
     }
     if (exit.interrupted) {
-      await log(
-        tx,
-        run.id,
-        `attempt interrupted: ${exit.interrupted}; re-queued (not counted as a failure)`,
-        "warn",
-      );
-      await requeue(tx, boss, run, data.failures);
-      return "requeued";
+      return interruptAttempt(tx, boss, run, data, exit.interrupted, options.maxInterruptions);
     }
     if (exit.stoppedFor === "shutdown") {
       await log(
@@ -225,10 +235,10 @@ export async function settleAttempt(
         run.id,
         "worker shutdown: the job process did not stop in time and was killed; re-queued",
       );
-      await requeue(tx, boss, run, data.failures);
+      await requeue(tx, boss, run, data);
       return "requeued";
     }
-    return failAttempt(tx, boss, run, data.failures, `job process ${describeExit(exit)}`, {
+    return failAttempt(tx, boss, run, data, `job process ${describeExit(exit)}`, {
       logTail: exit.logTail,
       maxAttempts: options.maxAttempts,
     });
@@ -239,11 +249,20 @@ export interface ReapOptions {
   /** A running run whose heartbeat is older than this has lost its worker. */
   staleAfterSeconds: number;
   maxAttempts: number;
+  /** Lost workers after which a run is failed instead of re-queued (default MAX_INTERRUPTIONS). */
+  maxInterruptions?: number;
 }
 
 /**
+ * Interruptions (lost workers, a database out of reach) a run may have before it is failed: they are not
+ * the run's fault, but a run that keeps taking its worker down with it (memory, say) must not loop forever.
+ */
+export const MAX_INTERRUPTIONS = 10;
+
+/**
  * Every worker runs this now and then. Runs whose worker stopped heartbeating (killed, machine lost) are
- * re-queued to resume from their last checkpoint — or failed after `maxAttempts` such losses; queued runs
+ * re-queued to resume from their last checkpoint — an interruption, not a failure of the run; failed
+ * after `maxInterruptions` of them; queued runs
  * whose job went missing get a new one. Rows another worker is reaping are skipped, never waited for.
  */
 export async function reapStaleRuns(
@@ -278,9 +297,7 @@ export async function reapStaleRuns(
       const reason =
         `worker ${run.workerId ?? "?"} on ${run.workerHost ?? "?"} stopped heartbeating` +
         (seconds !== undefined ? ` (last heartbeat ${seconds} s ago)` : "");
-      const outcome = await failAttempt(tx, boss, run, data.failures, reason, {
-        maxAttempts: options.maxAttempts,
-      });
+      const outcome = await interruptAttempt(tx, boss, run, data, reason, options.maxInterruptions);
       reaped.push({ runId: run.id, name: run.name, outcome });
     }
 
@@ -299,7 +316,7 @@ export async function reapStaleRuns(
     for (const { id } of orphans) {
       const [run] = await tx.db.select().from(runs).where(eq(runs.id, id));
       const data = await runJobData(tx.client, id, run!.jobId);
-      await requeue(tx, boss, run!, data.failures);
+      await requeue(tx, boss, run!, data);
       reaped.push({ runId: id, name: run!.name, outcome: "resent" });
     }
     return reaped;
@@ -314,7 +331,7 @@ export async function recoverOwnRuns(
   database: Database,
   boss: PgBoss,
   workerId: string,
-  maxAttempts: number,
+  maxInterruptions = MAX_INTERRUPTIONS,
 ): Promise<{ runId: string; name: string; outcome: AttemptOutcome }[]> {
   return transaction(database, async (tx) => {
     const mine = await tx.db
@@ -331,7 +348,7 @@ export async function recoverOwnRuns(
       }
       const data = await runJobData(tx.client, run.id, run.jobId);
       const reason = `worker ${workerId} restarted while running it`;
-      const outcome = await failAttempt(tx, boss, run, data.failures, reason, { maxAttempts });
+      const outcome = await interruptAttempt(tx, boss, run, data, reason, maxInterruptions);
       recovered.push({ runId: run.id, name: run.name, outcome });
     }
     return recovered;
@@ -347,11 +364,11 @@ async function failAttempt(
   tx: Tx,
   boss: PgBoss,
   run: RunRecord,
-  failuresBefore: number,
+  counts: RunJobData,
   reason: string,
   options: { logTail?: string; maxAttempts: number },
 ): Promise<AttemptOutcome> {
-  const failures = failuresBefore + 1;
+  const failures = counts.failures + 1;
   await log(tx, run.id, `attempt failed (${failures} of at most ${options.maxAttempts}): ${reason}`, "error");
   if (failures >= options.maxAttempts) {
     await finishRun(tx, boss, run, "failed", {
@@ -365,23 +382,58 @@ async function failAttempt(
     .update(runs)
     .set({ error: reason, ...(options.logTail ? { logTail: options.logTail } : {}) })
     .where(eq(runs.id, run.id));
-  await requeue(tx, boss, run, failures, 0, "fail");
+  await requeue(tx, boss, run, { ...counts, failures }, 0, "fail");
   return "requeued";
 }
 
-/** Back to the queue with a new job (the old one closed), optionally deferred. */
+/**
+ * An attempt the infrastructure cut short: re-queued without counting against `maxAttempts`, or failed
+ * after `maxInterruptions` of them (a run that keeps taking its worker down must not loop forever).
+ */
+async function interruptAttempt(
+  tx: Tx,
+  boss: PgBoss,
+  run: RunRecord,
+  counts: RunJobData,
+  reason: string,
+  maxInterruptions = MAX_INTERRUPTIONS,
+): Promise<AttemptOutcome> {
+  const interruptions = (counts.interruptions ?? 0) + 1;
+  await log(
+    tx,
+    run.id,
+    `attempt interrupted (${interruptions} of at most ${maxInterruptions}; not counted as a failure): ${reason}`,
+    "warn",
+  );
+  if (interruptions >= maxInterruptions) {
+    await finishRun(tx, boss, run, "failed", {
+      error: `interrupted ${interruptions} times: ${reason}`,
+      jobClosing: "fail",
+    });
+    return "failed";
+  }
+  await tx.db.update(runs).set({ error: reason }).where(eq(runs.id, run.id));
+  await requeue(tx, boss, run, { ...counts, interruptions }, 0, "fail");
+  return "requeued";
+}
+
+/** Back to the queue with a new job carrying `counts` (the old one closed), optionally deferred. */
 async function requeue(
   tx: Tx,
   boss: PgBoss,
   run: RunRecord,
-  failures: number,
+  counts: Pick<RunJobData, "failures" | "interruptions">,
   delaySeconds = 0,
   oldJob: "complete" | "fail" = "complete",
 ): Promise<void> {
   const jobId = await sendRunJob(
     boss,
     tx.client,
-    { runId: run.id, failures },
+    {
+      runId: run.id,
+      failures: counts.failures,
+      ...(counts.interruptions ? { interruptions: counts.interruptions } : {}),
+    },
     { kind: run.kind, startAfterSeconds: delaySeconds },
   );
   await closeRunJob(boss, tx.client, run, oldJob);
@@ -471,7 +523,7 @@ export async function settleDependents(tx: Tx, boss: PgBoss, parentRunId: string
     if (gate.failed) await finishRun(tx, boss, run, "failed", { error: gate.failed });
     else if (!gate.waiting) {
       const data = await runJobData(tx.client, run.id, run.jobId);
-      await requeue(tx, boss, run, data.failures);
+      await requeue(tx, boss, run, data);
     }
   }
 }

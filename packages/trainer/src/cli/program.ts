@@ -266,7 +266,7 @@ export function buildProgram(): Command {
       "re-queue running runs whose worker has not heartbeaten for this long",
       "30",
     )
-    .option("--max-attempts <n>", "fail a run after this many crashed or lost attempts", "3")
+    .option("--max-attempts <n>", "fail a run after this many crashed attempts (lost workers count apart, up to 10)", "3")
     .option("--poll <ms>", "heartbeat, cancel and queue poll period", "1000")
     .option("--cancel-grace <ms>", "kill a cancelled job that has not stopped after this", "3000")
     .option(

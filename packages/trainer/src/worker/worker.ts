@@ -142,7 +142,7 @@ export class Worker {
       concurrency: this.options.concurrency,
       serveSlots: this.options.serveSlots,
     });
-    for (const r of await recoverOwnRuns(this.database, this.boss, this.workerId, this.options.maxAttempts)) {
+    for (const r of await recoverOwnRuns(this.database, this.boss, this.workerId)) {
       this.emit({ type: "reaped", runId: r.runId, name: r.name, outcome: r.outcome });
     }
     this.loop = this.run();
