@@ -227,7 +227,10 @@ export async function settleAttempt(
       return "cancelled";
     }
     if (exit.interrupted) {
-      return interruptAttempt(tx, boss, run, data, exit.interrupted, options.maxInterruptions);
+      return countAttempt(tx, boss, run, data, exit.interrupted, {
+        kind: "interruption",
+        max: options.maxInterruptions,
+      });
     }
     if (exit.stoppedFor === "shutdown") {
       await log(
@@ -238,9 +241,10 @@ export async function settleAttempt(
       await requeue(tx, boss, run, data);
       return "requeued";
     }
-    return failAttempt(tx, boss, run, data, `job process ${describeExit(exit)}`, {
+    return countAttempt(tx, boss, run, data, `job process ${describeExit(exit)}`, {
+      kind: "failure",
+      max: options.maxAttempts,
       logTail: exit.logTail,
-      maxAttempts: options.maxAttempts,
     });
   });
 }
@@ -297,7 +301,10 @@ export async function reapStaleRuns(
       const reason =
         `worker ${run.workerId ?? "?"} on ${run.workerHost ?? "?"} stopped heartbeating` +
         (seconds !== undefined ? ` (last heartbeat ${seconds} s ago)` : "");
-      const outcome = await interruptAttempt(tx, boss, run, data, reason, options.maxInterruptions);
+      const outcome = await countAttempt(tx, boss, run, data, reason, {
+        kind: "interruption",
+        max: options.maxInterruptions,
+      });
       reaped.push({ runId: run.id, name: run.name, outcome });
     }
 
@@ -348,7 +355,10 @@ export async function recoverOwnRuns(
       }
       const data = await runJobData(tx.client, run.id, run.jobId);
       const reason = `worker ${workerId} restarted while running it`;
-      const outcome = await interruptAttempt(tx, boss, run, data, reason, maxInterruptions);
+      const outcome = await countAttempt(tx, boss, run, data, reason, {
+        kind: "interruption",
+        max: maxInterruptions,
+      });
       recovered.push({ runId: run.id, name: run.name, outcome });
     }
     return recovered;
@@ -359,61 +369,53 @@ export async function recoverOwnRuns(
 // Shared steps (inside a transaction that holds the run's row)
 // ---------------------------------------------------------------------------------------------------
 
-/** A failed attempt: re-queued to resume from the last checkpoint, or failed for good after `maxAttempts`. */
-async function failAttempt(
+/**
+ * An attempt that ended early, counted as what it was: a `failure` of the run (its job process crashed),
+ * or an `interruption` by the infrastructure (a lost worker, a database out of reach), which does not
+ * count against `maxAttempts`. Re-queued to resume from the last checkpoint, or failed for good once the
+ * count reaches its limit (a run that keeps taking its worker down must not loop forever either).
+ */
+async function countAttempt(
   tx: Tx,
   boss: PgBoss,
   run: RunRecord,
   counts: RunJobData,
   reason: string,
-  options: { logTail?: string; maxAttempts: number },
+  as: { kind: "failure"; max: number; logTail?: string } | { kind: "interruption"; max?: number },
 ): Promise<AttemptOutcome> {
-  const failures = counts.failures + 1;
-  await log(tx, run.id, `attempt failed (${failures} of at most ${options.maxAttempts}): ${reason}`, "error");
-  if (failures >= options.maxAttempts) {
+  const failure = as.kind === "failure";
+  const max = as.max ?? MAX_INTERRUPTIONS;
+  const n = (failure ? counts.failures : (counts.interruptions ?? 0)) + 1;
+  const logTail = failure ? as.logTail : undefined;
+  await log(
+    tx,
+    run.id,
+    failure
+      ? `attempt failed (${n} of at most ${max}): ${reason}`
+      : `attempt interrupted (${n} of at most ${max}; not counted as a failure): ${reason}`,
+    failure ? "error" : "warn",
+  );
+  if (n >= max) {
+    const times = failure ? `failed ${n} times` : `interrupted ${n} times`;
     await finishRun(tx, boss, run, "failed", {
-      error: failures > 1 ? `failed ${failures} times: ${reason}` : reason,
-      logTail: options.logTail,
+      error: n > 1 || !failure ? `${times}: ${reason}` : reason,
+      logTail,
       jobClosing: "fail",
     });
     return "failed";
   }
   await tx.db
     .update(runs)
-    .set({ error: reason, ...(options.logTail ? { logTail: options.logTail } : {}) })
+    .set({ error: reason, ...(logTail ? { logTail } : {}) })
     .where(eq(runs.id, run.id));
-  await requeue(tx, boss, run, { ...counts, failures }, 0, "fail");
-  return "requeued";
-}
-
-/**
- * An attempt the infrastructure cut short: re-queued without counting against `maxAttempts`, or failed
- * after `maxInterruptions` of them (a run that keeps taking its worker down must not loop forever).
- */
-async function interruptAttempt(
-  tx: Tx,
-  boss: PgBoss,
-  run: RunRecord,
-  counts: RunJobData,
-  reason: string,
-  maxInterruptions = MAX_INTERRUPTIONS,
-): Promise<AttemptOutcome> {
-  const interruptions = (counts.interruptions ?? 0) + 1;
-  await log(
+  await requeue(
     tx,
-    run.id,
-    `attempt interrupted (${interruptions} of at most ${maxInterruptions}; not counted as a failure): ${reason}`,
-    "warn",
+    boss,
+    run,
+    { ...counts, ...(failure ? { failures: n } : { interruptions: n }) },
+    0,
+    "fail",
   );
-  if (interruptions >= maxInterruptions) {
-    await finishRun(tx, boss, run, "failed", {
-      error: `interrupted ${interruptions} times: ${reason}`,
-      jobClosing: "fail",
-    });
-    return "failed";
-  }
-  await tx.db.update(runs).set({ error: reason }).where(eq(runs.id, run.id));
-  await requeue(tx, boss, run, { ...counts, interruptions }, 0, "fail");
   return "requeued";
 }
 
