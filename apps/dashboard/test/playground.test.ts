@@ -227,16 +227,25 @@ describe("playground", () => {
     await page.close();
   });
 
-  it("runs on WebGL when asked to, with the same greedy tokens", async () => {
-    const { page, errors } = await openPage(browser);
+  it("runs on WebGL when asked to, with the same greedy tokens; a visitor not signed in gets no weights", async () => {
+    const visitor = await openPage(browser);
+    await visitor.page.goto(`${baseUrl}/playground?run=${runId}&checkpoint=${checkpointId}&backend=webgl`);
+    // Not signed in: no weights leave the server (the page says why), and the server is not asked either.
+    await visitor.page
+      .getByText(/sign in to download a checkpoint's files/)
+      .first()
+      .waitFor({ timeout: 60_000 });
+    expect(await visitor.page.getByTestId("model-ready").count()).toBe(0);
+    expect(await visitor.page.getByLabel("Compare with the server").isDisabled()).toBe(true);
+    await visitor.page.getByTestId("compare-sign-in").getByRole("link", { name: "Sign in" }).waitFor();
+    await visitor.page.close();
+
+    const { page, errors } = await openPage(signedIn);
     await page.goto(`${baseUrl}/playground?run=${runId}&checkpoint=${checkpointId}&backend=webgl`);
     await page.getByTestId("model-ready").waitFor({ timeout: 60_000 });
     expect(await page.getByTestId("backend").textContent()).toBe("webgl");
     expect(await page.getByLabel("Backend").inputValue()).toBe("webgl");
-    // Not signed in: the browser runs the model, the server is not asked.
-    expect(await page.getByLabel("Compare with the server").isDisabled()).toBe(true);
-    expect(await page.getByLabel("Compare with the server").isChecked()).toBe(false);
-    await page.getByTestId("compare-sign-in").getByRole("link", { name: "Sign in" }).waitFor();
+    await page.getByLabel("Compare with the server").uncheck();
     await page.getByLabel("Prompt", { exact: true }).fill(PROMPT);
     // Software WebGL is slow: a greedy prefix is enough to compare.
     await page.getByLabel("Max new tokens").fill("8");
@@ -248,7 +257,7 @@ describe("playground", () => {
   });
 
   it("is linked from each checkpoint of a run's page", async () => {
-    const { page, errors } = await openPage(browser);
+    const { page, errors } = await openPage(signedIn);
     await page.goto(`${baseUrl}/runs/${runId}?tab=checkpoints`);
     await page.getByRole("link", { name: "Step 100 in the playground" }).click();
     await page.waitForURL(`${baseUrl}/playground?run=${runId}&checkpoint=${checkpointId}`);
@@ -258,7 +267,7 @@ describe("playground", () => {
   });
 
   it("disposes a model when another checkpoint is picked, even in the middle of a generation", async () => {
-    const { page, errors } = await openPage(browser);
+    const { page, errors } = await openPage(signedIn);
     await page.goto(`${baseUrl}/playground?run=${runId}&checkpoint=${checkpointId}`);
     await page.getByTestId("model-ready").waitFor({ timeout: 60_000 });
     await page.getByLabel("Prompt", { exact: true }).fill(PROMPT);
@@ -282,7 +291,7 @@ describe("playground", () => {
   });
 
   it("stops a generation with Stop", async () => {
-    const { page, errors } = await openPage(browser);
+    const { page, errors } = await openPage(signedIn);
     await page.goto(`${baseUrl}/playground?run=${runId}`);
     // Without a checkpoint in the link the run's final one is taken, and put in the address.
     await page.getByTestId("model-ready").waitFor({ timeout: 60_000 });
