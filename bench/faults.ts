@@ -4,7 +4,8 @@
  *
  *   1. PostgreSQL 15 stopped for --outage s under a worker's pretraining run;
  *   2. the embedded PostgreSQL 18 stopped under a worker's PPO run (a demo-size policy: 4 layers, d=128);
- *   3. PostgreSQL 15 stopped under annotators submitting rankings over HTTP to the labeler's server;
+ *   3. PostgreSQL 15 stopped under annotators submitting rankings over HTTP to the labeler's server, with
+ *      its home page open in Chromium (its database status card must say so, and recover unreloaded);
  *   4. kill -9 of the worker under a pretraining run (a new worker with the same id takes it up);
  *   5. kill -9 of the labeler's server under those annotators (started again at once).
  *
@@ -14,7 +15,7 @@
  * its next metric point; labeling: the next acknowledged answer).
  *
  *   pnpm --filter @rlhf/labeler build     # once: scenarios 3 and 5 serve its production build
- *   pnpm bench:faults [--outage 20] [--json]
+ *   pnpm bench:faults [--outage 20] [--only 1,3] [--json]
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -31,7 +32,7 @@ import { runs } from "../packages/core/src/db/schema";
 import { seedDemo } from "../packages/core/src/demo";
 import { importJsonl } from "../packages/core/src/labeling";
 import { launchRun } from "../packages/core/src/queue";
-import { startNextApp, stopProcess } from "../packages/core/src/testing/apps";
+import { launchChromium, startNextApp, stopProcess } from "../packages/core/src/testing/apps";
 import {
   createDatabaseOn,
   postgresBinaries,
@@ -41,7 +42,12 @@ import {
 import { saveRandomPolicy } from "../packages/trainer/test/fixtures/policy";
 
 const { values: args } = parseArgs({
-  options: { outage: { type: "string", default: "20" }, json: { type: "boolean", default: false } },
+  options: {
+    outage: { type: "string", default: "20" },
+    /** Only these scenarios (numbers, comma-separated). */
+    only: { type: "string" },
+    json: { type: "boolean", default: false },
+  },
 });
 const OUTAGE_MS = Number(args.outage) * 1000;
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -275,6 +281,7 @@ async function labelingUnder(fault: "outage" | "kill"): Promise<Row> {
   cleanup.push(() => stopProcess(app.server));
 
   const acks: { key: string; at: number }[] = [];
+  /** What the page's status card said, and when. */
   const health: { at: number; ok: boolean }[] = [];
   let stop = false;
   const call = async (cookie: string, procedure: string, input: unknown) => {
@@ -313,20 +320,26 @@ async function labelingUnder(fault: "outage" | "kill"): Promise<Row> {
       await sleep(100);
     }
   };
-  // What a status card would show: the health query, polled as the page polls it.
+  // The labeler's home page in Chromium, never reloaded: what its database status card says, every 0.5 s.
+  const browser = await launchChromium();
+  // (In the kill -9 scenario the page stays on the old server's address; only the outage looks at it.)
+  cleanup.push(() => browser.close());
+  const page = await (await browser.newContext({ extraHTTPHeaders: { cookie: cookies[0]! } })).newPage();
+  await page.goto(app.baseUrl);
+  const card = page.getByTestId("database-status");
+  await card
+    .getByText("connected", { exact: true })
+    .waitFor({ timeout: 30_000 })
+    .catch(async (error: Error) => {
+      throw new Error(
+        `${error.message}\nthe page at ${page.url()} says: ${(await page.textContent("body"))?.slice(0, 500)}`,
+      );
+    });
   const poller = (async () => {
     while (!stop) {
-      try {
-        const r = await fetch(
-          `${app.baseUrl}/api/trpc/health.status?input=${encodeURIComponent(JSON.stringify({ json: null }))}`,
-          { signal: AbortSignal.timeout(5000) },
-        );
-        const body = (await r.json()) as { result?: { data?: { json?: { database: { ok: boolean } } } } };
-        health.push({ at: Date.now(), ok: body.result?.data?.json?.database.ok === true });
-      } catch {
-        health.push({ at: Date.now(), ok: false });
-      }
-      await sleep(1000);
+      const text = (await card.textContent({ timeout: 2000 }).catch(() => "")) ?? "";
+      health.push({ at: Date.now(), ok: !text.includes("unreachable") && text.includes("connected") });
+      await sleep(500);
     }
   })();
   const workers = cookies.map((c) => annotator(c));
@@ -355,7 +368,7 @@ async function labelingUnder(fault: "outage" | "kill"): Promise<Row> {
   const r = rows[0] as { stored: number; acknowledged: number; keys: number };
   const firstAfter = acks.find((a) => a.at > back);
   const sawDown = health.some((h) => !h.ok);
-  const sawUpAfter = health.some((h) => h.ok && h.at > back);
+  const upAgain = health.find((h) => h.ok && h.at > back);
   return {
     fault:
       fault === "outage" ? `PostgreSQL 15 stopped ${OUTAGE_MS / 1000} s` : "kill -9 of the labeler's server",
@@ -366,7 +379,7 @@ async function labelingUnder(fault: "outage" | "kill"): Promise<Row> {
     recoveredSeconds: firstAfter ? (firstAfter.at - back) / 1000 : Number.NaN,
     note:
       fault === "outage"
-        ? `health: ${sawDown ? "reported unreachable" : "never reported unreachable"}, ${sawUpAfter ? "then connected, same server process" : "did not recover"}`
+        ? `the page's status card: ${sawDown ? "unreachable" : "never unreachable"}, then ${upAgain ? `connected ${((upAgain.at - back) / 1000).toFixed(1)} s after, without a reload` : "never connected again"}`
         : "server started again on a new port; clients moved to it",
   };
 }
@@ -384,7 +397,9 @@ async function main(): Promise<void> {
     ["kill -9 of the worker", () => killWorker()],
     ["kill -9 of the labeler's server", () => labelingUnder("kill")],
   ];
-  for (const [name, scenario] of scenarios) {
+  const only = args.only?.split(",").map(Number);
+  for (const [index, [name, scenario]] of scenarios.entries()) {
+    if (only && !only.includes(index + 1)) continue;
     say(`… ${name}`);
     const started = Date.now();
     rows.push(await scenario());
