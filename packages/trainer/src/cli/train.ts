@@ -14,7 +14,7 @@ import { configFromOptions } from "./config-flags";
 export async function trainCommand(kind: JobKind, options: Record<string, unknown>): Promise<void> {
   // As at launch: a reward module that is missing or lacks the export is refused before a run is recorded.
   const config = await checkRewardSpec(
-    parseJobConfig(kind, configFromOptions(kind, options)),
+    parseJobConfig(kind, configFromOptions(kind, options), { strict: true }),
     process.cwd(),
     kind,
   );
