@@ -2,11 +2,21 @@
  * LoRA on the GPT: a fresh adapter (B = 0) is the base exactly; merged equals unmerged; gradients reach
  * only the adapters (and a kept head); the adapter gradient against finite differences; a frozen weight's
  * op gives the same input gradient as the trainable one; adapters off is the base; targets as PEFT matches
- * them; no tensor growth across steps. wasm backend.
+ * them; no tensor growth across steps; SFT with a lora block through the one training loop (PEFT adapter
+ * checkpoints naming their base, the base untouched). wasm backend, real PostgreSQL for the run.
  */
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { seedDemo } from "@rlhf/core/demo";
+import { checkpoints, runLogs, runs } from "@rlhf/core/schema";
+import { createTestDatabase, type TestDatabase } from "@rlhf/core/testing";
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { asc, eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/backend";
+import { loadCheckpoint } from "../src/checkpoint";
+import { executeRun } from "../src/jobs/execute";
 import {
   addLora,
   GPT,
@@ -241,5 +251,84 @@ describe("LoRA adapters", () => {
     const a = model.lora?.modules.get("h.0.attn.c_attn")?.A as tf.Variable;
     model.dispose();
     expect(a.isDisposed).toBe(true);
+  });
+});
+
+describe("SFT with lora", () => {
+  let t: TestDatabase;
+  const home = mkdtempSync(path.join(os.tmpdir(), "rlhf-lora-sft-"));
+  beforeAll(async () => {
+    process.env.RLHF_HOME = home;
+    t = await createTestDatabase();
+    await seedDemo(t.db, { corpusSize: 300, sftSize: 120 });
+  });
+  afterAll(async () => t?.drop());
+
+  const launch = async (kind: "pretrain" | "sft", name: string, config: Record<string, unknown>) => {
+    const [run] = await t.db.insert(runs).values({ name, kind, config }).returning();
+    return run!;
+  };
+  const finalCheckpoint = async (runId: string) => {
+    const saved = await t.db
+      .select()
+      .from(checkpoints)
+      .where(eq(checkpoints.runId, runId))
+      .orderBy(asc(checkpoints.step));
+    return saved[saved.length - 1]!.path;
+  };
+
+  it("trains only the adapters, saves PEFT adapters that name the base, and leaves the base as it was", async () => {
+    const base = await launch("pretrain", "lora-base", {
+      model: { preset: "tiny", nLayer: 1, nEmbd: 32, nHead: 2, nPositions: 64 },
+      tokenizer: { vocabSize: 300 },
+      maxSteps: 3,
+      batchSize: 4,
+      blockSize: 32,
+      evalEvery: 3,
+      evalBatches: 1,
+      checkpointEvery: 3,
+      samplePrompts: ["The park"],
+      sampleMaxTokens: 4,
+      backend: "wasm",
+    });
+    expect((await executeRun(t, base.id)).status).toBe("succeeded");
+    const baseDir = await finalCheckpoint(base.id);
+    const run = await launch("sft", "lora-sft", {
+      init: "run:lora-base",
+      lora: { r: 4, alpha: 8 },
+      maxSteps: 4,
+      batchSize: 4,
+      maxLength: 63,
+      learningRate: 1e-2,
+      evalEvery: 4,
+      evalBatches: 1,
+      checkpointEvery: 4,
+      samplePrompts: ["Tell me about the park."],
+      sampleMaxTokens: 4,
+      backend: "wasm",
+    });
+    const before = tf.memory().numTensors;
+    const result = await executeRun(t, run.id);
+    expect(result.error).toBeUndefined();
+    expect(result.status).toBe("succeeded");
+    expect(tf.memory().numTensors).toBe(before);
+    const logs = await t.db.select().from(runLogs).where(eq(runLogs.runId, run.id));
+    expect(logs.some((l) => /LoRA r=4 alpha=8 on 4 modules: \d+ trainable parameters/.test(l.message))).toBe(
+      true,
+    );
+    const dir = await finalCheckpoint(run.id);
+    expect(existsSync(path.join(dir, "adapter_model.safetensors"))).toBe(true);
+    expect(existsSync(path.join(dir, "model.safetensors"))).toBe(false);
+    const config = JSON.parse(readFileSync(path.join(dir, "adapter_config.json"), "utf8"));
+    expect([config.base_model_name_or_path, config.r, config.lora_alpha]).toEqual([baseDir, 4, 8]);
+    const adapted = await loadCheckpoint(dir);
+    const original = await loadCheckpoint(baseDir);
+    for (const [name, v] of original.model.params) {
+      expect(maxAbsDiff(v, adapted.model.param(name)), name).toBe(0);
+    }
+    const B = adapted.model.lora?.modules.get("h.0.mlp.c_fc")?.B as tf.Variable;
+    expect(tf.max(tf.abs(B)).dataSync()[0]).toBeGreaterThan(0); // trained away from PEFT's zero init
+    adapted.model.dispose();
+    original.model.dispose();
   });
 });

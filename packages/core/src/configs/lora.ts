@@ -32,7 +32,13 @@ export const loraSchema = z
         "modules that get adapters (PEFT's target_modules): c_proj adapts the attention's and the MLP's",
       ),
   })
-  .strict()
-  .describe("train LoRA adapters on a frozen base instead of every weight (omit for full fine-tuning)");
+  .strict();
+
+/** The optional `lora` field of a trainer's config: absent means full fine-tuning. */
+export const loraField = loraSchema
+  .optional()
+  .describe(
+    "train LoRA adapters on the frozen base instead of every weight, saved as a PEFT adapter (omit for full fine-tuning)",
+  );
 
 export type LoraConfig = z.infer<typeof loraSchema>;

@@ -7,6 +7,7 @@ import {
   withDefault,
   workersSchema,
 } from "./common";
+import { loraField } from "./lora";
 
 /** Stage 2: supervised fine-tuning on prompt/response pairs in the chat format, loss on the response only. */
 export const sftConfigSchema = z
@@ -46,6 +47,7 @@ export const sftConfigSchema = z
       .default(["Tell me about the park.", "Describe your breakfast."])
       .describe("prompts answered at each evaluation"),
     sampleMaxTokens: z.number().int().min(1).default(48).describe("new tokens per sample"),
+    lora: loraField,
   })
   .describe("Supervised fine-tuning: learn to answer prompts like the reference responses");
 

@@ -1,5 +1,6 @@
 import type { OptimConfig } from "@rlhf/core/configs";
 import * as tf from "@tensorflow/tfjs";
+import { HostAdamW } from "../parallel/host-adamw";
 
 export interface AdamWOptions {
   beta1: number;
@@ -93,19 +94,42 @@ export class AdamW {
   }
 }
 
+/**
+ * Above this many trainable parameters on wasm or cpu, AdamW's moments live outside the tfjs heap
+ * (parallel/host-adamw.ts): at 8 bytes a parameter they would take 1 GB of tfjs-wasm's 4 GiB heap for
+ * GPT-2 small. Smaller models keep tfjs's AdamW (the same update; results identical to the last digit).
+ */
+export const HOST_MOMENTS_ABOVE = 32_000_000;
+
+export type Optimizer = AdamW | HostAdamW;
+
 /** The one place a trainer's optimiser is built: AdamW with the config's β1, β2, ε and weight decay. */
 export function createOptimizer(
   params: Map<string, tf.Variable>,
   config: Pick<OptimConfig, "beta1" | "beta2" | "epsilon" | "weightDecay">,
   decays?: AdamWOptions["decays"],
-): AdamW {
-  return new AdamW(params, {
+): Optimizer {
+  const options: AdamWOptions = {
     beta1: config.beta1,
     beta2: config.beta2,
     epsilon: config.epsilon,
     weightDecay: config.weightDecay,
     ...(decays ? { decays } : {}),
-  });
+  };
+  let count = 0;
+  for (const p of params.values()) count += p.size;
+  const heapBound = tf.getBackend() === "wasm" || tf.getBackend() === "cpu";
+  return heapBound && count > HOST_MOMENTS_ABOVE
+    ? new HostAdamW(params, options)
+    : new AdamW(params, options);
+}
+
+/** Global L2 norm of the gradients. */
+function globalNorm(grads: Map<string, tf.Tensor>): number {
+  const normTensor = tf.tidy(() => tf.addN([...grads.values()].map((g) => g.square().sum())).sqrt());
+  const norm = normTensor.dataSync()[0]!;
+  normTensor.dispose();
+  return norm;
 }
 
 /**
@@ -113,9 +137,7 @@ export function createOptimizer(
  * Returns the norm before clipping, which the trainers log as `grad_norm`.
  */
 export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): number {
-  const normTensor = tf.tidy(() => tf.addN([...grads.values()].map((g) => g.square().sum())).sqrt());
-  const norm = normTensor.dataSync()[0]!;
-  normTensor.dispose();
+  const norm = globalNorm(grads);
   if (maxNorm > 0 && norm > maxNorm) {
     const scale = maxNorm / (norm + 1e-6);
     for (const [name, g] of grads) {
@@ -139,7 +161,7 @@ export class NonFiniteLossError extends Error {
  * the global norm and apply. The gradients are disposed either way. Returns the norm before clipping.
  */
 export function optimizerStep(
-  optimizer: AdamW,
+  optimizer: Optimizer,
   grads: Map<string, tf.Tensor>,
   o: { loss: number; lr: number; gradClip: number; step: number },
 ): number {
@@ -149,11 +171,16 @@ export function optimizerStep(
         `loss is ${o.loss} at step ${o.step}; stopping without saving (lower the learning rate?)`,
       );
     }
-    const gradNorm = clipByGlobalNorm(grads, o.gradClip);
+    // HostAdamW scales while it reads each gradient: no clipped copy of every gradient on the heap.
+    const host = optimizer instanceof HostAdamW;
+    const gradNorm = host ? globalNorm(grads) : clipByGlobalNorm(grads, o.gradClip);
     if (!Number.isFinite(gradNorm)) {
       throw new NonFiniteLossError(`gradient norm is ${gradNorm} at step ${o.step}; stopping without saving`);
     }
-    optimizer.apply(grads, o.lr);
+    if (host) {
+      const clip = o.gradClip > 0 && gradNorm > o.gradClip ? o.gradClip / (gradNorm + 1e-6) : 1;
+      optimizer.apply(grads, o.lr, clip);
+    } else optimizer.apply(grads, o.lr);
     return gradNorm;
   } finally {
     for (const g of grads.values()) g.dispose();

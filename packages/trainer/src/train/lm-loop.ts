@@ -49,16 +49,35 @@ function toTensors(batch: LmBatch) {
   };
 }
 
-/** Mean loss of one batch and the gradients of the model's parameters (by parameter name). */
+/**
+ * Vocabularies from this size go through the fused LM head (ops.lmHeadLogProbs: one [N, V] tensor kept for
+ * the backward pass instead of three; 0.4 GB at GPT-2 small's 8 x 128 tokens). Smaller ones keep the plain
+ * path, with which the demo's figures were measured (the fused head sums the embedding's gradient by row
+ * chunks: the same value up to float rounding).
+ */
+const FUSED_LM_HEAD_VOCAB = 8192;
+
+/** Mean next-token cross-entropy of a training forward pass over the positions of `mask`. */
+function trainingLoss(model: GPT, x: tf.Tensor, y: tf.Tensor, mask?: tf.Tensor): tf.Scalar {
+  if (model.config.vocabSize < FUSED_LM_HEAD_VOCAB) {
+    const { logits } = model.forward(x, { logits: "all", returnHidden: false, training: true });
+    return maskedCrossEntropy(logits!, y, mask);
+  }
+  return tf.tidy(() => {
+    const { logProbs } = model.forward(x, { targets: y, returnHidden: false, training: true });
+    if (!mask) return tf.neg(tf.mean(logProbs!)) as tf.Scalar;
+    return tf.div(tf.neg(tf.sum(tf.mul(logProbs!, mask))), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
+  });
+}
+
+/** Mean loss of one batch and the gradients of what the model trains (by parameter name; LoRA's too). */
 export function lossAndGradients(
   model: GPT,
   batch: LmBatch,
 ): { loss: number; grads: Map<string, tf.Tensor> } {
   const { x, y, mask } = toTensors(batch);
   try {
-    return lossAndGradientsByName(model.params, () =>
-      maskedCrossEntropy(model.forward(x, { logits: "all", returnHidden: false }).logits!, y, mask),
-    );
+    return lossAndGradientsByName(model.trainableParams(), () => trainingLoss(model, x, y, mask));
   } finally {
     x.dispose();
     y.dispose();

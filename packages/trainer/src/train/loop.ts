@@ -93,7 +93,7 @@ export interface TrainingLoopOptions<S> {
   /** The model each checkpoint saves. */
   model: GPT;
   tokenizer: Tokenizer;
-  /** What the optimiser updates, by name (default: the model's parameters). */
+  /** What the optimiser updates, by name (default: the model's trainable parameters, LoRA's included). */
   params?: Map<string, tf.Variable>;
   /** Which parameters decay (default: matrices and embeddings). */
   decays?: AdamWOptions["decays"];
@@ -145,7 +145,8 @@ export interface TrainingLoopResult {
 
 export async function runTrainingLoop<S>(o: TrainingLoopOptions<S>): Promise<TrainingLoopResult> {
   const { ctx, optim, totalSteps } = o;
-  const optimizer = createOptimizer(o.params ?? o.model.params, optim, o.decays);
+  // Default: what the model trains — every parameter, or LoRA's adapters (+ a kept head) with the base frozen.
+  const optimizer = createOptimizer(o.params ?? o.model.trainableParams(), optim, o.decays);
   if (o.optimizerState) optimizer.loadState(o.optimizerState, o.optimizerSteps ?? o.startStep);
   const logEvery = o.logEvery ?? 1;
   const evaluateAt =

@@ -6,16 +6,17 @@ import type { SftConfig } from "@rlhf/core/configs";
 import { loadCheckpoint } from "../checkpoint";
 import { conversationBatch, encodeConversations, loadPairs } from "../data";
 import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
-import { resizeTokenEmbeddings } from "../model";
+import { addLora, resizeTokenEmbeddings } from "../model";
 import { runLmLoop } from "../train/lm-loop";
 import { microBatchExamples } from "../train/loop";
 
 export async function trainSft(config: SftConfig, ctx: JobContext): Promise<RunSummary> {
   // 1. Model: resumed, or the pretrained checkpoint.
   const resumed = ctx.resumeFrom !== undefined;
+  const initDir = resumed ? undefined : await ctx.resolveCheckpoint(config.init);
   const loaded = resumed
     ? await loadCheckpoint(ctx.resumeFrom!.path, { withOptimizer: true })
-    : await loadCheckpoint(await ctx.resolveCheckpoint(config.init));
+    : await loadCheckpoint(initDir!);
   const { optimizerState } = loaded;
   let { model, tokenizer } = loaded;
   const startStep = resumed ? (loaded.trainerState?.step ?? ctx.resumeFrom!.step) : 0;
@@ -31,6 +32,23 @@ export async function trainSft(config: SftConfig, ctx: JobContext): Promise<RunS
         `(ids ${tokenizer.vocabSize}–${chat.tokenizer.vocabSize - 1}); embedding table ${before} → ${model.config.vocabSize} rows`,
     );
     tokenizer = chat.tokenizer;
+  }
+  // LoRA: adapters on the frozen base, saved as PEFT adapters that name the base (a resumed run has them).
+  if (config.lora && !model.lora) {
+    if (chat.added.length > 0) {
+      model.dispose();
+      throw new JobInputError(
+        "lora: the base model has no chat tokens, and their new embedding rows would stay untrained with the base frozen; run SFT once without lora (or start from a checkpoint that has them)",
+      );
+    }
+    if ((config.workers ?? 1) > 1) {
+      model.dispose();
+      throw new JobInputError("lora: data-parallel workers (workers > 1) train every weight; use workers: 1");
+    }
+    const adapters = addLora(model, config.lora, { seed: config.seed, baseModel: initDir });
+    ctx.log(
+      `LoRA r=${config.lora.r} alpha=${config.lora.alpha} on ${adapters.modules.size} modules: ${adapters.numParams()} trainable parameters of ${model.numParams() + adapters.numParams()}`,
+    );
   }
 
   try {
