@@ -5,7 +5,7 @@
  * (quality 11) and xz -9e on the same bytes; compression and decompression speed in bytes/s (every
  * decompression is checked byte for byte).
  *
- *   pnpm bench:compress [--checkpoint run:demo-pretrain | <dir>] [--lanes n] [--json]
+ *   pnpm bench:compress [--checkpoint run:demo-pretrain | <dir>] [--lanes n] [--fibonacci-steps 600] [--json]
  *
  * With run:<name> the texts come from the run's dataset in the database (DATABASE_URL); with a directory
  * the demo corpus is regenerated (its held-out split is every 20th text, as `rlhf db seed-demo` stores it).
@@ -13,14 +13,17 @@
 import { execFileSync } from "node:child_process";
 import os from "node:os";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
+import * as tf from "@tensorflow/tfjs";
 import { parseJobConfig } from "../packages/core/src/configs";
 import { demoStages, generateDemo } from "../packages/core/src/demo";
 import { initBackend } from "../packages/trainer/src/backend";
 import { loadCheckpoint } from "../packages/trainer/src/checkpoint";
 import { compress, decompress } from "../packages/trainer/src/compress";
 import { numericsOfBackend } from "../packages/trainer/src/compress/backend-numerics";
-import { sequentialBatches, tokenStream } from "../packages/trainer/src/data";
+import { packedBatch, sequentialBatches, tokenStream } from "../packages/trainer/src/data";
+import { GPT, gptConfig, maskedCrossEntropy, mulberry32 } from "../packages/trainer/src/model";
 import { ngramBaseline } from "../packages/trainer/src/ngram";
+import { DEFAULT_SPECIAL_TOKENS, type Tokenizer, trainBpe } from "../packages/trainer/src/tokenizer";
 
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -31,6 +34,7 @@ const checkpointRef = option("checkpoint", "run:demo-pretrain");
 const lanesOption = option("lanes", "");
 const lanes = lanesOption === "" ? undefined : Number(lanesOption); // undefined: compress's default
 const asJson = argv.includes("--json");
+const fibonacciSteps = Number(option("fibonacci-steps", "600"));
 const say = (line: string) => {
   if (!asJson) console.log(line);
 };
@@ -81,6 +85,48 @@ const brotliBits = (bytes: Uint8Array) =>
     },
   }).length * 8;
 
+/**
+ * A model that has seen the rule but never the line: a tiny GPT trained on sequences that follow the
+ * Fibonacci rule from random starts (never two consecutive Fibonacci numbers, so never a piece of the
+ * primer's line). A few hundred Adam steps here rather than a pretraining run, which needs the database.
+ */
+async function fibonacciModel(steps: number): Promise<{ model: GPT; tokenizer: Tokenizer; loss: number }> {
+  const random = mulberry32(7);
+  const consecutive = new Set<string>();
+  for (let [a, b, i] = [0, 1, 0]; i < 40; i++, [a, b] = [b, a + b]) consecutive.add(`${a},${b}`);
+  const texts: string[] = [];
+  while (texts.length < 3000) {
+    const terms = [Math.floor(random() * 60), Math.floor(random() * 60)];
+    if (consecutive.has(`${terms[0]},${terms[1]}`)) continue;
+    while (terms.length < 16) terms.push(terms.at(-1)! + terms.at(-2)!);
+    texts.push(`${terms.join(", ")}, …`);
+  }
+  const tokenizer = trainBpe(texts, { vocabSize: 300, specialTokens: DEFAULT_SPECIAL_TOKENS });
+  const stream = tokenStream(tokenizer, texts).tokens;
+  const model = new GPT(
+    gptConfig("tiny", { vocabSize: tokenizer.vocabSize, nPositions: 64, nEmbd: 64, nLayer: 2, nHead: 2 }),
+    { seed: 1 },
+  );
+  const optimizer = tf.train.adam(3e-3);
+  let loss = Number.NaN;
+  for (let step = 0; step < steps; step++) {
+    const batch = packedBatch(stream, 16, 64, 1, step);
+    const value = optimizer.minimize(
+      () =>
+        maskedCrossEntropy(
+          model.forward(tf.tensor2d(batch.x, [16, 64], "int32"), { returnHidden: false }).logits!,
+          tf.tensor2d(batch.y, [16, 64], "int32"),
+        ),
+      true,
+      model.trainableVariables(),
+    )!;
+    loss = (await value.data())[0]!;
+    value.dispose();
+  }
+  optimizer.dispose();
+  return { model, tokenizer, loss };
+}
+
 async function main(): Promise<void> {
   say(
     `load average ${os
@@ -115,13 +161,18 @@ async function main(): Promise<void> {
   });
 
   const rows: Record<string, unknown>[] = [];
-  const measure = async (name: string, text: string, contextTokens: number) => {
+  const measure = async (name: string, text: string, contextTokens: number, m = { model, tokenizer }) => {
     const input = new TextEncoder().encode(text);
     let started = performance.now();
-    const result = await compress(model, tokenizer, input, { checkpointRef, numerics, contextTokens, lanes });
+    const result = await compress(m.model, m.tokenizer, input, {
+      checkpointRef,
+      numerics,
+      contextTokens,
+      lanes,
+    });
     const compressSeconds = (performance.now() - started) / 1000;
     started = performance.now();
-    const output = await decompress(model, tokenizer, result.file, { checkpointRef, numerics });
+    const output = await decompress(m.model, m.tokenizer, result.file, { checkpointRef, numerics });
     const decompressSeconds = (performance.now() - started) / 1000;
     if (Buffer.compare(Buffer.from(output), Buffer.from(input)) !== 0)
       throw new Error(`${name}: round-trip differs`);
@@ -164,6 +215,15 @@ async function main(): Promise<void> {
     model.config.nPositions,
   );
   await measure("the primer's Fibonacci line", FIBONACCI_LINE, blockSize);
+  if (fibonacciSteps > 0) {
+    const started = performance.now();
+    const fib = await fibonacciModel(fibonacciSteps);
+    say(
+      `a 2-layer GPT trained ${fibonacciSteps} steps on Fibonacci-rule sequences from random starts (loss ${fib.loss.toFixed(3)}, ${((performance.now() - started) / 1000).toFixed(0)} s):`,
+    );
+    await measure("the Fibonacci line, by a model of the rule", FIBONACCI_LINE, 64, fib);
+    fib.model.dispose();
+  }
   say(
     `load average at the end ${os
       .loadavg()
