@@ -9,6 +9,7 @@ import { ZodError, z } from "zod";
 import { isSameOrigin } from "../auth/origin";
 import { sessionUser } from "../auth/session";
 import { type Database, type Db, type OpenDatabaseOptions, openDatabase } from "../db/open";
+import { isUnreachable, rootMessage } from "../db/outage";
 import type { UserRole } from "../db/schema";
 import { nulMessage, nulPath } from "../nul";
 
@@ -100,7 +101,23 @@ export async function createContext(opts: {
   return createInnerContext({
     database,
     headers: opts.headers,
-    session: await getSession(opts.headers, database.db),
+    session: await getSession(opts.headers, database.db).catch((error: unknown) => {
+      throw unreachableError(error) ?? error;
+    }),
+  });
+}
+
+/**
+ * A query that met a database outage, as the page should say it: SERVICE_UNAVAILABLE, "Database
+ * unreachable: <the driver's reason>" — never drizzle's "Failed query: <SQL> params: <values>", which
+ * would put SQL and a session token on the page. Undefined for any other error.
+ */
+function unreachableError(error: unknown): TRPCError | undefined {
+  if (!isUnreachable(error)) return undefined;
+  return new TRPCError({
+    code: "SERVICE_UNAVAILABLE",
+    message: `Database unreachable: ${rootMessage(error)}`,
+    cause: error,
   });
 }
 
@@ -136,7 +153,10 @@ export const createTRPCRouter = t.router;
 export const publicProcedure = t.procedure.use(async ({ getRawInput, next }) => {
   const path = nulPath(await getRawInput());
   if (path !== undefined) throw new TRPCError({ code: "BAD_REQUEST", message: nulMessage(path) });
-  return next();
+  const result = await next();
+  const unreachable = result.ok ? undefined : unreachableError(result.error.cause);
+  if (unreachable) throw unreachable;
+  return result;
 });
 
 /**
