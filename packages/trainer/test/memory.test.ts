@@ -26,6 +26,7 @@ import {
   MemoryPlanError,
   memoryInputOf,
   planMicroBatch,
+  planModelMicroBatch,
   type TrainingMemoryInput,
   WASM_HEAP_BUDGET,
   WASM_HEAP_LIMIT,
@@ -252,6 +253,34 @@ describe("the memory plan", () => {
     expect(() => planMicroBatch(8, estimate, { budget: 1024 ** 3 })).toThrow(
       /even a micro-batch of 1 needs ~\d\.\d\d GB .* budget is 1\.00 GB .*lora/,
     );
+  });
+
+  it("plans a model's batches as the language-model trainers do: split to fit, or refuse before the first step", () => {
+    const model = new GPT({ ...config, vocabSize: 50257, nPositions: 256, nEmbd: 16, nLayer: 1, nHead: 2 });
+    const plan = planModelMicroBatch(model, 64, 256, {
+      optimizer: "heap",
+      fusedLmHead: true,
+      gradAccumSteps: 1,
+    });
+    expect(plan.microBatch).toBeLessThan(64);
+    expect(plan.microBatch * plan.accumulation).toBe(64);
+    expect(plan.message).toMatch(/a batch of 64 needs .* micro-batches of \d+ accumulated \d+ times/);
+    // With gradAccumSteps > 1 the running sum of gradients is counted too.
+    const small = planModelMicroBatch(model, 4, 256, {
+      optimizer: "heap",
+      fusedLmHead: true,
+      gradAccumSteps: 1,
+    });
+    expect([small.microBatch, small.accumulation]).toEqual([4, 1]);
+    expect(() =>
+      planModelMicroBatch(model, 4, 256, {
+        optimizer: "heap",
+        fusedLmHead: true,
+        gradAccumSteps: 1,
+        budget: 10e6,
+      }),
+    ).toThrow(MemoryPlanError);
+    model.dispose();
   });
 
   it("reads a model: LoRA trains the adapters only, and its plan is far smaller", () => {

@@ -164,3 +164,29 @@ export function wasmHeapBytes(): number | undefined {
     tf.getBackend() === "wasm" ? (tf.backend() as { wasm?: { HEAPU8?: Uint8Array } }) : undefined;
   return backend?.wasm?.HEAPU8?.buffer.byteLength;
 }
+
+/**
+ * planMicroBatch for `model` training on batches of `rows` sequences of `seqLen` tokens, `gradAccumSteps`
+ * of them per update (one more micro-step adds a gradient sum beside the new gradients).
+ */
+export function planModelMicroBatch(
+  model: GPT,
+  rows: number,
+  seqLen: number,
+  o: { optimizer: "heap" | "host"; fusedLmHead: boolean; gradAccumSteps: number; budget?: number },
+): MicroBatchPlan {
+  return planMicroBatch(
+    rows,
+    (microBatch, accumulation) =>
+      estimateTrainingMemory(
+        memoryInputOf(model, {
+          microBatch,
+          seqLen,
+          optimizer: o.optimizer,
+          fusedLmHead: o.fusedLmHead,
+          accumulation: accumulation * o.gradAccumSteps,
+        }),
+      ),
+    { budget: o.budget },
+  );
+}

@@ -6,10 +6,12 @@
 import type { CadenceConfig, OptimConfig } from "@rlhf/core/configs";
 import * as tf from "@tensorflow/tfjs";
 import type { LmBatch } from "../data";
-import type { JobContext, RunSummary } from "../jobs/context";
+import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
 import { type GPT, generate, maskedCrossEntropy } from "../model";
 import type { DataParallel } from "../parallel";
+import { MemoryPlanError, planModelMicroBatch } from "../parallel/memory";
 import type { Tokenizer } from "../tokenizer";
+import { HOST_MOMENTS_ABOVE } from "./adamw";
 import { gradientsByName, lossAndGradientsByName } from "./gradients";
 import { runTrainingLoop } from "./loop";
 
@@ -56,6 +58,42 @@ function toTensors(batch: LmBatch) {
  * chunks: the same value up to float rounding).
  */
 const FUSED_LM_HEAD_VOCAB = 8192;
+
+/** Into how many micro-batches each batch is split to fit the wasm heap (1: whole); logged when > 1. */
+function microBatchSplit(o: LmLoopOptions): number {
+  if (o.ctx.backend.name !== "wasm") return 1;
+  const probe = o.trainBatch(o.startStep, 0);
+  let trainable = 0;
+  for (const v of o.model.trainableParams().values()) trainable += v.size;
+  try {
+    const plan = planModelMicroBatch(o.model, probe.batchSize, probe.length, {
+      optimizer: trainable > HOST_MOMENTS_ABOVE ? "host" : "heap",
+      fusedLmHead: o.model.config.vocabSize >= FUSED_LM_HEAD_VOCAB,
+      gradAccumSteps: o.optim.gradAccumSteps,
+    });
+    if (plan.message) o.ctx.log(plan.message);
+    return plan.accumulation;
+  } catch (error) {
+    if (error instanceof MemoryPlanError) throw new JobInputError(error.message);
+    throw error;
+  }
+}
+
+/** Part `part` of `parts` equal row slices of `batch` (parts divides its rows). */
+function batchRows(batch: LmBatch, part: number, parts: number): LmBatch {
+  const rows = batch.batchSize / parts;
+  const from = part * rows * batch.length;
+  const to = from + rows * batch.length;
+  const mask = batch.mask?.subarray(from, to);
+  return {
+    x: batch.x.subarray(from, to),
+    y: batch.y.subarray(from, to),
+    ...(mask ? { mask } : {}),
+    batchSize: rows,
+    length: batch.length,
+    tokens: mask ? mask.reduce((a, b) => a + b, 0) : rows * batch.length,
+  };
+}
 
 /** Mean next-token cross-entropy of a training forward pass over the positions of `mask`. */
 function trainingLoss(model: GPT, x: tf.Tensor, y: tf.Tensor, mask?: tf.Tensor): tf.Scalar {
@@ -166,12 +204,16 @@ export async function runLmLoop(o: LmLoopOptions): Promise<RunSummary> {
     return values;
   };
 
+  // Memory (wasm's 4 GiB heap): a batch that would not fit is split into the largest micro-batch that does,
+  // accumulated to the same update; when one row does not fit, stop now, saying what it needs.
+  const split = o.workers && o.workers > 1 ? 1 : microBatchSplit(o);
+  const loopOptim = split > 1 ? { ...optim, gradAccumSteps: optim.gradAccumSteps * split } : optim;
   const result = await runTrainingLoop<null>({
     kind: o.kind,
     ctx,
     model,
     tokenizer,
-    optim,
+    optim: loopOptim,
     totalSteps: maxSteps,
     startStep: o.startStep,
     optimizerState: o.optimizerState,
@@ -179,7 +221,8 @@ export async function runLmLoop(o: LmLoopOptions): Promise<RunSummary> {
     plan: (step, parallel) => ({
       updates: 1,
       microStep: async (_update, micro) => {
-        const batch = o.trainBatch(step, micro);
+        const whole = o.trainBatch(step, Math.floor(micro / split));
+        const batch = split > 1 ? batchRows(whole, micro % split, split) : whole;
         const { loss, grads } = parallel
           ? await parallelGradients(parallel, model, batch)
           : lossAndGradients(model, batch);
