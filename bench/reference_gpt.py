@@ -5,10 +5,19 @@ no dropout) in plain PyTorch on CPU threads, timed the same way.
         --embd 128 --layers 4 --heads 4 --steps 5 --gen-prompt 8 --gen-new 128
 
 Prints plain lines "<metric> <value>" (tokens per second), read by the TypeScript bench.
+
+With --gpt2-phase, the phases of bench/gpt2-small.ts on the checkpoint it wrote (--checkpoint <dir>: its
+config.json and model.safetensors, read here without the safetensors package), one phase per process so
+that ru_maxrss is that phase's peak:
+
+    /usr/bin/python3 bench/reference_gpt.py --gpt2-phase sft-lora --checkpoint <dir> --threads 2 --steps 3
 """
 
 import argparse
+import json
 import math
+import resource
+import struct
 import time
 
 import torch
@@ -74,6 +83,233 @@ class GPT(nn.Module):
         return self.ln_f(x) @ self.wte.weight.t()  # tied LM head
 
 
+def read_safetensors(path):
+    """{name: float32 tensor} of a safetensors file (F32 only, as the workbench writes them)."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        data = bytearray(f.read())  # one buffer; the tensors below are views of it
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        assert info["dtype"] == "F32", name
+        start, end = info["data_offsets"]
+        count = (end - start) // 4
+        out[name] = torch.frombuffer(data, dtype=torch.float32, count=count, offset=start).view(info["shape"])
+    return out
+
+
+def load_gpt2(checkpoint, reward_head=False):
+    """GPT-2 from a workbench checkpoint: Conv1D weights [in, out] become nn.Linear's [out, in]."""
+    cfg = json.load(open(f"{checkpoint}/config.json"))
+    model = GPT(cfg["vocab_size"], cfg["n_positions"], cfg["n_embd"], cfg["n_layer"], cfg["n_head"])
+    weights = read_safetensors(f"{checkpoint}/model.safetensors")
+    state = {}
+    for name, t in weights.items():
+        key = name.removeprefix("transformer.").replace(".mlp.", ".")
+        if key.endswith(".weight") and any(m in key for m in ("c_attn", "c_proj", "c_fc")):
+            t = t.t().contiguous()
+        state[key] = t
+    model.load_state_dict(state)
+    if reward_head:
+        model.score = nn.Linear(cfg["n_embd"], 1, bias=False)
+    return model, cfg
+
+
+class LoRALinear(nn.Module):
+    """PEFT's LoRA on an nn.Linear: base frozen, y = base(x) + (alpha / r) * B(A(dropout(x)))."""
+
+    def __init__(self, base, r=8, alpha=16):
+        super().__init__()
+        self.base = base
+        base.weight.requires_grad_(False)
+        base.bias.requires_grad_(False)
+        self.A = nn.Linear(base.in_features, r, bias=False)
+        self.B = nn.Linear(r, base.out_features, bias=False)
+        nn.init.kaiming_uniform_(self.A.weight, a=math.sqrt(5))
+        nn.init.zeros_(self.B.weight)
+        self.scaling = alpha / r
+
+    def forward(self, x):
+        return self.base(x) + self.B(self.A(x)) * self.scaling
+
+
+def add_lora(model):
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for block in model.h:
+        block.attn.c_attn = LoRALinear(block.attn.c_attn)
+        block.attn.c_proj = LoRALinear(block.attn.c_proj)
+        block.c_fc = LoRALinear(block.c_fc)
+        block.c_proj = LoRALinear(block.c_proj)
+    if hasattr(model, "score"):
+        model.score.weight.requires_grad_(True)
+
+
+def hidden_states(model, idx):
+    T = idx.shape[1]
+    x = model.wte(idx) + model.wpe(torch.arange(T))
+    for block in model.h:
+        x = block(x)
+    return model.ln_f(x)
+
+
+def timed_steps(step, steps):
+    """(first step's seconds, median of the next `steps`)."""
+    t0 = time.perf_counter()
+    step()
+    first = time.perf_counter() - t0
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return first, times[len(times) // 2]
+
+
+@torch.no_grad()
+def greedy(model, prompt, new):
+    caches = [dict() for _ in model.h]
+    idx = prompt
+    logits = model(idx, 0, caches)[:, -1, :]
+    for t in range(new):
+        nxt = logits.argmax(-1, keepdim=True)
+        idx = torch.cat([idx, nxt], dim=1)
+        if t == new - 1:
+            break
+        logits = model(nxt, idx.shape[1] - 1, caches)[:, -1, :]
+    return idx
+
+
+def gpt2_phase(args):
+    """The phases of bench/gpt2-small.ts (same shapes, same data recipe, same step)."""
+    phase = args.gpt2_phase
+    g = torch.Generator().manual_seed(0)
+    t0 = time.perf_counter()
+    model, cfg = load_gpt2(args.checkpoint, reward_head=phase == "reward-lora")
+    print(f"load_seconds {time.perf_counter() - t0:.2f}")
+    V = cfg["vocab_size"]
+    B, T = 8, 128
+    if phase == "generate":
+        model.eval()
+        prompt = torch.tensor([[(i * 31 + 7) % V for i in range(16)]])
+        ids = greedy(model, prompt, 32)
+        print(f"greedy_ids_sum {int(ids[0, 16:].sum())}")
+        for batch in (1, 8):
+            prompts = prompt.repeat(batch, 1)
+            greedy(model, prompts, 4)
+            t0 = time.perf_counter()
+            greedy(model, prompts, 32)
+            print(f"gen_b{batch}_tokens_per_s {batch * 32 / (time.perf_counter() - t0):.1f}")
+    elif phase in ("sft-full", "sft-lora"):
+        if phase == "sft-lora":
+            add_lora(model)
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
+        x = torch.randint(0, V, (B, T), generator=g)
+        y = torch.randint(0, V, (B, T), generator=g)
+
+        def step():
+            loss = F.cross_entropy(model(x).view(-1, V), y.view(-1))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+
+        first, later = timed_steps(step, args.steps)
+        print(f"first_step_seconds {first:.2f}")
+        print(f"step_seconds {later:.2f}")
+        print(f"tokens_per_s {B * T / later:.1f}")
+    elif phase == "reward-lora":
+        add_lora(model)
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
+        chosen = torch.randint(0, V, (B, T), generator=g)
+        rejected = torch.randint(0, V, (B, T), generator=g)
+
+        def step():
+            scores = model.score(hidden_states(model, torch.cat([chosen, rejected])))[:, -1, 0]
+            loss = -F.logsigmoid(scores[:B] - scores[B:]).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+
+        first, later = timed_steps(step, args.steps)
+        print(f"first_step_seconds {first:.2f}")
+        print(f"step_seconds {later:.2f}")
+        print(f"tokens_per_s {2 * B * T / later:.1f}")
+    elif phase == "peft-check":
+        # The adapter as PEFT reads it: its keys and nn.Linear layouts, lora_A [r, in], lora_B [out, r].
+        model.eval()
+        idx = torch.tensor([[(i * 31 + 7) % V for i in range(16)]])
+        with torch.no_grad():
+            base = model(idx)[0, -1]
+        add_lora(model)
+        adapter = read_safetensors(f"{args.adapter}/adapter_model.safetensors")
+        cfg_a = json.load(open(f"{args.adapter}/adapter_config.json"))
+        prefix = "base_model.model.transformer."
+        for key, t in adapter.items():
+            assert key.startswith(prefix), key
+            module, kind = key[len(prefix) :].rsplit(".", 2)[0], key.rsplit(".", 2)[1]
+            layer = model.get_submodule(module.replace(".mlp.", "."))
+            target = layer.A if kind == "lora_A" else layer.B
+            assert target.weight.shape == t.shape, (key, target.weight.shape, t.shape)
+            target.weight.data.copy_(t)
+            layer.scaling = cfg_a["lora_alpha"] / cfg_a["r"]
+        with torch.no_grad():
+            adapted = model(idx)[0, -1]
+        print(f"adapter_tensors {len(adapter)}")
+        print(f"adapter_logit_shift {float((adapted - base).norm()):.6f}")
+        print(f"adapted_logits_head {' '.join(f'{v:.4f}' for v in adapted[:3].tolist()).replace(' ', ',')}")
+    elif phase == "grpo-lora":
+        add_lora(model)
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=1e-5, betas=(0.9, 0.95), weight_decay=0.1)
+        G, P, N = 4, 2, 32
+        prompts = torch.randint(0, V, (P, 16), generator=g).repeat_interleave(G, 0)
+
+        def set_lora(on):
+            for block in model.h:
+                for m in (block.attn.c_attn, block.attn.c_proj, block.c_fc, block.c_proj):
+                    m.scaling = 2.0 if on else 0.0
+
+        def step():
+            with torch.no_grad():
+                caches = [dict() for _ in model.h]
+                idx = prompts
+                logits = model(idx, 0, caches)[:, -1, :]
+                for t in range(N):
+                    nxt = torch.multinomial(logits.softmax(-1), 1, generator=g)
+                    idx = torch.cat([idx, nxt], dim=1)
+                    if t < N - 1:
+                        logits = model(nxt, idx.shape[1] - 1, caches)[:, -1, :]
+            completions = idx[:, 16:]
+            rewards = (completions % 2 == 0).float().mean(1)  # a stand-in reward: share of even ids
+            grouped = rewards.view(P, G)
+            adv = ((grouped - grouped.mean(1, keepdim=True)) / (grouped.std(1, keepdim=True) + 1e-4)).view(-1)
+            x, y = idx[:, :-1], idx[:, 1:]
+            with torch.no_grad():
+                set_lora(False)
+                ref = -F.cross_entropy(model(x).transpose(1, 2), y, reduction="none")[:, 15:]
+                set_lora(True)
+            logp = -F.cross_entropy(model(x).transpose(1, 2), y, reduction="none")[:, 15:]
+            kl = torch.exp(ref - logp) - (ref - logp) - 1
+            loss = (-(torch.exp(logp - logp.detach()) * adv[:, None]) + 0.04 * kl).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+
+        first, later = timed_steps(step, args.steps)
+        print(f"first_step_seconds {first:.2f}")
+        print(f"step_seconds {later:.2f}")
+        print(f"tokens_per_s {P * G * N / later:.1f}")
+    print(f"peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=2)
@@ -86,9 +322,17 @@ def main():
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--gen-prompt", type=int, default=8)
     p.add_argument("--gen-new", type=int, default=128)
+    p.add_argument(
+        "--gpt2-phase", choices=["load", "generate", "sft-full", "sft-lora", "reward-lora", "grpo-lora", "peft-check"]
+    )
+    p.add_argument("--adapter", help="with --gpt2-phase peft-check: an adapter directory the workbench saved")
+    p.add_argument("--checkpoint")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.gpt2_phase:
+        gpt2_phase(args)
+        return
 
     model = GPT(args.vocab, args.context, args.embd, args.layers, args.heads)
     opt = torch.optim.Adam(model.parameters(), lr=3e-4)
