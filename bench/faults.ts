@@ -7,7 +7,8 @@
  *   3. PostgreSQL 15 stopped under annotators submitting rankings over HTTP to the labeler's server, with
  *      its home page open in Chromium (its database status card must say so, and recover unreloaded);
  *   4. kill -9 of the worker under a pretraining run (a new worker with the same id takes it up);
- *   5. kill -9 of the labeler's server under those annotators (started again at once).
+ *   5. kill -9 of the labeler's server under those annotators (started again at once);
+ *   6. PostgreSQL 15 stopped under a worker's GRPO run (the demo-size policy).
  *
  * Annotators retry a submission that got no answer with the same idempotency key, as the labeler's page
  * does. Printed: a table of fault, what was running, lost, duplicated, and how long after the fault ended
@@ -149,13 +150,12 @@ async function loopDelay(database: Database, runId: string): Promise<string> {
 }
 
 /** 1 and 2: a worker's run, the database stopped once it is under way. */
-async function outageUnderRun(flavour: ServerFlavour, kind: "pretrain" | "ppo"): Promise<Row> {
+async function outageUnderRun(flavour: ServerFlavour, kind: "pretrain" | "ppo" | "grpo"): Promise<Row> {
   const { server, database, url } = await privateDatabase(flavour);
   await seedDemo(database.db, { corpusSize: 300, sftSize: 20 });
-  const launched =
-    kind === "pretrain"
-      ? await launchRun(database, { kind, name: "faults-pretrain", config: pretrainConfig(3000) })
-      : await launchRun(database, { kind, name: "faults-ppo", config: await ppoConfig() });
+  const config =
+    kind === "pretrain" ? pretrainConfig(3000) : kind === "ppo" ? await ppoConfig() : await grpoConfig();
+  const launched = await launchRun(database, { kind, name: `faults-${kind}`, config });
   const worker = startWorker(url, `faults-${kind}`);
   await until(
     "the run to start its steps",
@@ -168,7 +168,7 @@ async function outageUnderRun(flavour: ServerFlavour, kind: "pretrain" | "ppo"):
   );
   worker.kill();
   const run = await runRow(database, launched.id);
-  const key = kind === "pretrain" ? "loss" : "objective/kl";
+  const key = { pretrain: "loss", ppo: "objective/kl", grpo: "reward" }[kind];
   // It trained on through the outage; recovered = when its first write after it went through (the line
   // saying so is stamped then).
   const { rows } = await database.pool.query(
@@ -178,7 +178,11 @@ async function outageUnderRun(flavour: ServerFlavour, kind: "pretrain" | "ppo"):
   const written = rows[0]?.at as Date | null;
   return {
     fault: `${flavour === "system" ? "PostgreSQL 15" : "embedded PostgreSQL 18"} stopped ${OUTAGE_MS / 1000} s`,
-    running: kind === "pretrain" ? "pretraining run (worker)" : "PPO run (worker, demo-size policy)",
+    running: {
+      pretrain: "pretraining run (worker)",
+      ppo: "PPO run (worker, demo-size policy)",
+      grpo: "GRPO run (worker, demo-size policy)",
+    }[kind],
     ...(await metricFigures(database, launched.id, key, back)),
     recoveredSeconds: written ? Math.max(0, (written.getTime() - back.getTime()) / 1000) : Number.NaN,
     note: `${run.status}, attempts ${run.attempts}; ${await loopDelay(database, launched.id)}`,
@@ -226,15 +230,33 @@ function pretrainConfig(maxSteps: number) {
   };
 }
 
-async function ppoConfig() {
+/** A random policy of the demo's size (4 layers, d=128, vocabulary 512). */
+async function demoSizePolicy(): Promise<string> {
   const dir = path.join(mkdtempSync(path.join(os.tmpdir(), "rlhf-faults-policy-")), "policy");
-  await saveRandomPolicy(
-    dir,
-    { nLayer: 4, nEmbd: 128, nHead: 4, nPositions: 128 },
-    { vocabSize: 512, seed: 3 },
-  );
+  const size = { nLayer: 4, nEmbd: 128, nHead: 4, nPositions: 128 };
+  await saveRandomPolicy(dir, size, { vocabSize: 512, seed: 3 });
+  return dir;
+}
+
+async function grpoConfig() {
   return {
-    policy: dir,
+    policy: await demoSizePolicy(),
+    rewards: [{ function: "contains", params: { text: "e", perOccurrence: true }, name: "e_count" }],
+    iterations: 40,
+    promptsPerIteration: 4,
+    numGenerations: 4,
+    maxCompletionLength: 24,
+    numIterations: 2,
+    miniBatches: 2,
+    sampleEvery: 5,
+    checkpointEvery: 10,
+    backend: "wasm",
+  };
+}
+
+async function ppoConfig() {
+  return {
+    policy: await demoSizePolicy(),
     rewardFunction: "contains:e",
     iterations: 40,
     rolloutBatchSize: 16,
@@ -396,6 +418,7 @@ async function main(): Promise<void> {
     ["PostgreSQL 15 outage under labeling", () => labelingUnder("outage")],
     ["kill -9 of the worker", () => killWorker()],
     ["kill -9 of the labeler's server", () => labelingUnder("kill")],
+    ["PostgreSQL 15 outage under GRPO", () => outageUnderRun("system", "grpo")],
   ];
   const only = args.only?.split(",").map(Number);
   for (const [index, [name, scenario]] of scenarios.entries()) {
