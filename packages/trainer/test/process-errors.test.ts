@@ -25,6 +25,13 @@ describe("process errors", () => {
     expect(guarded.stderr).toBe("rlhf: boom after the backend started\n");
   });
 
+  it("a server that keeps Node's own handling gets it back after starting the backend: a stack, no library source", () => {
+    const kept = run("keep");
+    expect(kept.status).toBe(1);
+    expect(kept.stderr).toContain("Error: boom after the backend started");
+    expect(kept.stderr.length).toBeLessThan(3000);
+  });
+
   it("oneLine keeps the name and the first line, clipped", () => {
     expect(oneLine(new TypeError("bad\nsecond line"))).toBe("TypeError: bad");
     expect(oneLine("x".repeat(500), 20)).toBe(`${"x".repeat(19)}…`);

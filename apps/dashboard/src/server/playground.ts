@@ -9,6 +9,7 @@
 import { readFile } from "node:fs/promises";
 import type { Db } from "@rlhf/core/db";
 import type { CompletionSettings, GPT, Tokenizer } from "@rlhf/trainer/browser";
+import { keepingProcessErrorListeners } from "@rlhf/trainer/process-errors";
 import { type CheckpointFileName, locateCheckpointFile } from "./checkpoint-files";
 
 /** tfjs and the trainer, loaded on the first generation: the dashboard's other pages never need them. */
@@ -95,7 +96,8 @@ async function modelFor(db: Db, checkpointId: string): Promise<{ checkpoint: Ser
 export async function generateOnServer(db: Db, checkpointId: string, settings: CompletionSettings) {
   return inTurn(async () => {
     const { initBackend, complete, describeBackend } = await trainer();
-    await initBackend();
+    // Without the wasm module's re-throwing process listeners: a stray rejection must not crash the app.
+    await keepingProcessErrorListeners(() => initBackend());
     const { checkpoint, loadMs } = await modelFor(db, checkpointId);
     const started = performance.now();
     const completion = await complete(checkpoint.model, checkpoint.tokenizer, settings);

@@ -62,3 +62,21 @@ export function handleProcessErrors(options: ProcessErrorOptions): void {
     emitter.on(event, ours[event]);
   }
 }
+
+/**
+ * Run `fn` (starting tfjs's backend, say) and take off any `uncaughtException` / `unhandledRejection`
+ * listener it added: for a process that keeps Node's own handling, such as a web app's server, where the
+ * wasm module's re-throwing listeners would turn any stray rejection into a crash printing its source.
+ */
+export async function keepingProcessErrorListeners<T>(fn: () => Promise<T>): Promise<T> {
+  const emitter = process as unknown as NodeJS.EventEmitter;
+  const events = ["uncaughtException", "unhandledRejection"] as const;
+  const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
+  try {
+    return await fn();
+  } finally {
+    for (const event of events)
+      for (const listener of emitter.listeners(event))
+        if (!before.get(event)!.has(listener)) emitter.removeListener(event, listener as never);
+  }
+}
