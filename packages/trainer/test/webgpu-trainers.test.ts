@@ -1,12 +1,12 @@
 /**
  * Every trainer for a few steps on webgpu, beside the same run on wasm: the run succeeds, its loss curve
- * matches wasm's within float tolerance (pretraining, SFT, reward model and DPO train on fixed data; PPO's
- * rollouts sample, so there only its first update is compared), no tensor outlives the run, and the GPU
+ * matches wasm's within float tolerance (pretraining, SFT, reward model and DPO train on fixed data; PPO's,
+ * GRPO's and RLOO's rollouts sample, so there only their first update is compared), no tensor outlives the run, and the GPU
  * buffers in use come back to where they were. Small shapes: on SwiftShader every kernel runs on the CPU.
  */
 import type { JobKind } from "@rlhf/core/configs";
 import { DEMO_DATASETS } from "@rlhf/core/demo";
-import { runs } from "@rlhf/core/schema";
+import { runLogs, runs } from "@rlhf/core/schema";
 import type { TestDatabase } from "@rlhf/core/testing";
 import * as tf from "@tensorflow/tfjs";
 import { eq } from "drizzle-orm";
@@ -27,7 +27,25 @@ const { sftDir, series } = preferenceTestSetup(
 );
 
 const tinyModel = { preset: "tiny", nLayer: 1, nEmbd: 32, nHead: 2, nPositions: 128 };
-const configs: Record<"pretrain" | "sft" | "reward" | "dpo" | "ppo", Record<string, unknown>> = {
+/** GRPO and RLOO: one round of 2 prompts × 2 completions, one update (as PPO's below). */
+const groupConfig = {
+  policy: sftDir,
+  rewards: [{ function: "contains", params: { text: "e", perOccurrence: true } }],
+  iterations: 2,
+  promptsPerIteration: 2,
+  numGenerations: 2,
+  maxCompletionLength: 4,
+  numIterations: 1,
+  miniBatches: 1,
+  temperature: 1,
+  learningRate: 1e-2,
+  sampleEvery: 100,
+  checkpointEvery: 100,
+};
+const configs: Record<
+  "pretrain" | "sft" | "reward" | "dpo" | "ppo" | "grpo" | "rloo",
+  Record<string, unknown>
+> = {
   pretrain: {
     model: tinyModel,
     tokenizer: { vocabSize: 280 },
@@ -96,6 +114,8 @@ const configs: Record<"pretrain" | "sft" | "reward" | "dpo" | "ppo", Record<stri
     sampleEvery: 100,
     checkpointEvery: 100,
   },
+  grpo: groupConfig,
+  rloo: groupConfig,
 };
 
 /** Run `kind` on `backend` to the end; its loss series and what it left in memory. */
@@ -123,7 +143,7 @@ afterAll(() => {
 });
 
 describe.skipIf(skip)(`every trainer on webgpu${skip ? ` (skipped: ${skip})` : ""}`, () => {
-  for (const kind of ["pretrain", "sft", "reward", "dpo", "ppo"] as const) {
+  for (const kind of ["pretrain", "sft", "reward", "dpo", "ppo", "grpo", "rloo"] as const) {
     it(`${kind}: matches wasm, leaks no tensors and no GPU buffers, records the adapter`, async () => {
       const wasm = await runOn(kind, "wasm");
       const gpu = await runOn(kind, "webgpu");
@@ -133,9 +153,10 @@ describe.skipIf(skip)(`every trainer on webgpu${skip ? ` (skipped: ${skip})` : "
       expect(gpu.after.numBytesInGPU).toBe(gpu.before.numBytesInGPU);
       expect(gpu.losses.length).toBe(wasm.losses.length);
       expect(gpu.losses.length).toBeGreaterThan(0);
-      // PPO samples its rollouts: a last-digit difference in a probability can pick another token, so only
-      // the first update (same rollout as long as the samples agree) is held to wasm's numbers.
-      const compared = kind === "ppo" ? 1 : gpu.losses.length;
+      // PPO, GRPO and RLOO sample their rollouts: a last-digit difference in a probability can pick another
+      // token, so only the first update (same rollout as long as the samples agree) is held to wasm's numbers.
+      const online = kind === "ppo" || kind === "grpo" || kind === "rloo";
+      const compared = online ? 1 : gpu.losses.length;
       const { ratio, maxAbs } = worstRatio(
         gpu.losses.slice(0, compared),
         wasm.losses.slice(0, compared),
@@ -145,7 +166,7 @@ describe.skipIf(skip)(`every trainer on webgpu${skip ? ` (skipped: ${skip})` : "
       measured[kind] = maxAbs;
       expect(ratio, `${kind} losses ${gpu.losses} vs wasm ${wasm.losses}`).toBeLessThanOrEqual(1);
       for (const loss of gpu.losses) expect(Number.isFinite(loss)).toBe(true);
-      if (kind !== "ppo") {
+      if (!online) {
         expect(gpu.gradNorms.length).toBe(wasm.gradNorms.length);
         const norms = worstRatio(gpu.gradNorms, wasm.gradNorms, 1e-4, 1e-3);
         expect(
@@ -155,4 +176,28 @@ describe.skipIf(skip)(`every trainer on webgpu${skip ? ` (skipped: ${skip})` : "
       }
     });
   }
+
+  it("workers > 1 on webgpu: the main thread computes, and the log says the workers were ignored once", async () => {
+    await initBackend("webgpu");
+    const before = tf.memory().numTensors;
+    const [run] = await t.db
+      .insert(runs)
+      .values({
+        name: "pretrain-webgpu-workers",
+        kind: "pretrain",
+        config: { ...configs.pretrain, maxSteps: 1, workers: 2, backend: "webgpu" },
+      })
+      .returning();
+    const result = await executeRun(t, run!.id);
+    expect(result.error).toBeUndefined();
+    expect(result.status).toBe("succeeded");
+    expect(tf.memory().numTensors).toBe(before);
+    const logs = await t.db.select().from(runLogs).where(eq(runLogs.runId, run!.id));
+    const ignored = logs.filter((l) => l.message.startsWith("workers: 2 ignored on webgpu"));
+    expect(ignored.map((l) => l.level)).toEqual(["warn"]);
+    expect(logs.some((l) => l.message.startsWith("data parallel:"))).toBe(false);
+    const losses = (await series(run!.id, "loss")).map((p) => p.value);
+    expect(losses).toHaveLength(1);
+    expect(Number.isFinite(losses[0])).toBe(true);
+  });
 });

@@ -86,6 +86,14 @@ export function supervisedStep<T, S>(
   };
 }
 
+/**
+ * The data-parallel worker threads a run gets on `backend`: what the config asks for, except on webgpu,
+ * where every thread would open its own device on the one GPU (no gain) — there the main thread computes.
+ */
+export function dataParallelWorkers(workers: number | undefined, backend: string): number {
+  return backend === "webgpu" ? 1 : (workers ?? 1);
+}
+
 export interface TrainingLoopOptions<S> {
   /** Written into each checkpoint's trainer_state.json. */
   kind: string;
@@ -180,10 +188,16 @@ export async function runTrainingLoop<S>(o: TrainingLoopOptions<S>): Promise<Tra
   };
 
   // Data parallelism: worker threads with their own backends split each batch; gradients are averaged here.
+  const workers = dataParallelWorkers(o.dataParallel?.workers, ctx.backend.name);
+  if ((o.dataParallel?.workers ?? 1) > 1 && workers === 1)
+    ctx.log(
+      `workers: ${o.dataParallel!.workers} ignored on ${ctx.backend.name}: one GPU device computes on the main thread (use a larger batch instead)`,
+      "warn",
+    );
   const parallel =
-    o.dataParallel && o.dataParallel.workers > 1
+    o.dataParallel && workers > 1
       ? await DataParallel.create(o.model, {
-          workers: o.dataParallel.workers,
+          workers,
           backend: ctx.backend.name,
           ...(o.dataParallel.loss ? { loss: o.dataParallel.loss } : {}),
         })
