@@ -6,17 +6,31 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { DEMO_DATASETS } from "@rlhf/core/demo";
+import { checkpoints, runs } from "@rlhf/core/schema";
+import type { TestDatabase } from "@rlhf/core/testing";
 import * as tf from "@tensorflow/tfjs";
+import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/backend";
 import { loadCheckpoint, saveCheckpoint } from "../src/checkpoint";
 import { readSafetensors } from "../src/checkpoint/safetensors";
 import { mergeCommand } from "../src/cli/merge";
+import { executeRun } from "../src/jobs/execute";
 import { addLora, GPT, type GPTConfig, mulberry32, normalSamples } from "../src/model";
 import { loadServedModel, startServer } from "../src/serve";
 import { type Tokenizer, trainBpe } from "../src/tokenizer";
+import { preferenceTestSetup } from "./fixtures/preferences";
 
 const home = mkdtempSync(path.join(os.tmpdir(), "peft-test-"));
+// A database with oracle-ranked preferences and a tiny SFT checkpoint, for the reward model trained with LoRA.
+let db: TestDatabase;
+const preferences = preferenceTestSetup(
+  { home: "rlhf-peft-reward-", tasks: 48, evalEvery: 4, seeds: { sentences: 11, tasks: 1 } },
+  (ready) => {
+    db = ready.t;
+  },
+);
 let tokenizer: Tokenizer;
 let config: GPTConfig;
 const baseDir = path.join(home, "base");
@@ -225,5 +239,51 @@ describe("PEFT adapters", () => {
     viaOverride.model.dispose();
     writeFileSync(configFile, good.replace(JSON.stringify(baseDir), JSON.stringify(path.join(home, "gone"))));
     await expect(loadCheckpoint(dir)).rejects.toThrow(/is not a checkpoint directory here/);
+  });
+});
+
+describe("a reward model trained with lora", () => {
+  it("saves a SEQ_CLS adapter with the score head, which PPO-style loading merges", async () => {
+    const [run] = await db.db
+      .insert(runs)
+      .values({
+        name: "rm-lora",
+        kind: "reward",
+        config: {
+          init: preferences.sftDir,
+          datasets: [DEMO_DATASETS.preferences],
+          lora: { r: 4, alpha: 8 },
+          epochs: 1,
+          batchSize: 8,
+          maxLength: 64,
+          learningRate: 1e-2,
+          evalFraction: 0.25,
+          evalEvery: 100,
+          evalBatches: 1,
+          checkpointEvery: 100,
+          normalizeSamples: 4,
+          backend: "wasm",
+        },
+      })
+      .returning();
+    const result = await executeRun(db, run!.id);
+    expect(result.error).toBeUndefined();
+    expect(result.status).toBe("succeeded");
+    const [final] = await db.db
+      .select()
+      .from(checkpoints)
+      .where(and(eq(checkpoints.runId, run!.id), eq(checkpoints.isFinal, true)));
+    if (!final) throw new Error("no final checkpoint");
+    const json = JSON.parse(readFileSync(path.join(final.path, "adapter_config.json"), "utf8"));
+    expect([json.task_type, json.modules_to_save, json.base_model_name_or_path]).toEqual([
+      "SEQ_CLS",
+      ["score"],
+      preferences.sftDir,
+    ]);
+    expect(existsSync(path.join(final.path, "reward_normalization.json"))).toBe(true);
+    const scorer = await loadCheckpoint(final.path, { rewardHead: true, trainable: false });
+    expect(scorer.model.lora).toBeUndefined(); // merged for scoring
+    expect(scorer.rewardNormalization).toBeDefined();
+    scorer.model.dispose();
   });
 });

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { cadenceSchema, checkpointRef, commonSchema, optimSchema, withDefault } from "./common";
+import { loraField } from "./lora";
 
 /** Stage 3: a reward model trained on preference rankings (Bradley–Terry over chosen/rejected pairs). */
 export const rewardConfigSchema = z
@@ -52,6 +53,7 @@ export const rewardConfigSchema = z
       .describe(
         "samples of the SFT model used to normalise rewards to mean 0, std 1 after training (0 = none)",
       ),
+    lora: loraField,
   })
   .describe("Reward model: learns to score responses the way the rankings do");
 

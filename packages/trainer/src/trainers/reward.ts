@@ -16,7 +16,7 @@ import {
 import * as tf from "@tensorflow/tfjs";
 import { CHECKPOINT_FILES, loadCheckpoint } from "../checkpoint";
 import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
-import { type GPT, generate } from "../model";
+import { addLora, type GPT, generate } from "../model";
 import {
   initRewardHead,
   lastTokenScores,
@@ -184,7 +184,7 @@ function lossAndGradients(model: GPT, batch: RewardBatch, options: PairwiseLossO
   const { ids, last } = rightPadded(batch.sequences, padId);
   let rewards: Float32Array = new Float32Array();
   try {
-    const { loss, grads } = lossAndGradientsByName(model.params, () => {
+    const { loss, grads } = lossAndGradientsByName(model.trainableParams(), () => {
       const r = lastTokenScores(model, ids, last);
       rewards = r.dataSync() as Float32Array;
       return pairwiseLoss(r, batch, options);
@@ -288,6 +288,17 @@ export async function trainReward(config: RewardConfig, ctx: JobContext): Promis
   if (!resumed && rewardHeadIsZero(model)) {
     initRewardHead(model, config.seed);
     ctx.log(`score head initialised N(0, 1/√(d+1)) on the body of ${initPath}`);
+  }
+  // LoRA: adapters on the frozen body, the score head trained with them (PEFT's modules_to_save).
+  if (config.lora && !model.lora) {
+    const adapters = addLora(model, config.lora, {
+      seed: config.seed,
+      trainable: ["score.weight"],
+      baseModel: initPath,
+    });
+    ctx.log(
+      `LoRA r=${config.lora.r} alpha=${config.lora.alpha} on ${adapters.modules.size} modules, score head trained: ${adapters.numParams() + model.param("score.weight").size} trainable parameters`,
+    );
   }
   try {
     // 2. Data: one element per ranking; split by task, so no prompt's completions sit on both sides.
