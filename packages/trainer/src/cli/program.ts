@@ -266,7 +266,11 @@ export function buildProgram(): Command {
       "re-queue running runs whose worker has not heartbeaten for this long",
       "30",
     )
-    .option("--max-attempts <n>", "fail a run after this many crashed attempts (lost workers count apart, up to 10)", "3")
+    .option(
+      "--max-attempts <n>",
+      "fail a run after this many crashed attempts (lost workers count apart, up to 10)",
+      "3",
+    )
     .option("--poll <ms>", "heartbeat, cancel and queue poll period", "1000")
     .option("--cancel-grace <ms>", "kill a cancelled job that has not stopped after this", "3000")
     .option(
@@ -274,8 +278,15 @@ export function buildProgram(): Command {
       "on SIGTERM, kill (and re-queue) jobs that have not stopped after this",
       "60000",
     )
+    .option(
+      "--outage-limit <seconds>",
+      "a database outage longer than this stops a job: checkpoint, back in the queue (default: RLHF_OUTAGE_LIMIT_SECONDS, else 300)",
+    )
     .option("--json", "one JSON event per line")
     .action(async (options) => {
+      const outageLimit = options.outageLimit === undefined ? undefined : Number(options.outageLimit);
+      if (outageLimit !== undefined && !(outageLimit > 0))
+        throw new Error(`--outage-limit: expected a number of seconds > 0, got ${options.outageLimit}`);
       const { runWorker } = await import("../worker");
       await runWorker({
         concurrency: Number(options.concurrency),
@@ -286,6 +297,7 @@ export function buildProgram(): Command {
         pollIntervalMs: Number(options.poll),
         cancelGraceMs: Number(options.cancelGrace),
         shutdownGraceMs: Number(options.shutdownGrace),
+        outageLimitSeconds: outageLimit,
         json: options.json,
       });
     });
