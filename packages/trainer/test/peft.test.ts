@@ -287,3 +287,48 @@ describe("a reward model trained with lora", () => {
     scorer.model.dispose();
   });
 });
+
+describe("DPO trained with lora", () => {
+  it("trains the adapters only and saves a CAUSAL_LM adapter on the SFT policy", async () => {
+    const [run] = await db.db
+      .insert(runs)
+      .values({
+        name: "dpo-lora",
+        kind: "dpo",
+        config: {
+          policy: preferences.sftDir,
+          datasets: [DEMO_DATASETS.preferences],
+          lora: { r: 4, alpha: 8 },
+          epochs: 1,
+          batchSize: 8,
+          maxLength: 64,
+          learningRate: 1e-2,
+          beta: 0.1,
+          evalEvery: 100,
+          evalBatches: 1,
+          checkpointEvery: 100,
+          backend: "wasm",
+        },
+      })
+      .returning();
+    const result = await executeRun(db, run!.id);
+    expect(result.error).toBeUndefined();
+    expect(result.status).toBe("succeeded");
+    const [final] = await db.db
+      .select()
+      .from(checkpoints)
+      .where(and(eq(checkpoints.runId, run!.id), eq(checkpoints.isFinal, true)));
+    if (!final) throw new Error("no final checkpoint");
+    const json = JSON.parse(readFileSync(path.join(final.path, "adapter_config.json"), "utf8"));
+    expect([json.task_type, json.base_model_name_or_path]).toEqual(["CAUSAL_LM", preferences.sftDir]);
+    const policy = await loadCheckpoint(final.path);
+    const sft = await loadCheckpoint(preferences.sftDir);
+    for (const [name, v] of sft.model.params) expect(maxAbsDiff(v, policy.model.param(name)), name).toBe(0);
+    const tokens = ids();
+    const [a, b] = [policy.model, sft.model].map((m) => m.forward(tokens).logits as tf.Tensor);
+    expect(maxAbsDiff(a as tf.Tensor, b as tf.Tensor)).toBeGreaterThan(0); // the adapters moved the policy
+    tf.dispose([tokens, a as tf.Tensor, b as tf.Tensor]);
+    policy.model.dispose();
+    sft.model.dispose();
+  });
+});

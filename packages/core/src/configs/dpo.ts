@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { cadenceSchema, checkpointRef, commonSchema, optimSchema, withDefault } from "./common";
+import { loraField } from "./lora";
 
 /** The offline alternative to PPO: Direct Preference Optimisation on the same preference pairs. */
 export const dpoConfigSchema = z
@@ -40,6 +41,7 @@ export const dpoConfigSchema = z
       .default(128)
       .describe("longest prompt+response in tokens; longer pairs are filtered out"),
     evalFraction: z.number().gt(0).lt(1).default(0.1).describe("share of pairs held out for evaluation"),
+    lora: loraField,
   })
   .describe("DPO: learn the preferences directly, with the SFT model as the frozen reference");
 

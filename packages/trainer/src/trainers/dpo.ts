@@ -19,7 +19,7 @@ import * as tf from "@tensorflow/tfjs";
 import { loadCheckpoint } from "../checkpoint";
 import { type Conversation, conversationBatch } from "../data";
 import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
-import { type GPT, generate } from "../model";
+import { addLora, type GPT, generate } from "../model";
 import { responseTokenCount, sequenceLogProbs, sequenceLogProbValues } from "../rl/sequence-logprobs";
 import type { Tokenizer } from "../tokenizer";
 import { lossAndGradientsByName } from "../train/gradients";
@@ -274,6 +274,14 @@ export async function trainDpo(config: DpoConfig, ctx: JobContext): Promise<RunS
   });
   const { model: policy, tokenizer, optimizerState } = loaded;
   const startStep = resumed ? (loaded.trainerState?.step ?? ctx.resumeFrom!.step) : 0;
+  // LoRA: adapters on the frozen SFT policy (the reference's log-probs are still precomputed from the SFT
+  // checkpoint below); checkpoints are PEFT adapters naming it.
+  if (config.lora && !policy.lora) {
+    const adapters = addLora(policy, config.lora, { seed: config.seed, baseModel: policyPath });
+    ctx.log(
+      `LoRA r=${config.lora.r} alpha=${config.lora.alpha} on ${adapters.modules.size} modules: ${adapters.numParams()} trainable parameters`,
+    );
+  }
   const lossOptions: DpoLossOptions = {
     loss: config.loss,
     beta: config.beta,
@@ -370,7 +378,7 @@ export async function trainDpo(config: DpoConfig, ctx: JobContext): Promise<RunS
         supervisedStep(train, config, step, (items) => {
           const forward = batchForward(policy, items, lossOptions, tokenizer.padId);
           let values: number[][] = [];
-          const { loss, grads } = lossAndGradientsByName(policy.params, () => {
+          const { loss, grads } = lossAndGradientsByName(policy.trainableParams(), () => {
             const out = forward.run();
             values = [
               out.losses,
