@@ -242,46 +242,45 @@ describe("PEFT adapters", () => {
   });
 });
 
+/** Runs a job of `kind` to the end on the preference database; its final checkpoint's directory. */
+async function trainToFinalCheckpoint(kind: "reward" | "dpo", name: string, config: Record<string, unknown>) {
+  const [run] = await db.db.insert(runs).values({ name, kind, config }).returning();
+  const result = await executeRun(db, run!.id);
+  expect(result.error).toBeUndefined();
+  expect(result.status).toBe("succeeded");
+  const [final] = await db.db
+    .select()
+    .from(checkpoints)
+    .where(and(eq(checkpoints.runId, run!.id), eq(checkpoints.isFinal, true)));
+  if (!final) throw new Error(`${name}: no final checkpoint`);
+  return dir;
+}
+
 describe("a reward model trained with lora", () => {
   it("saves a SEQ_CLS adapter with the score head, which PPO-style loading merges", async () => {
-    const [run] = await db.db
-      .insert(runs)
-      .values({
-        name: "rm-lora",
-        kind: "reward",
-        config: {
-          init: preferences.sftDir,
-          datasets: [DEMO_DATASETS.preferences],
-          lora: { r: 4, alpha: 8 },
-          epochs: 1,
-          batchSize: 8,
-          maxLength: 64,
-          learningRate: 1e-2,
-          evalFraction: 0.25,
-          evalEvery: 100,
-          evalBatches: 1,
-          checkpointEvery: 100,
-          normalizeSamples: 4,
-          backend: "wasm",
-        },
-      })
-      .returning();
-    const result = await executeRun(db, run!.id);
-    expect(result.error).toBeUndefined();
-    expect(result.status).toBe("succeeded");
-    const [final] = await db.db
-      .select()
-      .from(checkpoints)
-      .where(and(eq(checkpoints.runId, run!.id), eq(checkpoints.isFinal, true)));
-    if (!final) throw new Error("no final checkpoint");
-    const json = JSON.parse(readFileSync(path.join(final.path, "adapter_config.json"), "utf8"));
+    const dir = await trainToFinalCheckpoint("reward", "rm-lora", {
+      init: preferences.sftDir,
+      datasets: [DEMO_DATASETS.preferences],
+      lora: { r: 4, alpha: 8 },
+      epochs: 1,
+      batchSize: 8,
+      maxLength: 64,
+      learningRate: 1e-2,
+      evalFraction: 0.25,
+      evalEvery: 100,
+      evalBatches: 1,
+      checkpointEvery: 100,
+      normalizeSamples: 4,
+      backend: "wasm",
+    });
+    const json = JSON.parse(readFileSync(path.join(dir, "adapter_config.json"), "utf8"));
     expect([json.task_type, json.modules_to_save, json.base_model_name_or_path]).toEqual([
       "SEQ_CLS",
       ["score"],
       preferences.sftDir,
     ]);
-    expect(existsSync(path.join(final.path, "reward_normalization.json"))).toBe(true);
-    const scorer = await loadCheckpoint(final.path, { rewardHead: true, trainable: false });
+    expect(existsSync(path.join(dir, "reward_normalization.json"))).toBe(true);
+    const scorer = await loadCheckpoint(dir, { rewardHead: true, trainable: false });
     expect(scorer.model.lora).toBeUndefined(); // merged for scoring
     expect(scorer.rewardNormalization).toBeDefined();
     scorer.model.dispose();
@@ -290,38 +289,23 @@ describe("a reward model trained with lora", () => {
 
 describe("DPO trained with lora", () => {
   it("trains the adapters only and saves a CAUSAL_LM adapter on the SFT policy", async () => {
-    const [run] = await db.db
-      .insert(runs)
-      .values({
-        name: "dpo-lora",
-        kind: "dpo",
-        config: {
-          policy: preferences.sftDir,
-          datasets: [DEMO_DATASETS.preferences],
-          lora: { r: 4, alpha: 8 },
-          epochs: 1,
-          batchSize: 8,
-          maxLength: 64,
-          learningRate: 1e-2,
-          beta: 0.1,
-          evalEvery: 100,
-          evalBatches: 1,
-          checkpointEvery: 100,
-          backend: "wasm",
-        },
-      })
-      .returning();
-    const result = await executeRun(db, run!.id);
-    expect(result.error).toBeUndefined();
-    expect(result.status).toBe("succeeded");
-    const [final] = await db.db
-      .select()
-      .from(checkpoints)
-      .where(and(eq(checkpoints.runId, run!.id), eq(checkpoints.isFinal, true)));
-    if (!final) throw new Error("no final checkpoint");
-    const json = JSON.parse(readFileSync(path.join(final.path, "adapter_config.json"), "utf8"));
+    const dir = await trainToFinalCheckpoint("dpo", "dpo-lora", {
+      policy: preferences.sftDir,
+      datasets: [DEMO_DATASETS.preferences],
+      lora: { r: 4, alpha: 8 },
+      epochs: 1,
+      batchSize: 8,
+      maxLength: 64,
+      learningRate: 1e-2,
+      beta: 0.1,
+      evalEvery: 100,
+      evalBatches: 1,
+      checkpointEvery: 100,
+      backend: "wasm",
+    });
+    const json = JSON.parse(readFileSync(path.join(dir, "adapter_config.json"), "utf8"));
     expect([json.task_type, json.base_model_name_or_path]).toEqual(["CAUSAL_LM", preferences.sftDir]);
-    const policy = await loadCheckpoint(final.path);
+    const policy = await loadCheckpoint(dir);
     const sft = await loadCheckpoint(preferences.sftDir);
     for (const [name, v] of sft.model.params) expect(maxAbsDiff(v, policy.model.param(name)), name).toBe(0);
     const tokens = ids();
