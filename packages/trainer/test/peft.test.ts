@@ -253,7 +253,7 @@ async function trainToFinalCheckpoint(kind: "reward" | "dpo", name: string, conf
     .from(checkpoints)
     .where(and(eq(checkpoints.runId, run!.id), eq(checkpoints.isFinal, true)));
   if (!final) throw new Error(`${name}: no final checkpoint`);
-  return dir;
+  return final.path;
 }
 
 describe("a reward model trained with lora", () => {
