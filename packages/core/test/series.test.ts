@@ -2,6 +2,7 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runs } from "../src/db/schema";
 import { createTestDatabase, type TestDatabase } from "../src/db/testing";
+import { ingest } from "../src/ingest";
 import {
   bucketBounds,
   bucketOf,
@@ -309,6 +310,36 @@ describe("rollups stay exact", () => {
     expect(written.length).toBeGreaterThan(points.length / 16);
     await rebuildFromPoints(runId);
     expect(await rollupRows(runId)).toEqual(written);
+  });
+
+  it("ingest() writes through writeMetricPoints: its rollups are those a rebuild from the points gives", async () => {
+    const random = randomness(43);
+    const payload = (from: number, sign: number) => ({
+      run: { name: "ingested-rollups" },
+      metrics: Array.from({ length: 700 }, (_, i) => ({
+        step: from + i * 2,
+        values: { "eval/a": sign * Math.round(random() * 8), "eval/b": sign * random() },
+      })),
+    });
+    const first = await ingest(t, payload(0, 1), { trusted: true });
+    await ingest(t, payload(1000, 1), { trusted: true });
+    // A payload sent again with other values (a resent or corrected range) replaces those points.
+    await ingest(t, payload(500, -1), { trusted: true });
+    const { rows } = await t.pool.query("select count(*)::int as n from metrics where run_id = $1", [
+      first.runId,
+    ]);
+    expect(rows[0].n).toBe(
+      2 *
+        new Set(
+          [...payload(0, 1).metrics, ...payload(1000, 1).metrics, ...payload(500, 1).metrics].map(
+            (m) => m.step,
+          ),
+        ).size,
+    );
+    const written = await rollupRows(first.runId);
+    expect(written.length).toBeGreaterThan(2 * (2400 / 32));
+    await rebuildFromPoints(first.runId);
+    expect(await rollupRows(first.runId)).toEqual(written);
   });
 
   it("when two writers of one series interleave (the second waits for the first's commit)", async () => {

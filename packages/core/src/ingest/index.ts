@@ -14,6 +14,7 @@ import { apiTokens, type RunStatus, runs } from "../db/schema";
 import { nulMessage, nulPath } from "../nul";
 import { isUuid, RUN_NAME_MAX, runNameProblem } from "../queue/refs";
 import { transaction } from "../queue/tx";
+import { type MetricPoint, writeMetricPoints } from "../series/rollups";
 
 /** Seconds since the epoch (Python's `time.time()`) or an ISO 8601 timestamp. */
 const timeSchema = z
@@ -210,28 +211,16 @@ export async function ingest(database: Database, body: unknown, auth: IngestAuth
     if (want.summary) update.summary = sql`${runs.summary} || ${JSON.stringify(want.summary)}::jsonb`;
     [run] = await db.update(runs).set(update).where(eq(runs.id, run!.id)).returning();
 
-    // 2. Telemetry, one statement per kind (the same upsert as RunTelemetry: a resent point replaces).
-    const points = new Map<string, { key: string; step: number; value: number; time: Date }>();
+    // 2. Telemetry. Metrics go through the trainers' writer (`writeMetricPoints`): the same upsert — a
+    // resent point replaces — with the chart rollups computed from the points in hand rather than rebuilt
+    // point by point by the table's triggers. Samples and logs, one statement each.
+    const points = new Map<string, MetricPoint>();
     for (const m of payload.metrics) {
-      const time = toDate(m.time);
+      const wallTime = toDate(m.time);
       for (const [key, value] of Object.entries(m.values))
-        points.set(`${key}\u0000${m.step}`, { key, step: m.step, value, time });
+        points.set(`${key}\u0000${m.step}`, { key, step: m.step, value, wallTime });
     }
-    if (points.size > 0) {
-      const rows = [...points.values()];
-      await client.query(
-        `insert into metrics (run_id, key, step, value, wall_time)
-         select $1, * from unnest($2::text[], $3::bigint[], $4::float8[], $5::timestamptz[])
-         on conflict (run_id, key, step) do update set value = excluded.value, wall_time = excluded.wall_time`,
-        [
-          run!.id,
-          rows.map((p) => p.key),
-          rows.map((p) => p.step),
-          rows.map((p) => p.value),
-          rows.map((p) => p.time),
-        ],
-      );
-    }
+    if (points.size > 0) await writeMetricPoints(client, run!.id, [...points.values()]);
     if (payload.samples.length > 0) {
       const s = payload.samples;
       await client.query(
