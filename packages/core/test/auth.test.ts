@@ -16,9 +16,13 @@ import {
   findInvite,
   isSameOrigin,
   issueSessionCookie,
+  sessionCacheListening,
+  sessionsChanged,
   sessionUser,
   updateUser,
+  useSessionCache,
 } from "../src/auth";
+import { openDatabase } from "../src/db/open";
 import { accounts, sessions, users } from "../src/db/schema";
 import { createTestDatabase, type TestDatabase } from "../src/db/testing";
 import { getSession } from "../src/trpc";
@@ -239,5 +243,71 @@ describe("reading a session", () => {
       user.id,
     ]);
     expect(await sessionUser(t.db, headers(cookie), { secret })).toBeNull();
+  });
+});
+
+describe("the session cache of an app server", () => {
+  it("answers from memory, and a block, a role change or a sign-out in another server ends it at once", async () => {
+    const secret = "cache-secret-cache-secret-cache-secret-0";
+    const user = await createUser(t.db, { email: "kim@example.com", name: "Kim", password: "kim-password" });
+    const cookie = await issueSessionCookie(t.db, user.id, { secret });
+    const headers = new Headers({ cookie });
+    // Two app servers on one database, each with its own pool and cache.
+    const servers = [await openDatabase({ url: t.url }), await openDatabase({ url: t.url })];
+    const stops = servers.map((s) => useSessionCache(s.db));
+    try {
+      const listening = async () => {
+        for (let i = 0; i < 200 && !servers.every((s) => sessionCacheListening(s.db)); i++)
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        expect(servers.map((s) => sessionCacheListening(s.db))).toEqual([true, true]);
+      };
+      /** The session in each server's eyes, waiting (at most 2 s) for an announcement to arrive. */
+      const seen = async (expected: boolean) => {
+        let found: boolean[] = [];
+        for (let i = 0; i < 80; i++) {
+          found = await Promise.all(
+            servers.map(async (s) => (await sessionUser(s.db, headers, { secret })) !== null),
+          );
+          if (found.every((f) => f === expected)) break;
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+        expect(found).toEqual([expected, expected]);
+      };
+      await listening();
+      await seen(true);
+      // Answered from memory: the session row gone behind the servers' backs changes nothing yet...
+      await t.pool.query("update sessions set expires_at = now() - interval '1 second' where user_id = $1", [
+        user.id,
+      ]);
+      await seen(true);
+      // ...until a change is announced (as a sign-out through authRequestHandler announces it).
+      await sessionsChanged(t.db, user.id);
+      await seen(false);
+
+      // A block through updateUser, on a fresh session both servers have in memory.
+      const again = await issueSessionCookie(t.db, user.id, { secret });
+      headers.set("cookie", again);
+      await seen(true);
+      await updateUser(t.db, user.id, { banned: true });
+      await seen(false);
+
+      // A role change is announced too: the new role is read, not the remembered one.
+      await updateUser(t.db, user.id, { banned: false });
+      const third = await issueSessionCookie(t.db, user.id, { secret });
+      headers.set("cookie", third);
+      await seen(true);
+      await updateUser(t.db, user.id, { role: "admin" });
+      for (const s of servers) {
+        let role: string | undefined;
+        for (let i = 0; i < 80 && role !== "admin"; i++) {
+          role = (await sessionUser(s.db, headers, { secret }))?.role;
+          if (role !== "admin") await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+        expect(role).toBe("admin");
+      }
+    } finally {
+      for (const stop of stops) stop();
+      for (const s of servers) await s.close();
+    }
   });
 });

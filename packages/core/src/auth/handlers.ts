@@ -5,6 +5,7 @@ import { getDatabase } from "../trpc/trpc";
 import { createAuth } from "./auth";
 import { SignInLimiter } from "./limits";
 import { isSameOrigin } from "./origin";
+import { sessionsChanged, sessionUser } from "./session";
 
 /** Largest body any auth endpoint takes (an email, a password, a name): bigger is a 413 before parsing. */
 export const AUTH_MAX_BODY_BYTES = 64 * 1024;
@@ -55,7 +56,15 @@ export function authRequestHandler(
       typeof (body as { email?: unknown }).email === "string"
         ? (body as { email: string }).email.trim().toLowerCase()
         : undefined;
-    if (email === undefined) return createAuth(db).handler(forward);
+    if (email === undefined) {
+      // Whose sessions a sign-out, a password change or an admin endpoint may end or narrow: app servers
+      // that keep sessions in memory drop them once the library answers (./session.ts).
+      const path = new URL(request.url).pathname;
+      const caller = path.includes("/admin/") ? undefined : await sessionUser(db, request.headers);
+      const response = await createAuth(db).handler(forward);
+      if (response.ok && (caller || path.includes("/admin/"))) await sessionsChanged(db, caller?.id ?? "*");
+      return response;
+    }
 
     const wait = limiter.retryAfter(email);
     if (wait > 0) {

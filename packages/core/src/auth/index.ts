@@ -15,7 +15,16 @@ export { AUTH_MAX_BODY_BYTES, authRequestHandler, authRouteHandlers } from "./ha
 export { SIGN_IN_FAILURES, SIGN_IN_WINDOW_SECONDS, SignInLimiter } from "./limits";
 export { isSameOrigin } from "./origin";
 export { authSecret, authSecretPath } from "./secret";
-export { cookieSignature, readCookie, type SessionLookup, sessionUser } from "./session";
+export {
+  cookieSignature,
+  readCookie,
+  SESSION_CACHE_SECONDS,
+  type SessionLookup,
+  sessionCacheListening,
+  sessionsChanged,
+  sessionUser,
+  useSessionCache,
+} from "./session";
 export {
   acceptInvite,
   countAdmins,

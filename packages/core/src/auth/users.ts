@@ -10,6 +10,7 @@ import { z } from "zod";
 import type { Db } from "../db/open";
 import { accounts, sessions, USER_ROLES, type UserRole, users, verifications } from "../db/schema";
 import { MIN_PASSWORD_LENGTH, sessionCookieName } from "./auth";
+import { sessionsChanged } from "./session";
 
 export const emailSchema = z
   .string()
@@ -265,6 +266,8 @@ export async function updateUser(
       .where(eq(users.id, id));
     if (change.banned) await tx.delete(sessions).where(eq(sessions.userId, id));
   });
+  // App servers that keep sessions in memory drop this user's now (./session.ts).
+  if (change.banned !== undefined || change.role !== undefined) await sessionsChanged(db, id);
 }
 
 /**
