@@ -100,6 +100,16 @@ describe("pretraining", () => {
     }
     const bpb = await series(run.id, "eval/bits_per_byte");
     expect(bpb.map((p) => p.step)).toEqual([6, 12]);
+    // The references beside the model: the 5-gram baseline before the first step, the compression fact at the end.
+    const ngram = await series(run.id, "eval/ngram_bits_per_byte");
+    expect(ngram.map((p) => p.step)).toEqual([0]);
+    expect(ngram[0]!.value).toBeGreaterThan(0);
+    expect(ngram[0]!.value).toBeLessThan(16);
+    const compressed = await series(run.id, "compress/bits_per_byte");
+    expect(compressed.map((p) => p.step)).toEqual([12]);
+    expect(compressed[0]!.value).toBeGreaterThan(0);
+    expect((await series(run.id, "compress/gzip_bits_per_byte"))[0]!.value).toBeGreaterThan(0);
+    expect((await series(run.id, "compress/bytes"))[0]!.value).toBeGreaterThan(0);
     const saved = await t.db
       .select()
       .from(checkpoints)

@@ -5,9 +5,12 @@
  */
 import type { CadenceConfig, OptimConfig } from "@rlhf/core/configs";
 import * as tf from "@tensorflow/tfjs";
+import { COMPRESSION_METRICS, compressionFact } from "../compress/run-facts";
+import { tokenByteTable } from "../compress/token-bytes";
 import type { LmBatch } from "../data";
 import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
 import { type GPT, generate, maskedCrossEntropy } from "../model";
+import { NGRAM_BITS_PER_BYTE, ngramBaseline } from "../ngram";
 import type { DataParallel } from "../parallel";
 import { MemoryPlanError, planModelMicroBatch } from "../parallel/memory";
 import type { Tokenizer } from "../tokenizer";
@@ -31,8 +34,14 @@ export interface LmLoopOptions {
   trainBatch: (step: number, micro: number) => LmBatch;
   /** The fixed held-out batches. */
   evalBatches: LmBatch[];
-  /** UTF-8 bytes per token of the held-out text, for bits per byte (undefined: not reported). */
+  /** UTF-8 bytes per token of the held-out text, for bits per byte (default: of the evaluated targets). */
   bytesPerToken?: number;
+  /**
+   * The references beside the model (issue 16): a 5-gram Kneser–Ney model on `train` scored on the same
+   * held-out batches at the start (eval/ngram_bits_per_byte), and the finished model compressing
+   * `heldOutTexts` in chunks of `contextTokens` at the end (compress/*).
+   */
+  references?: { train: Iterable<ArrayLike<number>>; heldOutTexts: readonly string[]; contextTokens: number };
   /** Prompts (as token ids) generated from at each evaluation, with how to show them. */
   samplePrompts: { text: string; ids: number[] }[];
   sampleMaxTokens: number;
@@ -41,6 +50,21 @@ export interface LmLoopOptions {
 }
 
 export { NonFiniteLossError } from "./adamw";
+
+/** UTF-8 bytes per counted target token of `batches` (SFT's response tokens when the loss is masked). */
+export function countedBytesPerToken(batches: readonly LmBatch[], tokenizer: Tokenizer): number | undefined {
+  const table = tokenByteTable(tokenizer);
+  let bytes = 0;
+  let tokens = 0;
+  for (const batch of batches) {
+    for (let i = 0; i < batch.y.length; i++) {
+      if (batch.mask && batch.mask[i] === 0) continue;
+      bytes += table[batch.y[i]!]?.length ?? 0;
+      tokens += 1;
+    }
+  }
+  return bytes > 0 ? bytes / tokens : undefined;
+}
 
 function toTensors(batch: LmBatch) {
   const shape: [number, number] = [batch.batchSize, batch.length];
@@ -168,6 +192,24 @@ export function evaluate(model: GPT, batches: LmBatch[]): { loss: number; accura
 
 export async function runLmLoop(o: LmLoopOptions): Promise<RunSummary> {
   const { ctx, model, tokenizer, optim, cadence, maxSteps } = o;
+  const bytesPerToken = o.bytesPerToken ?? countedBytesPerToken(o.evalBatches, tokenizer);
+
+  // The n-gram baseline on the same held-out batches (plain counting: no tensors, no random numbers).
+  const baseline =
+    o.references && bytesPerToken
+      ? ngramBaseline({
+          train: o.references.train,
+          evalBatches: o.evalBatches,
+          bytesPerToken,
+          vocabSize: tokenizer.vocabSize,
+        })
+      : undefined;
+  if (baseline) {
+    ctx.telemetry.metrics(o.startStep, { [NGRAM_BITS_PER_BYTE]: baseline.bitsPerByte });
+    ctx.log(
+      `${baseline.order}-gram baseline: ${baseline.bitsPerByte.toFixed(3)} bits/byte (${baseline.seconds.toFixed(1)} s)`,
+    );
+  }
 
   const evalAndSample = async (step: number) => {
     const result = evaluate(model, o.evalBatches);
@@ -175,7 +217,7 @@ export async function runLmLoop(o: LmLoopOptions): Promise<RunSummary> {
       "eval/loss": result.loss,
       "eval/mean_token_accuracy": result.accuracy,
     };
-    if (o.bytesPerToken) values["eval/bits_per_byte"] = result.loss / Math.LN2 / o.bytesPerToken;
+    if (bytesPerToken) values["eval/bits_per_byte"] = result.loss / Math.LN2 / bytesPerToken;
     ctx.telemetry.metrics(step, values);
     if (o.samplePrompts.length > 0) {
       const { tokens } = await generate(
@@ -236,14 +278,38 @@ export async function runLmLoop(o: LmLoopOptions): Promise<RunSummary> {
     checkpointEvery: cadence.checkpointEvery,
   });
   const lastEvalLoss = result.lastEval?.["eval/loss"];
+  // The finished model as a compressor of held-out text, beside gzip -9 (the run page's model facts).
+  const fact =
+    o.references && result.finished
+      ? await compressionFact({
+          model,
+          tokenizer,
+          heldOutTexts: o.references.heldOutTexts,
+          backend: ctx.backend,
+          contextTokens: o.references.contextTokens,
+          checkpointRef: `run:${ctx.runId}`,
+        })
+      : undefined;
+  if (fact) {
+    ctx.telemetry.metrics(result.steps, {
+      [COMPRESSION_METRICS.bitsPerByte]: fact.bitsPerByte,
+      [COMPRESSION_METRICS.gzipBitsPerByte]: fact.gzipBitsPerByte,
+      [COMPRESSION_METRICS.bytes]: fact.bytes,
+    });
+    ctx.log(
+      `compresses ${fact.bytes} bytes of held-out text to ${fact.bitsPerByte.toFixed(3)} bits/byte (gzip -9: ${fact.gzipBitsPerByte.toFixed(3)}; ${fact.seconds.toFixed(1)} s)`,
+    );
+  }
   return {
     steps: result.steps,
     loss: result.loss,
     "eval/loss": lastEvalLoss ?? null,
     "eval/bits_per_byte":
-      lastEvalLoss !== undefined && o.bytesPerToken ? lastEvalLoss / Math.LN2 / o.bytesPerToken : null,
+      lastEvalLoss !== undefined && bytesPerToken ? lastEvalLoss / Math.LN2 / bytesPerToken : null,
     tokens_seen: result.tokensSeen,
     parameters: model.numParams(),
     seconds: result.seconds,
+    ...(baseline ? { [NGRAM_BITS_PER_BYTE]: baseline.bitsPerByte, ngram_order: baseline.order } : {}),
+    ...(fact ? { [COMPRESSION_METRICS.bitsPerByte]: fact.bitsPerByte } : {}),
   };
 }

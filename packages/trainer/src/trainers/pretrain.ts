@@ -97,6 +97,7 @@ export async function trainPretrain(config: PretrainConfig, ctx: JobContext): Pr
       })),
       sampleMaxTokens: config.sampleMaxTokens,
       workers: config.workers,
+      references: { train: [train.tokens], heldOutTexts: heldOut, contextTokens: config.blockSize },
     });
     return {
       ...summary,

@@ -110,6 +110,11 @@ export async function trainSft(config: SftConfig, ctx: JobContext): Promise<RunS
       samplePrompts: config.samplePrompts.map((text) => ({ text, ids: tokenizer.formatChat(text).ids })),
       sampleMaxTokens: config.sampleMaxTokens,
       workers: config.workers,
+      references: {
+        train: train.conversations.map((c) => c.ids),
+        heldOutTexts: evalPairs.map((p) => p.response),
+        contextTokens: maxLength,
+      },
     });
     return { ...summary, epochs: (Number(summary.steps) * config.batchSize * config.gradAccumSteps) / size };
   } finally {
