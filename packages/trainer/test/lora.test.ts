@@ -21,6 +21,7 @@ import {
   addLora,
   GPT,
   type GPTConfig,
+  generate,
   type LoraSettings,
   linear,
   loraTargetModules,
@@ -29,6 +30,7 @@ import {
   mulberry32,
   normalSamples,
   tiedLinear,
+  withoutAdapters,
 } from "../src/model";
 
 beforeAll(async () => {
@@ -124,6 +126,27 @@ describe("LoRA adapters", () => {
     const merged = model.forward(tokens).logits as tf.Tensor;
     expect(maxAbsDiff(on, merged)).toBeLessThan(1e-4);
     tf.dispose([baseLogits, off, on, merged, tokens]);
+    base.dispose();
+    model.dispose();
+  });
+
+  it("withoutAdapters is the reference policy: the base's outputs from the same weights, and generation too", async () => {
+    const base = new GPT(config, { seed: 3 });
+    const model = new GPT(config, { seed: 3 });
+    addLora(model, settings, { seed: 9 });
+    randomiseB(model);
+    const reference = withoutAdapters(model);
+    const tokens = ids();
+    const a = base.forward(tokens).logits as tf.Tensor;
+    const b = reference.forward(tokens).logits as tf.Tensor;
+    expect(maxAbsDiff(a, b)).toBe(0);
+    const prompts = [[1, 2, 3]];
+    const fromBase = await generate(base, prompts, { maxNewTokens: 5, greedy: true });
+    const fromView = await generate(reference, prompts, { maxNewTokens: 5, greedy: true });
+    expect(fromView.tokens).toEqual(fromBase.tokens);
+    reference.dispose(); // a no-op: the policy owns the weights
+    expect(model.param("wte.weight").isDisposed).toBe(false);
+    tf.dispose([a, b, tokens]);
     base.dispose();
     model.dispose();
   });

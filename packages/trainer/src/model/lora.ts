@@ -232,3 +232,22 @@ export function mergeLora(model: GPT): void {
   model.lora = undefined;
   for (const v of model.params.values()) v.trainable = true;
 }
+
+/**
+ * The reference policy of RL with LoRA: a view of `model` whose forward passes run with the adapters off —
+ * the same weights, no second copy (TRL/PEFT's `disable_adapter()`). Everything else is the model's own;
+ * disposing the view does nothing (the policy owns the weights).
+ */
+export function withoutAdapters(model: GPT): GPT {
+  return new Proxy(model, {
+    get(target, property, receiver) {
+      if (property === "forward") {
+        return (inputIds: tf.Tensor, options: Parameters<GPT["forward"]>[1] = {}) =>
+          target.forward(inputIds, { ...options, adapters: false });
+      }
+      if (property === "dispose") return () => {};
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
