@@ -125,6 +125,13 @@ export async function start(options: StartOptions): Promise<void> {
     say(`${signal} again: the worker exits now (its running job is re-queued when its heartbeat lapses)`);
     workerProcess?.kill("SIGTERM");
   });
+  // Their own process groups also mean that nothing stops them if this process dies without stopping
+  // them (an uncaught error, a closed output pipe): take them down on any exit but SIGKILL.
+  process.once("exit", () => {
+    for (const child of [workerProcess, ...services.map((s) => s.child)]) {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    }
+  });
 
   const host = options.host ?? "127.0.0.1";
   const apps = [
