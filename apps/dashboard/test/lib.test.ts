@@ -107,6 +107,30 @@ describe("groupByNamespace", () => {
       { namespace: "rewards/sentiment", keys: ["rewards/sentiment/mean", "rewards/sentiment/std"] },
     ]);
   });
+
+  it("charts the on-policy timing as one group after perf, phases in order and the total last", () => {
+    expect(
+      groupByNamespace([
+        "timing/total",
+        "timing/update",
+        "perf/step_seconds",
+        "timing/reward",
+        "time/rollout_seconds",
+        "timing/generation",
+        "timing/reference",
+        "reward",
+      ]),
+    ).toEqual([
+      { namespace: "train", keys: ["reward"] },
+      { namespace: "perf", keys: ["perf/step_seconds"] },
+      {
+        namespace: "timing",
+        keys: ["timing/generation", "timing/reference", "timing/reward", "timing/update", "timing/total"],
+      },
+      // An older PPO run's keys: their own group.
+      { namespace: "time", keys: ["time/rollout_seconds"] },
+    ]);
+  });
 });
 
 describe("debiasedEma", () => {

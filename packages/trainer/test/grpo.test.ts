@@ -17,6 +17,7 @@ import { saveCheckpoint } from "../src/checkpoint";
 import { executeRun } from "../src/jobs/execute";
 import { GPT, gptConfig } from "../src/model";
 import { trainBpe } from "../src/tokenizer";
+import { expectTimingSplit } from "./fixtures/timing";
 
 let t: TestDatabase;
 const home = mkdtempSync(path.join(os.tmpdir(), "rlhf-grpo-"));
@@ -121,6 +122,7 @@ describe.each(["grpo", "rloo"] as const)("%s", (kind) => {
     ]) {
       expect(await series(id, key), key).toHaveLength(12);
     }
+    await expectTimingSplit((key) => series(id, key), 12);
     if (kind === "rloo")
       expect(await series(id, "kl"), "RLOO's default β = 0.05 measures the KL").toHaveLength(12);
     else expect(await series(id, "kl"), "β = 0: no reference, no KL").toHaveLength(0);

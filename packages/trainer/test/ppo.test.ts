@@ -14,6 +14,7 @@ import { executeRun } from "../src/jobs/execute";
 import { GPT, gptConfig } from "../src/model";
 import { trainBpe } from "../src/tokenizer";
 import { ppoRewardTerms } from "../src/trainers/ppo";
+import { expectTimingSplit } from "./fixtures/timing";
 
 let t: TestDatabase;
 const home = mkdtempSync(path.join(os.tmpdir(), "rlhf-ppo-"));
@@ -115,11 +116,10 @@ describe("PPO", () => {
       "objective/oracle_score",
       "lr",
       "perf/tokens_per_sec",
-      "time/rollout_seconds",
-      "time/update_seconds",
     ]) {
       expect(await series(run!.id, key), key).toHaveLength(12);
     }
+    await expectTimingSplit((key) => series(run!.id, key), 12);
     // The learning rate is annealed linearly toward zero.
     const lr = await series(run!.id, "lr");
     expect(lr[0]).toBeCloseTo(1e-2, 6);

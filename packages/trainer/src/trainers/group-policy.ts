@@ -27,6 +27,7 @@ import { type Completions, completionLogits, rolloutTensors, sampleCompletions }
 import { NonFiniteLossError } from "../train/adamw";
 import { lossAndGradientsByName } from "../train/gradients";
 import { type MicroStep, runTrainingLoop, type StepOutcome } from "../train/loop";
+import { lapTimer, type RolloutTiming, rolloutTiming, timingMetrics } from "../train/timing";
 
 export type GroupConfig = GrpoConfig | RlooConfig;
 
@@ -49,6 +50,8 @@ export interface GroupRound {
   metrics: Record<string, number>;
   /** Group order of each pass. */
   orders: number[][];
+  /** Seconds the round's rollout spent generating, in the forward passes without gradients and scoring. */
+  timing: RolloutTiming;
 }
 
 /** The part of a micro-step's loss that differs between GRPO and RLOO. */
@@ -68,7 +71,7 @@ export interface GroupAlgorithm<C extends GroupConfig> {
   kind: "grpo" | "rloo";
   /** Advantages (and the round's algorithm metrics) from the rewards and the rollout's log-probs. */
   advantages(
-    round: Omit<GroupRound, "advantages" | "metrics" | "orders">,
+    round: Omit<GroupRound, "advantages" | "metrics" | "orders" | "timing">,
     config: C,
   ): {
     advantages: Float32Array;
@@ -157,6 +160,8 @@ export async function trainGroupPolicy<C extends GroupConfig>(
       const random = mulberry32(seed);
       const chosen = Array.from({ length: P }, () => prompts[Math.floor(random() * prompts.length)]!);
       const rowPrompts = chosen.flatMap((p) => Array.from({ length: G }, () => p));
+      const timing = rolloutTiming();
+      const lap = lapTimer(timing);
       const r = await sampleCompletions(
         policy,
         tokenizer,
@@ -169,8 +174,10 @@ export async function trainGroupPolicy<C extends GroupConfig>(
           stopAtEos: true,
         },
       );
+      lap("generation");
       const oldLogprobs = logprobsOf(policy, r);
       const refLogprobs = reference ? logprobsOf(reference, r) : undefined;
+      lap("reference");
       const batch: RewardBatch = {
         prompts: rowPrompts,
         completions: r.texts,
@@ -182,6 +189,7 @@ export async function trainGroupPolicy<C extends GroupConfig>(
       };
       const scores = await scoreRewards(rewardSet!, batch);
       const evaluation = evaluationSet ? await scoreRewards(evaluationSet, batch) : undefined;
+      lap("reward");
       const lossMask = config.maskTruncatedCompletions
         ? maskTruncated(r.mask, r.endedWithEos, r.responseLength)
         : r.mask;
@@ -197,7 +205,7 @@ export async function trainGroupPolicy<C extends GroupConfig>(
       };
       const { advantages, metrics } = algorithm.advantages(base, config);
       const orders = Array.from({ length: config.numIterations }, () => permutation(P, random));
-      return { ...base, advantages, metrics, orders };
+      return { ...base, advantages, metrics, orders, timing };
     };
 
     /** The loss on some rows of the round, its gradients and the clip, entropy and KL statistics. */
@@ -291,6 +299,7 @@ export async function trainGroupPolicy<C extends GroupConfig>(
         "clip_ratio/high_max": Math.max(...clip.map((c) => c["clip_ratio/high_max"])),
         "clip_ratio/region_mean": mean(clip.map((c) => c["clip_ratio/region_mean"])),
         episode: o.step * r.batch,
+        ...timingMetrics(round.timing, o.seconds),
       };
       if (kls.length > 0) metrics.kl = mean(kls);
       if (oracle) metrics["objective/oracle_score"] = mean(oracle);

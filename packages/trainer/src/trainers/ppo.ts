@@ -27,6 +27,7 @@ import type { Tokenizer } from "../tokenizer";
 import { NonFiniteLossError } from "../train/adamw";
 import { lossAndGradientsByName } from "../train/gradients";
 import { type MicroStep, runTrainingLoop, type StepOutcome } from "../train/loop";
+import { lapTimer, type RolloutTiming, rolloutTiming, timingMetrics } from "../train/timing";
 import { evaluationScores } from "./group-policy";
 
 /** A rollout: the sampled completions (rl/rollout.ts) with per-token statistics and their scores. */
@@ -122,8 +123,10 @@ async function rollout(
   prompts: string[],
   seed: number,
   step: number,
+  timing: RolloutTiming,
 ): Promise<Rollout> {
   const { tokenizer, config } = o;
+  const lap = lapTimer(timing);
   // 1. Generate with temperature-scaled logits; rows stop after their first end-of-text.
   const c = await sampleCompletions(
     o.learner.policy,
@@ -136,6 +139,7 @@ async function rollout(
       stopAtEos: config.stopAtEos,
     },
   );
+  lap("generation");
 
   // 2. Log-probs of the policy (old) and the reference, values, entropy — no gradients.
   const stats = tf.tidy(() => {
@@ -162,6 +166,7 @@ async function rollout(
       (x) => x.dataSync() as Float32Array,
     );
   });
+  lap("reference");
 
   // 3. Scores of prompt + response (the score is computed on the truncated text); a penalty when a
   //    response did not end.
@@ -176,6 +181,7 @@ async function rollout(
   };
   const scored = await scoreRewards(o.rewards, batch);
   const evaluation = o.evaluation ? await scoreRewards(o.evaluation, batch) : undefined;
+  lap("reward");
   const scores = scored.total.map((s, b) =>
     c.endedWithEos[b] || !config.stopAtEos ? s : s - config.missingEosPenalty,
   );
@@ -281,15 +287,15 @@ export async function trainPpo(config: PpoConfig, ctx: JobContext): Promise<RunS
       const random = mulberry32(seed);
 
       // 1–2. Rollout and scores.
-      const rolloutStart = performance.now();
+      const timing = rolloutTiming();
       const batchPrompts = Array.from({ length: B }, () => prompts[Math.floor(random() * prompts.length)]!);
       const r = await rollout(
         { learner, reference, rewards: rewardSet!, evaluation: evaluationSet, tokenizer, config },
         batchPrompts,
         seed,
         iteration,
+        timing,
       );
-      const rolloutSeconds = (performance.now() - rolloutStart) / 1000;
       const { responseLength: R, mask } = r;
 
       // 3. Per-token rewards: KL penalty everywhere, the score at the last real token.
@@ -315,7 +321,7 @@ export async function trainPpo(config: PpoConfig, ctx: JobContext): Promise<RunS
       const advantages = config.whitenAdvantages ? maskedWhiten(gae.advantages, mask) : gae.advantages;
       // 5. The shuffled order of each PPO epoch (drawn after the rollout's prompts, from the same stream).
       const orders = Array.from({ length: config.ppoEpochs }, () => permutation(B, random));
-      return { r, klTokens, nonScore, gae, advantages, orders, rolloutSeconds };
+      return { r, klTokens, nonScore, gae, advantages, orders, timing };
     };
 
     /** The clipped policy and value losses on some rows of the rollout, and their gradients. */
@@ -448,8 +454,7 @@ export async function trainPpo(config: PpoConfig, ctx: JobContext): Promise<RunS
         "val/mean_response_length": o.tokens / B,
         "val/advantages_mean": maskedMean(gae.advantages, mask),
         episode: iteration * B,
-        "time/rollout_seconds": p.rolloutSeconds,
-        "time/update_seconds": o.seconds - p.rolloutSeconds,
+        ...timingMetrics(p.timing, o.seconds),
       };
       kl.update(meanKl, B);
       if (iteration % config.sampleEvery === 0 || iteration === config.iterations || iteration === 1) {

@@ -97,9 +97,26 @@ export function relativeTime(seconds: number): string {
 
 /**
  * Metric keys grouped by namespace (`objective/kl` → `objective`; `rewards/<fn>/mean` → `rewards/<fn>`, one
- * group per reward function), known namespaces first.
+ * group per reward function), known namespaces first. The on-policy trainers' `timing/*` (seconds per
+ * iteration) come last, in the order of an iteration's phases and then the total.
  */
-const NAMESPACE_ORDER = ["train", "objective", "policy", "loss", "val", "eval", "rewards", "reward", "perf"];
+const NAMESPACE_ORDER = [
+  "train",
+  "objective",
+  "policy",
+  "loss",
+  "val",
+  "eval",
+  "rewards",
+  "reward",
+  "perf",
+  "timing",
+];
+const TIMING_ORDER = ["generation", "reference", "reward", "update", "total"].map((k) => `timing/${k}`);
+const byTimingOrder = (a: string, b: string) => {
+  const rank = (k: string) => (TIMING_ORDER.includes(k) ? TIMING_ORDER.indexOf(k) : TIMING_ORDER.length);
+  return rank(a) - rank(b) || a.localeCompare(b);
+};
 
 export function groupByNamespace(keys: string[]): { namespace: string; keys: string[] }[] {
   const groups = new Map<string, string[]>();
@@ -120,5 +137,8 @@ export function groupByNamespace(keys: string[]): { namespace: string; keys: str
   };
   return [...groups.entries()]
     .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
-    .map(([namespace, list]) => ({ namespace, keys: list.sort() }));
+    .map(([namespace, list]) => ({
+      namespace,
+      keys: namespace === "timing" ? list.sort(byTimingOrder) : list.sort(),
+    }));
 }
