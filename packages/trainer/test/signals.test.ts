@@ -12,13 +12,25 @@ import { launchRun } from "@rlhf/core/queue";
 import { checkpoints } from "@rlhf/core/schema";
 import type { TestDatabase } from "@rlhf/core/testing";
 import { eq } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { isAlive, tinyPretrain, waitFor, workerTestDatabase } from "./fixtures/processes";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 let t: TestDatabase;
 const { runRow } = workerTestDatabase((database) => {
   t = database;
+});
+
+const started: ChildProcess[] = [];
+// A failed test leaves nothing running: each pnpm leads a process group, its program included.
+afterEach(() => {
+  for (const child of started.splice(0)) {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
 });
 
 /** `pnpm rlhf <args>` from the checkout, in a process group of its own (a terminal's foreground job). */
@@ -28,6 +40,7 @@ function pnpmRlhf(args: string[]) {
     env: { ...process.env, DATABASE_URL: t.url, RLHF_QUIET: "1" },
     detached: true,
   });
+  started.push(child);
   let output = "";
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
