@@ -4,7 +4,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "../../..");
@@ -85,6 +85,22 @@ interface RunDetail {
   checkpoints: { step: number }[];
 }
 
+const started: ChildProcess[] = [];
+// A failed test stops what it started the way a person would, with Ctrl-C (start then stops its apps,
+// worker and database); a round still running is in a process group of its own or is start itself.
+afterEach(async () => {
+  for (const child of started.splice(0)) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    const exited = new Promise((r) => child.once("exit", r));
+    try {
+      process.kill(-child.pid!, "SIGINT");
+    } catch {
+      child.kill("SIGINT");
+    }
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 60_000))]);
+  }
+});
+
 describe("rlhf start (README's first command, after the install)", () => {
   it("brings up the embedded database, demo data, both apps and a worker; Ctrl-C (to the process group, as a terminal sends it) checkpoints the running job, re-queues it and exits 0; a second start resumes it", async () => {
     for (const app of ["dashboard", "labeler"]) {
@@ -120,6 +136,7 @@ describe("rlhf start (README's first command, after the install)", () => {
         round === 1
           ? spawn("pnpm", ["rlhf", "start", ...ports], { cwd: root, env, detached: true })
           : spawn(process.execPath, [bin, "start", ...ports], { cwd: root, env });
+      started.push(child);
       child.stdout!.on("data", (d) => (output += d));
       child.stderr!.on("data", (d) => (output += d));
       const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
