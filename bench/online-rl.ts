@@ -5,7 +5,7 @@
  * `rlhf pipeline --demo` does, beside SFT: oracle score, Δ vs SFT, KL to SFT, share ended, wall time.
  *
  *   DATABASE_URL=… pnpm rlhf pipeline --demo        # once: the SFT model and the reward model
- *   DATABASE_URL=… pnpm exec tsx bench/online-rl.ts [--stages grpo,grpo-oracle,rloo] \
+ *   DATABASE_URL=… pnpm bench:online-rl [--stages grpo,grpo-oracle,rloo] \
  *       [--set learningRate=2e-4 --set beta=0.02 …] [--sft demo-sft] [--reward demo-reward] [--json]
  *
  * Every stage trains a new run named `<stage>-bench-<time>` (kept, so the dashboard can compare them).
@@ -116,6 +116,12 @@ async function main(): Promise<void> {
       }));
       console.log(JSON.stringify({ overrides, cores: os.cpus().length, loadavg: os.loadavg(), rows: plain }));
     }
+    say(
+      `load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}`,
+    );
   } finally {
     await database.close();
   }

@@ -88,12 +88,14 @@ export function demoStages(quick: boolean, seed: number) {
       evalEvery: quick ? 20 : 50,
       checkpointEvery: 10_000,
     },
-    // GRPO and RLOO from the SFT model, with PPO's rollout length and temperature. The reward functions that
-    // name a run (the reward model) are filled in by demoChain.
+    // GRPO and RLOO from the SFT model, with PPO's rollout length and temperature, 32 completions a round
+    // as PPO's 32 rollouts an iteration. 16 rounds: bench/online-rl.ts with 40 drove GRPO on the reward model
+    // to an oracle score of 13.7 at a KL of 9.4 nats (PPO: 7.0 at 5.6); it passes PPO's score by round 10.
+    // The reward functions that name a run (the reward model) are filled in by demoChain.
     grpo: {
       seed,
       prompts: DEMO_DATASETS.prompts,
-      iterations: quick ? 4 : 40,
+      iterations: quick ? 4 : 16,
       promptsPerIteration: 8,
       numGenerations: 4,
       miniBatches: 2,
@@ -104,12 +106,12 @@ export function demoStages(quick: boolean, seed: number) {
       beta: 0.04,
       evaluation: [ORACLE],
       sampleEvery: quick ? 2 : 10,
-      checkpointEvery: quick ? 4 : 20,
+      checkpointEvery: quick ? 4 : 8,
     },
     "grpo-oracle": {
       seed,
       prompts: DEMO_DATASETS.prompts,
-      iterations: quick ? 4 : 40,
+      iterations: quick ? 4 : 16,
       promptsPerIteration: 8,
       numGenerations: 4,
       miniBatches: 2,
@@ -121,12 +123,12 @@ export function demoStages(quick: boolean, seed: number) {
       rewards: [{ function: "sentiment" }, ENDED],
       evaluation: [ORACLE],
       sampleEvery: quick ? 2 : 10,
-      checkpointEvery: quick ? 4 : 20,
+      checkpointEvery: quick ? 4 : 8,
     },
     rloo: {
       seed,
       prompts: DEMO_DATASETS.prompts,
-      iterations: quick ? 4 : 40,
+      iterations: quick ? 4 : 16,
       promptsPerIteration: 8,
       numGenerations: 4,
       miniBatches: 2,
@@ -137,7 +139,7 @@ export function demoStages(quick: boolean, seed: number) {
       beta: 0.05,
       evaluation: [ORACLE],
       sampleEvery: quick ? 2 : 10,
-      checkpointEvery: quick ? 4 : 20,
+      checkpointEvery: quick ? 4 : 8,
     },
     evaluation: { perPrompt: quick ? 2 : 8, maxNewTokens: 32, temperature: 0.7, seed: seed + 1 },
   } as const;
