@@ -349,11 +349,13 @@ describe("dashboard", () => {
       await adminPage.getByRole("button", { name: "Quick version" }).click();
       await adminPage.waitForURL(`${baseUrl}/`);
       const chain = adminPage.getByTestId("pipeline-chain").first();
-      await expect.poll(() => chain.getByRole("link").count()).toBe(6);
+      await expect.poll(() => chain.getByRole("link").count()).toBe(9);
       const queued = await t.db.select().from(runs).where(eq(runs.status, "queued"));
       const demo = queued.filter((r) => r.name.startsWith("demo-quick-"));
       expect(demo.map((r) => r.name).sort()).toEqual(
-        ["dpo", "generate", "ppo", "pretrain", "reward", "sft"].map((k) => `demo-quick-${k}`),
+        ["dpo", "generate", "grpo", "grpo-oracle", "ppo", "pretrain", "reward", "rloo", "sft"].map(
+          (k) => `demo-quick-${k}`,
+        ),
       );
       for (const r of demo) await cancelRun(t, r.id);
       expect(adminErrors, adminErrors.join("\n")).toEqual([]);

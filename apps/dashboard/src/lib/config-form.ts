@@ -3,7 +3,17 @@
  * field's type, doc (`.describe()`), default and bounds. Nothing about a field is written twice — the form
  * shows what the schema says and validates with the schema itself.
  */
-import { checkpointRef, type JobKind, jobConfigSchemas } from "@rlhf/core/configs";
+import {
+  type BuiltinRewardName,
+  builtinRewardNames,
+  checkpointRef,
+  type JobKind,
+  jobConfigSchemas,
+  rewardFunctions,
+  rewardTermInputSchema,
+  rewardTermSchema,
+  userRewardFunctionSchema,
+} from "@rlhf/core/configs";
 import type { z } from "zod";
 
 interface Base {
@@ -35,7 +45,9 @@ export type FieldSpec =
   | (Base & { type: "boolean" })
   | (Base & { type: "enum"; options: string[] })
   | (Base & { type: "string-list"; minItems?: number })
-  /** A list of objects (GRPO/RLOO's reward functions), edited as JSON and validated by the schema. */
+  /** A list of reward functions (`rewards`, `evaluation`): terms picked from the registry or a module. */
+  | (Base & { type: "reward-terms"; minItems?: number })
+  /** Any other list of objects, edited as JSON and validated by the schema. */
   | (Base & { type: "json" })
   | (Base & { type: "object"; fields: FieldSpec[] });
 
@@ -119,15 +131,57 @@ function describe(field: AnySchema, path: string, name: string): FieldSpec {
       return { ...base, type: "enum", options: Object.values(current.def.entries as Record<string, string>) };
     case "array": {
       const element = current.def.element as AnySchema;
-      if (element.def.type !== "string") return { ...base, type: "json" };
       const minItems = checksOf(current).find((c) => c.check === "min_length")?.minimum;
-      return { ...base, type: "string-list", ...(minItems !== undefined ? { minItems } : {}) };
+      const min = minItems !== undefined ? { minItems } : {};
+      if ((element as unknown) === rewardTermSchema) return { ...base, type: "reward-terms", ...min };
+      if (element.def.type !== "string") return { ...base, type: "json" };
+      return { ...base, type: "string-list", ...min };
     }
     case "object":
       return { ...base, type: "object", fields: objectFields(current, path) };
+    case "record":
+      return { ...base, type: "json" };
     default:
       throw new Error(`${path}: no form input for a zod ${current.def.type}`);
   }
+}
+
+/** A built-in reward function of the registry, with its parameters as fields (paths `params.<name>`). */
+export interface RewardChoice {
+  name: BuiltinRewardName;
+  description: string;
+  params: FieldSpec[];
+}
+
+/**
+ * What the reward picker offers, all read from the registry and the term's schema (paths relative to one
+ * term): the built-ins with their parameters, the fields of "your own module" (`function.module`,
+ * `function.export`) and the term's own settings (weight, normalize, name).
+ */
+export function rewardTermForm(): { builtins: RewardChoice[]; module: FieldSpec[]; settings: FieldSpec[] } {
+  const shape = (rewardTermInputSchema as unknown as AnySchema).def.shape as Record<string, AnySchema>;
+  return {
+    builtins: builtinRewardNames.map((name) => ({
+      name,
+      description: rewardFunctions[name].description,
+      params: objectFields(rewardFunctions[name].params as unknown as AnySchema, "params"),
+    })),
+    // A module's params are its own (passed in extra.params): a JSON object.
+    module: [
+      ...objectFields(userRewardFunctionSchema as unknown as AnySchema, "function"),
+      describe(shape.params!, "params", "params"),
+    ],
+    settings: Object.entries(shape)
+      .filter(([name]) => name !== "function" && name !== "params")
+      .map(([name, field]) => describe(field, name, name)),
+  };
+}
+
+/** The issues of a user module's `{ module, export }` by path in the term (the union's own issue names neither). */
+export function moduleIssues(fn: unknown): ConfigIssue[] {
+  const result = userRewardFunctionSchema.safeParse(fn ?? {});
+  if (result.success) return [];
+  return result.error.issues.map((i) => ({ path: ["function", ...i.path].join("."), message: i.message }));
 }
 
 /** "≥ 1", "> 0 and < 1", "multiple of 8": the bounds of a number field as words. */

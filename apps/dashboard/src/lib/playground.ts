@@ -41,7 +41,7 @@ export const BROWSER_BACKENDS = ["webgl", "wasm", "cpu"] as const;
 export type BrowserBackend = (typeof BROWSER_BACKENDS)[number];
 
 /** Run kinds whose checkpoints are language models (a reward model scores text, it does not write it). */
-export const POLICY_KINDS = ["pretrain", "sft", "ppo", "dpo"] as const;
+export const POLICY_KINDS = ["pretrain", "sft", "ppo", "dpo", "grpo", "rloo"] as const;
 
 /** Where two generations part: `null` when they are the same token for token, else the first index that differs. */
 export function firstDifference(a: readonly number[], b: readonly number[]): number | null {

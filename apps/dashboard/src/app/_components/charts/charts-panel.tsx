@@ -10,6 +10,7 @@ import { type ChartRun, groupByNamespace, type XAxis } from "./chart-data";
 // uPlot is safe to import on the server (it touches the DOM only when a chart is created, in an effect):
 // imported statically, the charts ask for their data as soon as the page hydrates.
 import MetricChart, { type ChartControls, type ReferenceLine } from "./metric-chart";
+import { hasProxyAndGold, ProxyGoldChart } from "./proxy-gold-chart";
 
 /** How often a live page reads new points: with the workers' 1 s flush, a chart is ≤ 2 s behind. */
 const LIVE_POLL_MS = 1_000;
@@ -159,6 +160,9 @@ export function ChartsPanel({
         <p className="empty muted">
           {live ? "No metrics yet: they appear as the run writes them." : "This run wrote no metrics."}
         </p>
+      )}
+      {runs.length === 1 && keys.data && hasProxyAndGold(keys.data.map((k) => k.key)) && (
+        <ProxyGoldChart store={store} run={runs[0]!} smoothing={smoothing} />
       )}
       {groups.map((group) => (
         <details key={group.namespace} className="chart-group" open>

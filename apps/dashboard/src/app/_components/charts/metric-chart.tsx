@@ -6,6 +6,7 @@ import type { LiveCharts } from "~/lib/live-charts";
 import { withAlpha } from "../colors";
 import { axisValue, metricValue } from "../format";
 import { alignLines, type ChartRun, nearestIndex, relativeTime, runLine, type XAxis } from "./chart-data";
+import { useWidth } from "./use-width";
 
 export interface ChartControls {
   smoothing: number;
@@ -44,21 +45,14 @@ export default function MetricChart({
   const box = useRef<HTMLDivElement>(null);
   const tooltip = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
-  const [width, setWidth] = useState(0);
+  // Width in pixels → buckets; a chart resized by less than a quarter keeps its data.
+  const width = useWidth(box);
   const state = useSyncExternalStore(
     (listener) => store.subscribe(metricKey, listener),
     () => store.get(metricKey),
     () => undefined,
   );
 
-  // Width in pixels → buckets; a chart resized by less than a quarter keeps its data.
-  useEffect(() => {
-    const element = box.current;
-    if (!element) return;
-    const observer = new ResizeObserver(([entry]) => setWidth(Math.floor(entry!.contentRect.width)));
-    observer.observe(element);
-    return () => observer.disconnect();
-  }, []);
   // A chart loads when it comes near the viewport: the ones on screen first, the rest as the page scrolls.
   const [near, setNear] = useState(false);
   useEffect(() => {

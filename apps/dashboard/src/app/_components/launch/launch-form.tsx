@@ -15,23 +15,26 @@ import {
   setPath,
   validateConfig,
 } from "~/lib/config-form";
-import type { RouterOutputs } from "~/server/api/root";
 import { useTRPC } from "~/trpc/react";
 import { QueryError } from "../query-error";
 import { ADMIN_ONLY, useSession } from "../session";
+import type { FieldContext } from "./field-context";
+import { RewardTermsInput } from "./reward-picker";
 
 const KINDS = Object.keys(jobConfigSchemas) as JobKind[];
-type Options = RouterOutputs["launch"]["options"];
 
 /** Runs that fit a checkpoint field, best first: what the picker lists on top. */
 const PREFERRED_INPUTS: Record<string, RunKind[]> = {
   "pretrain.init": ["pretrain"],
   "sft.init": ["pretrain", "sft"],
   "reward.init": ["sft"],
-  "ppo.policy": ["sft", "ppo", "dpo"],
+  "ppo.policy": ["sft", "ppo", "dpo", "grpo", "rloo"],
   "ppo.rewardModel": ["reward"],
-  "dpo.policy": ["sft", "dpo", "ppo"],
-  "generate.checkpoint": ["sft", "ppo", "dpo", "pretrain"],
+  "grpo.policy": ["sft", "grpo", "rloo", "ppo", "dpo"],
+  "rloo.policy": ["sft", "rloo", "grpo", "ppo", "dpo"],
+  "reward_model.params.checkpoint": ["reward"],
+  "dpo.policy": ["sft", "dpo", "ppo", "grpo", "rloo"],
+  "generate.checkpoint": ["sft", "ppo", "dpo", "grpo", "rloo", "pretrain"],
 };
 
 /** Dataset fields and the kind of dataset each takes (`generate.dataset` may name a new one). */
@@ -39,6 +42,8 @@ const DATASET_FIELDS: Record<string, DatasetKind> = {
   "pretrain.dataset": "text",
   "sft.dataset": "sft",
   "ppo.prompts": "prompts",
+  "grpo.prompts": "prompts",
+  "rloo.prompts": "prompts",
   "generate.prompts": "prompts",
   "generate.dataset": "preferences",
   "reward.datasets": "preferences",
@@ -98,7 +103,16 @@ export function LaunchForm({ initialKind, fromId }: { initialKind?: JobKind; fro
     (i) => !fields.some((f) => i.path === f.path || i.path.startsWith(`${f.path}.`)),
   );
 
-  const ctx: FieldContext = { kind, values, change, touch, issueOf, options: options.data };
+  const ctx: FieldContext = {
+    kind,
+    prefix: "",
+    scope: kind,
+    values,
+    change,
+    touch,
+    issueOf,
+    options: options.data,
+  };
   const inputs = fields.filter(
     (f) => f.type === "string" && (f.checkpoint || `${kind}.${f.path}` in DATASET_FIELDS),
   );
@@ -224,15 +238,6 @@ export function LaunchForm({ initialKind, fromId }: { initialKind?: JobKind; fro
   );
 }
 
-interface FieldContext {
-  kind: JobKind;
-  values: Record<string, unknown>;
-  change: (path: string, value: unknown) => void;
-  touch: (path: string) => void;
-  issueOf: (path: string) => string | undefined;
-  options: Options | undefined;
-}
-
 function Field({ spec, ctx }: { spec: FieldSpec; ctx: FieldContext }) {
   if (spec.type === "object") {
     return (
@@ -249,7 +254,7 @@ function Field({ spec, ctx }: { spec: FieldSpec; ctx: FieldContext }) {
       </fieldset>
     );
   }
-  const id = `field-${spec.path}`;
+  const id = `field-${ctx.prefix}${spec.path}`;
   const error = ctx.issueOf(spec.path);
   const value = getPath(ctx.values, spec.path);
   const bounds = describeBounds(spec);
@@ -268,7 +273,7 @@ function Field({ spec, ctx }: { spec: FieldSpec; ctx: FieldContext }) {
   };
 
   let input: React.ReactNode;
-  const datasetKind = DATASET_FIELDS[`${ctx.kind}.${spec.path}`];
+  const datasetKind = DATASET_FIELDS[`${ctx.scope}.${spec.path}`];
   if (spec.type === "boolean") {
     const checked = typeof value === "boolean" ? value : spec.defaultValue === true;
     input = (
@@ -348,6 +353,8 @@ function Field({ spec, ctx }: { spec: FieldSpec; ctx: FieldContext }) {
         />
       );
     }
+  } else if (spec.type === "reward-terms") {
+    input = <RewardTermsInput spec={spec} ctx={ctx} Field={Field} />;
   } else if (spec.type === "json") {
     input = (
       <JsonInput
@@ -394,7 +401,10 @@ function Field({ spec, ctx }: { spec: FieldSpec; ctx: FieldContext }) {
   }
 
   return (
-    <div className={`field ${spec.type === "boolean" ? "field--checkbox" : ""}`} data-field={spec.path}>
+    <div
+      className={`field ${spec.type === "boolean" ? "field--checkbox" : spec.type === "reward-terms" ? "field--wide" : ""}`}
+      data-field={`${ctx.prefix}${spec.path}`}
+    >
       {spec.type === "boolean" && input}
       <label className="field__label" htmlFor={id}>
         <code>
@@ -506,7 +516,7 @@ function CheckpointPicker({
 }) {
   const current = typeof value === "string" ? value : "";
   const runs = ctx.options?.runs ?? [];
-  const preferred = PREFERRED_INPUTS[`${ctx.kind}.${spec.path}`] ?? [];
+  const preferred = PREFERRED_INPUTS[`${ctx.scope}.${spec.path}`] ?? [];
   const fits = runs.filter((r) => preferred.includes(r.kind));
   const others = runs.filter((r) => !preferred.includes(r.kind));
   const known =
@@ -589,9 +599,10 @@ export function DemoPipelineButton() {
         <h2>The demo pipeline</h2>
       </div>
       <p className="muted" style={{ marginTop: 0 }}>
-        Pretraining → SFT → sampled completions ranked by the sentiment oracle → reward model → PPO, with DPO
-        as a second branch: the demo project's experiment, on a model small enough for a laptop. A worker runs
-        the stages in order.
+        Pretraining → SFT → sampled completions ranked by the sentiment oracle → reward model → PPO and GRPO
+        on it, with GRPO on the oracle as a reward function, RLOO and DPO as further branches from the SFT
+        model: the demo project's experiment, on a model small enough for a laptop. A worker runs the stages
+        in order.
       </p>
       <div className="row">
         <button

@@ -121,7 +121,7 @@ export function RunPage({ id, tab }: { id: string; tab: RunTab }) {
           references={baselineLines(detail.data.facts)}
         />
       )}
-      {tab === "samples" && <SamplesPanel runId={run.id} live={live} />}
+      {tab === "samples" && <SamplesPanel runId={run.id} live={live} config={run.config} />}
       {tab === "logs" && <LogTail runId={run.id} live={live} />}
       {tab === "config" && <ConfigView runId={run.id} kind={run.kind} config={run.config} />}
       {tab === "checkpoints" && (

@@ -6,7 +6,7 @@ import { useTRPC } from "~/trpc/react";
 import { ADMIN_ONLY, useSession } from "../session";
 
 /** Kinds whose checkpoints are policies (a language model to chat with), so they can be served. */
-export const SERVABLE_KINDS = ["pretrain", "sft", "ppo", "dpo"];
+export const SERVABLE_KINDS = ["pretrain", "sft", "ppo", "dpo", "grpo", "rloo"];
 
 /** Launch a serve run of this checkpoint through the queue, then go to its page (endpoint, examples, stop). */
 export function ServeButton({ runId, step }: { runId: string; step: number }) {

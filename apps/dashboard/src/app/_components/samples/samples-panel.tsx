@@ -12,7 +12,16 @@ import { SideBySide } from "./side-by-side";
 type Sample = RouterOutputs["samples"]["list"][number];
 
 /** A run's samples: a slider over the steps that have them, a search, and two steps side by side. */
-export function SamplesPanel({ runId, live }: { runId: string; live: boolean }) {
+export function SamplesPanel({
+  runId,
+  live,
+  config,
+}: {
+  runId: string;
+  live: boolean;
+  /** The run's config: its reward and evaluation functions order and label the score columns. */
+  config?: Record<string, unknown>;
+}) {
   const trpc = useTRPC();
   const steps = useQuery(
     trpc.samples.steps.queryOptions({ runId }, { refetchInterval: live ? LIVE_REFETCH_MS : false }),
@@ -125,37 +134,134 @@ export function SamplesPanel({ runId, live }: { runId: string; live: boolean }) 
           <SideBySide rows={sideBySide.data} left={`step ${fromStep}`} right={`step ${step}`} />
         )
       ) : (
-        <SamplesTable samples={list.data ?? []} showStep={Boolean(query)} />
+        <SamplesTable samples={list.data ?? []} showStep={Boolean(query)} terms={termNames(config)} />
       )}
     </div>
   );
 }
 
-function SamplesTable({ samples, showStep }: { samples: Sample[]; showStep: boolean }) {
+/** Keys of a sample's `extra` that are not a reward function's score. */
+const NOT_SCORES = new Set(["group", "advantage", "ended"]);
+
+interface TermNames {
+  rewards: string[];
+  evaluation: string[];
+}
+
+/** The names of a config's reward and evaluation functions (a parsed config names every term). */
+function termNames(config: Record<string, unknown> | undefined): TermNames {
+  const names = (list: unknown) =>
+    Array.isArray(list) ? list.flatMap((t) => (typeof t?.name === "string" ? [t.name as string] : [])) : [];
+  return { rewards: names(config?.rewards), evaluation: names(config?.evaluation) };
+}
+
+/**
+ * The per-function score columns of some samples: every numeric key of `extra` but the group and the
+ * advantage (GRPO/RLOO log each reward and evaluation function's score under its name) — the optimised
+ * functions first, then the evaluation ones, in config order; any other key after them, sorted.
+ */
+export function scoreColumns(samples: Sample[], terms: TermNames): string[] {
+  const keys = new Set<string>();
+  for (const s of samples)
+    for (const [key, value] of Object.entries(s.extra ?? {}))
+      if (!NOT_SCORES.has(key) && typeof value === "number") keys.add(key);
+  const ordered = [...terms.rewards, ...terms.evaluation].filter((k) => keys.has(k));
+  return [...ordered, ...[...keys].filter((k) => !ordered.includes(k)).sort()];
+}
+
+/** Samples in runs of the same `extra.group` (the prompt a GRPO/RLOO group of completions answers). */
+function groupsOf(samples: Sample[]): { group: number | null; samples: Sample[] }[] {
+  const groups: { group: number | null; samples: Sample[] }[] = [];
+  for (const s of samples) {
+    const group = typeof s.extra?.group === "number" ? s.extra.group : null;
+    const last = groups.at(-1);
+    if (last && last.group === group && (group === null || last.samples[0]!.step === s.step))
+      last.samples.push(s);
+    else groups.push({ group, samples: [s] });
+  }
+  return groups;
+}
+
+function SamplesTable({
+  samples,
+  showStep,
+  terms,
+}: {
+  samples: Sample[];
+  showStep: boolean;
+  terms: TermNames;
+}) {
   if (samples.length === 0) return <p className="empty muted">No samples match.</p>;
+  const scores = scoreColumns(samples, terms);
+  const advantage = samples.some((s) => typeof s.extra?.advantage === "number");
+  const grouped = samples.some((s) => typeof s.extra?.group === "number");
+  const columns = (showStep ? 1 : 0) + (grouped ? 1 : 2) + 2 + scores.length + (advantage ? 1 : 0);
+  const numberOf = (s: Sample, key: string) =>
+    typeof s.extra?.[key] === "number" ? (s.extra[key] as number) : null;
   return (
     <div className="card card--flush">
       <table className="table samples-table" data-testid="samples-table">
         <thead>
           <tr>
             {showStep && <th>Step</th>}
-            <th>Prompt</th>
-            <th>Response</th>
-            <th className="metric-cell">Reward</th>
+            {!grouped && <th>Prompt</th>}
+            <th>{grouped ? "Completion" : "Response"}</th>
+            <th className="metric-cell" title="the summed reward the run optimised">
+              Reward
+            </th>
+            {scores.map((key) => (
+              <th
+                key={key}
+                className="metric-cell"
+                title={
+                  terms.evaluation.includes(key)
+                    ? `${key}: an evaluation function, logged but not optimised`
+                    : `the score of the reward function ${key}`
+                }
+              >
+                {key}
+                {terms.evaluation.includes(key) && <span className="muted"> (eval)</span>}
+              </th>
+            ))}
+            {advantage && <th className="metric-cell">Advantage</th>}
             <th className="metric-cell">KL</th>
           </tr>
         </thead>
-        <tbody>
-          {samples.map((s) => (
-            <tr key={s.id}>
-              {showStep && <td className="num">{s.step}</td>}
-              <td className="sample-text sample-prompt">{s.prompt}</td>
-              <td className="sample-text">{s.response}</td>
-              <td className="metric-cell">{metricValue(s.reward)}</td>
-              <td className="metric-cell">{metricValue(s.kl)}</td>
-            </tr>
-          ))}
-        </tbody>
+        {groupsOf(samples).map(({ group, samples: rows }) => (
+          <tbody key={rows[0]!.id} data-group={group ?? undefined}>
+            {group !== null && (
+              <tr className="sample-group" data-testid="sample-group">
+                <td colSpan={columns}>
+                  Group {group + 1} · {rows.length} completion{rows.length === 1 ? "" : "s"} of{" "}
+                  <span className="sample-prompt">{rows[0]!.prompt}</span>
+                </td>
+              </tr>
+            )}
+            {rows.map((s) => (
+              <tr key={s.id}>
+                {showStep && <td className="num">{s.step}</td>}
+                {group === null && <td className="sample-text sample-prompt">{s.prompt}</td>}
+                <td className="sample-text">
+                  {s.response}
+                  {s.extra?.ended === false && (
+                    <span className="muted" title="cut at the length limit, no end-of-text">
+                      {" "}
+                      (cut)
+                    </span>
+                  )}
+                </td>
+                <td className="metric-cell">{metricValue(s.reward)}</td>
+                {scores.map((key) => (
+                  <td key={key} className="metric-cell" data-score={key}>
+                    {metricValue(numberOf(s, key))}
+                  </td>
+                ))}
+                {advantage && <td className="metric-cell">{metricValue(numberOf(s, "advantage"))}</td>}
+                <td className="metric-cell">{metricValue(s.kl)}</td>
+              </tr>
+            ))}
+          </tbody>
+        ))}
       </table>
     </div>
   );

@@ -1,0 +1,155 @@
+"use client";
+
+import { useEffect, useMemo, useRef, useSyncExternalStore } from "react";
+import uPlot from "uplot";
+import type { LiveCharts } from "~/lib/live-charts";
+import { RUN_COLORS, withAlpha } from "../colors";
+import { axisValue, metricValue } from "../format";
+import { alignLines, type ChartRun, runLine } from "./chart-data";
+import { useWidth } from "./use-width";
+
+/** The reward a run optimised (TRL's `reward`: the weighted sum of its reward functions) — the proxy. */
+export const PROXY_KEY = "reward";
+/** The evaluation functions' score, logged but never optimised — the gold reward. */
+export const GOLD_KEY = "objective/oracle_score";
+
+const HEIGHT = 240;
+const SERIES = [
+  { key: PROXY_KEY, label: "proxy: reward (optimised)", color: RUN_COLORS[0], scale: "proxy" },
+  {
+    key: GOLD_KEY,
+    label: "gold: objective/oracle_score (not optimised)",
+    color: RUN_COLORS[1],
+    scale: "gold",
+  },
+] as const;
+
+/** Whether a run's metric keys hold both sides of the proxy-vs-gold view. */
+export function hasProxyAndGold(keys: string[]): boolean {
+  return keys.includes(PROXY_KEY) && keys.includes(GOLD_KEY);
+}
+
+/**
+ * Proxy against gold on one chart: the reward the run optimised and the oracle evaluation function's score,
+ * each on its own y axis (their scales differ), smoothed as the other charts. When the proxy keeps rising
+ * while the gold flattens or falls, the policy is over-optimising the reward model.
+ */
+export function ProxyGoldChart({
+  store,
+  run,
+  smoothing,
+}: {
+  store: LiveCharts;
+  run: ChartRun;
+  smoothing: number;
+}) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const width = useWidth(box);
+  const proxy = useSyncExternalStore(
+    (listener) => store.subscribe(PROXY_KEY, listener),
+    () => store.get(PROXY_KEY),
+    () => undefined,
+  );
+  const gold = useSyncExternalStore(
+    (listener) => store.subscribe(GOLD_KEY, listener),
+    () => store.get(GOLD_KEY),
+    () => undefined,
+  );
+
+  useEffect(() => {
+    if (width <= 0) return;
+    const buckets = Math.max(50, Math.min(2000, width));
+    for (const key of [PROXY_KEY, GOLD_KEY]) if (!store.get(key)) void store.load(key, buckets);
+  }, [store, width]);
+
+  const lines = useMemo(
+    () => [proxy, gold].map((state) => runLine(run, state?.runs.get(run.id) ?? [], "step", smoothing, false)),
+    [proxy, gold, run, smoothing],
+  );
+  const ready = lines.every((l) => l.points.length > 0);
+  const data = useMemo(() => {
+    // alignLines gives [x, raw, smoothed] per line; keep the smoothed line of each.
+    const columns = alignLines(lines);
+    return [columns[0]!, columns[2]!, columns[4]!] as uPlot.AlignedData;
+  }, [lines]);
+
+  useEffect(() => {
+    const element = box.current;
+    if (!element || !ready || width <= 0) return;
+    const axis = (scale: string, side: number, color: string) => ({
+      scale,
+      side,
+      size: 56,
+      font: "11px system-ui",
+      stroke: color,
+      grid: { show: side === 3, stroke: "#eef0f3" },
+      ticks: { stroke: "#eef0f3" },
+      values: (_u: uPlot, splits: number[]) => splits.map(axisValue),
+    });
+    const instance = new uPlot(
+      {
+        width,
+        height: HEIGHT,
+        legend: { show: false },
+        cursor: { drag: { x: false, y: false } },
+        scales: { x: { time: false }, proxy: {}, gold: {} },
+        axes: [
+          { size: 28, font: "11px system-ui", stroke: "#667085", grid: { stroke: "#eef0f3" } },
+          axis("proxy", 3, SERIES[0].color),
+          axis("gold", 1, SERIES[1].color),
+        ],
+        series: [
+          {},
+          ...SERIES.map((s) => ({
+            label: s.label,
+            scale: s.scale,
+            stroke: s.color,
+            fill: withAlpha(s.color, 0.06),
+            width: 2,
+            spanGaps: true,
+            points: { show: false },
+          })),
+        ],
+      },
+      data,
+      element,
+    );
+    plot.current = instance;
+    return () => {
+      instance.destroy();
+      plot.current = null;
+    };
+  }, [ready, width > 0]);
+  useEffect(() => {
+    plot.current?.setData(data, true);
+  }, [data]);
+  useEffect(() => {
+    if (width > 0) plot.current?.setSize({ width, height: HEIGHT });
+  }, [width]);
+
+  const last = lines.map((l) => l.points.at(-1));
+  return (
+    <section className="chart-card proxy-gold" data-testid="proxy-gold-chart">
+      <div className="chart-card__head">
+        <span className="chart-card__title">Proxy vs gold reward</span>
+        <span className="chart-card__meta">
+          {SERIES.map((s, i) => (
+            <span key={s.key} data-testid={`proxy-gold-${s.scale}`} data-points={lines[i]!.points.length}>
+              <span className="swatch" style={{ background: s.color, display: "inline-block" }} /> {s.label}
+              {last[i] && ` ${metricValue(last[i]!.value)}`}
+              {i === 0 ? " · " : ""}
+            </span>
+          ))}
+        </span>
+      </div>
+      <div className="chart-box" ref={box} style={{ height: HEIGHT }}>
+        {!ready && <div className="chart-box__empty">Loading…</div>}
+      </div>
+      <p className="field__doc">
+        Left axis: the reward the run optimises; right axis: the evaluation function it never sees. A proxy
+        that keeps rising while the gold stalls or falls is reward-model over-optimisation.
+      </p>
+    </section>
+  );
+}

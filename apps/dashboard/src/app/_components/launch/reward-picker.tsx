@@ -1,0 +1,173 @@
+"use client";
+
+import type { ComponentType } from "react";
+import { type FieldSpec, moduleIssues, rewardTermForm, setPath } from "~/lib/config-form";
+import type { FieldContext } from "./field-context";
+
+/** The picker's choices, read once from the registry and the term schema. */
+const FORM = rewardTermForm();
+const MODULE = "__module";
+
+type Term = Record<string, unknown>;
+
+/**
+ * A list of reward functions (`rewards`, `evaluation`): each term a built-in of the registry, with its
+ * description and its parameters as fields, or "your own module" (path and export); then its weight,
+ * normalisation and name. Every input comes from the schemas; the list is validated with the config.
+ */
+export function RewardTermsInput({
+  spec,
+  ctx,
+  Field,
+}: {
+  spec: FieldSpec;
+  ctx: FieldContext;
+  Field: ComponentType<{ spec: FieldSpec; ctx: FieldContext }>;
+}) {
+  const value = ctx.values[spec.path];
+  const terms: Term[] = Array.isArray(value) ? (value as Term[]) : [];
+  const write = (next: Term[]) => ctx.change(spec.path, next.length > 0 ? next : undefined);
+  const add = (choice: string) => {
+    if (!choice) return;
+    write([...terms, { function: choice === MODULE ? {} : choice }]);
+  };
+
+  return (
+    <div className="stack reward-terms" data-testid={`reward-terms-${spec.path}`}>
+      {terms.map((term, i) => (
+        <TermEditor
+          key={i}
+          index={i}
+          term={term}
+          spec={spec}
+          ctx={ctx}
+          Field={Field}
+          onChange={(next) => write(terms.map((t, j) => (j === i ? next : t)))}
+          onRemove={() => write(terms.filter((_, j) => j !== i))}
+        />
+      ))}
+      <select
+        className="select"
+        aria-label={`Add to ${spec.path}`}
+        value=""
+        onChange={(e) => {
+          add(e.target.value);
+          ctx.touch(spec.path);
+        }}
+      >
+        <option value="">
+          {terms.length === 0 ? "add a reward function…" : "add another reward function…"}
+        </option>
+        <optgroup label="Built-in">
+          {FORM.builtins.map((b) => (
+            <option key={b.name} value={b.name} title={b.description}>
+              {b.name}
+            </option>
+          ))}
+        </optgroup>
+        <option value={MODULE}>your own module (path + export)…</option>
+      </select>
+    </div>
+  );
+}
+
+function TermEditor({
+  index,
+  term,
+  spec,
+  ctx,
+  Field,
+  onChange,
+  onRemove,
+}: {
+  index: number;
+  term: Term;
+  spec: FieldSpec;
+  ctx: FieldContext;
+  Field: ComponentType<{ spec: FieldSpec; ctx: FieldContext }>;
+  onChange: (term: Term) => void;
+  onRemove: () => void;
+}) {
+  const fn = term.function;
+  const isModule = typeof fn === "object" && fn !== null;
+  const builtin = typeof fn === "string" ? FORM.builtins.find((b) => b.name === fn) : undefined;
+  const at = `${spec.path}.${index}`;
+  const local = isModule ? moduleIssues(fn) : [];
+  const sub: FieldContext = {
+    ...ctx,
+    prefix: `${ctx.prefix}${at}.`,
+    scope: `${builtin?.name ?? "module"}`,
+    values: term,
+    change: (path, next) => {
+      const updated = setPath(term, path, next);
+      // An emptied module path or export keeps the term a module term.
+      if (isModule && updated.function === undefined) updated.function = {};
+      onChange(updated);
+    },
+    touch: (path) => ctx.touch(`${at}.${path}`),
+    // A module term's path and export are checked here: the schema's union names neither.
+    issueOf: (path) => local.find((i) => i.path === path)?.message ?? ctx.issueOf(`${at}.${path}`),
+  };
+  const functionError = isModule ? undefined : ctx.issueOf(`${at}.function`);
+  const id = `field-${sub.prefix}function`;
+
+  return (
+    <fieldset className="fieldset reward-term" data-term={at}>
+      <legend>
+        {spec.path}[{index}]
+      </legend>
+      <div className="field" data-field={`${at}.function`}>
+        <label className="field__label" htmlFor={id}>
+          <code>function</code>
+        </label>
+        <div className="row">
+          <select
+            id={id}
+            className={`select ${functionError ? "input--invalid" : ""}`}
+            value={isModule ? MODULE : typeof fn === "string" ? fn : ""}
+            onChange={(e) =>
+              onChange({
+                ...term,
+                function: e.target.value === MODULE ? {} : e.target.value,
+                params: undefined,
+              })
+            }
+          >
+            {!builtin && !isModule && <option value="">choose…</option>}
+            <optgroup label="Built-in">
+              {FORM.builtins.map((b) => (
+                <option key={b.name} value={b.name}>
+                  {b.name}
+                </option>
+              ))}
+            </optgroup>
+            <option value={MODULE}>your own module…</option>
+          </select>
+          <button type="button" className="btn btn--small" onClick={onRemove}>
+            Remove
+          </button>
+        </div>
+        <span className="field__doc" data-testid="reward-description">
+          {builtin
+            ? builtin.description
+            : isModule
+              ? "an exported function (prompts, completions, extra) => number[] of a .ts, .js or .mjs file; the job process loads it"
+              : ""}
+        </span>
+        {functionError && (
+          <span className="field__error" role="alert">
+            {functionError}
+          </span>
+        )}
+      </div>
+      <div className="form-grid">
+        {(isModule ? FORM.module : (builtin?.params ?? [])).map((f) => (
+          <Field key={f.path} spec={f} ctx={sub} />
+        ))}
+        {FORM.settings.map((f) => (
+          <Field key={f.path} spec={f} ctx={sub} />
+        ))}
+      </div>
+    </fieldset>
+  );
+}
