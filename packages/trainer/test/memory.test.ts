@@ -22,6 +22,7 @@ import {
 } from "../src/model";
 import { HostAdamW } from "../src/parallel/host-adamw";
 import {
+  checkBatchMemory,
   estimateTrainingMemory,
   MemoryPlanError,
   memoryInputOf,
@@ -280,6 +281,30 @@ describe("the memory plan", () => {
         budget: 10e6,
       }),
     ).toThrow(MemoryPlanError);
+    model.dispose();
+  });
+
+  it("warns the reward and DPO trainers of a batch that would not fit, naming the batchSize that would", () => {
+    const model = new GPT({ ...config, vocabSize: 50257, nPositions: 256, nEmbd: 16, nLayer: 1, nHead: 2 });
+    const logged: string[] = [];
+    const check = (batchSize: number, backend = "wasm") =>
+      checkBatchMemory(model, {
+        backend,
+        batchSize,
+        rowsPerItem: 2,
+        seqLen: 256,
+        gradAccumSteps: 1,
+        optimizer: "heap",
+        log: (message) => logged.push(message),
+      });
+    check(2);
+    expect(logged).toEqual([]);
+    check(32);
+    expect(logged[0]).toMatch(
+      /a batch of 64 sequences x 256 tokens needs more than .* Set batchSize to \d+ /,
+    );
+    check(32, "tensorflow"); // no 4 GiB heap there: nothing to say
+    expect(logged.length).toBe(1);
     model.dispose();
   });
 

@@ -190,3 +190,35 @@ export function planModelMicroBatch(
     { budget: o.budget },
   );
 }
+
+/**
+ * Before a trainer that does not split its batches (reward model, DPO) starts on wasm: a warning when a
+ * batch of `rows` sequences × `seqLen` tokens would not fit the heap, with the batchSize that would (its
+ * `rowsPerItem` sequences per example: 2 for DPO's pairs); MemoryPlanError when one example cannot fit.
+ */
+export function checkBatchMemory(
+  model: GPT,
+  o: {
+    backend: string;
+    batchSize: number;
+    rowsPerItem: number;
+    seqLen: number;
+    gradAccumSteps: number;
+    optimizer: "heap" | "host";
+    log: (message: string, level: "warn") => void;
+  },
+): void {
+  if (o.backend !== "wasm") return;
+  const rows = o.batchSize * o.rowsPerItem;
+  const plan = planModelMicroBatch(model, rows, o.seqLen, {
+    optimizer: o.optimizer,
+    fusedLmHead: false,
+    gradAccumSteps: o.gradAccumSteps,
+  });
+  if (plan.microBatch >= rows) return;
+  const fits = Math.max(1, Math.floor(plan.microBatch / o.rowsPerItem));
+  o.log(
+    `memory: a batch of ${rows} sequences x ${o.seqLen} tokens needs more than the ${gb(WASM_HEAP_BUDGET)} wasm heap budget (a micro-batch of ${plan.microBatch} needs ~${gb(plan.estimate.total)}); this run may abort. Set batchSize to ${fits} (and raise gradAccumSteps to keep the batch), train with lora, or shorten maxLength`,
+    "warn",
+  );
+}

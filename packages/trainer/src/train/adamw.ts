@@ -116,12 +116,15 @@ export function createOptimizer(
     weightDecay: config.weightDecay,
     ...(decays ? { decays } : {}),
   };
+  return optimizerKind(params) === "host" ? new HostAdamW(params, options) : new AdamW(params, options);
+}
+
+/** Where createOptimizer keeps AdamW's moments for these parameters: the tfjs heap, or host memory. */
+export function optimizerKind(params: Map<string, tf.Variable>): "heap" | "host" {
   let count = 0;
   for (const p of params.values()) count += p.size;
   const heapBound = tf.getBackend() === "wasm" || tf.getBackend() === "cpu";
-  return heapBound && count > HOST_MOMENTS_ABOVE
-    ? new HostAdamW(params, options)
-    : new AdamW(params, options);
+  return heapBound && count > HOST_MOMENTS_ABOVE ? "host" : "heap";
 }
 
 /** Global L2 norm of the gradients. */

@@ -14,7 +14,7 @@ import { NGRAM_BITS_PER_BYTE, ngramBaseline } from "../ngram";
 import type { DataParallel } from "../parallel";
 import { MemoryPlanError, planModelMicroBatch } from "../parallel/memory";
 import type { Tokenizer } from "../tokenizer";
-import { HOST_MOMENTS_ABOVE } from "./adamw";
+import { optimizerKind } from "./adamw";
 import { gradientsByName, lossAndGradientsByName } from "./gradients";
 import { runTrainingLoop } from "./loop";
 
@@ -87,11 +87,9 @@ const FUSED_LM_HEAD_VOCAB = 8192;
 function microBatchSplit(o: LmLoopOptions): number {
   if (o.ctx.backend.name !== "wasm") return 1;
   const probe = o.trainBatch(o.startStep, 0);
-  let trainable = 0;
-  for (const v of o.model.trainableParams().values()) trainable += v.size;
   try {
     const plan = planModelMicroBatch(o.model, probe.batchSize, probe.length, {
-      optimizer: trainable > HOST_MOMENTS_ABOVE ? "host" : "heap",
+      optimizer: optimizerKind(o.model.trainableParams()),
       fusedLmHead: o.model.config.vocabSize >= FUSED_LM_HEAD_VOCAB,
       gradAccumSteps: o.optim.gradAccumSteps,
     });
