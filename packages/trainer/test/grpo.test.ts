@@ -3,40 +3,18 @@
  * TRL's metrics are logged, tensors stay flat across rounds, a resumed run ends where an uninterrupted one
  * does, and a reward function that fails stops the run naming it.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { generateDemo, seedDemo } from "@rlhf/core/demo";
-import { checkpoints, metrics, runs, samples } from "@rlhf/core/schema";
-import { createTestDatabase, type TestDatabase } from "@rlhf/core/testing";
+import { checkpoints, runs, samples } from "@rlhf/core/schema";
 import * as tf from "@tensorflow/tfjs";
-import { and, asc, eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../src/backend";
-import { saveCheckpoint } from "../src/checkpoint";
+import { asc, eq } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
 import { executeRun } from "../src/jobs/execute";
-import { GPT, gptConfig } from "../src/model";
-import { trainBpe } from "../src/tokenizer";
+import { onlineTestSetup } from "./fixtures/online";
 import { expectTimingSplit } from "./fixtures/timing";
 
-let t: TestDatabase;
-const home = mkdtempSync(path.join(os.tmpdir(), "rlhf-grpo-"));
-const policyDir = path.join(home, "policy");
-
-beforeAll(async () => {
-  process.env.RLHF_HOME = home;
-  await initBackend("wasm");
-  t = await createTestDatabase();
-  await seedDemo(t.db, { corpusSize: 100, sftSize: 20 });
-  const tokenizer = trainBpe(generateDemo({ corpusSize: 300 }).corpus, { vocabSize: 300 });
-  const policy = new GPT(
-    gptConfig("tiny", { nLayer: 1, nEmbd: 32, nHead: 2, nPositions: 64, vocabSize: tokenizer.vocabSize }),
-    { seed: 2 },
-  );
-  await saveCheckpoint(policyDir, policy, tokenizer);
-  policy.dispose();
-});
-afterAll(async () => t?.drop());
+const online = onlineTestSetup("grpo");
+const { policyDir, series } = online;
 
 /** Occurrences of "e", and the share of completions that ended (as an evaluation function). */
 const groupConfig = (extra: Record<string, unknown> = {}) => ({
@@ -57,26 +35,16 @@ const groupConfig = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-async function series(runId: string, key: string) {
-  return (
-    await t.db
-      .select({ step: metrics.step, value: metrics.value })
-      .from(metrics)
-      .where(and(eq(metrics.runId, runId), eq(metrics.key, key)))
-      .orderBy(asc(metrics.step))
-  ).map((p) => p.value);
-}
-
 async function run(
   kind: "grpo" | "rloo",
   name: string,
   config: Record<string, unknown>,
   onProgress?: (step: number) => void,
 ) {
-  const [row] = await t.db.insert(runs).values({ name, kind, config }).returning();
-  const result = await executeRun(t, row!.id, onProgress ? { onProgress } : {});
+  const [row] = await online.t.db.insert(runs).values({ name, kind, config }).returning();
+  const result = await executeRun(online.t, row!.id, onProgress ? { onProgress } : {});
   if (result.error) {
-    const logs = await t.pool.query("select message from run_logs where run_id = $1", [row!.id]);
+    const logs = await online.t.pool.query("select message from run_logs where run_id = $1", [row!.id]);
     throw new Error(`${result.error}\n${logs.rows.map((r) => r.message).join("\n")}`);
   }
   return row!.id;
@@ -135,11 +103,11 @@ describe.each(["grpo", "rloo"] as const)("%s", (kind) => {
     for (const [i, max] of (await series(id, "clip_ratio/high_max")).entries())
       expect(max).toBeGreaterThanOrEqual(highMean[i]!);
 
-    const stored = await t.db.select().from(samples).where(eq(samples.runId, id));
+    const stored = await online.t.db.select().from(samples).where(eq(samples.runId, id));
     expect(stored.length).toBeGreaterThan(0);
     expect(stored[0]!.extra).toMatchObject({ group: 0 });
     expect(typeof (stored[0]!.extra as Record<string, unknown>).e_count).toBe("number");
-    const saved = await t.db
+    const saved = await online.t.db
       .select()
       .from(checkpoints)
       .where(eq(checkpoints.runId, id))
@@ -153,19 +121,19 @@ describe.each(["grpo", "rloo"] as const)("%s", (kind) => {
   it("resumes after a shutdown and ends where an uninterrupted run ends", async () => {
     const config = groupConfig({ iterations: 6, checkpointEvery: 2, numIterations: 2, beta: 0.1 });
     const whole = await run(kind, `${kind}-whole`, config);
-    const [cut] = await t.db
+    const [cut] = await online.t.db
       .insert(runs)
       .values({ name: `${kind}-cut`, kind, config })
       .returning();
     const controller = new AbortController();
-    const first = await executeRun(t, cut!.id, {
+    const first = await executeRun(online.t, cut!.id, {
       signal: controller.signal,
       onProgress: (step) => {
         if (step === 3) controller.abort("shutdown");
       },
     });
     expect(first.status).toBe("requeued");
-    expect((await executeRun(t, cut!.id)).status).toBe("succeeded");
+    expect((await executeRun(online.t, cut!.id)).status).toBe("succeeded");
     for (const key of ["loss", "reward", "kl"]) {
       const a = await series(whole, key);
       const b = await series(cut!.id, key);
@@ -177,12 +145,12 @@ describe.each(["grpo", "rloo"] as const)("%s", (kind) => {
 
 describe("reward functions in a run", () => {
   it("a user module that returns NaN fails the run naming the function and the row", async () => {
-    const module = path.join(home, "bad-reward.mjs");
+    const module = path.join(online.home, "bad-reward.mjs");
     writeFileSync(
       module,
       "export function nanOnSecond(prompts, completions) { return completions.map((_, i) => (i === 1 ? Number.NaN : 0)); }\n",
     );
-    const [row] = await t.db
+    const [row] = await online.t.db
       .insert(runs)
       .values({
         name: "grpo-nan",
@@ -190,9 +158,11 @@ describe("reward functions in a run", () => {
         config: groupConfig({ rewards: [{ function: { module, export: "nanOnSecond" } }], iterations: 2 }),
       })
       .returning();
-    const result = await executeRun(t, row!.id);
+    const result = await executeRun(online.t, row!.id);
     expect(result.status).toBe("failed");
     expect(result.error).toMatch(/reward function "nanOnSecond" at batch row 1/);
-    expect(await t.db.select().from(checkpoints).where(eq(checkpoints.runId, row!.id))).toHaveLength(0);
+    expect(await online.t.db.select().from(checkpoints).where(eq(checkpoints.runId, row!.id))).toHaveLength(
+      0,
+    );
   });
 });

@@ -1,42 +1,16 @@
-import { mkdtempSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { parseJobConfig } from "@rlhf/core/configs";
-import { generateDemo, seedDemo } from "@rlhf/core/demo";
-import { checkpoints, metrics, runs, samples } from "@rlhf/core/schema";
-import { createTestDatabase, type TestDatabase } from "@rlhf/core/testing";
+import { checkpoints, runs, samples } from "@rlhf/core/schema";
 import * as tf from "@tensorflow/tfjs";
-import { and, asc, eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../src/backend";
-import { loadCheckpoint, saveCheckpoint } from "../src/checkpoint";
+import { asc, eq } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { loadCheckpoint } from "../src/checkpoint";
 import { executeRun } from "../src/jobs/execute";
-import { GPT, gptConfig } from "../src/model";
-import { trainBpe } from "../src/tokenizer";
 import { ppoRewardTerms } from "../src/trainers/ppo";
+import { onlineTestSetup } from "./fixtures/online";
 import { expectTimingSplit } from "./fixtures/timing";
 
-let t: TestDatabase;
-const home = mkdtempSync(path.join(os.tmpdir(), "rlhf-ppo-"));
-const policyDir = path.join(home, "policy");
-
-beforeAll(async () => {
-  process.env.RLHF_HOME = home;
-  await initBackend("wasm");
-  t = await createTestDatabase();
-  await seedDemo(t.db, { corpusSize: 100, sftSize: 20 });
-  // A small random policy with the chat tokens; its tokenizer is trained on the demo corpus.
-  const tokenizer = trainBpe(generateDemo({ corpusSize: 300 }).corpus, { vocabSize: 300 });
-  const policy = new GPT(
-    gptConfig("tiny", { nLayer: 1, nEmbd: 32, nHead: 2, nPositions: 64, vocabSize: tokenizer.vocabSize }),
-    {
-      seed: 2,
-    },
-  );
-  await saveCheckpoint(policyDir, policy, tokenizer);
-  policy.dispose();
-});
-afterAll(async () => t?.drop());
+const online = onlineTestSetup("ppo");
+const { policyDir, series } = online;
 
 const ppoConfig = (extra: Record<string, unknown> = {}) => ({
   policy: policyDir,
@@ -58,33 +32,24 @@ const ppoConfig = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-async function series(runId: string, key: string) {
-  return (
-    await t.db
-      .select({ step: metrics.step, value: metrics.value })
-      .from(metrics)
-      .where(and(eq(metrics.runId, runId), eq(metrics.key, key)))
-      .orderBy(asc(metrics.step))
-  ).map((p) => p.value);
-}
-
 describe("PPO", () => {
   it("raises a toy reward (occurrences of 'e') within a few iterations, logs TRL's metrics, leaks no tensors", async () => {
-    const [run] = await t.db
+    const [run] = await online.t.db
       .insert(runs)
       .values({ name: "ppo-toy", kind: "ppo", config: ppoConfig() })
       .returning();
     const before = tf.memory().numTensors;
     const perIteration: number[] = [];
-    const result = await executeRun(t, run!.id, {
+    const result = await executeRun(online.t, run!.id, {
       onProgress: (step) => {
         if (step >= 2 && step <= 5) perIteration.push(tf.memory().numTensors);
       },
     });
     if (result.error) {
-      const logs = await t.pool.query("select message from run_logs where run_id = $1 and level = 'debug'", [
-        run!.id,
-      ]);
+      const logs = await online.t.pool.query(
+        "select message from run_logs where run_id = $1 and level = 'debug'",
+        [run!.id],
+      );
       throw new Error(`${result.error}\n${logs.rows.map((r) => r.message).join("\n")}`);
     }
     expect(result.status).toBe("succeeded");
@@ -124,10 +89,10 @@ describe("PPO", () => {
     const lr = await series(run!.id, "lr");
     expect(lr[0]).toBeCloseTo(1e-2, 6);
     expect(lr.at(-1)!).toBeLessThan(lr[0]! / 5);
-    const stored = await t.db.select().from(samples).where(eq(samples.runId, run!.id));
+    const stored = await online.t.db.select().from(samples).where(eq(samples.runId, run!.id));
     expect(stored.length).toBeGreaterThan(0);
     expect(stored[0]!.kl).not.toBeNull();
-    const saved = await t.db
+    const saved = await online.t.db
       .select()
       .from(checkpoints)
       .where(eq(checkpoints.runId, run!.id))
@@ -143,7 +108,7 @@ describe("PPO", () => {
   });
 
   it("first update of an unchanged policy has ratio 1 and no clipping (the rollout's log-probs match the update's)", async () => {
-    const [run] = await t.db
+    const [run] = await online.t.db
       .insert(runs)
       .values({
         name: "ppo-ratio",
@@ -160,7 +125,7 @@ describe("PPO", () => {
         }),
       })
       .returning();
-    const result = await executeRun(t, run!.id);
+    const result = await executeRun(online.t, run!.id);
     expect(result.status).toBe("succeeded");
     expect((await series(run!.id, "val/ratio"))[0]).toBeCloseTo(1, 5);
     expect((await series(run!.id, "policy/clipfrac_avg"))[0]).toBe(0);
