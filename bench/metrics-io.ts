@@ -19,6 +19,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { runs } from "../packages/core/src/db/schema";
 import { createTestDatabase } from "../packages/core/src/db/testing";
+import { ingest } from "../packages/core/src/ingest";
 import {
   type DownsampleOptions,
   downsampleSeries,
@@ -54,6 +55,16 @@ function lossAt(step: number): number {
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * A trainer yields between steps, and stops when the writer falls behind by its bounds (a telemetry
+ * buffer past twice its bound refuses points). This producer yields likewise and waits while more than
+ * two batches are buffered, so every point is written and each write is about `batch` points.
+ */
+async function keepUp(telemetry: RunTelemetry, batch: number): Promise<void> {
+  await yieldToEventLoop();
+  while (telemetry.buffered.metricPoints >= 2 * batch) await new Promise((resolve) => setTimeout(resolve, 1));
+}
 
 function median(xs: number[]): number {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -118,7 +129,7 @@ async function main(): Promise<void> {
       for (let step = 0; step < n; step++) {
         telemetry.metric("loss", step, lossAt(step));
         // A trainer yields between steps; so does this producer, or no flush could start until the end.
-        if (step % 1000 === 999) await yieldToEventLoop();
+        if (step % 1000 === 999) await keepUp(telemetry, batch);
       }
       await telemetry.close();
       const seconds = (performance.now() - start) / 1000;
@@ -138,7 +149,7 @@ async function main(): Promise<void> {
       const start = performance.now();
       for (let step = 0; step < steps; step++) {
         for (let k = 0; k < 10; k++) telemetry.metric(`objective/key_${k}`, step, lossAt(step + k));
-        if (step % 100 === 99) await yieldToEventLoop();
+        if (step % 100 === 99) await keepUp(telemetry, 5_000);
       }
       await telemetry.close();
       const seconds = (performance.now() - start) / 1000;
@@ -146,6 +157,77 @@ async function main(): Promise<void> {
       say(
         `write  10 keys/step, batch 5000: ${(steps * 10).toLocaleString("en")} points in ${seconds.toFixed(2)} s = ${Math.round((steps * 10) / seconds).toLocaleString("en")} points/s`,
       );
+    }
+
+    // Ingest (`POST /api/ingest`, `rlhf log`): payloads of 1,000 steps × 5 keys through `ingest()`, which
+    // writes through the same `writeMetricPoints` as the trainers.
+    let ingestPointsPerSecond = 0;
+    {
+      const steps = Math.min(POINTS, 200_000) / 5;
+      const start = performance.now();
+      for (let from = 0; from < steps; from += 1_000) {
+        const metrics = Array.from({ length: 1_000 }, (_, i) => ({
+          step: from + i,
+          values: Object.fromEntries(
+            Array.from({ length: 5 }, (_, k) => [`eval/key_${k}`, lossAt(from + i + k)]),
+          ),
+        }));
+        await ingest(database, { run: { name: "ingest-bench" }, metrics }, { trusted: true });
+      }
+      const seconds = (performance.now() - start) / 1000;
+      ingestPointsPerSecond = (steps * 5) / seconds;
+      say(
+        `write  ingest(), 1,000 steps × 5 keys a payload: ${(steps * 5).toLocaleString("en")} points in ${seconds.toFixed(2)} s = ${Math.round(ingestPointsPerSecond).toLocaleString("en")} points/s`,
+      );
+    }
+
+    // The foreign key metrics.run_id → runs.id: the same writes with it and without it, alternated so
+    // that the machine's other work weighs on both alike (re-added NOT VALID: checked for new rows only).
+    const fk: { withKey: number[]; withoutKey: number[] } = { withKey: [], withoutKey: [] };
+    {
+      const n = Math.min(POINTS, 100_000);
+      const writeRun = async (name: string) => {
+        const [run] = await database.db
+          .insert(runs)
+          .values({ name, kind: "pretrain", config: {} })
+          .returning();
+        const telemetry = new RunTelemetry(database.pool, run!.id, {
+          flushIntervalMs: 0,
+          maxBuffered: 5_000,
+        });
+        const start = performance.now();
+        for (let step = 0; step < n; step++) {
+          telemetry.metric("loss", step, lossAt(step));
+          if (step % 1000 === 999) await keepUp(telemetry, 5_000);
+        }
+        await telemetry.close();
+        return n / ((performance.now() - start) / 1000);
+      };
+      for (let round = 0; round < 3; round++) {
+        fk.withKey.push(await writeRun(`fk-on-${round}`));
+        await database.pool.query("alter table metrics drop constraint metrics_run_id_runs_id_fk");
+        fk.withoutKey.push(await writeRun(`fk-off-${round}`));
+        await database.pool.query(
+          `alter table metrics add constraint metrics_run_id_runs_id_fk foreign key (run_id)
+           references runs (id) on delete cascade not valid`,
+        );
+      }
+      const on = median(fk.withKey);
+      const off = median(fk.withoutKey);
+      say(
+        `write  foreign key on/off, batch 5000, ${n.toLocaleString("en")} points × 3 each: ${Math.round(on).toLocaleString("en")} / ${Math.round(off).toLocaleString("en")} points/s (median) — the key costs ${((1 - on / off) * 100).toFixed(0)}% of the write rate`,
+      );
+    }
+
+    // Every point produced is stored (none refused by the telemetry's bounds).
+    const { rows: stored } = await database.pool.query<{ name: string; n: number }>(
+      `select r.name, count(m.*)::int as n from runs r left join metrics m on m.run_id = r.id
+       where r.name in ('write-1000', 'write-5000', 'write-20000', 'write-keys') group by r.name`,
+    );
+    for (const w of writes) {
+      const name = w.batch === -10 ? "write-keys" : `write-${w.batch}`;
+      const n = stored.find((r) => r.name === name)?.n ?? 0;
+      if (n !== w.points) throw new Error(`run ${name}: ${w.points} points written, ${n} stored`);
     }
 
     // 2. Reads of the 1,000,000-point series written with batch 5000.
@@ -209,7 +291,7 @@ async function main(): Promise<void> {
 
     if (args.json) {
       process.stdout.write(
-        `${JSON.stringify({ postgres: version, server, cores: os.cpus().length, loadBefore, loadAfter: os.loadavg(), writes, read: { points: POINTS, buckets: BUCKETS, ...reads, tailMs: tail }, bytes: sizes })}\n`,
+        `${JSON.stringify({ postgres: version, server, cores: os.cpus().length, loadBefore, loadAfter: os.loadavg(), writes, ingestPointsPerSecond, foreignKey: fk, read: { points: POINTS, buckets: BUCKETS, ...reads, tailMs: tail }, bytes: sizes })}\n`,
       );
     } else {
       const best = Math.max(...writes.map((w) => w.pointsPerSecond));
