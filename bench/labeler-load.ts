@@ -9,15 +9,20 @@
  * has more rankings than it requires, and that every task's counter equals its stored rankings.
  *
  *   pnpm --filter @rlhf/labeler build
- *   pnpm bench:labeler [--annotators 50,500] [--seconds 20] [--think-ms 2000] [--json]
+ *   pnpm bench:labeler [--annotators 50,500] [--seconds 20] [--think-ms 2000] [--processes 1] [--json]
+ *   pnpm bench:labeler --profile <dir>   # a V8 CPU profile of the server (bench/cpu-profile.cjs)
  *
  * `--think-ms` is the mean time an annotator spends on a task between fetching and submitting (uniform
  * in [0.5, 1.5] × it); 0 makes every annotator a closed loop with no pause (a saturation test).
+ * `--processes N` starts N servers on the one database behind a round-robin proxy on 127.0.0.1 (in this
+ * process: its CPU is not in the servers' figure), as a team outgrowing one process would run them.
  * Aim: p99 < 50 ms at 500 annotators on the embedded database.
  */
 import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,6 +43,11 @@ const { values: args } = parseArgs({
     json: { type: "boolean", default: false },
     /** Only time single requests one after another (where the time of one request goes). */
     probe: { type: "boolean", default: false },
+    /**
+     * Labeler processes (`next start` each) on the one database; more than one are reached through a
+     * round-robin proxy on the loopback interface, as a team would put a load balancer in front.
+     */
+    processes: { type: "string", default: "1" },
     /** Write a V8 CPU profile of the web server into this directory (open it in Chrome's DevTools). */
     profile: { type: "string" },
   },
@@ -48,6 +58,7 @@ const THINK_MS = Number(args["think-ms"]);
 const TASKS = Number(args.tasks);
 const REQUIRED = Number(args.required);
 const RETRY_SHARE = Number(args["retry-share"]);
+const PROCESSES = Number(args.processes);
 const SECRET = "bench-secret-bench-secret-bench-secret-0";
 const LABELER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../apps/labeler");
 
@@ -60,6 +71,50 @@ const say = (line: string) => {
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/**
+ * A round-robin HTTP proxy on 127.0.0.1 in front of `targets` (each request to the next one): what a
+ * load balancer does for N labeler processes. No stickiness is needed: sessions and leases live in the
+ * database, so any process answers any annotator. It adds X-Forwarded-For as a real proxy would.
+ */
+async function startProxy(targets: string[]): Promise<{ url: string; close: () => Promise<void> }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  let turn = 0;
+  const server = http.createServer((req, res) => {
+    const target = new URL(targets[turn++ % targets.length]!);
+    const upstream = http.request(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, "x-forwarded-for": req.socket.remoteAddress ?? "" },
+        agent,
+      },
+      (reply) => {
+        res.writeHead(reply.statusCode ?? 502, reply.headers);
+        reply.pipe(res);
+      },
+    );
+    upstream.on("error", () => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+    req.pipe(upstream);
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        agent.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 /** CPU seconds used so far by the processes of a process group (the `next start` server), from /proc. */
@@ -130,7 +185,8 @@ interface NextTask {
 
 async function main() {
   const t = await createTestDatabase("rlhf_bench_labeler");
-  let server: ChildProcess | undefined;
+  const servers: ChildProcess[] = [];
+  let proxy: Awaited<ReturnType<typeof startProxy>> | undefined;
   try {
     // Annotators with sessions made the way better-auth makes them (a session row and a signed cookie);
     // the first one also has a password, to check a real sign-in against the server.
@@ -172,13 +228,30 @@ async function main() {
       seed: 1,
     });
 
-    const started = await startNextApp({
-      appDir: LABELER,
-      env: { DATABASE_URL: t.url, BETTER_AUTH_SECRET: SECRET },
-      output: "stderr",
-    });
-    server = started.server;
-    const base = started.baseUrl;
+    const startOne = () =>
+      startNextApp({
+        appDir: LABELER,
+        env: {
+          DATABASE_URL: t.url,
+          BETTER_AUTH_SECRET: SECRET,
+          ...(args.profile
+            ? {
+                NODE_OPTIONS: `--require ${path.join(path.dirname(fileURLToPath(import.meta.url)), "cpu-profile.cjs")}`,
+                RLHF_CPU_PROFILE_DIR: path.resolve(args.profile),
+              }
+            : {}),
+        },
+        output: "stderr",
+      });
+    const bases: string[] = [];
+    for (let i = 0; i < PROCESSES; i++) {
+      const started = await startOne();
+      servers.push(started.server);
+      bases.push(started.baseUrl);
+    }
+    if (PROCESSES > 1) proxy = await startProxy(bases);
+    const base = proxy?.url ?? bases[0]!;
+    const serversCpu = () => servers.reduce((sum, s) => sum + groupCpuSeconds(s.pid!), 0);
 
     // Sanity: a real sign-in through better-auth works against this server, and the cookies made above are accepted.
     const signIn = await fetch(`${base}/api/auth/sign-in/email`, {
@@ -252,7 +325,7 @@ async function main() {
       let empty = 0;
       const end = Date.now() + SECONDS * 1000;
       const started = performance.now();
-      const cpuBefore = groupCpuSeconds(server!.pid!);
+      const cpuBefore = serversCpu();
       await Promise.all(
         Array.from({ length: level }, async (_, i) => {
           const cookie = cookies[i]!;
@@ -317,12 +390,13 @@ async function main() {
         }),
       );
       const seconds = (performance.now() - started) / 1000;
-      const serverCpu = groupCpuSeconds(server!.pid!) - cpuBefore;
+      const serverCpu = serversCpu() - cpuBefore;
       next.sort((a, b) => a - b);
       submit.sort((a, b) => a - b);
       const all = [...next, ...submit].sort((a, b) => a - b);
       const row = {
         annotators: level,
+        processes: PROCESSES,
         seconds: Number(seconds.toFixed(1)),
         thinkMs: THINK_MS,
         submissions,
@@ -343,7 +417,7 @@ async function main() {
       };
       results.push(row);
       say(
-        `${String(level).padStart(4)} annotators: ${row.submissionsPerSecond} submissions/s (${row.requestsPerSecond} requests/s); ` +
+        `${String(level).padStart(4)} annotators, ${PROCESSES} process${PROCESSES > 1 ? "es" : ""}: ${row.submissionsPerSecond} submissions/s (${row.requestsPerSecond} requests/s); ` +
           `next p50 ${row.nextP50} ms p99 ${row.nextP99} ms; submit p50 ${row.submitP50} ms p99 ${row.submitP99} ms; ` +
           `all p99 ${row.allP99} ms; ${conflicts} conflicts, ${errors} errors; ` +
           `server CPU ${row.serverCpuMsPerRequest} ms/request; load average ${row.loadAverage}`,
@@ -391,8 +465,10 @@ async function main() {
     if (args.json) process.stdout.write(`${JSON.stringify({ results, check, ok }, null, 2)}\n`);
     if (!ok) process.exitCode = 1;
   } finally {
-    if (server?.pid) {
-      const exited = new Promise((resolve) => server!.once("exit", resolve));
+    await proxy?.close();
+    for (const server of servers) {
+      if (!server.pid) continue;
+      const exited = new Promise((resolve) => server.once("exit", resolve));
       try {
         process.kill(server.pid, "SIGINT");
       } catch {}
