@@ -211,6 +211,8 @@ describe("GRPO in the dashboard", () => {
     const exportError = page.locator('[data-field="rewards.1.function.export"]').getByRole("alert");
     await exportError.waitFor({ timeout: 30_000 });
     expect(await exportError.textContent()).toMatch(/brevety/);
+    // Shown once, on its field: not repeated under the list.
+    expect(await page.locator('[data-field="rewards"]').getByRole("alert").count()).toBe(1);
     expect(await t.db.select().from(runs).where(eq(runs.name, "ui-grpo"))).toEqual([]);
 
     await page.locator("#field-rewards\\.1\\.function\\.export").fill("brevity");

@@ -1,4 +1,5 @@
 import type { JobKind } from "@rlhf/core/configs";
+import type { ConfigIssue } from "~/lib/config-form";
 import type { RouterOutputs } from "~/server/api/root";
 
 export type Options = RouterOutputs["launch"]["options"];
@@ -14,5 +15,7 @@ export interface FieldContext {
   change: (path: string, value: unknown) => void;
   touch: (path: string) => void;
   issueOf: (path: string) => string | undefined;
+  /** The issues at a path and under it, once it was touched or the form submitted. */
+  issuesUnder: (path: string) => ConfigIssue[];
   options: Options | undefined;
 }

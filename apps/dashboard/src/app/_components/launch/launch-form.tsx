@@ -95,10 +95,11 @@ export function LaunchForm({ initialKind, fromId }: { initialKind?: JobKind; fro
     setServerIssues(null);
   };
   const touch = (path: string) => setTouched((t) => new Set(t).add(path));
-  const issueOf = (path: string) =>
+  const issuesUnder = (path: string) =>
     submitted || touched.has(path)
-      ? issues.find((i) => i.path === path || i.path.startsWith(`${path}.`))?.message
-      : undefined;
+      ? issues.filter((i) => i.path === path || i.path.startsWith(`${path}.`))
+      : [];
+  const issueOf = (path: string) => issuesUnder(path)[0]?.message;
   const general = issues.filter(
     (i) => !fields.some((f) => i.path === f.path || i.path.startsWith(`${f.path}.`)),
   );
@@ -111,6 +112,7 @@ export function LaunchForm({ initialKind, fromId }: { initialKind?: JobKind; fro
     change,
     touch,
     issueOf,
+    issuesUnder,
     options: options.data,
   };
   const inputs = fields.filter(
@@ -255,7 +257,11 @@ function Field({ spec, ctx }: { spec: FieldSpec; ctx: FieldContext }) {
     );
   }
   const id = `field-${ctx.prefix}${spec.path}`;
-  const error = ctx.issueOf(spec.path);
+  // A list of reward terms shows its own issues only: each term shows those of its fields.
+  const error =
+    spec.type === "reward-terms"
+      ? ctx.issuesUnder(spec.path).find((i) => i.path === spec.path)?.message
+      : ctx.issueOf(spec.path);
   const value = getPath(ctx.values, spec.path);
   const bounds = describeBounds(spec);
   const defaultText =

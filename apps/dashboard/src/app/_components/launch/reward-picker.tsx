@@ -107,7 +107,15 @@ function TermEditor({
     touch: (path) => ctx.touch(`${at}.${path}`),
     // A module term's path and export are checked here: the schema's union names neither.
     issueOf: (path) => local.find((i) => i.path === path)?.message ?? ctx.issueOf(`${at}.${path}`),
+    issuesUnder: (path) => ctx.issuesUnder(`${at}.${path}`),
   };
+  const fields = [...(isModule ? FORM.module : (builtin?.params ?? [])), ...FORM.settings];
+  // Issues no field of the term shows (a parameter the function does not take, the term as a whole).
+  const covered = ["function", ...fields.map((f) => f.path)];
+  const others = ctx.issuesUnder(at).filter((i) => {
+    const rel = i.path.slice(at.length + 1);
+    return !covered.some((c) => rel === c || rel.startsWith(`${c}.`));
+  });
   const functionError = isModule ? undefined : ctx.issueOf(`${at}.function`);
   const id = `field-${sub.prefix}function`;
 
@@ -161,13 +169,16 @@ function TermEditor({
         )}
       </div>
       <div className="form-grid">
-        {(isModule ? FORM.module : (builtin?.params ?? [])).map((f) => (
-          <Field key={f.path} spec={f} ctx={sub} />
-        ))}
-        {FORM.settings.map((f) => (
+        {fields.map((f) => (
           <Field key={f.path} spec={f} ctx={sub} />
         ))}
       </div>
+      {others.map((i) => (
+        <p key={`${i.path}:${i.message}`} className="field__error" role="alert">
+          <code>{i.path.slice(at.length + 1)}: </code>
+          {i.message}
+        </p>
+      ))}
     </fieldset>
   );
 }
