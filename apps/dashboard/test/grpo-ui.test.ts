@@ -291,11 +291,19 @@ describe("GRPO in the dashboard", () => {
     expect(await page.getByTestId("proxy-gold-chart").count()).toBe(0);
   });
 
-  it("overlays a GRPO run with PPO on the compare page", async () => {
-    await page.goto(`${baseUrl}/compare?runs=${seeded.ppo},${grpo}`);
-    await page.getByRole("link", { name: "demo-grpo-rm" }).first().waitFor();
-    await page.getByTestId("chart-reward").locator("canvas").waitFor();
-    await page.getByTestId("chart-objective/scores").locator("canvas").waitFor();
+  it("overlays GRPO runs with the whole pipeline (PPO, DPO, …) on the compare page", async () => {
+    const all = await t.db.select({ id: runs.id, name: runs.name }).from(runs);
+    expect(all.length).toBeGreaterThanOrEqual(7); // the demo pipeline's six, this GRPO run, the one launched
+    await page.goto(`${baseUrl}/compare?runs=${all.map((r) => r.id).join(",")}`);
+    for (const r of all) await page.getByRole("link", { name: r.name, exact: true }).first().waitFor();
+    const legend = page.getByRole("group", { name: "Runs" }).getByRole("button");
+    expect(await legend.count()).toBe(all.length);
+    // Charts load as they come near the viewport.
+    for (const key of ["reward", "objective/scores", "objective/oracle_score"]) {
+      const chart = page.getByTestId(`chart-${key}`);
+      await chart.scrollIntoViewIfNeeded();
+      await chart.locator("canvas").waitFor();
+    }
     expect(errors, errors.join("\n")).toEqual([]);
   });
 });
