@@ -285,9 +285,26 @@ describe("GRPO in the dashboard", () => {
       clip: { x: 0, y: 0, width: 1280, height: 1000 },
     });
 
-    // A PPO run logs no oracle_score under that key: no proxy-vs-gold chart there.
+    // PPO with an evaluation function: its proxy is objective/scores.
+    const ppoSteps = Array.from({ length: 24 }, (_, i) => i + 1);
+    await writeSeries(
+      t.pool,
+      seeded.ppo,
+      "objective/oracle_score",
+      ppoSteps,
+      ppoSteps.map((s) => 1 + 0.1 * s),
+    );
     await page.goto(`${baseUrl}/runs/${seeded.ppo}`);
-    await page.getByTestId("chart-objective/scores").locator("canvas").waitFor();
+    const ppoChart = page.getByTestId("proxy-gold-chart");
+    await ppoChart.locator("canvas").waitFor();
+    expect(await ppoChart.textContent()).toMatch(/proxy: objective\/scores/);
+    await expect
+      .poll(async () => Number(await ppoChart.getByTestId("proxy-gold-gold").getAttribute("data-points")))
+      .toBe(24);
+
+    // A run without an oracle (the pretraining run) has no proxy-vs-gold chart.
+    await page.goto(`${baseUrl}/runs/${seeded.pretrain}`);
+    await page.getByTestId("chart-loss").locator("canvas").waitFor();
     expect(await page.getByTestId("proxy-gold-chart").count()).toBe(0);
   });
 

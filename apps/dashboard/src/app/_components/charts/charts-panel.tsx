@@ -10,7 +10,7 @@ import { type ChartRun, groupByNamespace, type XAxis } from "./chart-data";
 // uPlot is safe to import on the server (it touches the DOM only when a chart is created, in an effect):
 // imported statically, the charts ask for their data as soon as the page hydrates.
 import MetricChart, { type ChartControls, type ReferenceLine } from "./metric-chart";
-import { hasProxyAndGold, ProxyGoldChart } from "./proxy-gold-chart";
+import { ProxyGoldChart, proxyKeyOf } from "./proxy-gold-chart";
 
 /** How often a live page reads new points: with the workers' 1 s flush, a chart is ≤ 2 s behind. */
 const LIVE_POLL_MS = 1_000;
@@ -89,6 +89,9 @@ export function ChartsPanel({
     [keys.data, matcher],
   );
 
+  // The reward optimised beside the oracle, when the run logs both (GRPO/RLOO/PPO with evaluation functions).
+  const proxyKey = useMemo(() => proxyKeyOf((keys.data ?? []).map((k) => k.key)), [keys.data]);
+
   return (
     <div data-testid="charts">
       <div className="chart-controls">
@@ -161,8 +164,8 @@ export function ChartsPanel({
           {live ? "No metrics yet: they appear as the run writes them." : "This run wrote no metrics."}
         </p>
       )}
-      {runs.length === 1 && keys.data && hasProxyAndGold(keys.data.map((k) => k.key)) && (
-        <ProxyGoldChart store={store} run={runs[0]!} smoothing={smoothing} />
+      {runs.length === 1 && proxyKey && (
+        <ProxyGoldChart store={store} run={runs[0]!} proxyKey={proxyKey} smoothing={smoothing} />
       )}
       {groups.map((group) => (
         <details key={group.namespace} className="chart-group" open>

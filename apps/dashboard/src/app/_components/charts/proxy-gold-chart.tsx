@@ -8,25 +8,19 @@ import { axisValue, metricValue } from "../format";
 import { alignLines, type ChartRun, runLine } from "./chart-data";
 import { useWidth } from "./use-width";
 
-/** The reward a run optimised (TRL's `reward`: the weighted sum of its reward functions) — the proxy. */
-export const PROXY_KEY = "reward";
+/**
+ * The reward a run optimised — the proxy: GRPO/RLOO's `reward` (TRL's: the weighted sum of its reward
+ * functions), PPO's `objective/scores`.
+ */
+const PROXY_KEYS = ["reward", "objective/scores"];
 /** The evaluation functions' score, logged but never optimised — the gold reward. */
 export const GOLD_KEY = "objective/oracle_score";
 
 const HEIGHT = 240;
-const SERIES = [
-  { key: PROXY_KEY, label: "proxy: reward (optimised)", color: RUN_COLORS[0], scale: "proxy" },
-  {
-    key: GOLD_KEY,
-    label: "gold: objective/oracle_score (not optimised)",
-    color: RUN_COLORS[1],
-    scale: "gold",
-  },
-] as const;
 
-/** Whether a run's metric keys hold both sides of the proxy-vs-gold view. */
-export function hasProxyAndGold(keys: string[]): boolean {
-  return keys.includes(PROXY_KEY) && keys.includes(GOLD_KEY);
+/** The proxy key of a run whose metric keys hold both sides of the proxy-vs-gold view, else undefined. */
+export function proxyKeyOf(keys: string[]): string | undefined {
+  return keys.includes(GOLD_KEY) ? PROXY_KEYS.find((k) => keys.includes(k)) : undefined;
 }
 
 /**
@@ -37,18 +31,28 @@ export function hasProxyAndGold(keys: string[]): boolean {
 export function ProxyGoldChart({
   store,
   run,
+  proxyKey,
   smoothing,
 }: {
   store: LiveCharts;
   run: ChartRun;
+  proxyKey: string;
   smoothing: number;
 }) {
+  const series = useMemo(
+    () =>
+      [
+        { key: proxyKey, label: `proxy: ${proxyKey} (optimised)`, color: RUN_COLORS[0], scale: "proxy" },
+        { key: GOLD_KEY, label: `gold: ${GOLD_KEY} (not optimised)`, color: RUN_COLORS[1], scale: "gold" },
+      ] as const,
+    [proxyKey],
+  );
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const width = useWidth(box);
   const proxy = useSyncExternalStore(
-    (listener) => store.subscribe(PROXY_KEY, listener),
-    () => store.get(PROXY_KEY),
+    (listener) => store.subscribe(proxyKey, listener),
+    () => store.get(proxyKey),
     () => undefined,
   );
   const gold = useSyncExternalStore(
@@ -60,8 +64,8 @@ export function ProxyGoldChart({
   useEffect(() => {
     if (width <= 0) return;
     const buckets = Math.max(50, Math.min(2000, width));
-    for (const key of [PROXY_KEY, GOLD_KEY]) if (!store.get(key)) void store.load(key, buckets);
-  }, [store, width]);
+    for (const key of [proxyKey, GOLD_KEY]) if (!store.get(key)) void store.load(key, buckets);
+  }, [store, width, proxyKey]);
 
   const lines = useMemo(
     () => [proxy, gold].map((state) => runLine(run, state?.runs.get(run.id) ?? [], "step", smoothing, false)),
@@ -96,12 +100,12 @@ export function ProxyGoldChart({
         scales: { x: { time: false }, proxy: {}, gold: {} },
         axes: [
           { size: 28, font: "11px system-ui", stroke: "#667085", grid: { stroke: "#eef0f3" } },
-          axis("proxy", 3, SERIES[0].color),
-          axis("gold", 1, SERIES[1].color),
+          axis("proxy", 3, series[0].color),
+          axis("gold", 1, series[1].color),
         ],
         series: [
           {},
-          ...SERIES.map((s) => ({
+          ...series.map((s) => ({
             label: s.label,
             scale: s.scale,
             stroke: s.color,
@@ -120,7 +124,7 @@ export function ProxyGoldChart({
       instance.destroy();
       plot.current = null;
     };
-  }, [ready, width > 0]);
+  }, [ready, width > 0, series]);
   useEffect(() => {
     plot.current?.setData(data, true);
   }, [data]);
@@ -134,7 +138,7 @@ export function ProxyGoldChart({
       <div className="chart-card__head">
         <span className="chart-card__title">Proxy vs gold reward</span>
         <span className="chart-card__meta">
-          {SERIES.map((s, i) => (
+          {series.map((s, i) => (
             <span key={s.key} data-testid={`proxy-gold-${s.scale}`} data-points={lines[i]!.points.length}>
               <span className="swatch" style={{ background: s.color, display: "inline-block" }} /> {s.label}
               {last[i] && ` ${metricValue(last[i]!.value)}`}
