@@ -289,6 +289,15 @@ describe("rollups stay exact", () => {
     expect((await rollupRows(runId)).filter((r) => r.key === "other")).toEqual([]);
     await t.pool.query("delete from runs where id = $1", [runId]);
     expect(await rollupRows(runId)).toEqual([]);
+    const { rows: left } = await t.pool.query("select count(*)::int as n from metrics where run_id = $1", [
+      runId,
+    ]);
+    expect(left[0].n).toBe(0);
+    // The writer's points name an existing run, as a foreign key would insist (drizzle/0004's triggers).
+    const gone = inTransaction((c) =>
+      writeMetricPoints(c, runId, asMetricPoints("loss", [{ step: 1, value: 1 }])),
+    );
+    await expect(gone).rejects.toMatchObject({ code: "23503" });
   });
 
   it("writeMetricPoints writes the rows the SQL rebuild would: ties, gaps, NaN and ±Infinity", async () => {
