@@ -132,6 +132,7 @@ describe("GRPO in the dashboard", () => {
   let baseUrl: string;
   let seeded: SeededPipeline;
   let grpo: string;
+  let launched: string;
   let context: BrowserContext;
   let page: Page;
   let errors: string[];
@@ -241,7 +242,27 @@ describe("GRPO in the dashboard", () => {
     expect(config.evaluation).toEqual([
       { function: "sentiment", params: {}, weight: 1, normalize: "none", name: "sentiment" },
     ]);
+    launched = row!.id;
   }, 90_000);
+
+  it("launches again with changes: the picker shows the run's reward functions", async () => {
+    await page.goto(`${baseUrl}/launch?from=${launched}`);
+    await page.getByRole("button", { name: "Launch grpo run" }).waitFor();
+    await expect.poll(() => page.locator("#field-rewards\\.0\\.function").inputValue()).toBe("contains");
+    expect(await page.locator("#field-rewards\\.0\\.params\\.text").inputValue()).toBe("happy");
+    expect(await page.locator("#field-rewards\\.0\\.normalize").inputValue()).toBe("group");
+    expect(await page.locator("#field-rewards\\.1\\.function\\.module").inputValue()).toBe(EXAMPLE);
+    expect(await page.locator("#field-rewards\\.1\\.function\\.export").inputValue()).toBe("brevity");
+    expect(await page.locator("#field-rewards\\.1\\.weight").inputValue()).toBe("0.5");
+    expect(await page.locator("#field-evaluation\\.0\\.function").inputValue()).toBe("sentiment");
+    // Removing a term takes it out; the terms after it keep what was typed in them.
+    await page.getByLabel("Add to rewards").selectOption("__module");
+    await page.locator("#field-rewards\\.2\\.params").fill('{"maxWords": 3}');
+    await page.locator('[data-term="rewards.1"]').getByRole("button", { name: "Remove" }).click();
+    expect(await page.locator('[data-term="rewards.2"]').count()).toBe(0);
+    expect(await page.locator("#field-rewards\\.1\\.params").inputValue()).toBe('{"maxWords": 3}');
+    expect(await page.locator("#field-rewards\\.0\\.params\\.text").inputValue()).toBe("happy");
+  });
 
   it("shows a GRPO run's samples by group, with every function's score per completion", async () => {
     await page.goto(`${baseUrl}/runs/${grpo}?tab=samples`);

@@ -1,6 +1,6 @@
 "use client";
 
-import type { ComponentType } from "react";
+import { type ComponentType, useRef } from "react";
 import { type FieldSpec, moduleIssues, rewardTermForm, setPath } from "~/lib/config-form";
 import type { FieldContext } from "./field-context";
 
@@ -27,6 +27,11 @@ export function RewardTermsInput({
   const value = ctx.values[spec.path];
   const terms: Term[] = Array.isArray(value) ? (value as Term[]) : [];
   const write = (next: Term[]) => ctx.change(spec.path, next.length > 0 ? next : undefined);
+  // A key per term that stays with it when an earlier one is removed (inputs keep their own text).
+  const keys = useRef<number[]>([]);
+  const nextKey = useRef(0);
+  while (keys.current.length < terms.length) keys.current.push(nextKey.current++);
+  keys.current.length = terms.length;
   const add = (choice: string) => {
     if (!choice) return;
     write([...terms, { function: choice === MODULE ? {} : choice }]);
@@ -36,14 +41,17 @@ export function RewardTermsInput({
     <div className="stack reward-terms" data-testid={`reward-terms-${spec.path}`}>
       {terms.map((term, i) => (
         <TermEditor
-          key={i}
+          key={keys.current[i]}
           index={i}
           term={term}
           spec={spec}
           ctx={ctx}
           Field={Field}
           onChange={(next) => write(terms.map((t, j) => (j === i ? next : t)))}
-          onRemove={() => write(terms.filter((_, j) => j !== i))}
+          onRemove={() => {
+            keys.current.splice(i, 1);
+            write(terms.filter((_, j) => j !== i));
+          }}
         />
       ))}
       <select
