@@ -516,12 +516,17 @@ describe("launch", () => {
       "demo-quick-generate",
       "demo-quick-reward",
       "demo-quick-ppo",
+      "demo-quick-grpo",
+      "demo-quick-grpo-oracle",
+      "demo-quick-rloo",
       "demo-quick-dpo",
     ]);
     const chain = (await caller().runs.list()).pipelines.find((p) => p.pipelineId === pipelineId)!;
     const depthOf = (name: string) =>
       chain.depth[chain.runs.find((r) => r.name === `demo-quick-${name}`)!.id];
-    expect(["pretrain", "sft", "generate", "reward", "ppo", "dpo"].map(depthOf)).toEqual([0, 1, 2, 3, 4, 3]);
+    // GRPO on the oracle needs no reward model: it hangs off the SFT model alone.
+    const stages = ["pretrain", "sft", "generate", "reward", "ppo", "grpo", "grpo-oracle", "rloo", "dpo"];
+    expect(stages.map(depthOf)).toEqual([0, 1, 2, 3, 4, 4, 2, 4, 3]);
     const datasetNames = (await t.db.select({ name: datasets.name }).from(datasets)).map((d) => d.name);
     expect(datasetNames).toContain("demo-corpus");
     for (const r of launched) await as(admin).launch.cancel({ id: r.id });

@@ -120,7 +120,13 @@ describe("serving from the dashboard", () => {
     const python = (await page.getByTestId("serve-example-python").textContent())!;
     expect(python).toContain(`OpenAI(base_url="${endpoint}"`);
     expect(python).toContain('model="tiny-policy"');
-    const models = (await (await fetch(`${endpoint}/models`)).json()) as { data: { id: string }[] };
+    // A serve run launched from the dashboard has its own API key, shown to the admin.
+    const apiKey = (await page.getByTestId("serve-api-key").textContent())!.trim();
+    expect((await fetch(`${endpoint}/models`)).status).toBe(401);
+    const authorization = `Bearer ${apiKey}`;
+    const models = (await (await fetch(`${endpoint}/models`, { headers: { authorization } })).json()) as {
+      data: { id: string }[];
+    };
     expect(models.data.map((m) => m.id)).toEqual(["tiny-policy"]);
 
     // Stop serving: the run's cancel.
