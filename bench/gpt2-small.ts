@@ -487,7 +487,9 @@ async function main(): Promise<void> {
   const cell = (f: Record<string, string> | undefined, key: string) => f?.[key] ?? "";
   for (const { phase, ours: o, torch: t } of rows) {
     const step = (f?: Record<string, string>) =>
-      f?.step_seconds ? `${f.step_seconds} (${f.first_step_seconds})` : (f?.load_seconds ?? "");
+      f?.step_seconds
+        ? `${f.step_seconds} (${f.first_step_seconds})`
+        : (f?.serve_request_seconds ?? f?.load_seconds ?? "");
     const speed = (f?: Record<string, string>) =>
       f?.tokens_per_s ?? [f?.gen_b1_tokens_per_s, f?.gen_b8_tokens_per_s].filter(Boolean).join(" / ");
     console.log(
