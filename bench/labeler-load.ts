@@ -322,6 +322,7 @@ async function main() {
       let submissions = 0;
       let conflicts = 0;
       let errors = 0;
+      const errorStatuses = new Map<number, number>(); // HTTP status (0: no answer) → count
       let empty = 0;
       const end = Date.now() + SECONDS * 1000;
       const started = performance.now();
@@ -341,6 +342,7 @@ async function main() {
               next.push(got.ms);
               if (!got.ok) {
                 errors++;
+                errorStatuses.set(got.status, (errorStatuses.get(got.status) ?? 0) + 1);
                 continue;
               }
               task = got.data as NextTask | null;
@@ -384,7 +386,10 @@ async function main() {
                 }
                 if (s === 0) submissions++;
               } else if (sent.code === "CONFLICT") conflicts++;
-              else errors++;
+              else {
+                errors++;
+                errorStatuses.set(sent.status, (errorStatuses.get(sent.status) ?? 0) + 1);
+              }
             }
           }
         }),
@@ -410,6 +415,7 @@ async function main() {
         allP99: Number(quantile(all, 0.99).toFixed(1)),
         conflicts,
         errors,
+        errorStatuses: Object.fromEntries(errorStatuses),
         noTaskAnswers: empty,
         /** CPU time of the web server per request (PostgreSQL's is not counted). */
         serverCpuMsPerRequest: Number(((serverCpu * 1000) / (next.length + submit.length)).toFixed(2)),
@@ -419,7 +425,7 @@ async function main() {
       say(
         `${String(level).padStart(4)} annotators, ${PROCESSES} process${PROCESSES > 1 ? "es" : ""}: ${row.submissionsPerSecond} submissions/s (${row.requestsPerSecond} requests/s); ` +
           `next p50 ${row.nextP50} ms p99 ${row.nextP99} ms; submit p50 ${row.submitP50} ms p99 ${row.submitP99} ms; ` +
-          `all p99 ${row.allP99} ms; ${conflicts} conflicts, ${errors} errors; ` +
+          `all p99 ${row.allP99} ms; ${conflicts} conflicts, ${errors} errors${errors ? ` (HTTP ${[...errorStatuses].map(([status, n]) => `${status}: ${n}`).join(", ")})` : ""}; ` +
           `server CPU ${row.serverCpuMsPerRequest} ms/request; load average ${row.loadAverage}`,
       );
     }
