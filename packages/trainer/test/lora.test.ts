@@ -29,6 +29,7 @@ import {
   mergeLora,
   mulberry32,
   normalSamples,
+  resizeTokenEmbeddings,
   tiedLinear,
   withoutAdapters,
 } from "../src/model";
@@ -237,6 +238,17 @@ describe("LoRA adapters", () => {
     const [gLive] = tf.grads(f(live))([x]) as [tf.Tensor];
     expect(maxAbsDiff(gFrozen, gLive)).toBeLessThan(1e-3 * (tf.max(tf.abs(gLive)).dataSync()[0] as number));
     tf.dispose([x, gFrozen, gLive, ...Object.values(frozen), ...Object.values(live)]);
+  });
+
+  it("refuses to clone or resize a model with adapters instead of dropping them", () => {
+    const model = new GPT(config, { seed: 3 });
+    addLora(model, settings);
+    expect(() => model.clone()).toThrow(/has LoRA adapters, which a clone would drop; .* withoutAdapters/);
+    expect(() => resizeTokenEmbeddings(model, config.vocabSize + 2)).toThrow(
+      /add tokens before attaching them/,
+    );
+    expect(() => addLora(model, settings)).toThrow(/already has LoRA adapters/);
+    model.dispose();
   });
 
   it("dropout acts in training passes only", () => {

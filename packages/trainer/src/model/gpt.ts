@@ -404,6 +404,11 @@ export class GPT {
 
   /** A copy with the same weights (e.g. the frozen reference policy: clone({ trainable: false })). */
   clone(options: Omit<GPTOptions, "init" | "seed"> = {}): GPT {
+    if (this.lora) {
+      throw new Error(
+        `clone: ${this.name} has LoRA adapters, which a clone would drop; for the reference policy use withoutAdapters(model), or mergeLora first`,
+      );
+    }
     const copy = new GPT(this.config, {
       valueHead: this.hasValueHead,
       rewardHead: this.hasRewardHead,
@@ -574,6 +579,9 @@ export function resizeTokenEmbeddings(model: GPT, vocabSize: number): GPT {
     throw new Error(`resizeTokenEmbeddings: vocabSize ${vocabSize} must be an integer of at least ${old}`);
   }
   if (vocabSize === old) return model;
+  if (model.lora) {
+    throw new Error("resizeTokenEmbeddings: the model has LoRA adapters; add tokens before attaching them");
+  }
   const wte = model.param("wte.weight");
   const resized = new GPT(
     { ...model.config, vocabSize },
