@@ -11,8 +11,22 @@ export const groupRolloutShape = {
   ...optimSchema.shape,
   // A tiny model from scratch moves at 3e-5 (as our PPO); TRL's 1e-6 is for billion-parameter models.
   learningRate: withDefault(optimSchema.shape.learningRate, 3e-5),
-  minLearningRate: withDefault(optimSchema.shape.minLearningRate, 0),
-  warmupSteps: withDefault(optimSchema.shape.warmupSteps, 0),
+  // Annealed linearly, as TRL's default lr_scheduler_type and our PPO (train/loop.ts, schedule "linear").
+  minLearningRate: withDefault(
+    optimSchema.shape.minLearningRate,
+    0,
+    "learning rate annealed linearly to this by the last update",
+  ),
+  warmupSteps: withDefault(
+    optimSchema.shape.warmupSteps,
+    0,
+    "rounds of linear warm-up from 0 to the peak learning rate, before the linear annealing",
+  ),
+  gradAccumSteps: withDefault(
+    optimSchema.shape.gradAccumSteps,
+    1,
+    "micro-batches each minibatch is split into; their gradients are averaged into one update (less memory, same update)",
+  ),
   weightDecay: withDefault(optimSchema.shape.weightDecay, 0),
   // optimSchema's `epsilon` is Adam's; here `epsilon` is the clip range, as in TRL (adam_epsilon beside it).
   adamEpsilon: optimSchema.shape.epsilon.describe("Adam ε (TRL: adam_epsilon)"),
@@ -126,7 +140,7 @@ export const grpoConfigSchema = z
       .enum(["grpo", "bnpo", "dr_grpo", "dapo"])
       .default("dapo")
       .describe(
-        "token losses summed then divided by: each sequence's length, then mean (grpo); the minibatch's tokens (bnpo); rows × maxCompletionLength (dr_grpo); the tokens of the optimiser step (dapo)",
+        "token losses summed then divided by: each sequence's length, then mean (grpo); the minibatch's tokens (bnpo); rows × maxCompletionLength (dr_grpo); the loss tokens of the whole round (dapo, TRL's num_items_in_batch)",
       ),
     beta: z
       .number()

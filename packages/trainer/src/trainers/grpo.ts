@@ -14,17 +14,11 @@ import { type GroupAlgorithm, trainGroupPolicy } from "./group-policy";
 export const grpo: GroupAlgorithm<GrpoConfig> = {
   kind: "grpo",
   advantages: (round, config) => {
-    const { advantages, std, fracZeroStd } = groupAdvantages(
-      round.rewards,
-      round.groupSize,
-      config.scaleRewards,
-    );
+    const { advantages, fracZeroStd } = groupAdvantages(round.rewards, round.groupSize, config.scaleRewards);
     return {
       advantages,
-      metrics: {
-        reward_std: std.reduce((a, b) => a + b, 0) / Math.max(1, std.length),
-        frac_reward_zero_std: fracZeroStd,
-      },
+      // reward_std is TRL's: the std of the raw weighted sum over the batch (group-policy.ts), not of the groups.
+      metrics: { frac_reward_zero_std: fracZeroStd },
     };
   },
   loss: (x, config) => {
