@@ -5,6 +5,25 @@ export function demoStages(quick: boolean, seed: number) {
   const model = quick
     ? { preset: "tiny", nLayer: 2, nEmbd: 64, nHead: 2, nPositions: 96 }
     : { preset: "tiny", nPositions: 96 };
+  // GRPO and RLOO from the SFT model, with PPO's rollout length and temperature, 32 completions a round
+  // as PPO's 32 rollouts an iteration. 16 rounds: bench/online-rl.ts with 40 drove GRPO on the reward model
+  // to an oracle score of 13.7 at a KL of 9.4 nats (PPO: 7.0 at 5.6); it passes PPO's score by round 10.
+  // The reward functions that name a run (the reward model) are filled in by demoChain.
+  const groupRollout = {
+    seed,
+    prompts: DEMO_DATASETS.prompts,
+    iterations: quick ? 4 : 16,
+    promptsPerIteration: 8,
+    numGenerations: 4,
+    miniBatches: 2,
+    numIterations: 2,
+    maxCompletionLength: 32,
+    temperature: 0.7,
+    learningRate: 1e-4,
+    evaluation: [ORACLE],
+    sampleEvery: quick ? 2 : 10,
+    checkpointEvery: quick ? 4 : 8,
+  } as const;
   return {
     pretrain: {
       seed,
@@ -88,59 +107,9 @@ export function demoStages(quick: boolean, seed: number) {
       evalEvery: quick ? 20 : 50,
       checkpointEvery: 10_000,
     },
-    // GRPO and RLOO from the SFT model, with PPO's rollout length and temperature, 32 completions a round
-    // as PPO's 32 rollouts an iteration. 16 rounds: bench/online-rl.ts with 40 drove GRPO on the reward model
-    // to an oracle score of 13.7 at a KL of 9.4 nats (PPO: 7.0 at 5.6); it passes PPO's score by round 10.
-    // The reward functions that name a run (the reward model) are filled in by demoChain.
-    grpo: {
-      seed,
-      prompts: DEMO_DATASETS.prompts,
-      iterations: quick ? 4 : 16,
-      promptsPerIteration: 8,
-      numGenerations: 4,
-      miniBatches: 2,
-      numIterations: 2,
-      maxCompletionLength: 32,
-      temperature: 0.7,
-      learningRate: 1e-4,
-      beta: 0.04,
-      evaluation: [ORACLE],
-      sampleEvery: quick ? 2 : 10,
-      checkpointEvery: quick ? 4 : 8,
-    },
-    "grpo-oracle": {
-      seed,
-      prompts: DEMO_DATASETS.prompts,
-      iterations: quick ? 4 : 16,
-      promptsPerIteration: 8,
-      numGenerations: 4,
-      miniBatches: 2,
-      numIterations: 2,
-      maxCompletionLength: 32,
-      temperature: 0.7,
-      learningRate: 1e-4,
-      beta: 0.04,
-      rewards: [{ function: "sentiment" }, ENDED],
-      evaluation: [ORACLE],
-      sampleEvery: quick ? 2 : 10,
-      checkpointEvery: quick ? 4 : 8,
-    },
-    rloo: {
-      seed,
-      prompts: DEMO_DATASETS.prompts,
-      iterations: quick ? 4 : 16,
-      promptsPerIteration: 8,
-      numGenerations: 4,
-      miniBatches: 2,
-      numIterations: 2,
-      maxCompletionLength: 32,
-      temperature: 0.7,
-      learningRate: 1e-4,
-      beta: 0.05,
-      evaluation: [ORACLE],
-      sampleEvery: quick ? 2 : 10,
-      checkpointEvery: quick ? 4 : 8,
-    },
+    grpo: { ...groupRollout, beta: 0.04 },
+    "grpo-oracle": { ...groupRollout, beta: 0.04, rewards: [{ function: "sentiment" }, ENDED] },
+    rloo: { ...groupRollout, beta: 0.05 },
     evaluation: { perPrompt: quick ? 2 : 8, maxNewTokens: 32, temperature: 0.7, seed: seed + 1 },
   } as const;
 }
