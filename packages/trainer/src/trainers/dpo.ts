@@ -20,12 +20,11 @@ import { loadCheckpoint } from "../checkpoint";
 import { type Conversation, conversationBatch } from "../data";
 import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
 import { addLora, type GPT, generate } from "../model";
-import { checkBatchMemory, MemoryPlanError } from "../parallel/memory";
 import { responseTokenCount, sequenceLogProbs, sequenceLogProbValues } from "../rl/sequence-logprobs";
 import type { Tokenizer } from "../tokenizer";
-import { optimizerKind } from "../train/adamw";
 import { lossAndGradientsByName } from "../train/gradients";
 import { runTrainingLoop, supervisedStep } from "../train/loop";
+import { checkPairwiseBatchMemory } from "../train/pairwise-memory";
 
 /** Prompts the policy answers at each evaluation, and how long the answers may be. */
 const SAMPLE_PROMPTS = 3;
@@ -293,21 +292,8 @@ export async function trainDpo(config: DpoConfig, ctx: JobContext): Promise<RunS
   try {
     // 2. Data: every pair of every ranking is one example; split by task.
     const maxLength = Math.min(config.maxLength, policy.config.nPositions);
-    try {
-      // A pair is two sequences of up to maxLength tokens.
-      checkBatchMemory(policy, {
-        backend: ctx.backend.name,
-        batchSize: config.batchSize,
-        rowsPerItem: 2,
-        seqLen: maxLength,
-        gradAccumSteps: config.gradAccumSteps,
-        optimizer: optimizerKind(policy.trainableParams()),
-        log: (message, level) => ctx.log(message, level),
-      });
-    } catch (error) {
-      if (error instanceof MemoryPlanError) throw new JobInputError(error.message);
-      throw error;
-    }
+    // A pair is two sequences of up to maxLength tokens.
+    checkPairwiseBatchMemory(policy, ctx, config, maxLength);
     let groups: RankingGroup[];
     try {
       groups = await loadRankingGroups(ctx.database.db, config.datasets, {

@@ -17,7 +17,6 @@ import * as tf from "@tensorflow/tfjs";
 import { CHECKPOINT_FILES, loadCheckpoint } from "../checkpoint";
 import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
 import { addLora, type GPT, generate } from "../model";
-import { checkBatchMemory, MemoryPlanError } from "../parallel/memory";
 import {
   initRewardHead,
   lastTokenScores,
@@ -28,9 +27,9 @@ import {
   rightPadded,
 } from "../rl/reward-model";
 import type { Tokenizer } from "../tokenizer";
-import { optimizerKind } from "../train/adamw";
 import { lossAndGradientsByName } from "../train/gradients";
 import { runTrainingLoop, supervisedStep } from "../train/loop";
+import { checkPairwiseBatchMemory } from "../train/pairwise-memory";
 
 /** A ranking ready for the model: its completions as chat-formatted token ids and its pairs. */
 export interface EncodedRanking {
@@ -305,21 +304,8 @@ export async function trainReward(config: RewardConfig, ctx: JobContext): Promis
   try {
     // 2. Data: one element per ranking; split by task, so no prompt's completions sit on both sides.
     const maxLength = Math.min(config.maxLength, model.config.nPositions);
-    try {
-      // A ranking is at least two sequences of up to maxLength tokens.
-      checkBatchMemory(model, {
-        backend: ctx.backend.name,
-        batchSize: config.batchSize,
-        rowsPerItem: 2,
-        seqLen: maxLength,
-        gradAccumSteps: config.gradAccumSteps,
-        optimizer: optimizerKind(model.trainableParams()),
-        log: (message, level) => ctx.log(message, level),
-      });
-    } catch (error) {
-      if (error instanceof MemoryPlanError) throw new JobInputError(error.message);
-      throw error;
-    }
+    // A ranking is at least two sequences of up to maxLength tokens.
+    checkPairwiseBatchMemory(model, ctx, config, maxLength);
     let groups: RankingGroup[];
     try {
       groups = await loadRankingGroups(ctx.database.db, config.datasets, {
