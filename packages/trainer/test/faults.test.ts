@@ -293,14 +293,16 @@ describe.skipIf(skipReason("embedded"))(
       const setup = await privateDatabase("embedded");
       const { database } = setup;
       await seedDemo(database.db, { corpusSize: 200, sftSize: 20 });
-      const maxSteps = 3000;
+      // Long enough that the run is still training a limit's length into the outage on a quiet machine
+      // (a tiny model trains ~1,000 steps a second there; 3,000 steps could end before the limit was hit).
+      const maxSteps = 8000;
       const launched = await launchRun(database, {
         kind: "pretrain",
         name: "outage-limit",
         config: tinyPretrain({ maxSteps, checkpointEvery: 500, evalEvery: 500 }),
       });
       // The worker's job processes inherit it (the worker passes its environment on).
-      process.env.RLHF_OUTAGE_LIMIT_SECONDS = "5";
+      process.env.RLHF_OUTAGE_LIMIT_SECONDS = "1";
       let ran: Awaited<ReturnType<typeof outageUnderWorker>>;
       try {
         ran = await outageUnderWorker(setup, launched.id, "w-fault-d", 20);
@@ -315,7 +317,7 @@ describe.skipIf(skipReason("embedded"))(
         [launched.id],
       );
       const messages = logs.map((l) => l.message);
-      expect(messages).toContain("the database has not answered for 5 s: stopping at this step");
+      expect(messages).toContain("the database has not answered for 1 s: stopping at this step");
       expect(messages).toContain(
         "stopped for the database outage; back in the queue (not counted as a failed attempt)",
       );
