@@ -13,13 +13,11 @@
  */
 import os from "node:os";
 import { openDatabase } from "../packages/core/src/db";
-import { runs } from "../packages/core/src/db/schema";
-import { DEMO_DATASETS, demoStages } from "../packages/core/src/demo";
+import { demoStages } from "../packages/core/src/demo";
 import { initBackend } from "../packages/trainer/src/backend";
-import { loadCheckpoint } from "../packages/trainer/src/checkpoint";
-import { loadPrompts } from "../packages/trainer/src/data";
-import { executeRun, resolveCheckpointRef } from "../packages/trainer/src/jobs/execute";
-import { evaluatePolicy, type PolicyEvaluation } from "../packages/trainer/src/rl/evaluate";
+import { resolveCheckpointRef } from "../packages/trainer/src/jobs/execute";
+import type { PolicyEvaluation } from "../packages/trainer/src/rl/evaluate";
+import { loadAverage, plainRows, type SweepRow, sweepPolicies } from "./policy-sweep";
 
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -37,12 +35,7 @@ const say = (line: string) => {
 async function main(): Promise<void> {
   if (betas.some((b) => !(b > 0)))
     throw new Error(`--betas: expected positive numbers, got ${option("betas", "")}`);
-  say(
-    `load average ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(" ")}, ${os.cpus().length} cores`,
-  );
+  say(`${loadAverage()}, ${os.cpus().length} cores`);
   const database = await openDatabase();
   try {
     await initBackend("wasm");
@@ -51,63 +44,29 @@ async function main(): Promise<void> {
     const sftPath = await resolveCheckpointRef(database, sftRef).catch((error: Error) => {
       throw new Error(`${error.message}\nrun \`pnpm rlhf pipeline --demo\` first (it trains ${sftName})`);
     });
-    const prompts = await loadPrompts(database, DEMO_DATASETS.prompts, "eval");
-    // Named: tsx loads this file as CommonJS, so the trainer's modules may exist twice in this process, each
-    // numbering its models from gpt1; tfjs variable names must be unique.
-    const reference = await loadCheckpoint(sftPath, { trainable: false, name: "dpo-beta/reference" });
-    const rows: { policy: string; beta: number | null; seconds: number; evaluation: PolicyEvaluation }[] = [];
-    try {
-      const evaluate = (model: typeof reference.model) =>
-        evaluatePolicy(model, reference.model, reference.tokenizer, prompts, stages.evaluation);
-      rows.push({ policy: "SFT", beta: null, seconds: 0, evaluation: await evaluate(reference.model) });
-      say(format(rows.at(-1)!, rows[0]!.evaluation));
-
-      for (const beta of betas) {
-        const name = `dpo-beta-${beta}-${new Date().toISOString().slice(11, 19).replace(/:/g, "")}`;
-        const [run] = await database.db
-          .insert(runs)
-          .values({ name, kind: "dpo", config: { ...stages.dpo, beta, policy: sftRef } })
-          .returning({ id: runs.id });
-        const started = Date.now();
-        const result = await executeRun(database, run!.id, {});
-        if (result.status !== "succeeded") throw new Error(`${name} ${result.status}: ${result.error ?? ""}`);
-        const seconds = (Date.now() - started) / 1000;
-        const trained = await loadCheckpoint(await resolveCheckpointRef(database, `run:${run!.id}`), {
-          trainable: false,
-          name: `dpo-beta/${beta}`,
-        });
-        try {
-          rows.push({ policy: name, beta, seconds, evaluation: await evaluate(trained.model) });
-        } finally {
-          trained.model.dispose();
-        }
-        say(format(rows.at(-1)!, rows[0]!.evaluation));
-      }
-    } finally {
-      reference.model.dispose();
-    }
+    const rows = await sweepPolicies<{ beta: number | null }>(database, {
+      bench: "dpo-beta",
+      sftPath,
+      sft: { beta: null },
+      variants: betas.map((beta) => ({
+        runName: `dpo-beta-${beta}`,
+        kind: "dpo",
+        config: { ...stages.dpo, beta, policy: sftRef },
+        fields: { beta },
+      })),
+      evaluation: stages.evaluation,
+      report: (row, sft) => say(format(row, sft)),
+    });
     if (asJson) {
-      const plain = rows.map(({ evaluation: { examples: _examples, ...figures }, ...row }) => ({
-        ...row,
-        ...figures,
-      }));
-      console.log(JSON.stringify({ cores: os.cpus().length, loadavg: os.loadavg(), rows: plain }));
+      console.log(JSON.stringify({ cores: os.cpus().length, loadavg: os.loadavg(), rows: plainRows(rows) }));
     }
-    say(
-      `load average ${os
-        .loadavg()
-        .map((l) => l.toFixed(2))
-        .join(" ")}`,
-    );
+    say(loadAverage());
   } finally {
     await database.close();
   }
 }
 
-function format(
-  row: { policy: string; beta: number | null; seconds: number; evaluation: PolicyEvaluation },
-  sft: PolicyEvaluation,
-): string {
+function format(row: SweepRow<{ beta: number | null }>, sft: PolicyEvaluation): string {
   const e = row.evaluation;
   const f = (x: number, d = 2) => x.toFixed(d);
   const delta =

@@ -12,13 +12,11 @@
  */
 import os from "node:os";
 import { openDatabase } from "../packages/core/src/db";
-import { runs } from "../packages/core/src/db/schema";
-import { DEMO_DATASETS, type DemoStageKey, demoChain, demoStages } from "../packages/core/src/demo";
+import { type DemoStageKey, demoChain, demoStages } from "../packages/core/src/demo";
 import { initBackend } from "../packages/trainer/src/backend";
-import { loadCheckpoint } from "../packages/trainer/src/checkpoint";
-import { loadPrompts } from "../packages/trainer/src/data";
-import { executeRun, resolveCheckpointRef } from "../packages/trainer/src/jobs/execute";
-import { evaluatePolicy, type PolicyEvaluation } from "../packages/trainer/src/rl/evaluate";
+import { resolveCheckpointRef } from "../packages/trainer/src/jobs/execute";
+import type { PolicyEvaluation } from "../packages/trainer/src/rl/evaluate";
+import { loadAverage, plainRows, type SweepRow, sweepPolicies } from "./policy-sweep";
 
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -47,12 +45,7 @@ const say = (line: string) => {
 };
 
 async function main(): Promise<void> {
-  say(
-    `load average ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(" ")}, ${os.cpus().length} cores`,
-  );
+  say(`${loadAverage()}, ${os.cpus().length} cores`);
   const database = await openDatabase();
   try {
     await initBackend("wasm");
@@ -72,65 +65,32 @@ async function main(): Promise<void> {
       return value;
     };
     const chain = demoChain(false, seed);
-    const prompts = await loadPrompts(database, DEMO_DATASETS.prompts, "eval");
-    // Named: the trainer's modules may exist twice in this process (tsx), each numbering models from gpt1.
-    const reference = await loadCheckpoint(sftPath, { trainable: false, name: "online-rl/reference" });
-    const evaluation = demoStages(false, seed).evaluation;
-    const rows: { policy: string; seconds: number; evaluation: PolicyEvaluation }[] = [];
-    try {
-      const evaluate = (model: typeof reference.model) =>
-        evaluatePolicy(model, reference.model, reference.tokenizer, prompts, evaluation);
-      rows.push({ policy: "SFT", seconds: 0, evaluation: await evaluate(reference.model) });
-      say(format(rows.at(-1)!, rows[0]!.evaluation));
-      for (const key of stageKeys) {
-        const step = chain.find((s) => s.key === key);
-        if (!step) throw new Error(`--stages: no demo stage "${key}"`);
-        const name = `${key}-bench-${new Date().toISOString().slice(11, 19).replace(/:/g, "")}`;
-        const config = resolve({ ...step.config, ...overrides }) as Record<string, unknown>;
-        const [run] = await database.db
-          .insert(runs)
-          .values({ name, kind: step.kind, config })
-          .returning({ id: runs.id });
-        const started = Date.now();
-        const result = await executeRun(database, run!.id, {});
-        if (result.status !== "succeeded") throw new Error(`${name} ${result.status}: ${result.error ?? ""}`);
-        const seconds = (Date.now() - started) / 1000;
-        const trained = await loadCheckpoint(await resolveCheckpointRef(database, `run:${run!.id}`), {
-          trainable: false,
-          name: `online-rl/${key}`,
-        });
-        try {
-          rows.push({ policy: name, seconds, evaluation: await evaluate(trained.model) });
-        } finally {
-          trained.model.dispose();
-        }
-        say(format(rows.at(-1)!, rows[0]!.evaluation));
-      }
-    } finally {
-      reference.model.dispose();
-    }
+    const variants = stageKeys.map((key) => {
+      const step = chain.find((s) => s.key === key);
+      if (!step) throw new Error(`--stages: no demo stage "${key}"`);
+      const config = resolve({ ...step.config, ...overrides }) as Record<string, unknown>;
+      return { runName: `${key}-bench`, kind: step.kind, config, fields: {} };
+    });
+    const rows = await sweepPolicies(database, {
+      bench: "online-rl",
+      sftPath,
+      sft: {},
+      variants,
+      evaluation: demoStages(false, seed).evaluation,
+      report: (row, sft) => say(format(row, sft)),
+    });
     if (asJson) {
-      const plain = rows.map(({ evaluation: { examples: _examples, ...figures }, ...row }) => ({
-        ...row,
-        ...figures,
-      }));
-      console.log(JSON.stringify({ overrides, cores: os.cpus().length, loadavg: os.loadavg(), rows: plain }));
+      console.log(
+        JSON.stringify({ overrides, cores: os.cpus().length, loadavg: os.loadavg(), rows: plainRows(rows) }),
+      );
     }
-    say(
-      `load average ${os
-        .loadavg()
-        .map((l) => l.toFixed(2))
-        .join(" ")}`,
-    );
+    say(loadAverage());
   } finally {
     await database.close();
   }
 }
 
-function format(
-  row: { policy: string; seconds: number; evaluation: PolicyEvaluation },
-  sft: PolicyEvaluation,
-) {
+function format(row: SweepRow<object>, sft: PolicyEvaluation) {
   const e = row.evaluation;
   const f = (x: number, d = 2) => x.toFixed(d);
   const diff = e.oracleMean - sft.oracleMean;
