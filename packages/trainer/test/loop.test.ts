@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/backend";
 import type { LmBatch } from "../src/data";
-import type { JobContext } from "../src/jobs/context";
+import type { JobContext } from "../src/train/context";
 import { GPT, gptConfig, mulberry32 } from "../src/model";
 import { trainBpe } from "../src/tokenizer";
 import { lossAndGradients } from "../src/train/lm-loop";

@@ -6,7 +6,7 @@
 import type { Database } from "@rlhf/core/db";
 import { datasets, examples } from "@rlhf/core/schema";
 import { and, asc, eq } from "drizzle-orm";
-import { JobInputError } from "../jobs/context";
+import { JobInputError } from "../train/context";
 import { hashSeed, mulberry32 } from "../model";
 import type { Tokenizer } from "../tokenizer";
 

@@ -21,7 +21,7 @@ import { checkpoints, runs } from "@rlhf/core/schema";
 import { RunTelemetry } from "@rlhf/core/telemetry";
 import { desc, eq, or, sql } from "drizzle-orm";
 import { type BackendInfo, describeDevice, initBackend } from "../backend";
-import { type JobContext, JobInputError, type RunSummary } from "./context";
+import { type JobContext, JobInputError, type RunSummary } from "../train/context";
 import { DatabaseThread } from "./database-thread";
 
 type Trainer = (config: never, ctx: JobContext) => Promise<RunSummary>;

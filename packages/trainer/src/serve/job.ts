@@ -8,7 +8,7 @@ import type { ServeConfig } from "@rlhf/core/configs";
 import { findRun } from "@rlhf/core/queue";
 import { runs } from "@rlhf/core/schema";
 import { eq } from "drizzle-orm";
-import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
+import { type JobContext, JobInputError, type RunSummary } from "../train/context";
 import { loadServedModel, startServer } from ".";
 
 /** The address clients use: the machine's name when listening on every interface. */

@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { COMPRESSION_METRICS, compressionFact } from "../compress/run-facts";
 import { tokenByteTable } from "../compress/token-bytes";
 import type { LmBatch } from "../data";
-import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
+import { type JobContext, JobInputError, type RunSummary } from "./context";
 import { type GPT, generate, maskedCrossEntropy } from "../model";
 import { NGRAM_BITS_PER_BYTE, ngramBaseline } from "../ngram";
 import type { DataParallel } from "../parallel";

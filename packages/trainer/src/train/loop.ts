@@ -17,7 +17,7 @@ import type { OptimConfig } from "@rlhf/core/configs";
 import type * as tf from "@tensorflow/tfjs";
 import { saveCheckpoint } from "../checkpoint";
 import { batchIndices } from "../data";
-import type { JobContext } from "../jobs/context";
+import type { JobContext } from "./context";
 import type { GPT } from "../model";
 import { DataParallel, type DataParallelOptions } from "../parallel";
 import type { Tokenizer } from "../tokenizer";

@@ -3,7 +3,7 @@
  * rankings, DPO's pairs): on wasm, a batch that cannot fit the heap is reported before the first step with
  * a batch size that would fit; a model that cannot fit at all is the config's error, not a crash mid-run.
  */
-import { type JobContext, JobInputError } from "../jobs/context";
+import { type JobContext, JobInputError } from "./context";
 import type { GPT } from "../model";
 import { checkBatchMemory, MemoryPlanError } from "../parallel/memory";
 import { optimizerKind } from "./adamw";

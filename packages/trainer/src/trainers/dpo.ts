@@ -18,7 +18,7 @@ import {
 import * as tf from "@tensorflow/tfjs";
 import { loadCheckpoint } from "../checkpoint";
 import { type Conversation, conversationBatch } from "../data";
-import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
+import { type JobContext, JobInputError, type RunSummary } from "../train/context";
 import { addLora, type GPT, generate } from "../model";
 import { responseTokenCount, sequenceLogProbs, sequenceLogProbValues } from "../rl/sequence-logprobs";
 import type { Tokenizer } from "../tokenizer";

@@ -9,7 +9,7 @@ import { checkpoints, datasets } from "@rlhf/core/schema";
 import { eq } from "drizzle-orm";
 import { loadCheckpoint } from "../checkpoint";
 import { loadPrompts } from "../data";
-import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
+import { type JobContext, JobInputError, type RunSummary } from "../train/context";
 import { generate, hashSeed } from "../model";
 
 const BATCH = 16;

@@ -18,7 +18,7 @@ import { epsilonHighOf } from "@rlhf/core/configs";
 import * as tf from "@tensorflow/tfjs";
 import { loadCheckpoint } from "../checkpoint";
 import { loadPrompts } from "../data";
-import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
+import { type JobContext, JobInputError, type RunSummary } from "../train/context";
 import { entropyFromLogits, type GPT, hashSeed, logProbsOf, mulberry32 } from "../model";
 import { clipRatioMetrics, completionMetrics, maskTruncated, meanStd } from "../rl/grpo-math";
 import { permutation } from "../rl/ppo-math";

@@ -7,7 +7,7 @@
 import type { GrpoConfig } from "@rlhf/core/configs";
 import { epsilonHighOf } from "@rlhf/core/configs";
 import * as tf from "@tensorflow/tfjs";
-import type { JobContext, RunSummary } from "../jobs/context";
+import type { JobContext, RunSummary } from "../train/context";
 import { aggregateLoss, clippedSurrogate, groupAdvantages, k3Kl } from "../rl/grpo-math";
 import { type GroupAlgorithm, trainGroupPolicy } from "./group-policy";
 

@@ -18,7 +18,7 @@ import { type PpoConfig, type RewardTerm, rewardTermSchema } from "@rlhf/core/co
 import * as tf from "@tensorflow/tfjs";
 import { loadCheckpoint, saveCheckpoint } from "../checkpoint";
 import { loadPrompts } from "../data";
-import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
+import { type JobContext, JobInputError, type RunSummary } from "../train/context";
 import { entropyFromLogits, type GPT, hashSeed, logProbsOf, mulberry32 } from "../model";
 import { computeGae, KlController, klPerToken, maskedMean, maskedWhiten, permutation } from "../rl/ppo-math";
 import { loadRewards, type RewardBatch, type RewardSet, scoreRewards } from "../rl/rewards";

@@ -6,7 +6,7 @@
 import type { PretrainConfig } from "@rlhf/core/configs";
 import { loadCheckpoint } from "../checkpoint";
 import { loadTexts, packedBatch, sequentialBatches, tokenStream } from "../data";
-import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
+import { type JobContext, JobInputError, type RunSummary } from "../train/context";
 import { GPT, gptConfig } from "../model";
 import { loadTokenizerJson, type Tokenizer, trainBpe } from "../tokenizer";
 import { runLmLoop } from "../train/lm-loop";

@@ -15,7 +15,7 @@ import {
 } from "@rlhf/core/preferences";
 import * as tf from "@tensorflow/tfjs";
 import { CHECKPOINT_FILES, loadCheckpoint } from "../checkpoint";
-import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
+import { type JobContext, JobInputError, type RunSummary } from "../train/context";
 import { addLora, type GPT, generate } from "../model";
 import {
   initRewardHead,

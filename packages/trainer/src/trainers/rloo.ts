@@ -8,7 +8,7 @@
 import type { RlooConfig } from "@rlhf/core/configs";
 import { epsilonHighOf } from "@rlhf/core/configs";
 import * as tf from "@tensorflow/tfjs";
-import type { JobContext, RunSummary } from "../jobs/context";
+import type { JobContext, RunSummary } from "../train/context";
 import {
   groupAdvantages,
   reinforcePlusPlusBaselineAdvantages,

@@ -5,7 +5,7 @@
 import type { SftConfig } from "@rlhf/core/configs";
 import { loadCheckpoint } from "../checkpoint";
 import { conversationBatch, encodeConversations, loadPairs } from "../data";
-import { type JobContext, JobInputError, type RunSummary } from "../jobs/context";
+import { type JobContext, JobInputError, type RunSummary } from "../train/context";
 import { addLora, resizeTokenEmbeddings } from "../model";
 import { runLmLoop } from "../train/lm-loop";
 import { microBatchExamples } from "../train/loop";

@@ -1,5 +1,5 @@
 import type { NormalizeMode } from "@rlhf/core/configs";
-import { JobInputError } from "../../jobs/context";
+import { JobInputError } from "../../train/context";
 import type { Tokenizer } from "../../tokenizer";
 
 /**
