@@ -1,6 +1,6 @@
 /**
- * Byte-level BPE (Sennrich et al. 2016, as used by GPT-2): learning merges from a corpus, applying them,
- * and the `Tokenizer` that wraps merges, special tokens and the chat format.
+ * Byte-level BPE (Sennrich et al. 2016, as used by GPT-2): applying merges, and the `Tokenizer` that wraps
+ * merges, special tokens and the chat format. Learning merges from a corpus is ./train (`trainBpe`).
  *
  * Id layout of a tokenizer trained here, stable for a given corpus and options:
  *   0 .. S-1              the special tokens, in the order given (default `DEFAULT_SPECIAL_TOKENS`)
@@ -47,7 +47,7 @@ export interface AddedToken {
 }
 
 /** A special token as the workbench adds them: matched whole, no whitespace absorbed. */
-function specialToken(id: number, content: string): AddedToken {
+export function specialToken(id: number, content: string): AddedToken {
   return { id, content, special: true, singleWord: false, lstrip: false, rstrip: false, normalized: false };
 }
 
@@ -76,8 +76,8 @@ export interface ChatEncoding {
 }
 
 // Pair keys pack two ids into one float64-exact number; Map<number> is several times faster than string keys.
-const ID_LIMIT = 1 << 22;
-const pairKey = (left: number, right: number) => left * ID_LIMIT + right;
+export const ID_LIMIT = 1 << 22;
+export const pairKey = (left: number, right: number) => left * ID_LIMIT + right;
 
 /**
  * Applies merges to one pre-token's symbol ids: repeatedly merge the adjacent pair with the lowest rank,
@@ -161,7 +161,7 @@ function heapPop(heap: number[]): number {
   return top;
 }
 
-function escapeRegExp(text: string): string {
+export function escapeRegExp(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
 }
 
@@ -478,241 +478,5 @@ class PreTokenCache {
       this.recent = new Map();
     }
     this.recent.set(piece, ids);
-  }
-}
-
-export interface TrainBpeOptions {
-  /** Target size including special tokens and the 256 bytes; training stops early if pairs run out. */
-  vocabSize: number;
-  /** Default DEFAULT_SPECIAL_TOKENS; must include END_OF_TEXT. They get ids 0..n-1 in this order. */
-  specialTokens?: readonly string[];
-  /**
-   * Stop when the most frequent pair occurs fewer times than this. Default 2 (the tokenizers library
-   * defaults to 0): a pair seen once is a memorised fragment, not a reusable subword.
-   */
-  minFrequency?: number;
-  onProgress?: (progress: TrainBpeProgress) => void;
-}
-
-export type TrainBpeProgress =
-  | { phase: "count"; texts: number; distinctWords: number }
-  | { phase: "merge"; merges: number; targetMerges: number };
-
-/**
- * Learns byte-level BPE merges from texts. Words (pre-tokens) are counted once; pair counts are then kept
- * incrementally, and each merge rewrites only the words that contain its pair (the `tokenizers` trainer's
- * scheme). Deterministic and independent of text order: the most frequent pair wins, ties go to the
- * smallest (left id, right id).
- */
-export function trainBpe(texts: Iterable<string>, options: TrainBpeOptions): Tokenizer {
-  const specialTokens = [...(options.specialTokens ?? DEFAULT_SPECIAL_TOKENS)];
-  const minFrequency = options.minFrequency ?? 2;
-  const { vocabSize, onProgress } = options;
-  const baseSize = specialTokens.length + 256;
-  if (!Number.isInteger(vocabSize) || vocabSize < baseSize || vocabSize >= ID_LIMIT) {
-    throw new Error(
-      `trainBpe: vocabSize is ${vocabSize}; expected an integer from ${baseSize} ` +
-        `(${specialTokens.length} special tokens + 256 bytes) to ${ID_LIMIT - 1}`,
-    );
-  }
-  if (new Set(specialTokens).size !== specialTokens.length || specialTokens.some((t) => t.length === 0)) {
-    throw new Error(
-      `trainBpe: specialTokens must be distinct and non-empty; got ${JSON.stringify(specialTokens)}`,
-    );
-  }
-  if (!specialTokens.includes(END_OF_TEXT)) {
-    throw new Error(`trainBpe: specialTokens must include ${END_OF_TEXT} (the end-of-text token)`);
-  }
-
-  // 1. Count pre-tokens; special tokens in the corpus are delimiters, not text to learn merges from.
-  const specialSplit = new RegExp(
-    [...specialTokens]
-      .sort((a, b) => b.length - a.length)
-      .map(escapeRegExp)
-      .join("|"),
-    "u",
-  );
-  const wordCounts = new Map<string, number>();
-  let textCount = 0;
-  for (const text of texts) {
-    for (const segment of text.split(specialSplit)) {
-      for (const word of preTokenize(segment)) wordCounts.set(word, (wordCounts.get(word) ?? 0) + 1);
-    }
-    textCount++;
-    if (onProgress && textCount % 10_000 === 0) {
-      onProgress({ phase: "count", texts: textCount, distinctWords: wordCounts.size });
-    }
-  }
-  onProgress?.({ phase: "count", texts: textCount, distinctWords: wordCounts.size });
-
-  // 2. Words as symbol ids, and the initial pair counts with the words each pair occurs in.
-  const S = specialTokens.length;
-  const tokenSymbols: string[] = [...specialTokens, ...BYTE_TO_UNICODE];
-  const idOfMergedSymbols = new Map<string, number>();
-  const words: number[][] = [];
-  const counts: number[] = [];
-  for (const [word, count] of wordCounts) {
-    const bytes = utf8Bytes(word);
-    const symbols: number[] = new Array(bytes.length);
-    for (let i = 0; i < bytes.length; i++) symbols[i] = S + bytes[i]!;
-    words.push(symbols);
-    counts.push(count);
-  }
-  const pairCounts = new Map<number, number>();
-  const wordsWithPair = new Map<number, number[]>();
-  const addWordToPair = (key: number, wordIndex: number) => {
-    const list = wordsWithPair.get(key);
-    if (!list) wordsWithPair.set(key, [wordIndex]);
-    else if (list[list.length - 1] !== wordIndex) list.push(wordIndex);
-  };
-  words.forEach((symbols, w) => {
-    for (let i = 0; i + 1 < symbols.length; i++) {
-      const key = pairKey(symbols[i]!, symbols[i + 1]!);
-      pairCounts.set(key, (pairCounts.get(key) ?? 0) + counts[w]!);
-      addWordToPair(key, w);
-    }
-  });
-  const queue = new PairQueue();
-  for (const [key, count] of pairCounts) queue.push(count, key);
-
-  // 3. Merge the most frequent pair until the vocabulary is full.
-  const merges: [string, string][] = [];
-  const targetMerges = vocabSize - baseSize;
-  const lastVisit = new Int32Array(words.length).fill(-1);
-  const bump = (key: number, delta: number) => {
-    const next = (pairCounts.get(key) ?? 0) + delta;
-    if (next === 0) pairCounts.delete(key);
-    else pairCounts.set(key, next);
-  };
-  while (tokenSymbols.length < vocabSize && queue.size > 0) {
-    const { count, key } = queue.pop();
-    const current = pairCounts.get(key) ?? 0;
-    // Counts of existing pairs only fall after a merge, so a stale entry is re-queued at its true count.
-    if (current !== count) {
-      if (current > 0) queue.push(current, key);
-      continue;
-    }
-    if (count < minFrequency) break;
-    const left = Math.floor(key / ID_LIMIT);
-    const right = key - left * ID_LIMIT;
-    const symbols = tokenSymbols[left]! + tokenSymbols[right]!;
-    let merged = idOfMergedSymbols.get(symbols);
-    if (merged === undefined) {
-      if (specialTokens.includes(symbols)) {
-        throw new Error(
-          `trainBpe: special token ${JSON.stringify(symbols)} is also a word learned from the corpus; ` +
-            "give special tokens delimiters such as <|...|>",
-        );
-      }
-      // Different merge paths can spell the same bytes (e.g. in runs of spaces); they share one id.
-      merged = tokenSymbols.length;
-      tokenSymbols.push(symbols);
-      idOfMergedSymbols.set(symbols, merged);
-    }
-    merges.push([tokenSymbols[left]!, tokenSymbols[right]!]);
-    const mergeIndex = merges.length - 1;
-
-    const newPairs = new Set<number>();
-    for (const w of wordsWithPair.get(key) ?? []) {
-      if (lastVisit[w] === mergeIndex) continue;
-      lastVisit[w] = mergeIndex;
-      const word = words[w]!;
-      const wordCount = counts[w]!;
-      const out: number[] = [];
-      let changed = false;
-      for (let i = 0; i < word.length; ) {
-        if (i + 1 < word.length && word[i] === left && word[i + 1] === right) {
-          // Before: … p A B n …   after: … p Z n …   (p may itself be a Z from the previous site)
-          changed = true;
-          bump(key, -wordCount);
-          if (out.length > 0) {
-            const p = out[out.length - 1]!;
-            bump(pairKey(p, left), -wordCount);
-            bump(pairKey(p, merged), wordCount);
-            newPairs.add(pairKey(p, merged));
-            addWordToPair(pairKey(p, merged), w);
-          }
-          if (i + 2 < word.length) {
-            const n = word[i + 2]!;
-            bump(pairKey(right, n), -wordCount);
-            bump(pairKey(merged, n), wordCount);
-            newPairs.add(pairKey(merged, n));
-            addWordToPair(pairKey(merged, n), w);
-          }
-          out.push(merged);
-          i += 2;
-        } else {
-          out.push(word[i]!);
-          i++;
-        }
-      }
-      if (changed) words[w] = out;
-    }
-    wordsWithPair.delete(key);
-    for (const newKey of newPairs) {
-      const c = pairCounts.get(newKey);
-      if (c !== undefined && c > 0) queue.push(c, newKey);
-    }
-    if (onProgress && (merges.length % 100 === 0 || tokenSymbols.length === vocabSize)) {
-      onProgress({ phase: "merge", merges: merges.length, targetMerges });
-    }
-  }
-
-  const vocab: [string, number][] = tokenSymbols.map((token, id) => [token, id]);
-  return new Tokenizer({
-    vocab,
-    merges,
-    addedTokens: specialTokens.map((content, id) => specialToken(id, content)),
-  });
-}
-
-/** Max-heap of (count, pair key); ties pop the smaller key, i.e. the smaller (left id, right id). */
-class PairQueue {
-  private readonly counts: number[] = [];
-  private readonly keys: number[] = [];
-
-  get size(): number {
-    return this.counts.length;
-  }
-
-  private before(countA: number, keyA: number, countB: number, keyB: number): boolean {
-    return countA > countB || (countA === countB && keyA < keyB);
-  }
-
-  push(count: number, key: number): void {
-    let i = this.counts.length;
-    this.counts.push(count);
-    this.keys.push(key);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.before(count, key, this.counts[parent]!, this.keys[parent]!)) break;
-      this.counts[i] = this.counts[parent]!;
-      this.keys[i] = this.keys[parent]!;
-      i = parent;
-    }
-    this.counts[i] = count;
-    this.keys[i] = key;
-  }
-
-  pop(): { count: number; key: number } {
-    const top = { count: this.counts[0]!, key: this.keys[0]! };
-    const count = this.counts.pop()!;
-    const key = this.keys.pop()!;
-    const n = this.counts.length;
-    if (n === 0) return top;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && this.before(this.counts[r]!, this.keys[r]!, this.counts[l]!, this.keys[l]!) ? r : l;
-      if (!this.before(this.counts[c]!, this.keys[c]!, count, key)) break;
-      this.counts[i] = this.counts[c]!;
-      this.keys[i] = this.keys[c]!;
-      i = c;
-    }
-    this.counts[i] = count;
-    this.keys[i] = key;
-    return top;
   }
 }

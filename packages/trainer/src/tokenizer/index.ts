@@ -10,9 +10,6 @@ export {
   Tokenizer,
   type TokenizerRoles,
   type TokenizerSpec,
-  type TrainBpeOptions,
-  type TrainBpeProgress,
-  trainBpe,
   USER,
 } from "./bpe";
 export {
@@ -40,3 +37,4 @@ export {
   transformersTokenizerFiles,
 } from "./hfJson";
 export { loadTokenizerJson, saveTokenizerJson } from "./hfJsonFiles";
+export { type TrainBpeOptions, type TrainBpeProgress, trainBpe } from "./train";
