@@ -8,8 +8,9 @@
  * shard rows) into tensors keyed like its own variables, ready for `optimizer.applyGradients`.
  *
  * The loss must be importable by the workers: name a module and an export (see ./losses.ts). With a
- * loss that is a mean over the shard (as `languageModelLoss`), the row-weighted average equals the
- * full-batch gradient when every row counts the same number of positions.
+ * loss that is a mean over the shard's rows, the row-weighted average equals the full-batch gradient; a
+ * loss normalised otherwise scales itself (see languageModelLoss). The workers' replicas have the model's
+ * heads and LoRA adapters; the loss may return per-row outputs, which come back concatenated.
  */
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -21,7 +22,7 @@ import type { BackendPreference } from "../backend";
 import type { GPT } from "../model/gpt";
 import type { HostTensor, ParamSlot, StepReply, StepRequest, WorkerSetup } from "./protocol";
 
-export type { ShardLoss } from "./losses";
+export type { ShardLoss, ShardLossResult } from "./losses";
 export { languageModelLoss } from "./losses";
 export type { HostTensor } from "./protocol";
 
@@ -41,15 +42,24 @@ export interface ParallelGradients {
   workerMs: number[];
   /** Averaged gradients keyed by the main model's variable names; the caller disposes them. */
   grads: tf.NamedTensorMap;
+  /** The loss's per-row outputs, the shards' concatenated along axis 0 (in the batch's row order). */
+  rows: Record<string, HostTensor>;
 }
 
 type Pending = { resolve: (reply: StepReply) => void; reject: (error: Error) => void };
 
+/** Every variable of `model` by name: its parameters (heads included), then its LoRA adapters. */
+function modelVariables(model: GPT): Map<string, tf.Variable> {
+  return new Map([...model.params, ...(model.lora?.namedVariables() ?? [])]);
+}
+
 export class DataParallel {
   private readonly weights: Float32Array;
   private readonly gradBuffers: Float32Array[];
-  private readonly synced = new Map<string, object>();
-  private weightsVersion = 0;
+  private readonly variables: Map<string, tf.Variable>;
+  /** Per slot: the data the shared buffer holds (a variable gets new data at each optimiser step). */
+  private readonly synced: (object | undefined)[];
+  private readonly versions: number[];
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private failure: Error | undefined;
@@ -63,6 +73,9 @@ export class DataParallel {
   ) {
     this.weights = new Float32Array(weights);
     this.gradBuffers = grads.map((g) => new Float32Array(g));
+    this.variables = modelVariables(model);
+    this.synced = layout.map(() => undefined);
+    this.versions = layout.map(() => 0);
     for (const worker of workers) {
       worker.on("message", (reply: StepReply) => {
         const waiting = this.pending.get(reply.id);
@@ -82,19 +95,30 @@ export class DataParallel {
     }
   }
 
-  /** Start the workers (each initialises its backend and a replica of `model`'s architecture). */
+  /**
+   * Start the workers (each initialises its backend and a replica of `model`'s architecture, heads and
+   * LoRA adapters; the variables trained now are the ones the workers can compute gradients for).
+   */
   static async create(model: GPT, options: DataParallelOptions = {}): Promise<DataParallel> {
     const count = options.workers ?? os.availableParallelism();
     if (!Number.isInteger(count) || count < 1)
       throw new Error(`DataParallel: workers must be >= 1, got ${count}`);
     const layout: ParamSlot[] = [];
     let total = 0;
-    for (const [name, p] of model.params) {
-      layout.push({ name, shape: [...p.shape], size: p.size, offset: total });
+    let trained = 0;
+    for (const [name, p] of modelVariables(model)) {
+      layout.push({
+        name,
+        shape: [...p.shape],
+        size: p.size,
+        offset: total,
+        ...(p.trainable ? { grad: trained } : {}),
+      });
       total += p.size;
+      if (p.trainable) trained += p.size;
     }
     const weights = new SharedArrayBuffer(total * 4);
-    const grads = Array.from({ length: count }, () => new SharedArrayBuffer(total * 4));
+    const grads = Array.from({ length: count }, () => new SharedArrayBuffer(trained * 4));
     // The workers run TypeScript sources, like the CLI, through tsx: a small ESM entry registers tsx's
     // loader in the worker thread (an inherited --import does not reach worker threads), then imports
     // worker.ts.
@@ -112,6 +136,8 @@ export class DataParallel {
         index,
         config: model.config,
         heads: { valueHead: model.hasValueHead, rewardHead: model.hasRewardHead },
+        ...(model.lora ? { lora: model.lora.settings } : {}),
+        trainable: layout.filter((slot) => slot.grad !== undefined).map((slot) => slot.name),
         backend: options.backend ?? "wasm",
         loss: {
           module: loss.module.startsWith("file:") ? loss.module : pathToFileURL(loss.module).href,
@@ -124,24 +150,7 @@ export class DataParallel {
       return new Worker(entryUrl, { workerData: setup });
     });
     try {
-      await Promise.all(
-        workers.map(
-          (worker, i) =>
-            new Promise<void>((resolve, reject) => {
-              const onMessage = (message: { ready?: boolean }) => {
-                if (message.ready) {
-                  worker.off("message", onMessage);
-                  worker.off("error", reject);
-                  resolve();
-                }
-              };
-              worker.on("message", onMessage);
-              worker.once("error", (error) =>
-                reject(new Error(`data-parallel worker ${i} failed to start: ${error.message}`)),
-              );
-            }),
-        ),
-      );
+      await Promise.all(workers.map((worker, i) => workerReady(worker, i)));
     } catch (error) {
       await Promise.all(workers.map((w) => w.terminate()));
       throw error;
@@ -156,9 +165,12 @@ export class DataParallel {
 
   /**
    * Gradients of the loss on `batch` (every entry split along axis 0 across the workers) w.r.t. the
-   * main model's trainable variables, at its current weights.
+   * main model's trainable variables, at its current weights; `options` are the loss's settings.
    */
-  async gradients(batch: Record<string, HostTensor | tf.Tensor>): Promise<ParallelGradients> {
+  async gradients(
+    batch: Record<string, HostTensor | tf.Tensor>,
+    o: { options?: Record<string, unknown> } = {},
+  ): Promise<ParallelGradients> {
     if (this.failure) throw this.failure;
     this.syncWeights();
     const host = Object.fromEntries(Object.entries(batch).map(([k, t]) => [k, toHost(t)]));
@@ -168,15 +180,16 @@ export class DataParallel {
         throw new Error(`DataParallel: batch.${key} has ${t.shape[0]} rows, expected ${rows}`);
     }
     const shards = splitRows(rows, this.workers.length);
-    const trainable = this.model.trainableVariables();
-    const names = [...this.model.params].filter(([, v]) => trainable.includes(v)).map(([n]) => n);
+    const trainable = new Set(this.model.trainableVariables());
+    const names = [...this.variables].filter(([, v]) => trainable.has(v)).map(([n]) => n);
     const replies = await Promise.all(
       shards.map(([start, count], w) => {
         const request: StepRequest = {
           id: this.nextId++,
-          weightsVersion: this.weightsVersion,
+          versions: this.versions,
           trainable: names,
           batch: Object.fromEntries(Object.entries(host).map(([k, t]) => [k, sliceRows(t, start, count)])),
+          ...(o.options ? { options: o.options } : {}),
         };
         return new Promise<StepReply>((resolve, reject) => {
           this.pending.set(request.id, { resolve, reject });
@@ -186,42 +199,65 @@ export class DataParallel {
     );
     let loss = 0;
     const workerMs: number[] = [];
+    const outputs: Record<string, HostTensor>[] = [];
     replies.forEach((reply, w) => {
       if ("error" in reply) throw new Error(`data-parallel worker ${w}: ${reply.error}`);
       loss += (reply.loss * (shards[w]?.[1] as number)) / rows;
       workerMs.push(reply.ms);
+      outputs.push(reply.rows);
     });
+    return { loss, grads: this.averageGradients(shards, rows, names), workerMs, rows: concatRows(outputs) };
+  }
+
+  /** The row-weighted mean of the workers' gradient buffers, as tensors keyed by variable name. */
+  private averageGradients(shards: [number, number][], rows: number, names: string[]): tf.NamedTensorMap {
     const grads: tf.NamedTensorMap = {};
     const wanted = new Set(names);
     for (const slot of this.layout) {
-      if (!wanted.has(slot.name)) continue;
+      if (!wanted.has(slot.name) || slot.grad === undefined) continue;
       const sum = new Float32Array(slot.size);
+      const at = slot.grad;
       shards.forEach(([, count], w) => {
-        const g = (this.gradBuffers[w] as Float32Array).subarray(slot.offset, slot.offset + slot.size);
+        const g = (this.gradBuffers[w] as Float32Array).subarray(at, at + slot.size);
         const weight = count / rows;
         for (let i = 0; i < slot.size; i++) sum[i] = (sum[i] as number) + weight * (g[i] as number);
       });
-      grads[this.model.param(slot.name).name] = tf.tensor(sum, slot.shape);
+      grads[(this.variables.get(slot.name) as tf.Variable).name] = tf.tensor(sum, slot.shape);
     }
-    return { loss, grads, workerMs };
+    return grads;
   }
 
   /** Copy changed weights to shared memory (an optimiser step gives a variable new data). */
   private syncWeights(): void {
-    let changed = false;
-    for (const slot of this.layout) {
-      const variable = this.model.param(slot.name);
-      if (this.synced.get(slot.name) === variable.dataId) continue;
+    for (const [i, slot] of this.layout.entries()) {
+      const variable = this.variables.get(slot.name) as tf.Variable;
+      if (this.synced[i] === variable.dataId) continue;
       this.weights.set(variable.dataSync() as Float32Array, slot.offset);
-      this.synced.set(slot.name, variable.dataId);
-      changed = true;
+      this.synced[i] = variable.dataId;
+      this.versions[i] = (this.versions[i] as number) + 1;
     }
-    if (changed) this.weightsVersion += 1;
   }
 
   async dispose(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
+}
+
+/** Resolves when worker `i` has its backend and replica; rejects, naming it, if it fails to start. */
+function workerReady(worker: Worker, i: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onMessage = (message: { ready?: boolean }) => {
+      if (message.ready) {
+        worker.off("message", onMessage);
+        worker.off("error", reject);
+        resolve();
+      }
+    };
+    worker.on("message", onMessage);
+    worker.once("error", (error) =>
+      reject(new Error(`data-parallel worker ${i} failed to start: ${error.message}`)),
+    );
+  });
 }
 
 function toHost(t: HostTensor | tf.Tensor): HostTensor {
@@ -241,6 +277,25 @@ function splitRows(rows: number, parts: number): [number, number][] {
     start += count;
   }
   return shards;
+}
+
+/** Per-key concatenation along axis 0 of the shards' per-row statistics. */
+function concatRows(parts: Record<string, HostTensor>[]): Record<string, HostTensor> {
+  const out: Record<string, HostTensor> = {};
+  for (const key of Object.keys(parts[0] ?? {})) {
+    const pieces = parts.map((p) => p[key] as HostTensor);
+    const first = pieces[0] as HostTensor;
+    const length = pieces.reduce((n, p) => n + p.values.length, 0);
+    const values = first.dtype === "int32" ? new Int32Array(length) : new Float32Array(length);
+    let offset = 0;
+    for (const p of pieces) {
+      values.set(p.values, offset);
+      offset += p.values.length;
+    }
+    const rows = pieces.reduce((n, p) => n + (p.shape[0] ?? 0), 0);
+    out[key] = { values, shape: [rows, ...first.shape.slice(1)], dtype: first.dtype };
+  }
+  return out;
 }
 
 function sliceRows(t: HostTensor, start: number, count: number): HostTensor {

@@ -1,24 +1,34 @@
 /** Messages between the main thread (./index.ts) and data-parallel workers (./worker.ts). */
 import type { GPTConfig } from "../model/config";
+import type { LoraSettings } from "../model/lora";
 
-/** Where one parameter lives in the shared weight and gradient buffers (float32 offsets). */
+/**
+ * Where one variable lives in the shared weight buffer (float32 offset) and, when it is trained, in each
+ * worker's gradient buffer (`grad`).
+ */
 export interface ParamSlot {
   name: string;
   shape: number[];
   size: number;
   offset: number;
+  grad?: number;
 }
 
 export interface WorkerSetup {
   index: number;
   config: GPTConfig;
   heads: { valueHead: boolean; rewardHead: boolean };
+  /** The main model's LoRA adapters (the replica gets the same; their values come with the weights). */
+  lora?: LoraSettings;
+  /** Names of the variables trained on the main model (base parameters and adapters). */
+  trainable: string[];
   backend: string;
   loss: { module: string; name: string };
+  /** Every variable of the model: parameters, then adapters. */
   layout: ParamSlot[];
   /** The main model's weights, written by the main thread before a step. */
   weights: SharedArrayBuffer;
-  /** This worker's gradients, written by the worker during a step. */
+  /** This worker's gradients (the trained slots), written by the worker during a step. */
   grads: SharedArrayBuffer;
 }
 
@@ -31,10 +41,18 @@ export interface HostTensor {
 
 export interface StepRequest {
   id: number;
-  weightsVersion: number;
+  /** Version of each layout slot's weights: the worker copies the slots whose version it has not seen. */
+  versions: number[];
   trainable: string[];
   batch: Record<string, HostTensor>;
+  /** Settings of the loss (its third argument). */
+  options?: Record<string, unknown>;
 }
 
-/** loss of the shard; ms: time the worker spent on the step (weights copy, gradients, write-back). */
-export type StepReply = { id: number; loss: number; ms: number } | { id: number; error: string };
+/**
+ * loss of the shard; rows: the loss's per-row outputs (axis 0 = the shard's rows); ms: time the worker
+ * spent on the step (weights copy, gradients, write-back).
+ */
+export type StepReply =
+  | { id: number; loss: number; rows: Record<string, HostTensor>; ms: number }
+  | { id: number; error: string };
