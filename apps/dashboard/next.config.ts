@@ -1,4 +1,5 @@
 import type { NextConfig } from "next";
+import createNextIntlPlugin from "next-intl/plugin";
 import { securityHeaders } from "../../packages/ui/src/security-headers";
 
 const config: NextConfig = {
@@ -23,4 +24,6 @@ const config: NextConfig = {
   },
 };
 
-export default config;
+// next-intl finds the request configuration (the language of a page, its catalogue) through this alias: a
+// build-time setting, no middleware; only rendering pages reads the language, never the API routes.
+export default createNextIntlPlugin("./src/i18n/request.ts")(config);

@@ -1,3 +1,4 @@
+import { useTranslations } from "next-intl";
 import { LIVE_REFETCH_MS } from "./query-client";
 
 export interface QueryErrorLike {
@@ -8,7 +9,7 @@ export interface QueryErrorLike {
 
 export interface QueryErrorProps {
   error: QueryErrorLike;
-  /** What could not be loaded, as in "Could not load {what}". */
+  /** What could not be loaded, in the page's language, as in "Could not load {what}". */
   what: string;
 }
 
@@ -17,14 +18,15 @@ export interface QueryErrorProps {
  * whose server answers the page, as in its package name `@rlhf/<app>`.
  */
 export function QueryError({ error, what, app }: QueryErrorProps & { app: string }) {
-  const retry = `Retrying every ${LIVE_REFETCH_MS / 1000} s.`;
-  let title = `Could not load ${what}`;
+  const t = useTranslations("ui.QueryError");
+  const retry = t("retry", { seconds: LIVE_REFETCH_MS / 1000 });
+  let title = t("title", { what });
   let hint = retry;
   if (!error.data) {
-    title = `The ${app} server is not answering`;
-    hint = `Is it still running (pnpm --filter @rlhf/${app} start)? ${retry}`;
+    title = t("noServerTitle", { app });
+    hint = t("noServerHint", { app, retry });
   } else if (error.data.code === "SERVICE_UNAVAILABLE") {
-    hint = `Check that PostgreSQL is running and DATABASE_URL is right, or unset DATABASE_URL to use the embedded database. ${retry}`;
+    hint = t("databaseHint", { retry });
   }
   return (
     <div className="alert" role="alert">

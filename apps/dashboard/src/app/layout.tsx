@@ -1,6 +1,8 @@
 import { GeistSans } from "geist/font/sans";
 import type { Metadata } from "next";
 import Link from "next/link";
+import { NextIntlClientProvider } from "next-intl";
+import { getLocale } from "next-intl/server";
 import type { ReactNode } from "react";
 import { TRPCReactProvider } from "~/trpc/react";
 import { SiteNav } from "./_components/site-nav";
@@ -14,21 +16,24 @@ export const metadata: Metadata = {
     "Training runs of the RLHF Workbench: live curves, samples, launching and the data behind them.",
 };
 
-export default function RootLayout({ children }: { children: ReactNode }) {
+export default async function RootLayout({ children }: { children: ReactNode }) {
+  const locale = await getLocale();
   return (
-    <html lang="en" className={GeistSans.variable}>
+    <html lang={locale === "zh" ? "zh-Hans" : locale} className={GeistSans.variable}>
       <body>
-        <TRPCReactProvider>
-          <header className="site-header">
-            <div className="site-header__inner">
-              <Link href="/" className="brand">
-                RLHF Workbench <span className="brand__app">— Dashboard</span>
-              </Link>
-              <SiteNav />
-            </div>
-          </header>
-          <main className="page">{children}</main>
-        </TRPCReactProvider>
+        <NextIntlClientProvider>
+          <TRPCReactProvider>
+            <header className="site-header">
+              <div className="site-header__inner">
+                <Link href="/" className="brand">
+                  RLHF Workbench <span className="brand__app">— Dashboard</span>
+                </Link>
+                <SiteNav />
+              </div>
+            </header>
+            <main className="page">{children}</main>
+          </TRPCReactProvider>
+        </NextIntlClientProvider>
       </body>
     </html>
   );

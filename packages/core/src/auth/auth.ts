@@ -11,6 +11,7 @@ import { admin } from "better-auth/plugins/admin";
 import { adminAc, userAc } from "better-auth/plugins/admin/access";
 import type { Db } from "../db/open";
 import { accounts, sessions, users, verifications } from "../db/schema";
+import { isLocale, LOCALES } from "../locales";
 import { nulMessage, nulPath } from "../nul";
 import { CLIENT_CHAIN_HEADER, clientAddressKnown, trustedProxies } from "./client-address";
 import { authSecret } from "./secret";
@@ -63,7 +64,11 @@ function buildAuth(db: Db, options: AuthOptions = {}) {
       expiresIn: options.sessionSeconds ?? 7 * 24 * 3600,
       updateAge: 24 * 3600,
     },
-    user: { additionalFields: {} },
+    // The language a person chose (../locales.ts): written by the apps' language picker through
+    // update-user, returned on sign-in so the app can set its cookie.
+    user: {
+      additionalFields: { locale: { type: "string", required: false, input: true, returned: true } },
+    },
     databaseHooks: {
       user: {
         create: { before: (user) => checkUserFields(user) },
@@ -99,7 +104,8 @@ function buildAuth(db: Db, options: AuthOptions = {}) {
 /**
  * The app's rules for a user's fields, whichever endpoint writes them (better-auth's own update-user and
  * the admin plugin's endpoints included, which bypass the app's forms): a name of 1–100 characters, an
- * email of at most 254, a short image URL, and no NUL anywhere. Returns the fields to store.
+ * email of at most 254, a short image URL, a locale the apps speak (../locales.ts), and no NUL anywhere.
+ * Returns the fields to store.
  */
 async function checkUserFields<T extends Record<string, unknown>>(user: T): Promise<{ data: T }> {
   const { nameSchema, emailSchema } = await import("./users");
@@ -116,6 +122,9 @@ async function checkUserFields<T extends Record<string, unknown>>(user: T): Prom
     const email = emailSchema.safeParse(user.email);
     if (!email.success)
       throw new APIError("BAD_REQUEST", { message: `email: ${email.error.issues[0]!.message}` });
+  }
+  if (user.locale !== undefined && user.locale !== null && !isLocale(user.locale)) {
+    throw new APIError("BAD_REQUEST", { message: `locale: one of ${LOCALES.join(", ")}` });
   }
   if (typeof user.image === "string" && user.image.length > 2048) {
     throw new APIError("BAD_REQUEST", { message: "image: at most 2048 characters" });

@@ -23,6 +23,7 @@ import {
   unique,
   uuid,
 } from "drizzle-orm/pg-core";
+import { LOCALES, type Locale } from "../locales";
 
 export const USER_ROLES = ["admin", "annotator"] as const;
 export const DATASET_KINDS = ["text", "sft", "prompts", "preferences"] as const;
@@ -69,10 +70,15 @@ export const users = pgTable(
     banned: boolean("banned").notNull().default(false),
     banReason: text("ban_reason"),
     banExpires: timestamp("ban_expires", { withTimezone: true }),
+    /** The language the person chose in the apps (null: the browser's). */
+    locale: text("locale").$type<Locale>(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  () => [check("users_role_check", oneOf("role", USER_ROLES))],
+  () => [
+    check("users_role_check", oneOf("role", USER_ROLES)),
+    check("users_locale_check", oneOf("locale", LOCALES)),
+  ],
 );
 
 export const sessions = pgTable(
