@@ -2,6 +2,8 @@ import type pg from "pg";
 import { backoffMs, isUnreachable, rootMessage } from "../db/outage";
 import { type MetricPoint, writeMetricPoints } from "../series/rollups";
 
+export * from "./metrics";
+
 export interface SampleRecord {
   step: number;
   prompt: string;
