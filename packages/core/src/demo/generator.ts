@@ -2,10 +2,12 @@
  * The demo project: a deterministic generator of a small English corpus about everyday things, worded
  * positively, neutrally or negatively, with SFT pairs and prompts in the same voice. Small enough to
  * pretrain a `tiny` model on a laptop; varied enough that the sentiment oracle (AFINN) finds a clear
- * preference for PPO and DPO to learn.
+ * preference for PPO and DPO to learn. `language: "zh"` writes the same design in Simplified Chinese
+ * (generator-zh.ts), scored by the oracle's Chinese lexicon.
  */
 
 import { mulberry32 } from "../random";
+import { chineseVoice } from "./generator-zh";
 
 export { mulberry32 };
 
@@ -151,8 +153,32 @@ export interface DemoData {
   prompts: { prompt: string; split: "train" | "eval" }[];
 }
 
+/** The languages the demo project can be written in. */
+export const DEMO_LANGUAGES = ["en", "zh"] as const;
+export type DemoLanguage = (typeof DEMO_LANGUAGES)[number];
+
+/** The language-specific parts of the generator: the rest (the draws and their order) is shared. */
+export interface DemoVoice {
+  topics: readonly string[];
+  sentence: (rand: () => number, topic: string, sentiment: Sentiment) => string;
+  prompts: readonly ((topic: string) => string)[];
+  /** How sentences join into a paragraph (a space in English, nothing in Chinese). */
+  join: (sentences: string[]) => string;
+}
+
+const englishVoice: DemoVoice = {
+  topics: TOPICS,
+  sentence,
+  prompts: PROMPT_TEMPLATES,
+  join: (sentences) => sentences.join(" "),
+};
+
+const VOICES: Record<DemoLanguage, DemoVoice> = { en: englishVoice, zh: chineseVoice };
+
 export interface DemoOptions {
   seed?: number;
+  /** The language of the corpus, pairs and prompts (default English). */
+  language?: DemoLanguage;
   /** Paragraphs in the corpus (each 2–4 sentences). */
   corpusSize?: number;
   sftSize?: number;
@@ -163,36 +189,38 @@ export function generateDemo(options: DemoOptions = {}): DemoData {
   const rand = mulberry32(options.seed ?? 42);
   const corpusSize = options.corpusSize ?? 6000;
   const sftSize = options.sftSize ?? 2000;
+  const voice = VOICES[options.language ?? "en"];
+  const topics = voice.topics;
 
   const corpus: string[] = [];
   for (let i = 0; i < corpusSize; i++) {
-    const topic = pick(rand, TOPICS);
+    const topic = pick(rand, topics);
     const sentiment = pick(rand, SENTIMENTS);
     const n = 2 + Math.floor(rand() * 3);
     const sentences: string[] = [];
     for (let k = 0; k < n; k++) {
       // Mostly one voice per paragraph, sometimes a turn, as people write.
       const s = rand() < 0.8 ? sentiment : pick(rand, SENTIMENTS);
-      sentences.push(sentence(rand, rand() < 0.7 ? topic : pick(rand, TOPICS), s));
+      sentences.push(voice.sentence(rand, rand() < 0.7 ? topic : pick(rand, topics), s));
     }
-    corpus.push(sentences.join(" "));
+    corpus.push(voice.join(sentences));
   }
 
   const sft: DemoData["sft"] = [];
   for (let i = 0; i < sftSize; i++) {
-    const topic = pick(rand, TOPICS);
+    const topic = pick(rand, topics);
     const sentiment = pick(rand, SENTIMENTS);
-    const prompt = pick(rand, PROMPT_TEMPLATES)(topic);
-    const response = [
-      sentence(rand, topic, sentiment),
-      ...(rand() < 0.5 ? [sentence(rand, topic, sentiment)] : []),
-    ].join(" ");
+    const prompt = pick(rand, voice.prompts)(topic);
+    const response = voice.join([
+      voice.sentence(rand, topic, sentiment),
+      ...(rand() < 0.5 ? [voice.sentence(rand, topic, sentiment)] : []),
+    ]);
     sft.push({ prompt, response, sentiment });
   }
 
   const prompts: DemoData["prompts"] = [];
-  for (const [t, topic] of TOPICS.entries()) {
-    for (const [w, template] of PROMPT_TEMPLATES.entries()) {
+  for (const [t, topic] of topics.entries()) {
+    for (const [w, template] of voice.prompts.entries()) {
       // Every fourth (topic, wording) pair is held out, so evaluation prompts are unseen as whole prompts.
       prompts.push({ prompt: template(topic), split: (t + w) % 4 === 0 ? "eval" : "train" });
     }

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/open";
 import { datasets, examples } from "../db/schema";
-import { type DemoOptions, generateDemo } from "./generator";
+import { type DemoLanguage, type DemoOptions, generateDemo } from "./generator";
 
 export const DEMO_DATASETS = {
   corpus: "demo-corpus",
@@ -12,19 +12,38 @@ export const DEMO_DATASETS = {
 
 const EVAL_EVERY = 20; // every 20th example is held out
 
+const LANGUAGE_NAMES: Record<DemoLanguage, string> = { en: "English", zh: "Chinese" };
+
 /**
  * Put the demo project's datasets into the database, once: in one transaction, and a no-op when they are
  * there already (so every start may call it, and two starts at once do not duplicate anything).
+ *
+ * `options.language` picks the demo's language on first seeding (default English). A database holds one
+ * demo: asking for the other language where the demo is already seeded is refused, naming both, rather
+ * than mixing two languages under the same dataset names. Without a language, whatever is there is kept.
  */
-export async function seedDemo(db: Db, options: DemoOptions = {}): Promise<{ created: boolean }> {
+export async function seedDemo(
+  db: Db,
+  options: DemoOptions = {},
+): Promise<{ created: boolean; language: DemoLanguage }> {
   return db.transaction(async (tx) => {
     // Serialise concurrent seeders; the lock ends with the transaction.
     await tx.execute(sql`select pg_advisory_xact_lock(7470002)`);
-    const existing = await tx
-      .select({ name: datasets.name })
+    const [existing] = await tx
+      .select({ metadata: datasets.metadata })
       .from(datasets)
       .where(sql`${datasets.name} = ${DEMO_DATASETS.corpus}`);
-    if (existing.length > 0) return { created: false };
+    if (existing) {
+      // Demo data seeded before languages existed carries no language: it is English.
+      const seeded = ((existing.metadata as { language?: DemoLanguage } | null)?.language ??
+        "en") as DemoLanguage;
+      if (options.language && options.language !== seeded)
+        throw new Error(
+          `the demo data in this database is in ${LANGUAGE_NAMES[seeded]}; the ${LANGUAGE_NAMES[options.language]} demo needs a database of its own (a fresh RLHF_HOME or DATABASE_URL)`,
+        );
+      return { created: false, language: seeded };
+    }
+    const language = options.language ?? "en";
 
     const demo = generateDemo(options);
     const insertDataset = async (
@@ -34,7 +53,13 @@ export async function seedDemo(db: Db, options: DemoOptions = {}): Promise<{ cre
     ) => {
       const [row] = await tx
         .insert(datasets)
-        .values({ name, kind, description, source: "demo", metadata: { seed: options.seed ?? 42 } })
+        .values({
+          name,
+          kind,
+          description: language === "en" ? description : `${description} In ${LANGUAGE_NAMES[language]}.`,
+          source: "demo",
+          metadata: { seed: options.seed ?? 42, language },
+        })
         .returning({ id: datasets.id });
       return row!.id;
     };
@@ -84,6 +109,6 @@ export async function seedDemo(db: Db, options: DemoOptions = {}): Promise<{ cre
     await chunk(
       demo.prompts.map((p, idx) => ({ datasetId: promptsId, idx, prompt: p.prompt, split: p.split })),
     );
-    return { created: true };
+    return { created: true, language };
   });
 }

@@ -1,5 +1,5 @@
 import { openDatabase, redactUrl } from "@rlhf/core/db";
-import { seedDemo } from "@rlhf/core/demo";
+import { type DemoLanguage, seedDemo } from "@rlhf/core/demo";
 
 export async function dbStatus(options: { json?: boolean }): Promise<void> {
   const database = await openDatabase();
@@ -22,11 +22,12 @@ export async function dbStatus(options: { json?: boolean }): Promise<void> {
   }
 }
 
-export async function seedDemoCommand(): Promise<void> {
+export async function seedDemoCommand(options: { language?: DemoLanguage } = {}): Promise<void> {
   const database = await openDatabase();
   try {
-    const { created } = await seedDemo(database.db);
-    process.stdout.write(created ? "demo project seeded\n" : "demo project already present\n");
+    const { created, language } = await seedDemo(database.db, { language: options.language });
+    const said = language === "zh" ? " (Chinese)" : "";
+    process.stdout.write(created ? `demo project seeded${said}\n` : `demo project already present${said}\n`);
   } finally {
     await database.close();
   }

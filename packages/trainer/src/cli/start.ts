@@ -10,7 +10,7 @@ import net from "node:net";
 import path from "node:path";
 import { appServerNodeOptions } from "@rlhf/core/auth/preload";
 import { openDatabase, redactUrl, workbenchHome, workspaceRoot } from "@rlhf/core/db";
-import { seedDemo } from "@rlhf/core/demo";
+import { type DemoLanguage, seedDemo } from "@rlhf/core/demo";
 import { onStopSignals } from "../signals";
 import { LABELER_URL_FILE } from "./users";
 
@@ -18,6 +18,8 @@ export interface StartOptions {
   dashboardPort: number;
   labelerPort: number;
   demo: boolean;
+  /** The demo's language when it is first seeded (default English; a database holds one). */
+  demoLanguage?: DemoLanguage;
   /** Interface the apps listen on: 127.0.0.1 (this machine only) unless `--host` says otherwise. */
   host?: string;
   /** With the apps reachable from elsewhere, let people without an account read them. */
@@ -98,8 +100,8 @@ export async function start(options: StartOptions): Promise<void> {
     `  database:  ${database.mode === "embedded" ? `embedded PostgreSQL, data in ${path.join(home, "postgres")}` : redactUrl(database.url)}`,
   );
   if (options.demo) {
-    const { created } = await seedDemo(database.db);
-    say(`  demo data: ${created ? "seeded" : "present"}`);
+    const { created, language } = await seedDemo(database.db, { language: options.demoLanguage });
+    say(`  demo data: ${created ? "seeded" : "present"}${language === "zh" ? " (Chinese)" : ""}`);
   }
 
   const services: Service[] = [];

@@ -1,5 +1,12 @@
 /** The workbench itself: start it, run the demo pipeline, check the backend, the database. */
-import type { Command } from "commander";
+import { DEMO_LANGUAGES } from "@rlhf/core/demo";
+import { type Command, Option } from "commander";
+
+/** The demo's language, as `--language` (or `--demo-language`) takes it: on first seeding only. */
+const demoLanguage = (flags: string) =>
+  new Option(flags, "language of the demo project's data when it is first seeded (en or zh)").choices(
+    DEMO_LANGUAGES,
+  );
 
 export function addStartCommand(program: Command): void {
   program
@@ -10,6 +17,7 @@ export function addStartCommand(program: Command): void {
     .option("--dashboard-port <port>", "dashboard port", "3000")
     .option("--labeler-port <port>", "labeler port", "3001")
     .option("--no-demo", "do not seed the demo project")
+    .addOption(demoLanguage("--demo-language <language>"))
     .option(
       "--host <host>",
       "interface the apps listen on (0.0.0.0: every one; reading then needs an account)",
@@ -22,6 +30,7 @@ export function addStartCommand(program: Command): void {
         dashboardPort: Number(options.dashboardPort),
         labelerPort: Number(options.labelerPort),
         demo: options.demo,
+        demoLanguage: options.demoLanguage,
         host: options.host,
         publicRead: options.publicRead === true,
       });
@@ -62,8 +71,9 @@ export function addWorkbenchCommands(program: Command): void {
     });
   db.command("seed-demo")
     .description("put the demo project's datasets into the database (no-op if present)")
-    .action(async () => {
+    .addOption(demoLanguage("--language <language>"))
+    .action(async (options) => {
       const { seedDemoCommand } = await import("../db");
-      await seedDemoCommand();
+      await seedDemoCommand(options);
     });
 }
