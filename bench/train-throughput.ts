@@ -1,7 +1,8 @@
 /**
  * Throughput of the tfjs GPT on the chosen backend, next to the same model in PyTorch measured in the
  * same run (bench/reference_gpt.py):
- *   - one training step (forward + backward + Adam) of the `tiny` config, batch 16 x context 128;
+ *   - one training step (forward + backward + Adam) of the `tiny` config, batch 16 x context 128 — on wasm
+ *     with the native kernels (src/native-kernels.ts) and again with the wasm backend's own;
  *   - the same step data-parallel across worker threads (src/parallel), each with its own backend;
  *   - generation, batch 16, 8-token prompts, 128 new tokens, with and without the key/value cache.
  *
@@ -108,6 +109,29 @@ async function main(): Promise<void> {
   // CPU time hardly depends on other processes: with a step's CPU time close to its wall time, the
   // machine was not contended.
   console.log(`train_step_cpu_ms ${cpuMs.toFixed(0)}`);
+  // The same step on the wasm backend's own kernels (the path without g++), same run: what the native
+  // kernels (src/native-kernels.ts) are worth.
+  let stockTps: number | undefined;
+  const native = info.name === "wasm" ? await import("../packages/trainer/src/native-kernels") : undefined;
+  if (native?.nativeKernelsStatus().active) {
+    native.setNativeKernels(false);
+    await trainStep();
+    const stockMs: number[] = [];
+    const stockCpu0 = process.cpuUsage();
+    for (let i = 0; i < steps; i++) {
+      const t0 = performance.now();
+      await trainStep();
+      stockMs.push(performance.now() - t0);
+    }
+    native.setNativeKernels(true);
+    stockTps = (batch * context) / (median(stockMs) / 1000);
+    console.log(`train_tokens_per_s_wasm_kernels ${stockTps.toFixed(0)} (without the native kernels)`);
+    console.log(
+      `train_step_cpu_ms_wasm_kernels ${(cpuMillis(process.cpuUsage(stockCpu0)) / steps).toFixed(0)}`,
+    );
+  } else if (native) {
+    console.log(`native_kernels off: ${native.nativeKernelsStatus().reason}`);
+  }
 
   if (flag("profile")) {
     const registered = new Set(tf.getKernelsForBackend(tf.getBackend()).map((k) => k.kernelName));
@@ -232,6 +256,8 @@ async function main(): Promise<void> {
         console.log(`pytorch_gen_cache_tokens_per_s ${cacheRef}`);
         console.log(`pytorch_gen_nocache_tokens_per_s ${nocacheRef}`);
         console.log(`ratio_train ${(trainTps / trainRef).toFixed(2)}`);
+        if (stockTps !== undefined)
+          console.log(`ratio_train_wasm_kernels ${(stockTps / trainRef).toFixed(2)}`);
         if (parallelTps !== undefined)
           console.log(`ratio_train_parallel ${(parallelTps / trainRef).toFixed(2)}`);
         console.log(`ratio_gen_cache ${((genTps.cache as number) / cacheRef).toFixed(2)}`);

@@ -56,6 +56,11 @@ export interface BackendInfo {
 export interface InitBackendOptions {
   /** Replace the slow tfjs-backend-wasm kernels (default true). Only used on wasm. */
   patchWasmKernels?: boolean;
+  /**
+   * On wasm in Node, run products and transposes in the native addon (native-kernels.ts) when it builds
+   * (default true; RLHF_NATIVE_KERNELS=0 also turns it off). Needs patchWasmKernels.
+   */
+  nativeKernels?: boolean;
 }
 
 let active: { info: BackendInfo } | undefined;
@@ -223,7 +228,16 @@ async function initWasm(options: InitBackendOptions): Promise<BackendInfo> {
     device: `cpu (wasm${simd ? ", SIMD" : ""}, ${threads} thread${threads === 1 ? "" : "s"})`,
     package: "@tensorflow/tfjs-backend-wasm",
   };
-  if (options.patchWasmKernels !== false) info.patchedKernels = patchWasmKernels();
+  if (options.patchWasmKernels === false) return info;
+  info.patchedKernels = patchWasmKernels();
+  if (options.nativeKernels !== false) {
+    const { setNativeKernels } = await import("./native-kernels");
+    const native = setNativeKernels(true);
+    if (native.active) {
+      info.device = info.device.replace(/\)$/, `, native matmul ${(native.vectorWidth ?? 0) * 32}-bit)`);
+      info.patchedKernels = [...info.patchedKernels, "native:BatchMatMul+_FusedMatMul+Transpose"];
+    }
+  }
   return info;
 }
 

@@ -3,23 +3,26 @@
  *
  * Why not tfjs's autodiff: on tfjs-backend-wasm (STACK.md)
  * - the gradient of `tf.gather` needs UnsortedSegmentSum, which wasm lacks, so an embedding could not train;
- * - the built-in gradient of `matMul` uses the transposeA/transposeB forms, 10-20x slower there than an
- *   explicit transpose followed by a plain product;
+ * - the stock wasm `BatchMatMul` runs batched and transposed products in a scalar loop, 10-20x slower
+ *   than XNNPACK's plain product (backend.ts and native-kernels.ts replace it);
  * - element-wise chains are slow, and autodiff of layer norm / GELU / softmax makes long ones; `tanh`,
  *   `exp`, `log` and `logSoftmax` cost 10-40x an add on wasm, `sigmoid` and `softmax` 3x.
- * So every backward pass below uses explicit `tf.transpose` + plain `tf.matMul`, and the element-wise
- * work is written out with as few kernels as we could. The same code runs on every backend.
+ * So every backward pass below is written out, products with transposed operands as `tf.matMul`'s
+ * transposeA/transposeB (no separate transpose: the native kernels of src/native-kernels.ts read a
+ * transposed operand while packing it; the wasm backend's own path makes one explicit transpose, as this
+ * code did by hand before), and the element-wise work with as few kernels as we could. The same code runs
+ * on every backend.
  *
  * Layouts: a linear weight is [in, out] (GPT-2's Conv1D), so y = x @ W + b. Attention works on heads
  * stacked in front of the batch, [nh * B, T, hs], which makes q, k and v contiguous slices.
  *
- * Measured (tfjs-wasm with backend.ts's kernel patches, `tiny` config, batch 16 x 128, one training step
- * with Adam, ~1.0 s on an uncontended core): products 67% (BatchMatMul 50% — the backward pass and
- * attention; _FusedMatMul 17% — forward linears), Transpose 15% (mostly the [2048, 512] operands of
- * weight gradients), Multiply 6%, Sum 4%, everything else < 2% each. XNNPACK runs these products at
- * 15-20 GFLOP/s on one thread and repacks a product's right operand at ~8 ns/element, hence the
- * operand order in weightGrad and in attention. The step is bound by single-thread product speed;
- * src/parallel splits it across cores.
+ * Measured (tfjs-wasm with backend.ts's kernel patches but without the native kernels, `tiny` config,
+ * batch 16 x 128, one training step with Adam, ~1.0 s on an uncontended core): products 67% (BatchMatMul
+ * 50% — the backward pass and attention; _FusedMatMul 17% — forward linears), Transpose 15% (mostly the
+ * [2048, 512] operands of weight gradients), Multiply 6%, Sum 4%, everything else < 2% each. XNNPACK runs
+ * these products at 4-20 GFLOP/s on one thread and repacks a product's right operand at ~8 ns/element,
+ * hence the operand order in attention. The native kernels run them 3-8x faster
+ * (docs/benchmarks.md, "Levers tried"); src/parallel splits the step across cores.
  */
 import * as tf from "@tensorflow/tfjs";
 
@@ -62,30 +65,18 @@ function as2d(x: tf.Tensor): tf.Tensor2D {
 }
 
 /**
- * Weight (and bias) gradient of y = x @ W + b from x [N, in] and dy [N, out]: dW = xᵀ dy, db = Σ_rows dy.
- * XNNPACK repacks the right operand of every product (~8 ns per element on wasm, several times a
- * transpose's cost), so the narrower of x and dy goes on the right and the wider one is transposed:
- * in <= out: dWᵀ = dyᵀ x (db = row sums of dyᵀ); in > out: dW = [xᵀ; 1] dy (db = the last row).
+ * Weight (and bias) gradient of y = x @ W + b from x [N, in] and dy [N, out]: dW = xᵀ dy, db = Σ_rows dy,
+ * computed as 1ᵀ dy (a sum over axis 0 is a transpose and a sum on wasm).
  */
 function weightGrad(
   x2: tf.Tensor2D,
   dy2: tf.Tensor2D,
   withBias: boolean,
 ): { dW: tf.Tensor2D; db?: tf.Tensor1D } {
-  const [rows, nIn] = x2.shape;
-  const nOut = dy2.shape[1];
-  if (nIn <= nOut) {
-    const dyT = tf.transpose(dy2); // [out, N]
-    const dW = tf.transpose(tf.matMul(dyT, x2)) as tf.Tensor2D; // ([out, N] @ [N, in])ᵀ = [in, out]
-    return withBias ? { dW, db: tf.sum<tf.Tensor1D>(dyT, -1) } : { dW };
-  }
-  const xT = tf.transpose(x2); // [in, N]
-  if (!withBias) return { dW: tf.matMul(xT, dy2) };
-  const both = tf.matMul(tf.concat([xT, tf.ones([1, rows])], 0), dy2); // [in + 1, out]
-  return {
-    dW: tf.slice(both, [0, 0], [nIn, nOut]) as tf.Tensor2D,
-    db: tf.slice(both, [nIn, 0], [1, nOut]).reshape<tf.Tensor1D>([nOut]),
-  };
+  const dW = tf.matMul<tf.Tensor2D>(x2, dy2, true, false); // [in, out]
+  if (!withBias) return { dW };
+  const [rows, nOut] = dy2.shape;
+  return { dW, db: tf.matMul(tf.ones([1, rows]), dy2).reshape<tf.Tensor1D>([nOut]) };
 }
 
 /**
@@ -99,7 +90,7 @@ function isFrozen(t: tf.Tensor): boolean {
 
 /**
  * y = x @ W (+ b) over the last axis of x. W: [in, out]. Backward: dx = dy @ Wᵀ, dW = xᵀ @ dy,
- * db = Σ_rows dy — with explicit transposes.
+ * db = Σ_rows dy.
  */
 export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor {
   const outShape = [...x.shape.slice(0, -1), w.shape[1]];
@@ -111,7 +102,7 @@ export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor
       return {
         saved: [],
         value: y.reshape(outShape),
-        gradFunc: (dy) => [tf.matMul(as2d(dy), tf.transpose(w)).reshape(xIn.shape)],
+        gradFunc: (dy) => [tf.matMul(as2d(dy), w, false, true).reshape(xIn.shape)],
       };
     });
   }
@@ -125,7 +116,7 @@ export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor
         gradFunc: (dy, saved) => {
           const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
           const dy2 = as2d(dy);
-          const dx = tf.matMul(dy2, tf.transpose(ws)).reshape(xIn.shape);
+          const dx = tf.matMul(dy2, ws, false, true).reshape(xIn.shape);
           const { dW, db } = weightGrad(xs, dy2, true);
           return [dx, dW, db as tf.Tensor1D];
         },
@@ -140,7 +131,7 @@ export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor
       gradFunc: (dy, saved) => {
         const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
         const dy2 = as2d(dy);
-        const dx = tf.matMul(dy2, tf.transpose(ws)).reshape(xIn.shape);
+        const dx = tf.matMul(dy2, ws, false, true).reshape(xIn.shape);
         return [dx, weightGrad(xs, dy2, false).dW];
       },
     };
@@ -171,8 +162,7 @@ export function tiedLinear(x: tf.Tensor, table: tf.Tensor2D, tableT?: tf.Tensor2
         const [xs, tbl] = saved as [tf.Tensor2D, tf.Tensor2D];
         const dy2 = as2d(dy);
         const dx = tf.matMul(dy2, tbl).reshape(xIn.shape);
-        // dtable = dyᵀ x: x [N, d] is the narrow operand (see weightGrad).
-        return [dx, tf.matMul(tf.transpose(dy2), xs)];
+        return [dx, tf.matMul(dy2, xs, true, false)]; // dtable = dyᵀ x
       },
     };
   });
@@ -289,7 +279,7 @@ function attentionProbs(qScaled: tf.Tensor3D, k: tf.Tensor3D, bias: tf.Tensor, n
   const scores =
     tq === 1
       ? tf.matMul(k, qScaled.reshape([nb, hs, 1])) // [nh*B, Tk, 1], same layout as [nh*B, 1, Tk]
-      : tf.matMul(qScaled, tf.transpose(k, [0, 2, 1])); // [nh*B, Tq, Tk]
+      : tf.matMul(qScaled, k, false, true); // [nh*B, Tq, Tk]
   const scores4 = scores.reshape([nHead, nb / nHead, tq, tk]); // [nh, B, Tq, Tk]
   return tf.softmax(tf.add(scores4, bias)).reshape([nb, tq, tk]) as tf.Tensor3D; // [nh*B, Tq, Tk]
 }
@@ -300,7 +290,8 @@ function attentionProbs(qScaled: tf.Tensor3D, k: tf.Tensor3D, bias: tf.Tensor, n
  *
  * Backward, with S = q kᵀ/√hs + bias, P = softmax(S), O = P v:
  *   dv = Pᵀ dO,  dP = dO vᵀ,  dS = P ⊙ (dP - Σ_j dP ⊙ P),  dq = dS k /√hs,  dk = dSᵀ q/√hs
- * Each product keeps the narrow [T, hs] operand on the right (XNNPACK repacks the right operand).
+ * Each product keeps the narrow [T, hs] operand on the right (XNNPACK, without the native kernels,
+ * repacks the right operand).
  */
 export function causalSelfAttention(qkv: tf.Tensor, bias: tf.Tensor, nHead: number): tf.Tensor {
   return customOp([qkv], ([qkvIn]) => {
@@ -317,11 +308,11 @@ export function causalSelfAttention(qkv: tf.Tensor, bias: tf.Tensor, nHead: numb
         const dO = tf
           .transpose(dy.reshape([batch, time, nHead, hs]), [2, 0, 1, 3])
           .reshape<tf.Tensor3D>([nHead * batch, time, hs]); // [nh*B, T, hs]
-        const dv = tf.matMul(tf.transpose(p, [0, 2, 1]), dO); // [nh*B, T, hs]
-        const dP = tf.matMul(dO, tf.transpose(vs, [0, 2, 1])); // [nh*B, T, T]
+        const dv = tf.matMul(p, dO, true, false); // [nh*B, T, hs]
+        const dP = tf.matMul(dO, vs, false, true); // [nh*B, T, T]
         const dS = tf.mul(p, tf.sub(dP, tf.sum(tf.mul(dP, p), -1, true))); // [nh*B, T, T]
         const dq = tf.mul(tf.matMul(dS, ks), 1 / Math.sqrt(hs)); // [nh*B, T, hs]
-        const dk = tf.matMul(tf.transpose(dS, [0, 2, 1]), qs); // [nh*B, T, hs]
+        const dk = tf.matMul(dS, qs, true, false); // [nh*B, T, hs]
         const stacked = tf.concat([dq, dk, dv], 0).reshape([3 * nHead, batch, time, hs]); // [3nh, B, T, hs]
         const dqkv = tf.transpose(stacked, [1, 2, 0, 3]).reshape([batch, time, 3 * d]); // [B, T, 3d]
         return [dqkv];
@@ -473,8 +464,7 @@ export function lmHeadLogProbs(
             const p = tf.softmax(z[c] as tf.Tensor2D);
             const dz = tf.mul(tf.slice(dyFlat, [start, 0], [size, 1]), tf.sub(hot, p)); // [n, V]
             if (frozen) return [tf.matMul(dz, tbl)]; // [n, d]
-            // dz_cᵀ x_c: x_c [n, d] is the narrow operand (see weightGrad).
-            const part = tf.matMul(tf.transpose(dz), tf.slice(xs, [start, 0], [size, -1])); // [V, d]
+            const part = tf.matMul(dz, tf.slice(xs, [start, 0], [size, -1]), true, false); // dz_cᵀ x_c [V, d]
             return [tf.matMul(dz, tbl), dTable ? tf.add(dTable, part) : part];
           });
           dxParts.push(dxPart as tf.Tensor);

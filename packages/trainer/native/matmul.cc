@@ -1,0 +1,228 @@
+// Float32 matrix products and transposes on tfjs-backend-wasm's heap, for Node (see src/native-kernels.ts).
+// Built on first use with the machine's g++ (-O3 -march=native) into a cached .node file; when it cannot be
+// built or loaded, the wasm backend keeps its own kernels. Plain N-API (C), no node-gyp, no dependencies.
+//
+// gemm: C[b] = op(A[b]) op(B[b]) (+ bias), op = identity or transpose, row-major, offsets in bytes into one
+// ArrayBuffer (the wasm heap). BLIS-style: B packed in KC x NR strips, A in MR x KC strips, an MR x NR
+// register-tile micro-kernel written with GCC vector extensions (AVX-512, AVX2 or SSE by -march).
+#include <node_api.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__AVX512F__)
+#define VW 16
+#elif defined(__AVX__)
+#define VW 8
+#else
+#define VW 4
+#endif
+typedef float vf __attribute__((vector_size(VW * 4), aligned(4)));
+typedef float vfa __attribute__((vector_size(VW * 4)));
+
+#define MR 6
+#define NR (2 * VW)
+#define KC 256
+#define MC 72
+#define NC 4096
+
+static thread_local float* bpack = nullptr;
+static thread_local float* apack = nullptr;
+
+static inline void pack_b(const float* B, long ldb, bool tb, long k0, long kc, long j0, long nc, float* dst) {
+  // strips of NR columns, each kc rows: dst[strip][p][0..NR)
+  for (long js = 0; js < nc; js += NR) {
+    long w = nc - js < NR ? nc - js : NR;
+    for (long p = 0; p < kc; p++) {
+      float* d = dst + js * kc + p * NR;
+      if (!tb) {
+        const float* s = B + (k0 + p) * ldb + j0 + js;
+        long j = 0;
+        for (; j < w; j++) d[j] = s[j];
+        for (; j < NR; j++) d[j] = 0;
+      } else {
+        long j = 0;
+        for (; j < w; j++) d[j] = B[(j0 + js + j) * ldb + k0 + p];
+        for (; j < NR; j++) d[j] = 0;
+      }
+    }
+  }
+}
+
+static inline void pack_a(const float* A, long lda, bool ta, long i0, long mc, long k0, long kc, float* dst) {
+  // strips of MR rows: dst[strip][p][0..MR)
+  for (long is = 0; is < mc; is += MR) {
+    long h = mc - is < MR ? mc - is : MR;
+    float* d = dst + is * kc;
+    if (!ta) {
+      for (long p = 0; p < kc; p++) {
+        long i = 0;
+        for (; i < h; i++) d[p * MR + i] = A[(i0 + is + i) * lda + k0 + p];
+        for (; i < MR; i++) d[p * MR + i] = 0;
+      }
+    } else {
+      for (long p = 0; p < kc; p++) {
+        const float* s = A + (k0 + p) * lda + i0 + is;
+        long i = 0;
+        for (; i < h; i++) d[p * MR + i] = s[i];
+        for (; i < MR; i++) d[p * MR + i] = 0;
+      }
+    }
+  }
+}
+
+// acc = (first ? 0 : C) + a b over kc; store h x w of the tile into C.
+static inline void kernel(long kc, const float* a, const float* b, float* C, long ldc, long h, long w, bool first) {
+  vfa c00 = {}, c01 = {}, c10 = {}, c11 = {}, c20 = {}, c21 = {}, c30 = {}, c31 = {}, c40 = {}, c41 = {}, c50 = {},
+      c51 = {};
+  for (long p = 0; p < kc; p++) {
+    vfa b0 = *(const vfa*)(b + p * NR);
+    vfa b1 = *(const vfa*)(b + p * NR + VW);
+    const float* ap = a + p * MR;
+    vfa a0 = (vfa){} + ap[0], a1 = (vfa){} + ap[1], a2 = (vfa){} + ap[2];
+    c00 += a0 * b0; c01 += a0 * b1;
+    c10 += a1 * b0; c11 += a1 * b1;
+    c20 += a2 * b0; c21 += a2 * b1;
+    vfa a3 = (vfa){} + ap[3], a4 = (vfa){} + ap[4], a5 = (vfa){} + ap[5];
+    c30 += a3 * b0; c31 += a3 * b1;
+    c40 += a4 * b0; c41 += a4 * b1;
+    c50 += a5 * b0; c51 += a5 * b1;
+  }
+  vfa rows[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  if (h == MR && w == NR) {
+    for (long i = 0; i < MR; i++) {
+      vf* d0 = (vf*)(C + i * ldc);
+      vf* d1 = (vf*)(C + i * ldc + VW);
+      if (first) { *d0 = rows[i][0]; *d1 = rows[i][1]; }
+      else { *d0 += rows[i][0]; *d1 += rows[i][1]; }
+    }
+    return;
+  }
+  for (long i = 0; i < h; i++) {
+    const float* r = (const float*)&rows[i][0];
+    for (long j = 0; j < w; j++) C[i * ldc + j] = first ? r[j] : C[i * ldc + j] + r[j];
+  }
+}
+
+static void gemm1(const float* A, bool ta, const float* B, bool tb, float* C, const float* bias, long m, long n, long k) {
+  long lda = ta ? m : k, ldb = tb ? k : n;
+  if (k == 0) {
+    for (long i = 0; i < m; i++)
+      for (long j = 0; j < n; j++) C[i * n + j] = bias ? bias[j] : 0.f;
+    return;
+  }
+  for (long j0 = 0; j0 < n; j0 += NC) {
+    long nc = n - j0 < NC ? n - j0 : NC;
+    for (long k0 = 0; k0 < k; k0 += KC) {
+      long kc = k - k0 < KC ? k - k0 : KC;
+      pack_b(B, ldb, tb, k0, kc, j0, nc, bpack);
+      for (long i0 = 0; i0 < m; i0 += MC) {
+        long mc = m - i0 < MC ? m - i0 : MC;
+        pack_a(A, lda, ta, i0, mc, k0, kc, apack);
+        for (long js = 0; js < nc; js += NR) {
+          long w = nc - js < NR ? nc - js : NR;
+          for (long is = 0; is < mc; is += MR) {
+            long h = mc - is < MR ? mc - is : MR;
+            kernel(kc, apack + is * kc, bpack + js * kc, C + (i0 + is) * n + j0 + js, n, h, w, k0 == 0);
+          }
+        }
+      }
+    }
+  }
+  if (bias)
+    for (long i = 0; i < m; i++)
+      for (long j = 0; j < n; j++) C[i * n + j] += bias[j];
+}
+
+static bool ensure_buffers() {
+  if (!bpack) bpack = (float*)aligned_alloc(64, sizeof(float) * KC * (NC + NR));
+  if (!apack) apack = (float*)aligned_alloc(64, sizeof(float) * KC * (MC + MR));
+  return bpack && apack;
+}
+
+static napi_value fail(napi_env env, const char* msg) {
+  napi_throw_error(env, nullptr, msg);
+  return nullptr;
+}
+
+// gemm(heap, batch, m, n, k, aOff, aStride, transA, bOff, bStride, transB, cOff, biasOff): offsets in bytes,
+// batch strides in elements (0: the same matrix for every batch item); biasOff < 0: no bias.
+static napi_value Gemm(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value argv[13];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc != 13) return fail(env, "gemm: 13 arguments");
+  void* data;
+  size_t len;
+  if (napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok) return fail(env, "gemm: heap must be an ArrayBuffer");
+  double v[12];
+  for (int i = 0; i < 12; i++) napi_get_value_double(env, argv[i + 1], &v[i]);
+  long batch = (long)v[0], m = (long)v[1], n = (long)v[2], k = (long)v[3];
+  long aOff = (long)v[4], aStride = (long)v[5], bOff = (long)v[7], bStride = (long)v[8], cOff = (long)v[10];
+  bool ta = v[6] != 0, tb = v[9] != 0;
+  long biasOff = (long)v[11];
+  if (batch < 1 || m < 0 || n < 0 || k < 0 || aOff < 0 || bOff < 0 || cOff < 0 || aStride < 0 || bStride < 0)
+    return fail(env, "gemm: bad sizes");
+  size_t need_a = aOff + 4 * (size_t)((batch - 1) * aStride + m * k);
+  size_t need_b = bOff + 4 * (size_t)((batch - 1) * bStride + k * n);
+  size_t need_c = cOff + 4 * (size_t)(batch * m * n);
+  if (need_a > len || need_b > len || need_c > len || (biasOff >= 0 && biasOff + 4 * (size_t)n > len))
+    return fail(env, "gemm: operand outside the heap");
+  if (!ensure_buffers()) return fail(env, "gemm: out of memory");
+  char* heap = (char*)data;
+  for (long b = 0; b < batch; b++) {
+    const float* A = (const float*)(heap + aOff) + b * aStride;
+    const float* B = (const float*)(heap + bOff) + b * bStride;
+    float* C = (float*)(heap + cOff) + b * m * n;
+    gemm1(A, ta, B, tb, C, biasOff >= 0 ? (const float*)(heap + biasOff) : nullptr, m, n, k);
+  }
+  return nullptr;
+}
+
+// transpose(heap, srcOff, dstOff, outer, rows, cols, inner): [outer, rows, cols, inner] -> [outer, cols, rows, inner].
+static napi_value Transpose(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc != 7) return fail(env, "transpose: 7 arguments");
+  void* data;
+  size_t len;
+  if (napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok) return fail(env, "transpose: heap must be an ArrayBuffer");
+  double v[6];
+  for (int i = 0; i < 6; i++) napi_get_value_double(env, argv[i + 1], &v[i]);
+  size_t total = 4 * (size_t)((long)v[2] * (long)v[3] * (long)v[4] * (long)v[5]);
+  if (v[0] < 0 || v[1] < 0 || (size_t)v[0] + total > len || (size_t)v[1] + total > len)
+    return fail(env, "transpose: operand outside the heap");
+  const float* src = (const float*)((char*)data + (long)v[0]);
+  float* dst = (float*)((char*)data + (long)v[1]);
+  long outer = (long)v[2], rows = (long)v[3], cols = (long)v[4], inner = (long)v[5];
+  const long T = 32;
+  for (long o = 0; o < outer; o++) {
+    const float* s = src + o * rows * cols * inner;
+    float* d = dst + o * rows * cols * inner;
+    if (inner == 1) {
+      for (long r0 = 0; r0 < rows; r0 += T)
+        for (long c0 = 0; c0 < cols; c0 += T) {
+          long r1 = r0 + T < rows ? r0 + T : rows, c1 = c0 + T < cols ? c0 + T : cols;
+          for (long c = c0; c < c1; c++)
+            for (long r = r0; r < r1; r++) d[c * rows + r] = s[r * cols + c];
+        }
+    } else {
+      for (long r = 0; r < rows; r++)
+        for (long c = 0; c < cols; c++) memcpy(d + (c * rows + r) * inner, s + (r * cols + c) * inner, inner * 4);
+    }
+  }
+  return nullptr;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  napi_create_function(env, "gemm", NAPI_AUTO_LENGTH, Gemm, nullptr, &fn);
+  napi_set_named_property(env, exports, "gemm", fn);
+  napi_create_function(env, "transpose", NAPI_AUTO_LENGTH, Transpose, nullptr, &fn);
+  napi_set_named_property(env, exports, "transpose", fn);
+  napi_value w;
+  napi_create_int32(env, VW, &w);
+  napi_set_named_property(env, exports, "vectorWidth", w);
+  return exports;
+}
