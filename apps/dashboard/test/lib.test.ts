@@ -17,6 +17,7 @@ import {
   describeBounds,
   getPath,
   leafFields,
+  rewardTermForm,
   setPath,
   validateConfig,
 } from "~/lib/config-form";
@@ -329,6 +330,28 @@ describe("config form", () => {
     expect(ppo.find((f) => f.path === "rewardFunction")).toMatchObject({
       checkpoint: false,
       pattern: "^(sentiment|contains:.+)$",
+    });
+  });
+
+  it("reads what a field names from its schema: a dataset of a kind, a checkpoint fitting runs of kinds", () => {
+    const field = (kind: keyof typeof jobConfigSchemas, path: string) =>
+      leafFields(configFields(kind)).find((f) => f.path === path);
+    expect(field("pretrain", "dataset")).toMatchObject({ dataset: "text", checkpoint: false, prefer: [] });
+    expect(field("sft", "init")).toMatchObject({ checkpoint: true, prefer: ["pretrain", "sft"] });
+    expect(field("ppo", "rewardModel")).toMatchObject({ checkpoint: true, prefer: ["reward"] });
+    expect(field("grpo", "policy")).toMatchObject({ prefer: ["sft", "grpo", "rloo", "ppo", "dpo"] });
+    // RLOO shares GRPO's field, with its own kind first.
+    expect(field("rloo", "policy")).toMatchObject({ prefer: ["sft", "rloo", "grpo", "ppo", "dpo"] });
+    expect(field("rloo", "policy")?.description).toBe(field("grpo", "policy")?.description);
+    expect(field("rloo", "prompts")).toMatchObject({ dataset: "prompts" });
+    expect(field("dpo", "datasets")).toMatchObject({ type: "string-list", dataset: "preferences" });
+    expect(field("generate", "dataset")).toMatchObject({ dataset: "preferences" });
+    expect(field("serve", "checkpoint")).toMatchObject({ checkpoint: true, prefer: [] });
+    expect(field("sft", "samplePrompts")).not.toHaveProperty("dataset");
+    const rewardModel = rewardTermForm().builtins.find((b) => b.name === "reward_model");
+    expect(rewardModel?.params.find((p) => p.path === "params.checkpoint")).toMatchObject({
+      checkpoint: true,
+      prefer: ["reward"],
     });
   });
 

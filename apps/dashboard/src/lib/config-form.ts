@@ -6,7 +6,7 @@
 import {
   type BuiltinRewardName,
   builtinRewardNames,
-  checkpointRef,
+  inputRefOf,
   type JobKind,
   jobConfigSchemas,
   rewardFunctions,
@@ -14,6 +14,7 @@ import {
   rewardTermSchema,
   userRewardFunctionSchema,
 } from "@rlhf/core/configs";
+import type { DatasetKind, RunKind } from "@rlhf/core/schema";
 import type { z } from "zod";
 
 interface Base {
@@ -39,12 +40,16 @@ export type FieldSpec =
       type: "string";
       /** A checkpoint reference (`run:<id>` or a directory): the form offers runs and checkpoints. */
       checkpoint: boolean;
+      /** For a checkpoint: the kinds of run that fit it, best first (listed on top). */
+      prefer: readonly RunKind[];
+      /** The name of a dataset of this kind: the form offers the datasets of that kind. */
+      dataset?: DatasetKind;
       minLength?: number;
       pattern?: string;
     })
   | (Base & { type: "boolean" })
   | (Base & { type: "enum"; options: string[] })
-  | (Base & { type: "string-list"; minItems?: number })
+  | (Base & { type: "string-list"; minItems?: number; dataset?: DatasetKind })
   /** A list of reward functions (`rewards`, `evaluation`): terms picked from the registry or a module. */
   | (Base & { type: "reward-terms"; minItems?: number })
   /** Any other list of objects, edited as JSON and validated by the schema. */
@@ -61,9 +66,6 @@ interface CheckDef {
   minimum?: number;
   pattern?: RegExp;
 }
-
-/** `.describe()` and `.optional()` clone a schema but share its checks: this one marks a checkpoint field. */
-const CHECKPOINT_CHECK = ((checkpointRef as unknown as AnySchema).def.checks as unknown[])[0];
 
 function checksOf(schema: AnySchema): CheckDef[] {
   return ((schema.def.checks as { _zod: { def: CheckDef } }[] | undefined) ?? []).map((c) => c._zod.def);
@@ -97,6 +99,9 @@ function describe(field: AnySchema, path: string, name: string): FieldSpec {
     else break;
     current = def.innerType as AnySchema;
   }
+  // What the field names (a dataset, a checkpoint), as its schema says (core's configs/refs-meta.ts).
+  const ref = inputRefOf(field);
+  const dataset = ref?.dataset ? { dataset: ref.dataset } : {};
   const base: Base = {
     path,
     name,
@@ -117,8 +122,8 @@ function describe(field: AnySchema, path: string, name: string): FieldSpec {
       return spec;
     }
     case "string": {
-      const raw = (current.def.checks as unknown[] | undefined) ?? [];
-      const spec: FieldSpec = { ...base, type: "string", checkpoint: raw.includes(CHECKPOINT_CHECK) };
+      const checkpoint = { checkpoint: ref?.checkpoint !== undefined, prefer: ref?.checkpoint ?? [] };
+      const spec: FieldSpec = { ...base, type: "string", ...checkpoint, ...dataset };
       for (const c of checks) {
         if (c.check === "min_length") spec.minLength = c.minimum;
         if (c.check === "string_format" && c.pattern) spec.pattern = c.pattern.source;
@@ -135,7 +140,7 @@ function describe(field: AnySchema, path: string, name: string): FieldSpec {
       const min = minItems !== undefined ? { minItems } : {};
       if ((element as unknown) === rewardTermSchema) return { ...base, type: "reward-terms", ...min };
       if (element.def.type !== "string") return { ...base, type: "json" };
-      return { ...base, type: "string-list", ...min };
+      return { ...base, type: "string-list", ...min, ...dataset };
     }
     case "object":
       return { ...base, type: "object", fields: objectFields(current, path) };

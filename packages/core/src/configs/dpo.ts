@@ -1,6 +1,7 @@
 import { z } from "zod";
-import { cadenceSchema, checkpointRef, commonSchema, optimSchema, withDefault } from "./common";
+import { cadenceSchema, commonSchema, optimSchema, withDefault } from "./common";
 import { loraField } from "./lora";
+import { checkpointFrom, datasetName } from "./refs-meta";
 
 /** The offline alternative to PPO: Direct Preference Optimisation on the same preference pairs. */
 export const dpoConfigSchema = z
@@ -10,9 +11,11 @@ export const dpoConfigSchema = z
     ...cadenceSchema.shape,
     learningRate: withDefault(optimSchema.shape.learningRate, 5e-5),
     minLearningRate: withDefault(optimSchema.shape.minLearningRate, 0),
-    policy: checkpointRef.describe("the SFT checkpoint: starting policy and frozen reference"),
+    policy: checkpointFrom(["sft", "dpo", "ppo", "grpo", "rloo"]).describe(
+      "the SFT checkpoint: starting policy and frozen reference",
+    ),
     datasets: z
-      .array(z.string().min(1))
+      .array(datasetName("preferences"))
       .min(1)
       .default(["demo-preferences"])
       .describe("preference datasets whose rankings to train on"),

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { checkpointRef, commonSchema } from "./common";
+import { commonSchema } from "./common";
+import { checkpointFrom, datasetName } from "./refs-meta";
 
 /**
  * Generate K completions per prompt from a checkpoint and put them up for ranking as comparison tasks —
@@ -8,8 +9,10 @@ import { checkpointRef, commonSchema } from "./common";
 export const generateConfigSchema = z
   .object({
     ...commonSchema.shape,
-    checkpoint: checkpointRef.describe("the policy to sample from (usually an SFT or PPO checkpoint)"),
-    prompts: z.string().min(1).default("demo-prompts").describe("prompts dataset to answer"),
+    checkpoint: checkpointFrom(["sft", "ppo", "dpo", "grpo", "rloo", "pretrain"]).describe(
+      "the policy to sample from (usually an SFT or PPO checkpoint)",
+    ),
+    prompts: datasetName("prompts").default("demo-prompts").describe("prompts dataset to answer"),
     split: z.enum(["train", "eval", "all"]).default("train").describe("which of its prompts"),
     maxPrompts: z
       .number()
@@ -38,9 +41,7 @@ export const generateConfigSchema = z
       .describe("sampling temperature (diverse completions make informative comparisons)"),
     topK: z.number().int().min(0).default(0).describe("sample among the k most likely tokens (0 = all)"),
     maxNewTokens: z.number().int().min(1).default(32).describe("longest completion in tokens"),
-    dataset: z
-      .string()
-      .min(1)
+    dataset: datasetName("preferences")
       .default("demo-preferences")
       .describe("preferences dataset to add the tasks to (created when missing)"),
     requiredRankings: z

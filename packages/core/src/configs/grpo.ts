@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { checkpointRef, commonSchema, optimSchema, withDefault } from "./common";
+import { commonSchema, optimSchema, withDefault } from "./common";
+import { checkpointFrom, datasetName } from "./refs-meta";
 import { type RewardSpec, refineRewardSpec, rewardSpecShape } from "./rewards";
 
 /**
@@ -30,8 +31,10 @@ export const groupRolloutShape = {
   weightDecay: withDefault(optimSchema.shape.weightDecay, 0),
   // optimSchema's `epsilon` is Adam's; here `epsilon` is the clip range, as in TRL (adam_epsilon beside it).
   adamEpsilon: optimSchema.shape.epsilon.describe("Adam ε (TRL: adam_epsilon)"),
-  policy: checkpointRef.describe("the SFT checkpoint: starting policy (and frozen reference when beta > 0)"),
-  prompts: z.string().min(1).default("demo-prompts").describe("prompts dataset to roll out on"),
+  policy: checkpointFrom(["sft", "grpo", "rloo", "ppo", "dpo"]).describe(
+    "the SFT checkpoint: starting policy (and frozen reference when beta > 0)",
+  ),
+  prompts: datasetName("prompts").default("demo-prompts").describe("prompts dataset to roll out on"),
   iterations: z
     .number()
     .int()

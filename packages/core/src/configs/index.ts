@@ -17,6 +17,7 @@ export * from "./grpo";
 export * from "./lora";
 export * from "./ppo";
 export * from "./pretrain";
+export * from "./refs-meta";
 export * from "./reward";
 export * from "./rewards";
 export * from "./rloo";

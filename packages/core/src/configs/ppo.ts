@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { checkpointRef, commonSchema, optimSchema, withDefault } from "./common";
+import { commonSchema, optimSchema, withDefault } from "./common";
+import { checkpointFrom, datasetName } from "./refs-meta";
 import { evaluationRewardsSchema, refineRewardSpec, rewardsSchema } from "./rewards";
 
 /**
@@ -28,8 +29,10 @@ export const ppoConfigSchema = z
     epsilon: optimSchema.shape.epsilon
       .default(1e-5)
       .describe("Adam ε (1e-5 as in the N+ implementation details)"),
-    policy: checkpointRef.describe("the SFT checkpoint: starting policy and frozen reference"),
-    rewardModel: checkpointRef
+    policy: checkpointFrom(["sft", "ppo", "dpo", "grpo", "rloo"]).describe(
+      "the SFT checkpoint: starting policy and frozen reference",
+    ),
+    rewardModel: checkpointFrom(["reward"])
       .optional()
       .describe(
         "the reward model checkpoint (frozen), scored at the last token and normalised; with rewards, it is one more term of weight 1",
@@ -47,7 +50,7 @@ export const ppoConfigSchema = z
         "reward functions added to the reward model's score (or used without one): [{ function, params?, weight?, normalize?, name? }], as GRPO's",
       ),
     evaluation: evaluationRewardsSchema,
-    prompts: z.string().min(1).default("demo-prompts").describe("prompts dataset to roll out on"),
+    prompts: datasetName("prompts").default("demo-prompts").describe("prompts dataset to roll out on"),
     valueModel: z
       .enum(["head", "reward"])
       .default("head")

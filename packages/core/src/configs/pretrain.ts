@@ -1,12 +1,6 @@
 import { z } from "zod";
-import {
-  cadenceSchema,
-  checkpointRef,
-  commonSchema,
-  modelSchema,
-  optimSchema,
-  workersSchema,
-} from "./common";
+import { cadenceSchema, commonSchema, modelSchema, optimSchema, workersSchema } from "./common";
+import { checkpointFrom, datasetName } from "./refs-meta";
 
 /** Stage 1: causal language modelling on a text corpus, packed into fixed-length blocks. */
 export const pretrainConfigSchema = z
@@ -14,9 +8,9 @@ export const pretrainConfigSchema = z
     ...commonSchema.shape,
     ...optimSchema.shape,
     ...cadenceSchema.shape,
-    dataset: z.string().min(1).default("demo-corpus").describe("name of a text dataset in the workbench"),
+    dataset: datasetName("text").default("demo-corpus").describe("name of a text dataset in the workbench"),
     model: modelSchema,
-    init: checkpointRef
+    init: checkpointFrom(["pretrain"])
       .optional()
       .describe("start from this checkpoint instead of random weights (continued pretraining)"),
     tokenizer: z

@@ -1,6 +1,7 @@
 import { z } from "zod";
-import { cadenceSchema, checkpointRef, commonSchema, optimSchema, withDefault } from "./common";
+import { cadenceSchema, commonSchema, optimSchema, withDefault } from "./common";
 import { loraField } from "./lora";
+import { checkpointFrom, datasetName } from "./refs-meta";
 
 /** Stage 3: a reward model trained on preference rankings (Bradley–Terry over chosen/rejected pairs). */
 export const rewardConfigSchema = z
@@ -10,9 +11,9 @@ export const rewardConfigSchema = z
     ...cadenceSchema.shape,
     learningRate: withDefault(optimSchema.shape.learningRate, 1e-4),
     minLearningRate: withDefault(optimSchema.shape.minLearningRate, 0),
-    init: checkpointRef.describe("the SFT checkpoint whose backbone the reward model starts from"),
+    init: checkpointFrom(["sft"]).describe("the SFT checkpoint whose backbone the reward model starts from"),
     datasets: z
-      .array(z.string().min(1))
+      .array(datasetName("preferences"))
       .min(1)
       .default(["demo-preferences"])
       .describe("preference datasets whose rankings to train on"),

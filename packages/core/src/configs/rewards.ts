@@ -8,7 +8,8 @@
  * exist (checkRewardSpec in @rlhf/core/rewards) before anything is queued.
  */
 import { z } from "zod";
-import { checkpointRef, unknownConfigKeys } from "./common";
+import { unknownConfigKeys } from "./common";
+import { checkpointFrom } from "./refs-meta";
 
 /** The two scores of a yes/no reward: `score` when the test passes, `otherwise` when it does not. */
 function matchScores(passes: string, fails: string) {
@@ -84,7 +85,9 @@ export const rewardFunctions = {
     description:
       "a finished reward-model run scoring prompt + completion at its last token, normalised to mean 0, std 1 on the SFT policy's samples (as PPO uses it)",
     params: z.strictObject({
-      checkpoint: checkpointRef.describe("the reward model: run:<reward run> or a checkpoint directory"),
+      checkpoint: checkpointFrom(["reward"]).describe(
+        "the reward model: run:<reward run> or a checkpoint directory",
+      ),
       normalized: z
         .boolean()
         .default(true)

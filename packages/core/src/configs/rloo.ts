@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { withDefault } from "./common";
 import { groupRolloutShape, refineGroupRollout } from "./grpo";
+import { checkpointFrom } from "./refs-meta";
 
 /**
  * RLOO (Ahmadian et al. 2024, "Back to Basics") as TRL's RLOOTrainer computes it: k completions per prompt,
@@ -11,6 +12,7 @@ import { groupRolloutShape, refineGroupRollout } from "./grpo";
 export const rlooConfigSchema = z
   .object({
     ...groupRolloutShape,
+    policy: checkpointFrom(["sft", "rloo", "grpo", "ppo", "dpo"], groupRolloutShape.policy),
     numGenerations: withDefault(
       groupRolloutShape.numGenerations,
       2,

@@ -1,13 +1,7 @@
 import { z } from "zod";
-import {
-  cadenceSchema,
-  checkpointRef,
-  commonSchema,
-  optimSchema,
-  withDefault,
-  workersSchema,
-} from "./common";
+import { cadenceSchema, commonSchema, optimSchema, withDefault, workersSchema } from "./common";
 import { loraField } from "./lora";
+import { checkpointFrom, datasetName } from "./refs-meta";
 
 /** Stage 2: supervised fine-tuning on prompt/response pairs in the chat format, loss on the response only. */
 export const sftConfigSchema = z
@@ -17,12 +11,10 @@ export const sftConfigSchema = z
     ...cadenceSchema.shape,
     learningRate: withDefault(optimSchema.shape.learningRate, 3e-4),
     minLearningRate: withDefault(optimSchema.shape.minLearningRate, 3e-5),
-    dataset: z
-      .string()
-      .min(1)
+    dataset: datasetName("sft")
       .default("demo-sft")
       .describe("name of an SFT dataset (prompt + response) in the workbench"),
-    init: checkpointRef.describe("the pretrained checkpoint to fine-tune"),
+    init: checkpointFrom(["pretrain", "sft"]).describe("the pretrained checkpoint to fine-tune"),
     maxSteps: z.number().int().min(1).default(200).describe("optimiser steps to train for"),
     workers: workersSchema,
     batchSize: z.number().int().min(1).default(16).describe("conversations per micro-batch"),
