@@ -1,5 +1,6 @@
 import { type JobKind, jobConfigSchemas } from "@rlhf/core/configs";
-import { DemoPipelineButton, LaunchForm } from "~/app/_components/launch/launch-form";
+import { DemoPipelineButton } from "~/app/_components/launch/demo-pipeline";
+import { LaunchForm } from "~/app/_components/launch/launch-form";
 import { HydrateClient, prefetch, trpc } from "~/trpc/server";
 
 export const dynamic = "force-dynamic";

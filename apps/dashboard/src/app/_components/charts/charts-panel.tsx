@@ -15,23 +15,8 @@ import { ProxyGoldChart, proxyKeyOf } from "./proxy-gold-chart";
 /** How often a live page reads new points: with the workers' 1 s flush, a chart is ≤ 2 s behind. */
 const LIVE_POLL_MS = 1_000;
 
-/**
- * Every metric of one or more runs: one chart per key, grouped by namespace, sharing smoothing, x-axis, y
- * scale and the runs' legend. Live while any of the runs is queued or running.
- */
-export function ChartsPanel({
-  runs,
-  live,
-  attempt = "",
-  references = {},
-}: {
-  runs: ChartRun[];
-  live: boolean;
-  /** Horizontal lines by metric key (the run page's n-gram baseline on `eval/bits_per_byte`). */
-  references?: Record<string, ReferenceLine[]>;
-  /** Changes when a run starts a new attempt: resumed from a checkpoint, it rewrites steps a cursor cannot see. */
-  attempt?: string;
-}) {
+/** The runs' metric keys and the store their charts read, polled while the runs are live. */
+function useChartStore(runs: ChartRun[], live: boolean, attempt: string) {
   const trpc = useTRPC();
   const client = useTRPCClient();
   const runIds = runs.map((r) => r.id);
@@ -66,7 +51,11 @@ export function ChartsPanel({
     firstAttempt.current = attempt;
     void store.reloadAll();
   }, [store, attempt]);
+  return { keys, store };
+}
 
+/** What every chart of the panel shares: smoothing, x axis, y scale, runs hidden, and the keys' filter. */
+function useControls() {
   const [smoothing, setSmoothing] = useState(0.6);
   const [xAxis, setXAxis] = useState<XAxis>("step");
   const [logY, setLogY] = useState(false);
@@ -76,7 +65,6 @@ export function ChartsPanel({
     () => ({ smoothing, xAxis, logY, hidden }),
     [smoothing, xAxis, logY, hidden],
   );
-
   const matcher = useMemo(() => {
     try {
       return new RegExp(filter, "i");
@@ -84,6 +72,36 @@ export function ChartsPanel({
       return null;
     }
   }, [filter]);
+  const toggleRun = (id: string) =>
+    setHidden((h) => {
+      const next = new Set(h);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      return next;
+    });
+  return { controls, setSmoothing, setXAxis, setLogY, toggleRun, filter, setFilter, matcher };
+}
+
+/**
+ * Every metric of one or more runs: one chart per key, grouped by namespace, sharing smoothing, x-axis, y
+ * scale and the runs' legend. Live while any of the runs is queued or running.
+ */
+export function ChartsPanel({
+  runs,
+  live,
+  attempt = "",
+  references = {},
+}: {
+  runs: ChartRun[];
+  live: boolean;
+  /** Horizontal lines by metric key (the run page's n-gram baseline on `eval/bits_per_byte`). */
+  references?: Record<string, ReferenceLine[]>;
+  /** Changes when a run starts a new attempt: resumed from a checkpoint, it rewrites steps a cursor cannot see. */
+  attempt?: string;
+}) {
+  const { keys, store } = useChartStore(runs, live, attempt);
+  const ui = useControls();
+  const { controls, matcher } = ui;
   const groups = useMemo(
     () => groupByNamespace((keys.data ?? []).map((k) => k.key).filter((k) => !matcher || matcher.test(k))),
     [keys.data, matcher],
@@ -94,69 +112,7 @@ export function ChartsPanel({
 
   return (
     <div data-testid="charts">
-      <div className="chart-controls">
-        <label className="label">
-          Smoothing
-          <input
-            type="range"
-            min={0}
-            max={0.99}
-            step={0.01}
-            value={smoothing}
-            onChange={(e) => setSmoothing(Number(e.target.value))}
-            aria-label="Smoothing"
-          />
-          <span className="num mono">{smoothing.toFixed(2)}</span>
-        </label>
-        <fieldset className="segmented plain" aria-label="X axis">
-          {(
-            [
-              ["step", "Step"],
-              ["relative", "Relative"],
-              ["wall", "Wall"],
-            ] as const
-          ).map(([value, label]) => (
-            <button key={value} type="button" aria-pressed={xAxis === value} onClick={() => setXAxis(value)}>
-              {label}
-            </button>
-          ))}
-        </fieldset>
-        <label className="label">
-          <input type="checkbox" checked={logY} onChange={(e) => setLogY(e.target.checked)} /> Log y
-        </label>
-        <input
-          className={`input ${matcher ? "" : "input--invalid"}`}
-          type="search"
-          placeholder="Filter keys (regex)"
-          aria-label="Filter metric keys"
-          value={filter}
-          onChange={(e) => setFilter(e.target.value)}
-        />
-        {runs.length > 1 && (
-          <fieldset className="legend plain" aria-label="Runs">
-            {runs.map((run) => (
-              <button
-                key={run.id}
-                type="button"
-                className="legend__item"
-                aria-pressed={!hidden.has(run.id)}
-                onClick={() =>
-                  setHidden((h) => {
-                    const next = new Set(h);
-                    if (next.has(run.id)) next.delete(run.id);
-                    else next.add(run.id);
-                    return next;
-                  })
-                }
-              >
-                <span className="swatch" style={{ background: run.color }} />
-                {run.name}
-              </button>
-            ))}
-          </fieldset>
-        )}
-        {live && <span className="dot dot--ok">live</span>}
-      </div>
+      <ChartToolbar ui={ui} runs={runs} live={live} />
       {keys.isError && <QueryError error={keys.error} what="metric keys" />}
       {keys.isPending && <p className="muted">Loading metrics…</p>}
       {keys.data && keys.data.length === 0 && (
@@ -165,7 +121,7 @@ export function ChartsPanel({
         </p>
       )}
       {runs.length === 1 && proxyKey && (
-        <ProxyGoldChart store={store} run={runs[0]!} proxyKey={proxyKey} smoothing={smoothing} />
+        <ProxyGoldChart store={store} run={runs[0]!} proxyKey={proxyKey} smoothing={controls.smoothing} />
       )}
       {groups.map((group) => (
         <details key={group.namespace} className="chart-group" open>
@@ -187,6 +143,81 @@ export function ChartsPanel({
           </div>
         </details>
       ))}
+    </div>
+  );
+}
+
+function ChartToolbar({
+  ui,
+  runs,
+  live,
+}: {
+  ui: ReturnType<typeof useControls>;
+  runs: ChartRun[];
+  live: boolean;
+}) {
+  const { controls, matcher } = ui;
+  return (
+    <div className="chart-controls">
+      <label className="label">
+        Smoothing
+        <input
+          type="range"
+          min={0}
+          max={0.99}
+          step={0.01}
+          value={controls.smoothing}
+          onChange={(e) => ui.setSmoothing(Number(e.target.value))}
+          aria-label="Smoothing"
+        />
+        <span className="num mono">{controls.smoothing.toFixed(2)}</span>
+      </label>
+      <fieldset className="segmented plain" aria-label="X axis">
+        {(
+          [
+            ["step", "Step"],
+            ["relative", "Relative"],
+            ["wall", "Wall"],
+          ] as const
+        ).map(([value, label]) => (
+          <button
+            key={value}
+            type="button"
+            aria-pressed={controls.xAxis === value}
+            onClick={() => ui.setXAxis(value)}
+          >
+            {label}
+          </button>
+        ))}
+      </fieldset>
+      <label className="label">
+        <input type="checkbox" checked={controls.logY} onChange={(e) => ui.setLogY(e.target.checked)} /> Log y
+      </label>
+      <input
+        className={`input ${matcher ? "" : "input--invalid"}`}
+        type="search"
+        placeholder="Filter keys (regex)"
+        aria-label="Filter metric keys"
+        value={ui.filter}
+        onChange={(e) => ui.setFilter(e.target.value)}
+      />
+      {runs.length > 1 && (
+        <fieldset className="legend plain" aria-label="Runs">
+          {runs.map((run) => (
+            <button
+              key={run.id}
+              type="button"
+              className="legend__item"
+              aria-pressed={!controls.hidden.has(run.id)}
+              onClick={() => ui.toggleRun(run.id)}
+            >
+              <span className="swatch" style={{ background: run.color }} />
+              {run.name}
+            </button>
+          ))}
+        </fieldset>
+      )}
+      {live && <span className="dot dot--ok">live</span>}
     </div>
   );
 }

@@ -87,81 +87,15 @@ export default function MetricChart({
   useEffect(() => {
     const element = box.current;
     if (!element || lines.length === 0 || width <= 0) return;
-    const xAxis = controls.xAxis;
-    const opts: uPlot.Options = {
+    const opts = plotOptions({
       width,
-      height: HEIGHT,
-      legend: { show: false },
-      cursor: { drag: { x: true, y: false, setScale: false }, points: { size: 6 } },
-      scales: {
-        x: { time: xAxis === "wall" },
-        y: {
-          distr: controls.logY ? 3 : 1,
-          ...(references.length > 0 ? { range: rangeWith(references, controls.logY) } : {}),
-        },
-      },
-      axes: [
-        {
-          size: 28,
-          font: "11px system-ui",
-          stroke: "#667085",
-          grid: { stroke: "#eef0f3" },
-          ticks: { stroke: "#eef0f3" },
-          ...(xAxis === "step"
-            ? {
-                values: (_u: uPlot, splits: number[]) =>
-                  splits.map((s) => (s == null ? "" : compact.format(s))),
-              }
-            : {}),
-          ...(xAxis === "relative"
-            ? {
-                values: (_u: uPlot, splits: number[]) =>
-                  splits.map((s) => (s == null ? "" : relativeTime(s))),
-              }
-            : {}),
-        },
-        {
-          size: 56,
-          font: "11px system-ui",
-          stroke: "#667085",
-          grid: { stroke: "#eef0f3" },
-          ticks: { stroke: "#eef0f3" },
-          values: (_u: uPlot, splits: number[]) => splits.map(axisValue),
-        },
-      ],
-      series: [
-        {},
-        ...lines.flatMap((line) => [
-          {
-            label: `${line.run.name} raw`,
-            stroke: withAlpha(line.run.color, 0.28),
-            width: 1,
-            spanGaps: true,
-            points: { show: false },
-          },
-          {
-            label: line.run.name,
-            stroke: line.run.color,
-            width: 1.75,
-            spanGaps: true,
-            points: { show: false },
-          },
-        ]),
-      ],
-      hooks: {
-        setSelect: [
-          (u) => {
-            if (u.select.width < 4) return;
-            const from = u.posToVal(u.select.left, "x");
-            const to = u.posToVal(u.select.left + u.select.width, "x");
-            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
-            zoomTo(store, metricKey, linesRef.current, from, to);
-          },
-        ],
-        setCursor: [(u) => showTooltip(u, tooltip.current, linesRef.current, xAxis)],
-        draw: [(u) => drawReferences(u, references)],
-      },
-    };
+      lines,
+      xAxis: controls.xAxis,
+      logY: controls.logY,
+      references,
+      onZoom: (from, to) => zoomTo(store, metricKey, linesRef.current, from, to),
+      onCursor: (u) => showTooltip(u, tooltip.current, linesRef.current, controls.xAxis),
+    });
     const instance = new uPlot(opts, alignLines(linesRef.current) as uPlot.AlignedData, element);
     plot.current = instance;
     return () => {
@@ -179,30 +113,16 @@ export default function MetricChart({
 
   const pointCount = lines.reduce((n, l) => n + l.points.length, 0);
   const last = lines.length === 1 ? lines[0]!.points.at(-1) : undefined;
-  const zoom = state?.zoom;
   return (
     <div className="chart-card" data-testid={`chart-${metricKey}`} data-points={pointCount}>
-      <div className="chart-card__head">
-        <span className="chart-card__title" title={metricKey}>
-          {metricKey}
-        </span>
-        <span className="chart-card__meta">
-          {zoom && (
-            <button type="button" className="btn btn--small" onClick={() => store.resetZoom(metricKey)}>
-              {zoom.loading ? "zooming…" : "reset zoom"}
-            </button>
-          )}{" "}
-          {references.map((r) => (
-            <span key={r.label} className="chart-card__reference" data-testid="chart-reference">
-              ╌ {r.label} ·{" "}
-            </span>
-          ))}
-          {last && <span title={`step ${last.step}`}>{metricValue(last.value)} · </span>}
-          <span title={`${pointCount} points drawn; buckets of ${(zoom ?? state)?.bucketWidth ?? 1} steps`}>
-            {pointCount.toLocaleString("en")} pts
-          </span>
-        </span>
-      </div>
+      <ChartHead
+        store={store}
+        metricKey={metricKey}
+        state={state}
+        references={references}
+        last={last}
+        pointCount={pointCount}
+      />
       {/* biome-ignore lint/a11y/noStaticElementInteractions: double-click is a shortcut; "reset zoom" is the button. */}
       <div
         className="chart-box"
@@ -221,6 +141,141 @@ export default function MetricChart({
       </div>
     </div>
   );
+}
+
+/** The chart's name, its zoom, its reference lines, its last value and how many points it draws. */
+function ChartHead({
+  store,
+  metricKey,
+  state,
+  references,
+  last,
+  pointCount,
+}: {
+  store: LiveCharts;
+  metricKey: string;
+  state: ReturnType<LiveCharts["get"]>;
+  references: ReferenceLine[];
+  last: { step: number; value: number } | undefined;
+  pointCount: number;
+}) {
+  const zoom = state?.zoom;
+  return (
+    <div className="chart-card__head">
+      <span className="chart-card__title" title={metricKey}>
+        {metricKey}
+      </span>
+      <span className="chart-card__meta">
+        {zoom && (
+          <button type="button" className="btn btn--small" onClick={() => store.resetZoom(metricKey)}>
+            {zoom.loading ? "zooming…" : "reset zoom"}
+          </button>
+        )}{" "}
+        {references.map((r) => (
+          <span key={r.label} className="chart-card__reference" data-testid="chart-reference">
+            ╌ {r.label} ·{" "}
+          </span>
+        ))}
+        {last && <span title={`step ${last.step}`}>{metricValue(last.value)} · </span>}
+        <span title={`${pointCount} points drawn; buckets of ${(zoom ?? state)?.bucketWidth ?? 1} steps`}>
+          {pointCount.toLocaleString("en")} pts
+        </span>
+      </span>
+    </div>
+  );
+}
+
+/** uPlot's options for a chart: axes in the x mode asked for, each run raw and smoothed, the references. */
+function plotOptions({
+  width,
+  lines,
+  xAxis,
+  logY,
+  references,
+  onZoom,
+  onCursor,
+}: {
+  width: number;
+  lines: ReturnType<typeof runLine>[];
+  xAxis: XAxis;
+  logY: boolean;
+  references: ReferenceLine[];
+  onZoom: (from: number, to: number) => void;
+  onCursor: (u: uPlot) => void;
+}): uPlot.Options {
+  return {
+    width,
+    height: HEIGHT,
+    legend: { show: false },
+    cursor: { drag: { x: true, y: false, setScale: false }, points: { size: 6 } },
+    scales: {
+      x: { time: xAxis === "wall" },
+      y: {
+        distr: logY ? 3 : 1,
+        ...(references.length > 0 ? { range: rangeWith(references, logY) } : {}),
+      },
+    },
+    axes: [
+      {
+        size: 28,
+        font: "11px system-ui",
+        stroke: "#667085",
+        grid: { stroke: "#eef0f3" },
+        ticks: { stroke: "#eef0f3" },
+        ...(xAxis === "step"
+          ? {
+              values: (_u: uPlot, splits: number[]) =>
+                splits.map((s) => (s == null ? "" : compact.format(s))),
+            }
+          : {}),
+        ...(xAxis === "relative"
+          ? {
+              values: (_u: uPlot, splits: number[]) => splits.map((s) => (s == null ? "" : relativeTime(s))),
+            }
+          : {}),
+      },
+      {
+        size: 56,
+        font: "11px system-ui",
+        stroke: "#667085",
+        grid: { stroke: "#eef0f3" },
+        ticks: { stroke: "#eef0f3" },
+        values: (_u: uPlot, splits: number[]) => splits.map(axisValue),
+      },
+    ],
+    series: [
+      {},
+      ...lines.flatMap((line) => [
+        {
+          label: `${line.run.name} raw`,
+          stroke: withAlpha(line.run.color, 0.28),
+          width: 1,
+          spanGaps: true,
+          points: { show: false },
+        },
+        {
+          label: line.run.name,
+          stroke: line.run.color,
+          width: 1.75,
+          spanGaps: true,
+          points: { show: false },
+        },
+      ]),
+    ],
+    hooks: {
+      setSelect: [
+        (u) => {
+          if (u.select.width < 4) return;
+          const from = u.posToVal(u.select.left, "x");
+          const to = u.posToVal(u.select.left + u.select.width, "x");
+          u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+          onZoom(from, to);
+        },
+      ],
+      setCursor: [onCursor],
+      draw: [(u) => drawReferences(u, references)],
+    },
+  };
 }
 
 /** The y range of the data widened to hold every reference line, padded as uPlot pads its own. */

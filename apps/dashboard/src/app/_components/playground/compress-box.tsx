@@ -21,6 +21,18 @@ interface Compressed {
   numerics: string;
 }
 
+interface Progress {
+  phase: string;
+  done: number;
+  total: number;
+}
+
+interface Restored {
+  bytes: Uint8Array;
+  ms: number;
+  identical?: boolean;
+}
+
 const startsWithMagic = (b: Uint8Array) => MAGIC.every((m, i) => b[i] === m);
 const perSecond = (n: number, ms: number) => `${formatBytes(Math.round((n * 1000) / Math.max(ms, 1)))}/s`;
 
@@ -40,13 +52,141 @@ export function CompressBox({
   checkpointId: string | undefined;
   ready: boolean;
 }) {
+  const c = useCompressor(loaded, checkpointId);
+  return (
+    <section className="card" aria-labelledby="compress-heading" data-testid="compress-box">
+      <div className="card__head">
+        <h2 id="compress-heading">Compress / Decompress</h2>
+      </div>
+      <p className="muted">
+        The model as a lossless compressor: each token costs −log₂ p bits under the model&apos;s next-token
+        distribution (arithmetic coding, as <code>rlhf compress</code>), here in this browser.
+      </p>
+      <label className="label" htmlFor="compress-text" style={{ display: "block" }}>
+        Text
+      </label>
+      <textarea
+        id="compress-text"
+        className="input"
+        style={{ width: "100%", fontFamily: "inherit" }}
+        rows={4}
+        value={c.text}
+        disabled={c.toCompress !== null}
+        onChange={(e) => c.setText(e.target.value)}
+      />
+      <div className="row" style={{ marginTop: 8, gap: 8, flexWrap: "wrap" }}>
+        <label className="label">
+          or a file{" "}
+          <input
+            type="file"
+            aria-label="Open a file to compress, or a .rlz file to decompress"
+            onChange={async (e) => {
+              const f = e.target.files?.[0];
+              c.setOpened(f ? { name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) } : null);
+            }}
+          />
+        </label>
+        <button
+          type="button"
+          className="btn"
+          disabled={!ready || c.busy}
+          onClick={() => void c.run("compress")}
+        >
+          Compress
+        </button>
+        <button
+          type="button"
+          className="btn"
+          disabled={!ready || c.busy || !c.toDecompress}
+          onClick={() => void c.run("decompress")}
+        >
+          Decompress
+        </button>
+      </div>
+      {c.progress && <CoderProgress progress={c.progress} />}
+      {c.error && (
+        <div className="alert" role="alert" style={{ marginTop: 10 }} data-testid="compress-error">
+          {c.error}
+        </div>
+      )}
+      {c.compressed && <CompressResult compressed={c.compressed} download={c.download} />}
+      {c.restored && <RestoreResult restored={c.restored} />}
+    </section>
+  );
+}
+
+const bits = (n: number, of: number) => (of > 0 ? ((n * 8) / of).toFixed(2) : "—");
+
+function CoderProgress({ progress }: { progress: Progress }) {
+  const percent = (progress.done / Math.max(progress.total, 1)) * 100;
+  return (
+    <div style={{ marginTop: 10 }}>
+      <div
+        className="progress"
+        role="progressbar"
+        aria-label={progress.phase}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={Math.round(percent)}
+      >
+        <div className="progress__bar" style={{ width: `${percent}%` }} />
+      </div>
+      <span className="muted">
+        {progress.phase}: {formatBytes(progress.done)} of {formatBytes(progress.total)}
+      </span>
+    </div>
+  );
+}
+
+function CompressResult({ compressed, download }: { compressed: Compressed; download: string | null }) {
+  return (
+    <p style={{ marginTop: 10 }} data-testid="compress-result" data-file-bytes={compressed.file.length}>
+      {formatBytes(compressed.input.length)} → {formatBytes(compressed.file.length)}:{" "}
+      <strong>{bits(compressed.file.length, compressed.input.length)} bits/byte</strong> (coded alone:{" "}
+      {bits(compressed.payloadBytes, compressed.input.length)}; gzip:{" "}
+      {bits(compressed.gzipBytes, compressed.input.length)}) ·{" "}
+      {perSecond(compressed.input.length, compressed.ms)}
+      {download && (
+        <>
+          {" "}
+          ·{" "}
+          <a href={download} download={compressed.name}>
+            download {compressed.name}
+          </a>
+        </>
+      )}
+      <br />
+      <span className="muted">
+        The file holds a header of a few hundred bytes (checkpoint, tokenizer, backend, checksum): for a short
+        text it is most of the size. Decodes only on {compressed.numerics}.
+      </span>
+    </p>
+  );
+}
+
+function RestoreResult({ restored }: { restored: Restored }) {
+  return (
+    <div style={{ marginTop: 10 }} data-testid="decompress-result">
+      <p>
+        Restored {formatBytes(restored.bytes.length)} in {Math.round(restored.ms)} ms (
+        {perSecond(restored.bytes.length, restored.ms)}), SHA-256 checked
+        {restored.identical !== undefined &&
+          (restored.identical ? ": identical to the input, byte for byte." : ": DIFFERENT from the input.")}
+      </p>
+      <pre className="sample-text" data-testid="restored-text" style={{ maxWidth: "none" }}>
+        {new TextDecoder().decode(restored.bytes.subarray(0, 4000))}
+      </pre>
+    </div>
+  );
+}
+
+/** The box's state and its two actions, on the playground's model. */
+function useCompressor(loaded: () => Loaded | undefined, checkpointId: string | undefined) {
   const [text, setText] = useState(FIBONACCI_LINE);
   const [opened, setOpened] = useState<{ name: string; bytes: Uint8Array } | null>(null);
-  const [progress, setProgress] = useState<{ phase: string; done: number; total: number } | null>(null);
+  const [progress, setProgress] = useState<Progress | null>(null);
   const [compressed, setCompressed] = useState<Compressed | null>(null);
-  const [restored, setRestored] = useState<{ bytes: Uint8Array; ms: number; identical?: boolean } | null>(
-    null,
-  );
+  const [restored, setRestored] = useState<Restored | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [download, setDownload] = useState<string | null>(null);
 
@@ -118,115 +258,18 @@ export function CompressBox({
     }
   }
 
-  const bits = (n: number, of: number) => (of > 0 ? ((n * 8) / of).toFixed(2) : "—");
-  return (
-    <section className="card" aria-labelledby="compress-heading" data-testid="compress-box">
-      <div className="card__head">
-        <h2 id="compress-heading">Compress / Decompress</h2>
-      </div>
-      <p className="muted">
-        The model as a lossless compressor: each token costs −log₂ p bits under the model&apos;s next-token
-        distribution (arithmetic coding, as <code>rlhf compress</code>), here in this browser.
-      </p>
-      <label className="label" htmlFor="compress-text" style={{ display: "block" }}>
-        Text
-      </label>
-      <textarea
-        id="compress-text"
-        className="input"
-        style={{ width: "100%", fontFamily: "inherit" }}
-        rows={4}
-        value={text}
-        disabled={toCompress !== null}
-        onChange={(e) => setText(e.target.value)}
-      />
-      <div className="row" style={{ marginTop: 8, gap: 8, flexWrap: "wrap" }}>
-        <label className="label">
-          or a file{" "}
-          <input
-            type="file"
-            aria-label="Open a file to compress, or a .rlz file to decompress"
-            onChange={async (e) => {
-              const f = e.target.files?.[0];
-              setOpened(f ? { name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) } : null);
-            }}
-          />
-        </label>
-        <button type="button" className="btn" disabled={!ready || busy} onClick={() => void run("compress")}>
-          Compress
-        </button>
-        <button
-          type="button"
-          className="btn"
-          disabled={!ready || busy || !toDecompress}
-          onClick={() => void run("decompress")}
-        >
-          Decompress
-        </button>
-      </div>
-      {progress && (
-        <div style={{ marginTop: 10 }}>
-          <div
-            className="progress"
-            role="progressbar"
-            aria-label={progress.phase}
-            aria-valuemin={0}
-            aria-valuemax={100}
-            aria-valuenow={Math.round((progress.done / Math.max(progress.total, 1)) * 100)}
-          >
-            <div
-              className="progress__bar"
-              style={{ width: `${(progress.done / Math.max(progress.total, 1)) * 100}%` }}
-            />
-          </div>
-          <span className="muted">
-            {progress.phase}: {formatBytes(progress.done)} of {formatBytes(progress.total)}
-          </span>
-        </div>
-      )}
-      {error && (
-        <div className="alert" role="alert" style={{ marginTop: 10 }} data-testid="compress-error">
-          {error}
-        </div>
-      )}
-      {compressed && (
-        <p style={{ marginTop: 10 }} data-testid="compress-result" data-file-bytes={compressed.file.length}>
-          {formatBytes(compressed.input.length)} → {formatBytes(compressed.file.length)}:{" "}
-          <strong>{bits(compressed.file.length, compressed.input.length)} bits/byte</strong> (coded alone:{" "}
-          {bits(compressed.payloadBytes, compressed.input.length)}; gzip:{" "}
-          {bits(compressed.gzipBytes, compressed.input.length)}) ·{" "}
-          {perSecond(compressed.input.length, compressed.ms)}
-          {download && (
-            <>
-              {" "}
-              ·{" "}
-              <a href={download} download={compressed.name}>
-                download {compressed.name}
-              </a>
-            </>
-          )}
-          <br />
-          <span className="muted">
-            The file holds a header of a few hundred bytes (checkpoint, tokenizer, backend, checksum): for a
-            short text it is most of the size. Decodes only on {compressed.numerics}.
-          </span>
-        </p>
-      )}
-      {restored && (
-        <div style={{ marginTop: 10 }} data-testid="decompress-result">
-          <p>
-            Restored {formatBytes(restored.bytes.length)} in {Math.round(restored.ms)} ms (
-            {perSecond(restored.bytes.length, restored.ms)}), SHA-256 checked
-            {restored.identical !== undefined &&
-              (restored.identical
-                ? ": identical to the input, byte for byte."
-                : ": DIFFERENT from the input.")}
-          </p>
-          <pre className="sample-text" data-testid="restored-text" style={{ maxWidth: "none" }}>
-            {new TextDecoder().decode(restored.bytes.subarray(0, 4000))}
-          </pre>
-        </div>
-      )}
-    </section>
-  );
+  return {
+    text,
+    setText,
+    setOpened,
+    progress,
+    compressed,
+    restored,
+    error,
+    download,
+    busy,
+    toCompress,
+    toDecompress,
+    run,
+  };
 }
