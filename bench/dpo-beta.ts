@@ -14,8 +14,8 @@
 import os from "node:os";
 import { openDatabase } from "../packages/core/src/db";
 import { demoStages } from "../packages/core/src/demo";
+import { resolveCheckpointRef } from "../packages/core/src/queue";
 import { initBackend } from "../packages/trainer/src/backend";
-import { resolveCheckpointRef } from "../packages/trainer/src/jobs/execute";
 import type { PolicyEvaluation } from "../packages/trainer/src/rl/evaluate";
 import { loadAverage, plainRows, type SweepRow, sweepPolicies } from "./policy-sweep";
 

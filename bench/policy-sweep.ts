@@ -5,12 +5,13 @@
  * `<runName>-<time>`, so the dashboard can compare them.
  */
 import os from "node:os";
+import type { JobKind } from "../packages/core/src/configs";
 import type { Database } from "../packages/core/src/db";
-import { runs } from "../packages/core/src/db/schema";
 import { DEMO_DATASETS } from "../packages/core/src/demo";
+import { createRun, resolveCheckpointRef } from "../packages/core/src/queue";
 import { loadCheckpoint } from "../packages/trainer/src/checkpoint";
 import { loadPrompts } from "../packages/trainer/src/data";
-import { executeRun, resolveCheckpointRef } from "../packages/trainer/src/jobs/execute";
+import { executeRun } from "../packages/trainer/src/jobs/execute";
 import { evaluatePolicy, type PolicyEvaluation } from "../packages/trainer/src/rl/evaluate";
 
 /** A policy's line: `fields` are the bench's own (e.g. β), beside the run's name, time and evaluation. */
@@ -18,7 +19,7 @@ export type SweepRow<F> = F & { policy: string; seconds: number; evaluation: Pol
 
 export interface SweepVariant<F> {
   runName: string;
-  kind: typeof runs.$inferInsert.kind;
+  kind: JobKind;
   config: Record<string, unknown>;
   fields: F;
 }
@@ -50,15 +51,12 @@ export async function sweepPolicies<F extends object>(
     add({ ...o.sft, policy: "SFT", seconds: 0, evaluation: await evaluate(reference.model) });
     for (const variant of o.variants) {
       const name = `${variant.runName}-${new Date().toISOString().slice(11, 19).replace(/:/g, "")}`;
-      const [run] = await database.db
-        .insert(runs)
-        .values({ name, kind: variant.kind, config: variant.config })
-        .returning({ id: runs.id });
+      const run = await createRun(database, { name, kind: variant.kind, config: variant.config });
       const started = Date.now();
-      const result = await executeRun(database, run!.id, {});
+      const result = await executeRun(database, run.id, {});
       if (result.status !== "succeeded") throw new Error(`${name} ${result.status}: ${result.error ?? ""}`);
       const seconds = (Date.now() - started) / 1000;
-      const trained = await loadCheckpoint(await resolveCheckpointRef(database, `run:${run!.id}`), {
+      const trained = await loadCheckpoint(await resolveCheckpointRef(database, `run:${run.id}`), {
         trainable: false,
         name: `${o.bench}/${variant.runName}`,
       });

@@ -823,7 +823,7 @@ describe("shared procedures", () => {
     const second = await createContext({ headers, database: { url: t.url } });
     expect(first.session).toBeNull();
     expect(first.headers.get("x-test")).toBe("1");
-    expect(first.dbMode).toBe("external");
+    expect(first.database.mode).toBe("external");
     expect(second.db).toBe(first.db);
     await (await getDatabase()).close();
   });

@@ -1,7 +1,7 @@
 import type { Db, OpenDatabaseOptions } from "../db/open";
+import { getDatabase } from "../db/process";
+import { BodyTooLargeError, readBodyText } from "../http/body";
 import { nulMessage, nulPath } from "../nul";
-import { BodyTooLargeError, readBodyText } from "../trpc/route";
-import { getDatabase } from "../trpc/trpc";
 import { createAuth } from "./auth";
 import { SignInLimiter } from "./limits";
 import { isSameOrigin } from "./origin";

@@ -11,4 +11,5 @@ export {
   redactUrl,
 } from "./open";
 export { backoffMs, isUnreachable, rootMessage, type UntilReachableOptions, untilReachable } from "./outage";
+export { getDatabase } from "./process";
 export * as schema from "./schema";

@@ -1,4 +1,5 @@
 export * from "./generator";
 export * from "./oracle";
+export * from "./pipeline";
 export * from "./seed";
 export * from "./stages";

@@ -3,6 +3,16 @@
  * make — claim, heartbeat, settle an attempt, reap lost workers. The `runs` row is the truth about a run;
  * pg-boss (schema `pgboss`, queue `rlhf-runs`) delivers it to exactly one worker. See docs/jobs.md.
  */
+
+export {
+  type AttemptPlace,
+  failAttempt,
+  finishAttempt,
+  handBackRun,
+  latestCheckpoint,
+  markRunning,
+  recordProgress,
+} from "./attempt";
 export {
   BOSS_SCHEMA,
   queueFor,
@@ -16,11 +26,14 @@ export {
 } from "./boss";
 export { type CancelResult, cancelRun } from "./cancel";
 export {
+  type CreateRunOptions,
+  createRun,
   type LaunchedRun,
   type LaunchRunOptions,
   launchPipeline,
   launchRun,
   type PipelineStep,
+  validateRunConfig,
 } from "./launch";
 export {
   type AttemptExit,
@@ -43,7 +56,8 @@ export {
   RUN_NAME_MAX,
   RunNotFoundError,
   type RunRecord,
+  resolveCheckpointRef,
   runNameProblem,
 } from "./refs";
-export { type ListRunsOptions, type LogLine, listRuns, runDetail, runLogLines } from "./runs";
+export { type ListRunsOptions, type LogLine, listRuns, runDetail, runLineage, runLogLines } from "./runs";
 export { closestName, didYouMean, editDistance } from "./suggest";

@@ -9,7 +9,7 @@ import type { Database } from "../db/open";
 import { runInputs, runs } from "../db/schema";
 import { checkRewardSpec } from "../rewards";
 import { queueFor, sendRunJob } from "./boss";
-import { findRun, replaceAt, runNameProblem, runReferences } from "./refs";
+import { findRun, type RunRecord, replaceAt, runNameProblem, runReferences } from "./refs";
 import { didYouMean } from "./suggest";
 import { transaction } from "./tx";
 
@@ -59,6 +59,62 @@ export async function launchPipeline(
   return { pipelineId, runs: await launch(database, steps, pipelineId) };
 }
 
+/**
+ * A config as its kind's schema reads it (strict, defaults filled), its reward functions checked: what
+ * launching and `createRun` store. Throws a ConfigError naming the field.
+ */
+export async function validateRunConfig(kind: JobKind, config: unknown): Promise<Record<string, unknown>> {
+  const parsed = parseJobConfig(kind, config, { strict: true }) as Record<string, unknown>;
+  // A reward spec's own functions: file and export must exist now; their paths are stored absolute.
+  return checkRewardSpec(parsed, process.cwd(), kind);
+}
+
+function kindProblem(kind: unknown): string {
+  return `unknown job kind "${kind}"; expected one of ${Object.keys(jobConfigSchemas).join(", ")}`;
+}
+
+function nameProblem(name: string | undefined): string | undefined {
+  if (name === undefined || name.trim() === "") return undefined;
+  const problem = runNameProblem(name);
+  return problem && `run name ${problem}`;
+}
+
+/** The given name, trimmed, or `<kind>-<6 hex>`. */
+function runName(kind: JobKind, name: string | undefined): string {
+  return name?.trim() || `${kind}-${randomBytes(3).toString("hex")}`;
+}
+
+export interface CreateRunOptions extends LaunchRunOptions {
+  /** Runs created together (the demo's stages) share one. */
+  pipelineId?: string;
+  /** Runs this one consumes, with their role (`run_inputs`): the chain the dashboard draws. */
+  inputs?: { parentRunId: string; role: string }[];
+}
+
+/**
+ * Record a run that this process executes at once, without the queue (`rlhf train`, the CLI demo, the
+ * benchmarks): validated as `launchRun` validates (the config by its schema, strict; reward functions;
+ * the name), queued with no job, its inputs recorded with it. Its `run:` references are kept as given and
+ * resolved when it runs. An invalid config throws a ConfigError and records nothing.
+ */
+export async function createRun(database: Database, options: CreateRunOptions): Promise<RunRecord> {
+  const { kind } = options;
+  if (!isJobKind(String(kind)))
+    throw new ConfigError(String(kind), [{ path: "kind", message: kindProblem(kind) }]);
+  const config = await validateRunConfig(kind, options.config);
+  const problem = nameProblem(options.name);
+  if (problem) throw new ConfigError(kind, [{ path: "name", message: problem }]);
+  return transaction(database, async ({ db }) => {
+    const [run] = await db
+      .insert(runs)
+      .values({ name: runName(kind, options.name), kind, config, pipelineId: options.pipelineId ?? null })
+      .returning();
+    const inputs = options.inputs ?? [];
+    if (inputs.length > 0) await db.insert(runInputs).values(inputs.map((i) => ({ runId: run!.id, ...i })));
+    return run!;
+  });
+}
+
 interface PlannedRun {
   id: string;
   name: string;
@@ -78,20 +134,13 @@ async function launch(database: Database, steps: PipelineStep[], pipelineId: str
     const fail = (path: string, message: string): never => {
       throw new ConfigError(String(step.kind), [{ path: label(path), message }]);
     };
-    if (!isJobKind(String(step.kind))) {
-      fail(
-        "kind",
-        `unknown job kind "${step.kind}"; expected one of ${Object.keys(jobConfigSchemas).join(", ")}`,
-      );
-    }
+    if (!isJobKind(String(step.kind))) fail("kind", kindProblem(step.kind));
     if (inPipeline && keys.has(key))
       fail("key", `two steps have the key "${key}"; give each step its own key`);
 
     let config: Record<string, unknown>;
     try {
-      config = parseJobConfig(step.kind, step.config, { strict: true }) as Record<string, unknown>;
-      // A reward spec's own functions: file and export must exist now; their paths are stored absolute.
-      config = await checkRewardSpec(config, process.cwd(), step.kind);
+      config = await validateRunConfig(step.kind, step.config);
     } catch (error) {
       if (error instanceof ConfigError && inPipeline) {
         throw new ConfigError(
@@ -136,11 +185,9 @@ async function launch(database: Database, steps: PipelineStep[], pipelineId: str
     }
 
     const id = randomUUID();
-    if (step.name !== undefined && step.name.trim() !== "") {
-      const problem = runNameProblem(step.name);
-      if (problem) fail("name", `run name ${problem}`);
-    }
-    const name = step.name?.trim() || `${step.kind}-${randomBytes(3).toString("hex")}`;
+    const problem = nameProblem(step.name);
+    if (problem) fail("name", problem);
+    const name = runName(step.kind, step.name);
     keys.set(key, { index, id, name });
     planned.push({
       id,

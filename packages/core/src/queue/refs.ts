@@ -1,6 +1,7 @@
+import path from "node:path";
 import { desc, eq } from "drizzle-orm";
-import type { Db } from "../db/open";
-import { runs } from "../db/schema";
+import type { Database, Db } from "../db/open";
+import { checkpoints, runs } from "../db/schema";
 import { NUL_PROBLEM } from "../nul";
 import { didYouMean } from "./suggest";
 
@@ -57,6 +58,34 @@ export class RunNotFoundError extends Error {
   ) {
     super(`no run with id or name "${ref}"${hint}`);
   }
+}
+
+/**
+ * The checkpoint a `run:<id or name>` ref names — the run's final (else latest) one, or the one at `step` —
+ * or an error saying what is missing. Any other ref is a directory (made absolute). The run is found as
+ * every other reference is (`findRun`).
+ */
+export async function resolveCheckpointRef(database: Database, ref: string, step?: number): Promise<string> {
+  if (!ref.startsWith("run:")) return path.resolve(ref);
+  const key = ref.slice(4);
+  const run = await findRun(database.db, key);
+  if (!run)
+    throw new Error(`${ref}: no run with that id or name${await didYouMean(database.db, key, "run:")}`);
+  const saved = await database.db
+    .select()
+    .from(checkpoints)
+    .where(eq(checkpoints.runId, run.id))
+    .orderBy(desc(checkpoints.isFinal), desc(checkpoints.step));
+  if (saved.length === 0) throw new Error(`${ref}: run ${run.name} (${run.status}) has no checkpoint yet`);
+  if (step === undefined) return saved[0]!.path;
+  const atStep = saved.find((c) => c.step === step);
+  if (!atStep) {
+    const steps = saved.map((c) => c.step).sort((a, b) => a - b);
+    throw new Error(
+      `${ref}: run ${run.name} has no checkpoint at step ${step} (it has steps ${steps.join(", ")})`,
+    );
+  }
+  return atStep.path;
 }
 
 /** Every `run:<ref>` string in a config, with the dotted path of the field that holds it. */

@@ -40,20 +40,33 @@ export async function listRuns(db: Db, options: ListRunsOptions = {}) {
     .limit(options.limit ?? 50);
 }
 
+/**
+ * A run's inputs (the runs it consumes) and dependents (the runs that consume it), each with its role.
+ * The run page reads this alone: the latest metrics of `runDetail` read every point of the run with
+ * DISTINCT ON (seconds for a run of millions of points), so the page takes them from its keys instead.
+ */
+export async function runLineage(db: Db, runId: string) {
+  const edge = { role: runInputs.role, id: runs.id, name: runs.name, status: runs.status };
+  const [inputs, dependents] = await Promise.all([
+    db
+      .select(edge)
+      .from(runInputs)
+      .innerJoin(runs, eq(runs.id, runInputs.parentRunId))
+      .where(eq(runInputs.runId, runId)),
+    db
+      .select(edge)
+      .from(runInputs)
+      .innerJoin(runs, eq(runs.id, runInputs.runId))
+      .where(eq(runInputs.parentRunId, runId)),
+  ]);
+  return { inputs, dependents };
+}
+
 /** Everything `rlhf runs show` prints: the row, its inputs and dependents, checkpoints, latest metrics. */
 export async function runDetail(db: Db, ref: string) {
   const run = await getRun(db, ref);
-  const [inputs, dependents, saved, latest] = await Promise.all([
-    db
-      .select({ role: runInputs.role, id: runs.id, name: runs.name, status: runs.status })
-      .from(runInputs)
-      .innerJoin(runs, eq(runs.id, runInputs.parentRunId))
-      .where(eq(runInputs.runId, run.id)),
-    db
-      .select({ role: runInputs.role, id: runs.id, name: runs.name, status: runs.status })
-      .from(runInputs)
-      .innerJoin(runs, eq(runs.id, runInputs.runId))
-      .where(eq(runInputs.parentRunId, run.id)),
+  const [{ inputs, dependents }, saved, latest] = await Promise.all([
+    runLineage(db, run.id),
     db
       .select({ step: checkpoints.step, path: checkpoints.path, isFinal: checkpoints.isFinal })
       .from(checkpoints)

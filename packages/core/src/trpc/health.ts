@@ -38,7 +38,7 @@ export const healthRouter = createTRPCRouter({
       const row = rows[0]!;
       return {
         database: {
-          mode: ctx.dbMode,
+          mode: ctx.database.mode,
           ok: true,
           serverVersion: row.server_version,
           migrations: row.migrations,
@@ -53,7 +53,7 @@ export const healthRouter = createTRPCRouter({
     } catch (error) {
       // The pool was open but the server went away (restarted, stopped): report it rather than fail,
       // so the card can say so while the rest of the page keeps its last data.
-      return { database: { mode: ctx.dbMode, ok: false, error: rootMessage(error) }, counts: null };
+      return { database: { mode: ctx.database.mode, ok: false, error: rootMessage(error) }, counts: null };
     }
   }),
 });

@@ -17,6 +17,8 @@ export {
   or,
   sql,
 } from "drizzle-orm";
+/** The process's database (it lives in @rlhf/core/db; here too for the apps' routes and pages). */
+export { getDatabase } from "../db/process";
 export { type HealthStatus, healthRouter } from "./health";
 export {
   BodyTooLargeError,
@@ -33,7 +35,6 @@ export {
   createContext,
   createInnerContext,
   createTRPCRouter,
-  getDatabase,
   getSession,
   protectedProcedure,
   publicProcedure,

@@ -7,7 +7,11 @@ import type { AnyRouter } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { useSessionCache } from "../auth/session";
 import type { OpenDatabaseOptions } from "../db/open";
-import { type Context, createContext, getDatabase } from "./trpc";
+import { getDatabase } from "../db/process";
+import { BodyTooLargeError, readBodyText } from "../http/body";
+import { type Context, createContext } from "./trpc";
+
+export { BodyTooLargeError, readBodyText };
 
 /**
  * Largest tRPC request body from someone signed in: a 50 MB dataset import, escaped as a JSON string, fits.
@@ -21,38 +25,6 @@ export const TRPC_MAX_ANONYMOUS_BYTES = 1024 * 1024;
  * splits bigger batches (packages/ui's link has the same figure).
  */
 export const TRPC_MAX_BATCH = 64;
-
-export class BodyTooLargeError extends Error {
-  override name = "BodyTooLargeError";
-  readonly status = 413;
-  constructor(readonly limit: number) {
-    super(`the request body is over the limit of ${limit} bytes`);
-  }
-}
-
-/** The request's body as text, read up to `limit` bytes (Content-Length checked first, then the stream). */
-export async function readBodyText(request: Request, limit: number): Promise<string> {
-  const declared = Number(request.headers.get("content-length") ?? 0);
-  if (declared > limit) {
-    await request.body?.cancel().catch(() => {});
-    throw new BodyTooLargeError(limit);
-  }
-  if (!request.body) return "";
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw new BodyTooLargeError(limit);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
 
 // Errors the caller caused (bad input, not signed in) are answers, not server faults: not logged.
 const CALLER_ERRORS = new Set([

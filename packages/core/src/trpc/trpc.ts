@@ -8,8 +8,9 @@ import superjson from "superjson";
 import { ZodError, z } from "zod";
 import { isSameOrigin } from "../auth/origin";
 import { sessionUser } from "../auth/session";
-import { type Database, type Db, type OpenDatabaseOptions, openDatabase } from "../db/open";
+import type { Database, Db, OpenDatabaseOptions } from "../db/open";
 import { isUnreachable, rootMessage } from "../db/outage";
+import { getDatabase } from "../db/process";
 import type { UserRole } from "../db/schema";
 import { nulMessage, nulPath } from "../nul";
 
@@ -32,7 +33,7 @@ export interface Session {
  * Who is calling, from the request's headers: the session cookie better-auth set at sign-in, its
  * signature checked, and the session and its user read from the database on every request (so a role
  * change or a block takes effect at once; a blocked user has no session). Without `db`, the process's
- * database (see getDatabase).
+ * database (getDatabase of ../db/process.ts).
  */
 export async function getSession(headers: Headers, db?: Db): Promise<Session | null> {
   // No cookie, no session: spares the lookup for anonymous requests.
@@ -41,39 +42,27 @@ export async function getSession(headers: Headers, db?: Db): Promise<Session | n
   return user && { user };
 }
 
-// Kept on globalThis so that Next's dev server, which re-evaluates modules on every edit, reuses one
-// pool (and one lease on the embedded server) instead of opening a new one per reload.
-const processWide = globalThis as typeof globalThis & { __rlhfDatabase?: Promise<Database> };
-
-/**
- * The process's database, opened on first use: `options` of the first call win. A failed open is
- * forgotten, so the next request tries again (the server may have come up meanwhile).
- */
-export function getDatabase(options: OpenDatabaseOptions = {}): Promise<Database> {
-  processWide.__rlhfDatabase ??= openDatabase(options).catch((error: unknown) => {
-    processWide.__rlhfDatabase = undefined;
-    throw error;
-  });
-  return processWide.__rlhfDatabase;
-}
-
 export interface Context {
+  /**
+   * The whole database: its pool (pg-boss, transactions, raw SQL) and `mode` — whether it is the server
+   * of DATABASE_URL or the workbench's embedded one (shown on status cards).
+   */
+  database: Database;
+  /** `database.db`: the drizzle instance most procedures query with. */
   db: Db;
-  /** Whether `db` is the server of DATABASE_URL or the workbench's embedded one (shown on status cards). */
-  dbMode: Database["mode"];
   headers: Headers;
   session: Session | null;
 }
 
 /** The context from parts already at hand: what tests and server-side callers use. */
 export function createInnerContext(opts: {
-  database: Pick<Database, "db" | "mode">;
+  database: Database;
   headers?: Headers;
   session?: Session | null;
 }): Context {
   return {
+    database: opts.database,
     db: opts.database.db,
-    dbMode: opts.database.mode,
     headers: opts.headers ?? new Headers(),
     session: opts.session ?? null,
   };

@@ -8,11 +8,19 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Database } from "@rlhf/core/db";
-import { DEMO_DATASETS, demoChain, demoStages, seedDemo } from "@rlhf/core/demo";
-import { runInputs, runs } from "@rlhf/core/schema";
+import {
+  DEFAULT_DEMO_SEED,
+  DEMO_DATASETS,
+  demoChainOf,
+  demoRunName,
+  demoStages,
+  seedDemo,
+  wireDemoStep,
+} from "@rlhf/core/demo";
+import { createRun, resolveCheckpointRef } from "@rlhf/core/queue";
 import { loadCheckpoint } from "../checkpoint";
 import { loadPrompts } from "../data";
-import { type ExecuteOptions, executeRun, resolveCheckpointRef } from "../jobs/execute";
+import { type ExecuteOptions, executeRun } from "../jobs/execute";
 import { evaluatePolicy, type PolicyEvaluation } from "../rl/evaluate";
 
 export interface DemoPipelineOptions {
@@ -47,16 +55,13 @@ export interface DemoPipelineResult {
   seconds: number;
 }
 
-export { demoStages };
-
 export async function runDemoPipeline(
   database: Database,
   options: DemoPipelineOptions = {},
 ): Promise<DemoPipelineResult> {
   const started = Date.now();
-  const seed = options.seed ?? 1234;
+  const seed = options.seed ?? DEFAULT_DEMO_SEED;
   const quick = options.quick ?? false;
-  const name = options.name ?? (quick ? "demo-quick" : "demo");
   const echo = options.echo ?? (() => {});
   const stages = demoStages(quick, seed);
   const pipelineId = randomUUID();
@@ -64,40 +69,25 @@ export async function runDemoPipeline(
   await seedDemo(database.db);
 
   const stageSeconds: Record<string, number> = {};
-  /** `run:<stage key>` → `run:<run id>` everywhere in a config (nested reward functions included). */
-  const resolve = (value: unknown): unknown => {
-    if (typeof value === "string")
-      return value.startsWith("run:") && ids[value.slice(4)] ? `run:${ids[value.slice(4)]}` : value;
-    if (Array.isArray(value)) return value.map(resolve);
-    if (value && typeof value === "object")
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v)]));
-    return value;
-  };
-
   // Each stage: create its run, linked to its inputs, and run it here; stop the pipeline if it fails.
   let rm: Record<string, unknown> = {};
-  for (const { key, kind, config, inputs } of demoChain(quick, seed)) {
+  for (const step of demoChainOf({ quick, seed })) {
+    const { key, kind } = step;
     options.onStage?.(key);
     if (options.signal?.aborted) throw new Error(`the pipeline was stopped before ${key}`);
-    const [run] = await database.db
-      .insert(runs)
-      .values({
-        name: `${name}-${key}`,
-        kind,
-        config: resolve(config) as Record<string, unknown>,
-        pipelineId,
-      })
-      .returning({ id: runs.id });
-    ids[key] = run!.id;
-    if (inputs.length > 0) {
-      await database.db
-        .insert(runInputs)
-        .values(inputs.map(([parent, role]) => ({ runId: run!.id, parentRunId: ids[parent]!, role })));
-    }
-    echo(`▶ ${key} (${kind}) — run ${run!.id}`);
+    const { config, inputs } = wireDemoStep(step, ids);
+    const run = await createRun(database, {
+      kind,
+      config,
+      name: demoRunName({ quick, name: options.name }, key),
+      pipelineId,
+      inputs,
+    });
+    ids[key] = run.id;
+    echo(`▶ ${key} (${kind}) — run ${run.id}`);
     const execute: ExecuteOptions = { echo: (line) => echo(`  ${line}`), signal: options.signal };
     const stageStart = Date.now();
-    const result = await executeRun(database, run!.id, execute);
+    const result = await executeRun(database, run.id, execute);
     stageSeconds[key] = (Date.now() - stageStart) / 1000;
     if (result.status !== "succeeded")
       throw new Error(`stage ${key} ${result.status}: ${result.error ?? ""}`);

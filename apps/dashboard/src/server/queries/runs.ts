@@ -202,28 +202,6 @@ export function chainDepths(chain: { id: string; parents: string[] }[]): Record<
   return depth;
 }
 
-/**
- * A run's inputs (the runs it consumes) and dependents (the runs that consume it). Like `runDetail` of
- * @rlhf/core/queue without its latest metrics, whose DISTINCT ON reads every point of the run (seconds for a
- * run of millions of points); the run page takes its keys' last points from `runKeys` instead.
- */
-export async function runLineage(db: Db, runId: string) {
-  const edge = { role: runInputs.role, id: runs.id, name: runs.name, status: runs.status };
-  const [inputs, dependents] = await Promise.all([
-    db
-      .select(edge)
-      .from(runInputs)
-      .innerJoin(runs, eq(runs.id, runInputs.parentRunId))
-      .where(eq(runInputs.runId, runId)),
-    db
-      .select(edge)
-      .from(runInputs)
-      .innerJoin(runs, eq(runs.id, runInputs.runId))
-      .where(eq(runInputs.parentRunId, runId)),
-  ]);
-  return { inputs, dependents };
-}
-
 /** The newest `limit` log lines of a run, oldest first: the first screen of a live tail. */
 export async function logTail(db: Db, runId: string, limit = 300) {
   const rows = await db

@@ -6,11 +6,10 @@
  * spike is lost. A live chart then reads only the points after its last step (`pointsAfter`) and folds
  * them into its buckets in the browser (src/lib/buckets.ts).
  */
-import type { Db } from "@rlhf/core/db";
+import type { Database, Db } from "@rlhf/core/db";
 import { downsampleSeries } from "@rlhf/core/series";
 import { sql } from "@rlhf/core/trpc";
 import { alignedRange, bucketWidthFor, type Columns } from "~/lib/buckets";
-import { poolOf } from "../database";
 
 export interface SeriesRequest {
   runIds: string[];
@@ -53,8 +52,10 @@ async function limited<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export async function chartSeries(db: Db, request: SeriesRequest): Promise<ChartSeries> {
-  const pool = poolOf(db);
+export async function chartSeries(
+  { pool }: Pick<Database, "pool">,
+  request: SeriesRequest,
+): Promise<ChartSeries> {
   const { runIds, key } = request;
   // First and last step of each run's series: two primary-key probes per run, in one round trip.
   const { rows: bounds } = await pool.query<{ id: string; lo: string | null; hi: string | null }>(

@@ -1,12 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { ConfigError, jobConfigSchemas } from "@rlhf/core/configs";
+import { launchDemoPipeline } from "@rlhf/core/demo";
 import { cancelRun, launchRun, RunNotFoundError } from "@rlhf/core/queue";
 import { checkpoints, datasets, runs } from "@rlhf/core/schema";
 import { adminProcedure, asc, createTRPCRouter, desc, inArray } from "@rlhf/core/trpc";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { databaseOf } from "~/server/database";
-import { launchDemoPipeline } from "~/server/demo-pipeline";
 import { readProcedure } from "../read";
 
 const jobKind = z.enum(Object.keys(jobConfigSchemas) as [keyof typeof jobConfigSchemas]);
@@ -56,7 +55,7 @@ export const launchRouter = createTRPCRouter({
     .input(z.object({ kind: jobKind, name: z.string().trim().max(200).optional(), config: z.unknown() }))
     .mutation(async ({ ctx, input }) => {
       try {
-        const run = await launchRun(databaseOf(ctx.db, ctx.dbMode), {
+        const run = await launchRun(ctx.database, {
           kind: input.kind,
           config: input.kind === "serve" ? withServeKey(input.config) : input.config,
           name: input.name || undefined,
@@ -71,12 +70,12 @@ export const launchRouter = createTRPCRouter({
   /** "Run the demo pipeline": the demo chain, queued (datasets seeded first if missing). */
   demo: adminProcedure
     .input(z.object({ quick: z.boolean().default(false) }).default({ quick: false }))
-    .mutation(({ ctx, input }) => launchDemoPipeline(databaseOf(ctx.db, ctx.dbMode), input)),
+    .mutation(({ ctx, input }) => launchDemoPipeline(ctx.database, input)),
 
   /** Stop a run: a queued one at once, a running one at its next step (keeping its last checkpoint). */
   cancel: adminProcedure.input(z.object({ id: z.uuid() })).mutation(async ({ ctx, input }) => {
     try {
-      return await cancelRun(databaseOf(ctx.db, ctx.dbMode), input.id);
+      return await cancelRun(ctx.database, input.id);
     } catch (error) {
       if (error instanceof RunNotFoundError)
         throw new TRPCError({ code: "NOT_FOUND", message: error.message });

@@ -36,7 +36,7 @@ export const metricsRouter = createTRPCRouter({
           path: ["fromStep"],
         }),
     )
-    .query(({ ctx, input }) => chartSeries(ctx.db, input)),
+    .query(({ ctx, input }) => chartSeries(ctx.database, input)),
 
   /** The points after each chart's cursor (raw, with wall times): what a live page polls every second. */
   since: readProcedure

@@ -1,10 +1,10 @@
-import { getRun, RunNotFoundError, runLogLines } from "@rlhf/core/queue";
+import { getRun, RunNotFoundError, runLineage, runLogLines } from "@rlhf/core/queue";
 import { RUN_KINDS, RUN_STATUSES, runs } from "@rlhf/core/schema";
 import { createTRPCRouter, inArray } from "@rlhf/core/trpc";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { modelFacts, runCheckpoints } from "~/server/queries/facts";
-import { logTail, pipelines, runKeys, runLineage, runsTable } from "~/server/queries/runs";
+import { logTail, pipelines, runKeys, runsTable } from "~/server/queries/runs";
 import { readProcedure } from "../read";
 
 const runId = z.uuid({ error: "expected a run id" });
