@@ -13,17 +13,16 @@
 import { execFileSync } from "node:child_process";
 import os from "node:os";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
+import { parseJobConfig } from "@rlhf/core/configs";
+import { demoStages, generateDemo } from "@rlhf/core/demo";
+import { initBackend } from "@rlhf/trainer/backend";
+import { loadCheckpoint } from "@rlhf/trainer/checkpoint";
+import { compress, decompress, numericsOfBackend } from "@rlhf/trainer/compress";
+import { packedBatch, sequentialBatches, tokenStream } from "@rlhf/trainer/data";
+import { GPT, gptConfig, maskedCrossEntropy, mulberry32 } from "@rlhf/trainer/model";
+import { ngramBaseline } from "@rlhf/trainer/ngram";
+import { DEFAULT_SPECIAL_TOKENS, type Tokenizer, trainBpe } from "@rlhf/trainer/tokenizer";
 import * as tf from "@tensorflow/tfjs";
-import { parseJobConfig } from "../packages/core/src/configs";
-import { demoStages, generateDemo } from "../packages/core/src/demo";
-import { initBackend } from "../packages/trainer/src/backend";
-import { loadCheckpoint } from "../packages/trainer/src/checkpoint";
-import { compress, decompress } from "../packages/trainer/src/compress";
-import { numericsOfBackend } from "../packages/trainer/src/compress/backend-numerics";
-import { packedBatch, sequentialBatches, tokenStream } from "../packages/trainer/src/data";
-import { GPT, gptConfig, maskedCrossEntropy, mulberry32 } from "../packages/trainer/src/model";
-import { ngramBaseline } from "../packages/trainer/src/ngram";
-import { DEFAULT_SPECIAL_TOKENS, type Tokenizer, trainBpe } from "../packages/trainer/src/tokenizer";
 
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -51,9 +50,9 @@ async function corpusAndCheckpoint(): Promise<{ dir: string; train: string[]; he
       heldOut: corpus.filter((_, i) => i % 20 === 0),
     };
   }
-  const { openDatabase } = await import("../packages/core/src/db");
-  const { loadTexts } = await import("../packages/trainer/src/data");
-  const { resolveCheckpointRef } = await import("../packages/trainer/src/jobs/execute");
+  const { openDatabase } = await import("@rlhf/core/db");
+  const { loadTexts } = await import("@rlhf/trainer/data");
+  const { resolveCheckpointRef } = await import("@rlhf/trainer");
   const database = await openDatabase();
   try {
     const dir = await resolveCheckpointRef(database, checkpointRef);

@@ -12,7 +12,7 @@
  *   3. for scale, the bytes of the same 20 series sent whole.
  *
  *   pnpm --filter @rlhf/dashboard build
- *   cd packages/trainer && npx tsx ../../bench/dashboard.ts [--keys 20] [--points 100000] [--json]
+ *   pnpm bench:dashboard [--keys 20] [--points 100000] [--json]
  */
 import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -20,15 +20,10 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
-import { runs } from "../packages/core/src/db/schema";
-import { createTestDatabase } from "../packages/core/src/db/testing";
-import { RunTelemetry } from "../packages/core/src/telemetry";
-import {
-  assertProductionBuild,
-  CHROMIUM_PATH,
-  launchChromium,
-  startNextApp,
-} from "../packages/core/src/testing/apps";
+import { runs } from "@rlhf/core/schema";
+import { RunTelemetry } from "@rlhf/core/telemetry";
+import { createTestDatabase } from "@rlhf/core/testing";
+import { assertProductionBuild, CHROMIUM_PATH, launchChromium, startNextApp } from "@rlhf/core/testing/apps";
 
 const { values: args } = parseArgs({
   options: {

@@ -26,21 +26,21 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { eq } from "drizzle-orm";
-import { createUser, issueSessionCookie } from "../packages/core/src/auth";
-import type { Database } from "../packages/core/src/db";
-import { runs } from "../packages/core/src/db/schema";
-import { seedDemo } from "../packages/core/src/demo";
-import { importJsonl } from "../packages/core/src/labeling";
-import { launchRun } from "../packages/core/src/queue";
-import { launchChromium, startNextApp, stopProcess } from "../packages/core/src/testing/apps";
+import { createUser, issueSessionCookie } from "@rlhf/core/auth";
+import type { Database } from "@rlhf/core/db";
+import { seedDemo } from "@rlhf/core/demo";
+import { importJsonl } from "@rlhf/core/labeling";
+import { launchRun } from "@rlhf/core/queue";
+import { runs } from "@rlhf/core/schema";
+import { launchChromium, startNextApp, stopProcess } from "@rlhf/core/testing/apps";
 import {
   createDatabaseOn,
   postgresBinaries,
   type ServerFlavour,
   startPrivatePostgres,
-} from "../packages/core/src/testing/postgres-server";
-import { saveRandomPolicy } from "../packages/trainer/test/fixtures/policy";
+} from "@rlhf/core/testing/postgres-server";
+import { saveRandomPolicy } from "@rlhf/trainer/testing/policy";
+import { eq } from "drizzle-orm";
 
 const { values: args } = parseArgs({
   options: {

@@ -17,14 +17,15 @@
  * Output: one line per figure, then a table. The machine's load average is printed first and last:
  * other processes on a 2-core machine change every figure.
  */
+
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { initBackend } from "../packages/trainer/src/backend";
-import { loadCheckpoint, saveCheckpoint } from "../packages/trainer/src/checkpoint";
+import { initBackend } from "@rlhf/trainer/backend";
+import { loadCheckpoint, saveCheckpoint } from "@rlhf/trainer/checkpoint";
 import {
   addLora,
   GPT,
@@ -33,24 +34,13 @@ import {
   type LoraSettings,
   lastTokenValues,
   mulberry32,
-} from "../packages/trainer/src/model";
-import { HostAdamW } from "../packages/trainer/src/parallel/host-adamw";
-import {
-  estimateTrainingMemory,
-  memoryInputOf,
-  planMicroBatch,
-} from "../packages/trainer/src/parallel/memory";
-import { loadServedModel, startServer } from "../packages/trainer/src/serve";
-import {
-  ASSISTANT,
-  bytesToSymbols,
-  END_OF_TEXT,
-  PAD,
-  Tokenizer,
-  USER,
-} from "../packages/trainer/src/tokenizer";
-
-import { AdamW } from "../packages/trainer/src/train/adamw";
+} from "@rlhf/trainer/model";
+import { HostAdamW } from "@rlhf/trainer/parallel/host-adamw";
+import { estimateTrainingMemory, memoryInputOf, planMicroBatch } from "@rlhf/trainer/parallel/memory";
+import { loadServedModel, startServer } from "@rlhf/trainer/serve";
+import { ASSISTANT, bytesToSymbols, END_OF_TEXT, PAD, Tokenizer, USER } from "@rlhf/trainer/tokenizer";
+import { AdamW } from "@rlhf/trainer/train/adamw";
+import type * as tfjs from "@tensorflow/tfjs";
 
 // tsx runs this file as CommonJS (the repository root is not "type": "module").
 const here = typeof __dirname === "string" ? __dirname : path.dirname(fileURLToPath(import.meta.url));
@@ -124,7 +114,7 @@ const say = (name: string, value: number | string) => console.log(`${name} ${val
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
-function randomIds(rows: number, cols: number, vocab: number, seed: number): tf.Tensor2D {
+function randomIds(rows: number, cols: number, vocab: number, seed: number): tfjs.Tensor2D {
   const random = mulberry32(seed);
   const ids = Int32Array.from({ length: rows * cols }, () => Math.floor(random() * (vocab - 4)) + 4);
   return tf.tensor2d(ids, [rows, cols], "int32");
@@ -152,26 +142,26 @@ async function timeSteps(step: () => Promise<void> | void, tokens: number): Prom
  */
 function optimise(
   model: GPT,
-  optimizer: { apply(grads: Map<string, tf.Tensor>, lr: number, scale?: number): void },
-  losses: (() => tf.Scalar)[],
+  optimizer: { apply(grads: Map<string, tfjs.Tensor>, lr: number, scale?: number): void },
+  losses: (() => tfjs.Scalar)[],
   lr: number,
 ): void {
   const params = model.trainableParams();
-  let sum: Map<string, tf.Tensor> | undefined;
+  let sum: Map<string, tfjs.Tensor> | undefined;
   for (const loss of losses) {
     const { value, grads } = tf.variableGrads(loss, [...params.values()]);
     value.dispose();
-    const byName = new Map([...params].map(([name, v]) => [name, grads[v.name] as tf.Tensor]));
+    const byName = new Map([...params].map(([name, v]) => [name, grads[v.name] as tfjs.Tensor]));
     if (!sum) sum = byName;
     else {
       for (const [name, g] of byName) {
-        const previous = sum.get(name) as tf.Tensor;
+        const previous = sum.get(name) as tfjs.Tensor;
         sum.set(name, tf.add(previous, g));
         tf.dispose([previous, g]);
       }
     }
   }
-  const grads = sum as Map<string, tf.Tensor>;
+  const grads = sum as Map<string, tfjs.Tensor>;
   const norm = tf.tidy(
     () => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g))))).dataSync()[0],
   );
@@ -187,9 +177,9 @@ function optimise(
 }
 
 /** −mean log p(y | x) through the fused LM head. */
-function lmLoss(model: GPT, x: tf.Tensor, y: tf.Tensor): tf.Scalar {
+function lmLoss(model: GPT, x: tfjs.Tensor, y: tfjs.Tensor): tfjs.Scalar {
   const { logProbs } = model.forward(x, { targets: y, training: true, returnHidden: false });
-  return tf.neg(tf.mean(logProbs as tf.Tensor)) as tf.Scalar;
+  return tf.neg(tf.mean(logProbs as tfjs.Tensor)) as tfjs.Scalar;
 }
 
 /** The micro-batch plan of a step over `rows` sequences (parallel/memory.ts), printed. */
@@ -205,7 +195,7 @@ function plan(model: GPT, rows: number, optimizer: "heap" | "host"): { micro: nu
 }
 
 /** `rows` rows of `t` from `start` (a micro-batch). */
-const rowsOf = (t: tf.Tensor, start: number, rows: number) => tf.slice(t, [start, 0], [rows, -1]);
+const rowsOf = (t: tfjs.Tensor, start: number, rows: number) => tf.slice(t, [start, 0], [rows, -1]);
 
 async function runPhase(phase: Phase, dir: string): Promise<void> {
   const checkpoint = path.join(dir, "base");
@@ -285,12 +275,12 @@ async function runPhase(phase: Phase, dir: string): Promise<void> {
             rowsOf(rejected, start, pairsPerMicro),
           ]);
           const { scores } = model.forward(rows, { training: true, logits: "none", returnHidden: false });
-          const last = lastTokenValues(scores as tf.Tensor); // [2p]
+          const last = lastTokenValues(scores as tfjs.Tensor); // [2p]
           const margin = tf.sub(
             tf.slice(last, 0, pairsPerMicro),
             tf.slice(last, pairsPerMicro, pairsPerMicro),
           );
-          return tf.neg(tf.mean(tf.log(tf.sigmoid(margin)))) as tf.Scalar;
+          return tf.neg(tf.mean(tf.log(tf.sigmoid(margin)))) as tfjs.Scalar;
         }),
     );
     say("micro_steps", `${losses.length} (plan ${count})`);
@@ -336,9 +326,9 @@ async function runPhase(phase: Phase, dir: string): Promise<void> {
       );
       const x = tf.slice(ids, [0, 0], [-1, length - 1]);
       const y = tf.slice(ids, [0, 1], [-1, length - 1]);
-      const completion = (t: tf.Tensor) => tf.slice(t, [0, 15], [-1, -1]);
+      const completion = (t: tfjs.Tensor) => tf.slice(t, [0, 15], [-1, -1]);
       const ref = tf.tidy(() =>
-        completion(model.forward(x, { targets: y, adapters: false }).logProbs as tf.Tensor),
+        completion(model.forward(x, { targets: y, adapters: false }).logProbs as tfjs.Tensor),
       );
       const adv = tf.tensor2d(advantages, [rows.length, 1]);
       optimise(
@@ -347,11 +337,13 @@ async function runPhase(phase: Phase, dir: string): Promise<void> {
         [
           () =>
             tf.tidy(() => {
-              const logp = completion(model.forward(x, { targets: y, training: true }).logProbs as tf.Tensor);
+              const logp = completion(
+                model.forward(x, { targets: y, training: true }).logProbs as tfjs.Tensor,
+              );
               const diff = tf.sub(ref, logp);
               const kl = tf.sub(tf.sub(tf.exp(diff), diff), 1); // k3
               // One update per rollout: the clipped ratio is 1, its gradient that of A·log p.
-              return tf.mean(tf.add(tf.neg(tf.mul(logp, adv)), tf.mul(kl, 0.04))) as tf.Scalar;
+              return tf.mean(tf.add(tf.neg(tf.mul(logp, adv)), tf.mul(kl, 0.04))) as tfjs.Scalar;
             }),
         ],
         1e-5,
@@ -369,8 +361,8 @@ async function runPhase(phase: Phase, dir: string): Promise<void> {
     const idx = tf.tensor2d([Array.from({ length: 16 }, (_, i) => (i * 31 + 7) % vocab)], [1, 16], "int32");
     const plain = await loadCheckpoint(checkpoint);
     const [adapted, baseLogits] = [served.model, plain.model].map((m) =>
-      tf.tidy(() => tf.slice(m.forward(idx).logits as tf.Tensor, [0, 15, 0], [1, 1, -1]).reshape([-1])),
-    ) as [tf.Tensor, tf.Tensor];
+      tf.tidy(() => tf.slice(m.forward(idx).logits as tfjs.Tensor, [0, 15, 0], [1, 1, -1]).reshape([-1])),
+    ) as [tfjs.Tensor, tfjs.Tensor];
     say(
       "adapter_logit_shift",
       tf.tidy(() => tf.norm(tf.sub(adapted, baseLogits)).dataSync()[0] as number).toFixed(6),

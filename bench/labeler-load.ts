@@ -27,10 +27,10 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { createUser, issueSessionCookie } from "../packages/core/src/auth";
-import { createTestDatabase } from "../packages/core/src/db/testing";
-import { importJsonl } from "../packages/core/src/labeling";
-import { startNextApp } from "../packages/core/src/testing/apps";
+import { createUser, issueSessionCookie } from "@rlhf/core/auth";
+import { importJsonl } from "@rlhf/core/labeling";
+import { createTestDatabase } from "@rlhf/core/testing";
+import { startNextApp } from "@rlhf/core/testing/apps";
 
 const { values: args } = parseArgs({
   options: {

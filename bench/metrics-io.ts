@@ -8,7 +8,7 @@
  *      in the dashboard's aligned power-of-two buckets — checked equal to a plain scan of the points; and
  *      a live-tail read (`seriesSince`).
  *
- *   cd packages/core && npx tsx ../../bench/metrics-io.ts [--points 1000000] [--buckets 1500] [--json]
+ *   pnpm bench:metrics [--points 1000000] [--buckets 1500] [--json]
  *
  * Without DATABASE_URL it uses the embedded server of RLHF_HOME (default: <tmpdir>/rlhf-bench-home).
  * Targets: ≥ 50,000 points/s written; < 100 ms for the downsampled read. Other processes on the machine
@@ -17,16 +17,11 @@
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { runs } from "../packages/core/src/db/schema";
-import { createTestDatabase } from "../packages/core/src/db/testing";
-import { ingest } from "../packages/core/src/ingest";
-import {
-  type DownsampleOptions,
-  downsampleSeries,
-  type SeriesPoint,
-  seriesSince,
-} from "../packages/core/src/series";
-import { RunTelemetry } from "../packages/core/src/telemetry";
+import { ingest } from "@rlhf/core/ingest";
+import { runs } from "@rlhf/core/schema";
+import { type DownsampleOptions, downsampleSeries, type SeriesPoint, seriesSince } from "@rlhf/core/series";
+import { RunTelemetry } from "@rlhf/core/telemetry";
+import { createTestDatabase } from "@rlhf/core/testing";
 
 const { values: args } = parseArgs({
   options: {

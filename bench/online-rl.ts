@@ -11,11 +11,11 @@
  * Every stage trains a new run named `<stage>-bench-<time>` (kept, so the dashboard can compare them).
  */
 import os from "node:os";
-import { openDatabase } from "../packages/core/src/db";
-import { type DemoStageKey, demoChain, demoStages } from "../packages/core/src/demo";
-import { initBackend } from "../packages/trainer/src/backend";
-import { resolveCheckpointRef } from "../packages/trainer/src/jobs/execute";
-import type { PolicyEvaluation } from "../packages/trainer/src/rl/evaluate";
+import { openDatabase } from "@rlhf/core/db";
+import { type DemoStageKey, demoChain, demoStages } from "@rlhf/core/demo";
+import { resolveCheckpointRef } from "@rlhf/trainer";
+import { initBackend } from "@rlhf/trainer/backend";
+import type { PolicyEvaluation } from "@rlhf/trainer/rl/evaluate";
 import { loadAverage, plainRows, type SweepRow, sweepPolicies } from "./policy-sweep";
 
 const argv = process.argv.slice(2);

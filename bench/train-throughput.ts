@@ -6,7 +6,7 @@
  *   - the same step data-parallel across worker threads (src/parallel), each with its own backend;
  *   - generation, batch 16, 8-token prompts, 128 new tokens, with and without the key/value cache.
  *
- *   cd packages/trainer && npx tsx ../../bench/train-throughput.ts [--steps 5] [--workers 2]
+ *   pnpm bench:train [--steps 5] [--workers 2]
  *     [--no-reference] [--profile] [--backend auto|tensorflow|webgpu|wasm|cpu] [--batch 16] [--gen-new 128]
  *
  * Output is plain lines of figures. The machine's load average is printed first and last: other
@@ -20,8 +20,8 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { type BackendPreference, describeBackend, initBackend } from "../packages/trainer/src/backend";
-import { GPT, generate, gptConfig, maskedCrossEntropy, mulberry32 } from "../packages/trainer/src/model";
+import { type BackendPreference, describeBackend, initBackend } from "@rlhf/trainer/backend";
+import { GPT, generate, gptConfig, maskedCrossEntropy, mulberry32 } from "@rlhf/trainer/model";
 
 // tsx runs this file as CommonJS (the repository root is not "type": "module").
 const here = typeof __dirname === "string" ? __dirname : path.dirname(fileURLToPath(import.meta.url));
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
           maskedCrossEntropy(model.forward(x, { returnHidden: false }).logits as ReturnType<Tf["tensor"]>, y),
         model.trainableVariables(),
       );
-      optimizer.applyGradients(grads);
+      optimizer.applyGradients(grads as Parameters<typeof optimizer.applyGradients>[0]);
       return value;
     });
     const value = (await loss.data())[0] as number;
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
   // The same step on the wasm backend's own kernels (the path without g++), same run: what the native
   // kernels (src/native-kernels.ts) are worth.
   let stockTps: number | undefined;
-  const native = info.name === "wasm" ? await import("../packages/trainer/src/native-kernels") : undefined;
+  const native = info.name === "wasm" ? await import("@rlhf/trainer/native-kernels") : undefined;
   if (native?.nativeKernelsStatus().active) {
     native.setNativeKernels(false);
     await trainStep();
@@ -161,7 +161,7 @@ async function main(): Promise<void> {
   if (workers > 0 && (info.name === "tensorflow" || info.name === "webgpu")) {
     console.log(`parallel skipped: ${info.name} runs the step on one device`);
   } else if (workers > 0) {
-    const { DataParallel } = await import("../packages/trainer/src/parallel");
+    const { DataParallel } = await import("@rlhf/trainer/parallel");
     const t0 = performance.now();
     const parallel = await DataParallel.create(model, { workers, backend: info.name });
     console.log(`parallel_workers ${workers} (started in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
@@ -173,7 +173,7 @@ async function main(): Promise<void> {
     const parallelStep = async () => {
       const { grads, workerMs: ms } = await parallel.gradients(batchHost);
       workerMs = ms;
-      optimizer.applyGradients(grads);
+      optimizer.applyGradients(grads as Parameters<typeof optimizer.applyGradients>[0]);
       tf.dispose(Object.values(grads));
     };
     for (let i = 0; i < 2; i++) await parallelStep();

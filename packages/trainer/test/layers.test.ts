@@ -3,7 +3,7 @@
  * `serve/`, `rl/`, `model/`) never imports the job runner (`jobs/`) that calls it. The job's context, its
  * input error and its summary live in `train/context.ts`, below the trainers.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -47,6 +47,16 @@ function importsOfJobs(): string[] {
 }
 
 describe("layers of @rlhf/trainer", () => {
+  it("exports only files that exist", () => {
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+      exports: Record<string, string>;
+    };
+    expect(pkg.exports["."]).toBeDefined();
+    const root = fileURLToPath(new URL("..", import.meta.url));
+    const missing = Object.entries(pkg.exports).filter(([, file]) => !existsSync(path.join(root, file)));
+    expect(missing).toEqual([]);
+  });
+
   it("reads every kind of import", () => {
     const text = [
       'import { a } from "../jobs/a";',
