@@ -124,7 +124,12 @@ class SessionCache {
   }
 }
 
-const caches = new WeakMap<object, SessionCache>();
+// Process-wide (on globalThis): Next.js bundles this module into more than one chunk of an app (its route
+// handlers, and the labeler's instrumentation that answers /api/trpc before the router), and a block done
+// through one copy must empty the cache the others answer from at once, not when the announcement arrives.
+const processWide = globalThis as typeof globalThis & { __rlhfSessionCaches?: WeakMap<object, SessionCache> };
+processWide.__rlhfSessionCaches ??= new WeakMap();
+const caches = processWide.__rlhfSessionCaches;
 
 function poolOf(db: Db): pg.Pool {
   return (db as unknown as { $client: pg.Pool }).$client;

@@ -64,13 +64,15 @@ export const labelingRouter = createTRPCRouter({
       annotatorProgress(ctx.db, ctx.session.user.id, input.datasetId, input.utcOffsetMinutes),
     ),
 
-  /** Store an answer; with `nextIn`, the reply carries the next task of that dataset (one round trip). */
-  submit: protectedProcedure.input(submitRankingSchema).mutation(async ({ ctx, input }) => {
-    const annotatorId = ctx.session.user.id;
+  /**
+   * Store an answer; with `nextIn`, the reply carries the next task of that dataset, handed out in the
+   * answer's transaction (one HTTP round trip, one commit).
+   */
+  submit: protectedProcedure.input(submitRankingSchema).mutation(({ ctx, input }) => {
     const isAdmin = ctx.session.user.role === "admin";
-    const result = await answering(() => submitRanking(ctx.db, annotatorId, input, { isAdmin }));
-    const next = input.nextIn ? await nextTask(ctx.db, { annotatorId, datasetId: input.nextIn }) : undefined;
-    return { ...result, next };
+    return answering(() =>
+      submitRanking(ctx.db, ctx.session.user.id, input, { isAdmin, nextIn: input.nextIn }),
+    );
   }),
 
   /** Take back the caller's latest answer (within a minute of giving it); its task comes next again. */

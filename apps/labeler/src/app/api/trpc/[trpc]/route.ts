@@ -1,9 +1,5 @@
-import { trpcRouteHandler } from "@rlhf/core/trpc";
-import { appRouter } from "~/server/api/root";
-import { databaseOptions } from "~/server/db";
+import { trpcHandler } from "~/server/api/handler";
 
-// Every call is a signed-in annotator's: their sessions are answered from memory (kept exact by the
-// database's announcements of blocks, role changes and sign-outs).
-const handler = trpcRouteHandler({ router: appRouter, database: databaseOptions, sessionCache: true });
-
-export { handler as GET, handler as POST };
+// Reached when the server runs without the workbench's preload (`next dev`, a bare `next start`); with it,
+// these calls are answered before Next's router (src/instrumentation.ts).
+export { trpcHandler as GET, trpcHandler as POST };
