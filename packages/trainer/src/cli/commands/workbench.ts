@@ -24,6 +24,7 @@ export function addStartCommand(program: Command): void {
       "127.0.0.1",
     )
     .option("--public-read", "with --host, let people without an account read the dashboard")
+    .option("--build", "build the apps first (turbo, cached) while the database starts (what `pnpm start` runs)")
     .action(async (options) => {
       const { start } = await import("../start");
       await start({
@@ -33,6 +34,7 @@ export function addStartCommand(program: Command): void {
         demoLanguage: options.demoLanguage,
         host: options.host,
         publicRead: options.publicRead === true,
+        build: options.build === true,
       });
     });
 }
