@@ -9,6 +9,9 @@
  * kernels (AVX-512/AVX2 by -march=native) run the same products 3-8x faster and take transposed operands
  * for free (the transpose happens while packing). Measured figures: docs/benchmarks.md, "Levers tried".
  *
+ * Added kernels: GELU_KERNEL and GELU_GRAD_KERNEL (model/ops.ts), GPT-2's tanh GELU and its gradient in one
+ * pass each instead of 6 and 11 element-wise kernels.
+ *
  * Replaced kernels: BatchMatMul (any transposes; equal batch shapes or one side unbatched), _FusedMatMul
  * (bias of the output width, no activation), Transpose (permutations that swap two adjacent groups of axes:
  * [1,0], [0,2,1], [2,0,1,3], [1,2,0,3], ...). Anything else goes to the kernel registered before.
@@ -24,7 +27,9 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { coreEnv } from "@rlhf/core/env";
 import * as tf from "@tensorflow/tfjs";
+import { GELU_GRAD_KERNEL, GELU_KERNEL } from "./model/ops";
 
 interface NativeAddon {
   gemm(
@@ -51,6 +56,7 @@ interface NativeAddon {
     cols: number,
     inner: number,
   ): void;
+  gelu(heap: ArrayBuffer, xOffset: number, dyOffset: number, outOffset: number, n: number): void;
   vectorWidth: number;
 }
 
@@ -112,7 +118,7 @@ function loadAddon(): NativeAddon {
 
 function cacheDir(): string {
   const candidates = [
-    process.env.RLHF_NATIVE_CACHE,
+    coreEnv().RLHF_NATIVE_CACHE,
     path.join(os.homedir(), ".cache", "rlhf-workbench"),
     path.join(os.tmpdir(), "rlhf-workbench-native"),
   ].filter((d): d is string => Boolean(d));
@@ -136,7 +142,7 @@ function build(source: string, file: string): void {
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   const args = ["-O3", "-march=native", "-shared", "-fPIC", "-std=c++17", `-I${include}`, source, "-o", tmp];
   try {
-    execFileSync(process.env.CXX ?? "g++", args, { stdio: ["ignore", "ignore", "pipe"], timeout: 60_000 });
+    execFileSync(coreEnv().CXX ?? "g++", args, { stdio: ["ignore", "ignore", "pipe"], timeout: 60_000 });
     fs.renameSync(tmp, file);
   } catch (error) {
     fs.rmSync(tmp, { force: true });
@@ -157,12 +163,14 @@ export function setNativeKernels(enabled = true): NativeKernelsStatus {
         tf.registerKernel(config);
       }
       previous = undefined;
+      tf.unregisterKernel(GELU_KERNEL, "wasm");
+      tf.unregisterKernel(GELU_GRAD_KERNEL, "wasm");
     }
     status = { ...status, active: false, reason: "turned off" };
     return status;
   }
   if (previous) return status;
-  if (process.env.RLHF_NATIVE_KERNELS === "0") {
+  if (coreEnv().RLHF_NATIVE_KERNELS === "0") {
     status = { active: false, reason: "RLHF_NATIVE_KERNELS=0" };
     return status;
   }
@@ -193,6 +201,16 @@ export function setNativeKernels(enabled = true): NativeKernelsStatus {
   wrap("BatchMatMul", (args, fallback, n) => matMul(args, fallback, n, false));
   wrap("_FusedMatMul", (args, fallback, n) => matMul(args, fallback, n, true));
   wrap("Transpose", transpose);
+  for (const [kernelName, grad] of [
+    [GELU_KERNEL, false],
+    [GELU_GRAD_KERNEL, true],
+  ] as const) {
+    tf.registerKernel({
+      kernelName,
+      backendName: "wasm",
+      kernelFunc: ((args: KernelArgs) => gelu(args, native, grad)) as unknown as tf.KernelFunc,
+    });
+  }
   status = { active: true, vectorWidth: native.vectorWidth, file: status.file };
   return status;
 }
@@ -316,5 +334,22 @@ function transpose(args: KernelArgs, fallback: Kernel, native: NativeAddon): tf.
     swap.cols,
     swap.inner,
   );
+  return out;
+}
+
+function gelu(args: KernelArgs, native: NativeAddon, grad: boolean): tf.TensorInfo {
+  const backend = args.backend as WasmBackend;
+  const { x, dy } = args.inputs as Record<string, tf.TensorInfo>;
+  if (x?.dtype !== "float32" || (grad && (dy?.dtype !== "float32" || !sameDims(dy.shape, x.shape)))) {
+    throw new Error(
+      `${grad ? GELU_GRAD_KERNEL : GELU_KERNEL}: float32 x${grad ? " and dy of its shape" : ""}`,
+    );
+  }
+  const out = backend.makeOutput(x.shape, "float32");
+  const n = product(x.shape);
+  if (n === 0) return out;
+  const offset = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
+  const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
+  native.gelu(heap, offset(x), grad && dy ? offset(dy) : -1, offset(out), n);
   return out;
 }

@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/backend";
-import { GPT, generate, gptConfig, maskedCrossEntropy, mulberry32, normalSamples } from "../src/model";
+import { GPT, gelu, generate, gptConfig, maskedCrossEntropy, mulberry32, normalSamples } from "../src/model";
 import { addLora } from "../src/model/lora";
 import { asGroupSwap, nativeKernelsStatus, setNativeKernels } from "../src/native-kernels";
 
@@ -124,6 +124,29 @@ describe("native kernels", () => {
       expect(native).toEqual(wasm);
       x.dispose();
     }
+  });
+
+  it("GELU's one-pass kernels equal the element-wise formula, value and gradient, large inputs too", (ctx) => {
+    if (!available) ctx.skip();
+    const x = tf.concat([
+      tf.mul(randn([3, 7, 37]), 3).reshape([-1]),
+      tf.tensor1d([0, -1e-3, 20, -20, 100, -100, 1e4]),
+    ]);
+    const dy = randn(x.shape);
+    const { native, wasm } = bothWays(() => {
+      const { value, grads } = tf.valueAndGrads((t: tf.Tensor) => tf.sum(tf.mul(gelu(t), dy)))([x]);
+      return [gelu(x), value, grads[0] as tf.Tensor];
+    });
+    native.forEach((t, i) => {
+      const expected = wasm[i] as Float32Array;
+      t.forEach((a, j) => {
+        const e = expected[j] as number;
+        expect(Math.abs(a - e), `gelu output ${i}[${j}]: ${a} vs ${e}`).toBeLessThanOrEqual(
+          1e-6 + 1e-5 * Math.abs(e),
+        );
+      });
+    });
+    tf.dispose([x, dy]);
   });
 
   it("the GPT's forward pass and gradients, full and with LoRA, and cached generation match", async (ctx) => {

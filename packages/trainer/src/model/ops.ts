@@ -26,6 +26,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 
+/**
+ * Kernels that src/native-kernels.ts adds to the wasm backend in Node: GPT-2's tanh GELU ({ x }) and its
+ * gradient ({ x, dy }) in one pass each. gelu() uses them when the active backend has them.
+ */
+export const GELU_KERNEL = "RlhfGelu";
+export const GELU_GRAD_KERNEL = "RlhfGeluGrad";
+
 /** Additive attention bias for masked positions; finite so that no row can produce NaN. */
 export const MASKED_BIAS = -1e9;
 
@@ -208,7 +215,10 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, e
         const meanGdy = tf.mean(gdy, -1, true);
         const meanGdyXhat = tf.mean(tf.mul(gdy, xh), -1, true);
         const dx = tf.mul(rs, tf.sub(tf.sub(gdy, meanGdy), tf.mul(xh, meanGdyXhat)));
-        return [dx.reshape(xIn.shape), tf.sum(tf.mul(dy2, xh), 0), tf.sum(dy2, 0)];
+        // dγ = 1ᵀ (dy ⊙ x̂), dβ = 1ᵀ dy as products: a sum over axis 0 is a transpose and a sum on wasm.
+        const ones = tf.ones([1, dy2.shape[0]]);
+        const columnSums = (t: tf.Tensor) => tf.matMul(ones, t).reshape([dy2.shape[1]]);
+        return [dx.reshape(xIn.shape), columnSums(tf.mul(dy2, xh)), columnSums(dy2)];
       },
     };
   });
@@ -230,6 +240,16 @@ export function gelu(x: tf.Tensor): tf.Tensor {
     const x2 = tf.square(xIn);
     return { x2, s: tf.sigmoid(tf.mul(xIn, tf.add(tf.mul(x2, GELU_B), GELU_A))) };
   };
+  if (tf.getKernel(GELU_KERNEL, tf.getBackend()) && x.dtype === "float32") {
+    // One pass each way (src/native-kernels.ts), the same formulas.
+    return customOp([x], ([xIn]) => ({
+      saved: [xIn],
+      value: tf.engine().runKernel(GELU_KERNEL, { x: xIn }) as tf.Tensor,
+      gradFunc: (dy, saved) => [
+        tf.engine().runKernel(GELU_GRAD_KERNEL, { x: saved[0] as tf.Tensor, dy }) as tf.Tensor,
+      ],
+    }));
+  }
   return customOp([x], ([xIn]) => {
     const { s } = parts(xIn);
     return {
