@@ -3,7 +3,7 @@ import Sentiment from "sentiment";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { datasets } from "../src/db/schema";
 import { createTestDatabase, type TestDatabase } from "../src/db/testing";
-import { generateDemo, mulberry32, oracleRanking, oracleScore, seedDemo } from "../src/demo";
+import { demoChain, generateDemo, mulberry32, oracleRanking, oracleScore, seedDemo } from "../src/demo";
 import { sentenceZh, TOPICS_ZH } from "../src/demo/generator-zh";
 import { chineseSentiment, segmentZh } from "../src/demo/lexicon-zh";
 
@@ -88,6 +88,26 @@ describe("the Chinese demo generator", () => {
     expect(en.corpus[0]).toBe(
       "The football match made me feel angry, and the people were rude. Honestly, the football match is poor and boring. What a ugly day at the football match; I felt unhappy. The weather made me feel unhappy, and everyone looked tired.",
     );
+  });
+});
+
+describe("the Chinese demo chain", () => {
+  it("trains with the English chain's settings and only samples from Chinese prompts", () => {
+    for (const quick of [false, true]) {
+      const en = demoChain(quick, 1234);
+      const zh = demoChain(quick, 1234, "zh");
+      const withoutSamples = (chain: typeof en) =>
+        chain.map(({ config, ...step }) => {
+          const { samplePrompts: _, ...rest } = config as Record<string, unknown>;
+          return { ...step, config: rest };
+        });
+      expect(withoutSamples(zh)).toEqual(withoutSamples(en));
+      const samples = (chain: typeof en, key: string) =>
+        (chain.find((s) => s.key === key)!.config as { samplePrompts?: string[] }).samplePrompts;
+      expect(samples(zh, "sft")).toEqual(["跟我说说公园。", "讲讲我的早餐。"]);
+      expect(samples(zh, "pretrain")?.every((p) => /[\u4e00-\u9fff]/u.test(p))).toBe(true);
+      expect(samples(en, "sft")).toBeUndefined(); // English: the configs' defaults, as before
+    }
   });
 });
 

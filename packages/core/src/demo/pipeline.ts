@@ -7,6 +7,7 @@
 import type { Database } from "../db/open";
 import { runInputs } from "../db/schema";
 import { type LaunchedRun, launchPipeline, type PipelineStep } from "../queue/launch";
+import type { DemoLanguage } from "./generator";
 import { seedDemo } from "./seed";
 import { type DemoChainStep, demoChain } from "./stages";
 
@@ -16,6 +17,8 @@ export interface DemoRunOptions {
   seed?: number;
   /** Prefix of the run names (default "demo", or "demo-quick"). */
   name?: string;
+  /** The language of the demo data the chain trains on (what `seedDemo` reports), for what its runs sample. */
+  language?: DemoLanguage;
 }
 
 export const DEFAULT_DEMO_SEED = 1234;
@@ -27,7 +30,7 @@ export function demoRunName(options: DemoRunOptions, key: string): string {
 
 /** The chain of `options`: stage settings and edges. */
 export function demoChainOf(options: DemoRunOptions): DemoChainStep[] {
-  return demoChain(options.quick ?? false, options.seed ?? DEFAULT_DEMO_SEED);
+  return demoChain(options.quick ?? false, options.seed ?? DEFAULT_DEMO_SEED, options.language);
 }
 
 /**
@@ -65,7 +68,7 @@ export function demoPipelineSteps(options: DemoRunOptions = {}): PipelineStep[] 
 }
 
 /**
- * Seed the demo datasets (once) and queue the chain. The reward model and DPO train on the rankings the
+ * Seed the demo datasets (once, English unless the database was seeded in Chinese) and queue the chain. The reward model and DPO train on the rankings the
  * generate step writes, which no config field refers to: those edges are added to `run_inputs` right
  * after the launch, while the runs still wait for SFT, so no worker can start them before generate ends.
  */
@@ -73,10 +76,12 @@ export async function launchDemoPipeline(
   database: Database,
   options: { quick?: boolean; seed?: number } = {},
 ): Promise<{ pipelineId: string; runs: LaunchedRun[] }> {
-  await seedDemo(database.db);
-  const launched = await launchPipeline(database, demoPipelineSteps(options));
-  const id = (key: string) => launched.runs.find((r) => r.name === demoRunName(options, key))!.id;
-  const completions = demoChainOf(options).flatMap(({ key, inputs }) =>
+  // The chain samples in the language of the demo data this database holds.
+  const { language } = await seedDemo(database.db);
+  const chain: DemoRunOptions = { ...options, language };
+  const launched = await launchPipeline(database, demoPipelineSteps(chain));
+  const id = (key: string) => launched.runs.find((r) => r.name === demoRunName(chain, key))!.id;
+  const completions = demoChainOf(chain).flatMap(({ key, inputs }) =>
     inputs
       .filter(([, role]) => role === "completions")
       .map(([parent, role]) => ({ runId: id(key), parentRunId: id(parent), role })),

@@ -1,7 +1,18 @@
+import type { DemoLanguage } from "./generator";
 import { DEMO_DATASETS } from "./seed";
 
-/** Stage settings of the full demo (the `tiny` preset) and of the quick smoke test. */
-export function demoStages(quick: boolean, seed: number) {
+/** What pretraining and SFT sample at each evaluation, in the demo's language (the configs' defaults are English). */
+const SAMPLE_PROMPTS_ZH = {
+  pretrain: ["今天的天气", "我最喜欢的食物"],
+  sft: ["跟我说说公园。", "讲讲我的早餐。"],
+} as const;
+
+/**
+ * Stage settings of the full demo (the `tiny` preset) and of the quick smoke test. The Chinese demo trains
+ * with the same settings; only the prompts its runs sample from at each evaluation are Chinese.
+ */
+export function demoStages(quick: boolean, seed: number, language: DemoLanguage = "en") {
+  const zh = language === "zh";
   const model = quick
     ? { preset: "tiny", nLayer: 2, nEmbd: 64, nHead: 2, nPositions: 96 }
     : { preset: "tiny", nPositions: 96 };
@@ -38,6 +49,7 @@ export function demoStages(quick: boolean, seed: number) {
       warmupSteps: 20,
       evalEvery: quick ? 30 : 100,
       checkpointEvery: quick ? 60 : 150,
+      ...(zh ? { samplePrompts: SAMPLE_PROMPTS_ZH.pretrain } : {}),
     },
     sft: {
       seed,
@@ -50,6 +62,7 @@ export function demoStages(quick: boolean, seed: number) {
       warmupSteps: 10,
       evalEvery: quick ? 20 : 100,
       checkpointEvery: quick ? 40 : 300,
+      ...(zh ? { samplePrompts: SAMPLE_PROMPTS_ZH.sft } : {}),
     },
     generate: {
       seed,
@@ -135,8 +148,8 @@ export interface DemoChainStep {
  * pretrain → SFT → generate + oracle rankings → reward model, then from the SFT model PPO, GRPO on the
  * reward model, GRPO on the oracle itself (no reward model), RLOO, and DPO on the rankings.
  */
-export function demoChain(quick: boolean, seed: number): DemoChainStep[] {
-  const s = demoStages(quick, seed);
+export function demoChain(quick: boolean, seed: number, language: DemoLanguage = "en"): DemoChainStep[] {
+  const s = demoStages(quick, seed, language);
   const rewardModel = { function: "reward_model", params: { checkpoint: "run:reward" } };
   return [
     { key: "pretrain", kind: "pretrain", config: { ...s.pretrain }, inputs: [] },

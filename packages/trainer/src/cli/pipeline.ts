@@ -1,4 +1,5 @@
 import { openDatabase } from "@rlhf/core/db";
+import type { DemoLanguage } from "@rlhf/core/demo";
 import { formatDemoSummary, runDemoPipeline } from "../pipeline/demo";
 
 export async function pipelineCommand(options: {
@@ -6,6 +7,7 @@ export async function pipelineCommand(options: {
   quick?: boolean;
   seed: string;
   json?: boolean;
+  language?: DemoLanguage;
 }): Promise<void> {
   if (!options.demo)
     throw new Error("only the demo pipeline runs from here so far: pnpm rlhf pipeline --demo [--quick]");
@@ -20,6 +22,7 @@ export async function pipelineCommand(options: {
     const result = await runDemoPipeline(database, {
       quick: options.quick,
       seed: Number(options.seed),
+      language: options.language,
       signal: controller.signal,
       echo: (line) => process.stderr.write(`${line}\n`),
     });

@@ -11,6 +11,7 @@ import type { Database } from "@rlhf/core/db";
 import {
   DEFAULT_DEMO_SEED,
   DEMO_DATASETS,
+  type DemoLanguage,
   demoChainOf,
   demoRunName,
   demoStages,
@@ -26,6 +27,11 @@ import { evaluatePolicy, type PolicyEvaluation } from "../rl/evaluate";
 export interface DemoPipelineOptions {
   /** The CI smoke test: a smaller model and far fewer steps; looser expectations. */
   quick?: boolean;
+  /**
+   * The demo data's language when this database has none yet (English by default); a database seeded in
+   * the other language is refused by name. The runs sample in the language of the data they train on.
+   */
+  language?: DemoLanguage;
   seed?: number;
   /** Prefix of the run names (default "demo"). */
   name?: string;
@@ -63,15 +69,15 @@ export async function runDemoPipeline(
   const seed = options.seed ?? DEFAULT_DEMO_SEED;
   const quick = options.quick ?? false;
   const echo = options.echo ?? (() => {});
-  const stages = demoStages(quick, seed);
+  const { language } = await seedDemo(database.db, { language: options.language });
+  const stages = demoStages(quick, seed, language);
   const pipelineId = randomUUID();
   const ids: Record<string, string> = {};
-  await seedDemo(database.db);
 
   const stageSeconds: Record<string, number> = {};
   // Each stage: create its run, linked to its inputs, and run it here; stop the pipeline if it fails.
   let rm: Record<string, unknown> = {};
-  for (const step of demoChainOf({ quick, seed })) {
+  for (const step of demoChainOf({ quick, seed, language })) {
     const { key, kind } = step;
     options.onStage?.(key);
     if (options.signal?.aborted) throw new Error(`the pipeline was stopped before ${key}`);

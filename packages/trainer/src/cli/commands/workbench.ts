@@ -24,7 +24,10 @@ export function addStartCommand(program: Command): void {
       "127.0.0.1",
     )
     .option("--public-read", "with --host, let people without an account read the dashboard")
-    .option("--build", "build the apps first (turbo, cached) while the database starts (what `pnpm start` runs)")
+    .option(
+      "--build",
+      "build the apps first (turbo, cached) while the database starts (what `pnpm start` runs)",
+    )
     .action(async (options) => {
       const { start } = await import("../start");
       await start({
@@ -47,6 +50,7 @@ export function addWorkbenchCommands(program: Command): void {
     )
     .option("--demo", "the demo project's oracle experiment")
     .option("--quick", "a small, fast version (the CI smoke test)")
+    .addOption(demoLanguage("--language <language>"))
     .option("--seed <n>", "seed", "1234")
     .option("--json", "print the result as JSON")
     .action(async (options) => {
