@@ -34,7 +34,7 @@ export function DatabaseStatus() {
             <dt>{t("server")}</dt>
             <dd>{data.database.mode === "embedded" ? t("embedded") : t("external")}</dd>
             <dt>{t("version")}</dt>
-            <dd>PostgreSQL {data.database.serverVersion.split(" ")[0]}</dd>
+            <dd>{t("postgres", { version: data.database.serverVersion.split(" ")[0] ?? "" })}</dd>
             <dt>{t("migrations")}</dt>
             <dd className="num">{t("applied", { count: data.database.migrations })}</dd>
           </dl>

@@ -1,5 +1,6 @@
 import { DatabaseStatus } from "@rlhf/ui/database-status";
 import { redirect } from "next/navigation";
+import { getTranslations } from "next-intl/server";
 import { currentUser } from "~/server/session";
 import { HydrateClient, prefetch, trpc } from "~/trpc/server";
 import { DatasetsTable } from "./_components/datasets-table";
@@ -9,24 +10,21 @@ import { LabelingDatasets } from "./_components/labeling-datasets";
 export const dynamic = "force-dynamic";
 
 export default async function HomePage() {
-  const current = await currentUser();
+  const [current, t] = await Promise.all([currentUser(), getTranslations("Home")]);
   if (current.databaseError !== undefined) {
     // Without a database nobody can sign in: say what is wrong and keep polling until it is back.
     await prefetch(trpc.health.status.queryOptions());
     return (
       <HydrateClient>
         <div className="page-head">
-          <h1>Labeler</h1>
+          <h1>{t("labeler")}</h1>
         </div>
         <div className="layout">
           <section className="card">
             <div className="alert" role="alert">
-              <strong>Could not load the labeler</strong>
+              <strong>{t("unavailable")}</strong>
               <p className="alert__message">{current.databaseError}</p>
-              <p className="muted">
-                Check that PostgreSQL is running and DATABASE_URL is right, or unset DATABASE_URL to use the
-                embedded database.
-              </p>
+              <p className="muted">{t("databaseHint")}</p>
             </div>
           </section>
           <aside>
@@ -46,17 +44,15 @@ export default async function HomePage() {
   return (
     <HydrateClient>
       <div className="page-head">
-        <h1>Label</h1>
-        <p className="muted">
-          Pick a dataset to rank. Tasks are handed out one at a time; nobody gets the same task twice.
-        </p>
+        <h1>{t("title")}</h1>
+        <p className="muted">{t("intro")}</p>
       </div>
       <div className="layout">
         <div className="stack">
           <LabelingDatasets />
           <section className="card card--flush" aria-labelledby="datasets-heading">
             <h2 id="datasets-heading" className="card__title">
-              All datasets
+              {t("allDatasets")}
             </h2>
             <DatasetsTable />
           </section>

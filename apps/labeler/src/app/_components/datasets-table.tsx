@@ -1,33 +1,39 @@
 "use client";
 
+import { useFormat } from "@rlhf/ui/i18n/use-format";
 import { LIVE_REFETCH_MS } from "@rlhf/ui/query-client";
 import { useQuery } from "@tanstack/react-query";
+import { useTranslations } from "next-intl";
 import type { RouterOutputs } from "~/server/api/root";
 import { useTRPC } from "~/trpc/react";
-import { dateTime, timeAgo } from "./format";
 import { QueryError } from "./query-error";
 
 type Dataset = RouterOutputs["datasets"]["list"][number];
 
+const KNOWN_SOURCES = ["import", "demo"] as const;
+const isKnownSource = (source: string): source is (typeof KNOWN_SOURCES)[number] =>
+  (KNOWN_SOURCES as readonly string[]).includes(source);
+
 export function DatasetsTable() {
+  const t = useTranslations("DatasetsTable");
   const trpc = useTRPC();
   const datasets = useQuery(trpc.datasets.list.queryOptions(undefined, { refetchInterval: LIVE_REFETCH_MS }));
 
-  if (datasets.isPending) return <p className="empty">Loading datasets…</p>;
+  if (datasets.isPending) return <p className="empty">{t("loading")}</p>;
   return (
     <>
-      {datasets.isError && <QueryError error={datasets.error} what="datasets" />}
+      {datasets.isError && <QueryError error={datasets.error} what={t("what")} />}
       {datasets.data && datasets.data.length === 0 && <EmptyState />}
       {datasets.data && datasets.data.length > 0 && (
         <div className="table-scroll">
           <table className="table" data-testid="datasets-table">
             <thead>
               <tr>
-                <th>Dataset</th>
-                <th>Kind</th>
-                <th>Labeling progress</th>
-                <th>Rankings per task</th>
-                <th>Created</th>
+                <th>{t("dataset")}</th>
+                <th>{t("kind")}</th>
+                <th>{t("progress")}</th>
+                <th>{t("rankingsPerTask")}</th>
+                <th>{t("created")}</th>
               </tr>
             </thead>
             <tbody>
@@ -43,27 +49,34 @@ export function DatasetsTable() {
 }
 
 function DatasetRow({ dataset, now }: { dataset: Dataset; now: number }) {
+  const t = useTranslations("DatasetsTable");
+  const format = useFormat();
+  // Where a dataset came from: the workbench's own sources by name, anything else as written.
+  const sourceName = (source: string) => (isKnownSource(source) ? t(`sources.${source}`) : source);
   const fraction = dataset.taskCount > 0 ? dataset.completedCount / dataset.taskCount : 0;
   return (
     <tr>
       <td className="wrap">
         <div className="cell-title">{dataset.name}</div>
-        <div className="muted">{dataset.description || dataset.source}</div>
+        <div className="muted">{dataset.description || sourceName(dataset.source)}</div>
       </td>
       <td>
-        <span className="tag">{dataset.kind}</span>
+        <span className="tag">{t(`kinds.${dataset.kind}`)}</span>
       </td>
       <td className="progress-cell">
         {dataset.taskCount === 0 ? (
-          <span className="muted">no comparisons</span>
+          <span className="muted">{t("noComparisons")}</span>
         ) : (
           <>
             <div className="progress" role="progressbar" aria-valuenow={Math.round(fraction * 100)}>
               <div className="progress__bar" style={{ width: `${fraction * 100}%` }} />
             </div>
             <span className="muted num">
-              {dataset.completedCount.toLocaleString("en")} / {dataset.taskCount.toLocaleString("en")}{" "}
-              complete · {Math.floor(fraction * 100)}%
+              {t("complete", {
+                done: format.integer(dataset.completedCount),
+                total: format.integer(dataset.taskCount),
+                percent: Math.floor(fraction * 100),
+              })}
             </span>
           </>
         )}
@@ -72,10 +85,10 @@ function DatasetRow({ dataset, now }: { dataset: Dataset; now: number }) {
       <td>
         <time
           dateTime={dataset.createdAt.toISOString()}
-          title={dateTime(dataset.createdAt)}
+          title={format.dateTime(dataset.createdAt)}
           suppressHydrationWarning
         >
-          {timeAgo(dataset.createdAt, now)}
+          {format.timeAgo(dataset.createdAt, now)}
         </time>
       </td>
     </tr>
@@ -83,16 +96,15 @@ function DatasetRow({ dataset, now }: { dataset: Dataset; now: number }) {
 }
 
 function EmptyState() {
+  const t = useTranslations("DatasetsTable");
   return (
     <div className="empty">
       <p>
-        <strong>No datasets yet.</strong>
+        <strong>{t("empty")}</strong>
       </p>
-      <p>The demo pipeline creates a preference dataset of comparisons to rank. From the repository root:</p>
+      <p>{t("emptyHint")}</p>
       <pre className="command">pnpm rlhf pipeline --demo</pre>
-      <p className="muted">
-        Its datasets appear here as they are created. Admins import their own under Admin → Import.
-      </p>
+      <p className="muted">{t("emptyAfter")}</p>
     </div>
   );
 }

@@ -1,11 +1,13 @@
 "use client";
 
 import { useMutation, useQuery } from "@tanstack/react-query";
+import { useTranslations } from "next-intl";
 import type { FormEvent } from "react";
 import { useTRPC } from "~/trpc/react";
 
 /** Tasks from a model: K responses per prompt from a run's checkpoint, queued as a `generate` job. */
 export function GenerateForm() {
+  const t = useTranslations("GenerateForm");
   const trpc = useTRPC();
   const sources = useQuery(trpc.admin.generationSources.queryOptions());
   const generate = useMutation(trpc.admin.generate.mutationOptions());
@@ -27,29 +29,25 @@ export function GenerateForm() {
   return (
     <section className="card" aria-labelledby="generate-heading">
       <div className="card__head">
-        <h2 id="generate-heading">Generate tasks from a checkpoint</h2>
+        <h2 id="generate-heading">{t("heading")}</h2>
       </div>
       {sources.isSuccess && runs.length === 0 ? (
-        <p className="muted">
-          No finished run with a checkpoint yet. Train one (e.g. <code>pnpm rlhf pipeline --demo</code>) and
-          its checkpoint appears here: sampling K responses per prompt from it closes the loop of iterated
-          RLHF.
-        </p>
+        <p className="muted">{t.rich("noRuns", { code: (chunks) => <code>{chunks}</code> })}</p>
       ) : (
         <form className="form" onSubmit={onSubmit}>
           <label>
-            Checkpoint (the run's final one)
+            {t("checkpoint")}
             <select name="runId" required>
               {runs.map((r) => (
                 <option key={r.id} value={r.id}>
-                  {r.name} · {r.kind} · step {r.step}
+                  {t("run", { name: r.name, kind: r.kind, step: r.step })}
                 </option>
               ))}
             </select>
           </label>
           <div className="form__row">
             <label>
-              Prompts
+              {t("prompts")}
               <select name="prompts" required>
                 {prompts.map((p) => (
                   <option key={p}>{p}</option>
@@ -57,25 +55,24 @@ export function GenerateForm() {
               </select>
             </label>
             <label>
-              Into dataset
+              {t("into")}
               <input name="dataset" required defaultValue="generated-preferences" />
             </label>
           </div>
           <div className="form__row">
             <label>
-              Responses per prompt (K)
+              {t("k")}
               <input name="k" type="number" min={2} max={9} defaultValue={4} />
             </label>
             <label>
-              At most prompts
+              {t("maxPrompts")}
               <input name="maxPrompts" type="number" min={1} defaultValue={100} />
             </label>
           </div>
           {generate.error && <p className="form-error">{generate.error.message}</p>}
           {generate.data && (
             <p className="form-ok" role="status">
-              Queued run {generate.data.name}: a worker samples the responses, and the tasks appear in the
-              dataset when it finishes (follow it on the dashboard).
+              {t("queued", { name: generate.data.name })}
             </p>
           )}
           <button
@@ -83,7 +80,7 @@ export function GenerateForm() {
             className="button button--primary"
             disabled={generate.isPending || runs.length === 0}
           >
-            Queue generation
+            {t("submit")}
           </button>
         </form>
       )}

@@ -1,6 +1,7 @@
 "use client";
 
 import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useTranslations } from "next-intl";
 import { type FormEvent, useState } from "react";
 import { useTRPC } from "~/trpc/react";
 
@@ -8,10 +9,19 @@ import { useTRPC } from "~/trpc/react";
  * Import a JSONL file: comparison tasks ({"prompt", "responses": [...], "gold"?}), TRL pairs
  * ({"prompt", "chosen", "rejected"}) or prompts ({"prompt"}). All or nothing: bad lines are listed.
  */
+/** The accepted line shapes, as written in a file (the same in every language). */
+const EXAMPLES = {
+  tasks: '{"prompt": "…", "responses": [{"text": "…", "source": "model-a"}, …]}',
+  gold: '"gold": [[0], [1, 2]]',
+  pairs: '{"prompt", "chosen", "rejected"}',
+  prompts: '{"prompt": "…"}',
+};
+
 export function ImportForm() {
+  const t = useTranslations("ImportForm");
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const [fileError, setFileError] = useState<string | null>(null);
+  const [fileError, setFileError] = useState(false);
   const importFile = useMutation(
     trpc.admin.import.mutationOptions({
       onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.admin.overview.queryKey() }),
@@ -23,10 +33,10 @@ export function ImportForm() {
     const form = new FormData(event.currentTarget);
     const file = form.get("file");
     if (!(file instanceof File) || file.size === 0) {
-      setFileError("Choose a .jsonl file.");
+      setFileError(true);
       return;
     }
-    setFileError(null);
+    setFileError(false);
     const required = Number(form.get("requiredRankings"));
     importFile.mutate({
       dataset: String(form.get("dataset")).trim() || file.name.replace(/\.jsonl?$/, ""),
@@ -38,34 +48,35 @@ export function ImportForm() {
   return (
     <section className="card" aria-labelledby="import-heading">
       <div className="card__head">
-        <h2 id="import-heading">Import</h2>
+        <h2 id="import-heading">{t("heading")}</h2>
       </div>
       <form className="form" onSubmit={onSubmit} data-testid="import-form">
         <label>
-          JSONL file
+          {t("file")}
           <input name="file" type="file" accept=".jsonl,.json,.txt,application/jsonl" />
         </label>
         <div className="form__row">
           <label>
-            Dataset <span className="muted">(new or existing)</span>
-            <input name="dataset" placeholder="e.g. helpfulness-round-2" />
+            {t("dataset")} <span className="muted">{t("datasetHint")}</span>
+            <input name="dataset" placeholder={t("datasetPlaceholder")} />
           </label>
           <label>
-            Rankings per task
+            {t("rankingsPerTask")}
             <input name="requiredRankings" type="number" min={1} max={100} defaultValue={1} />
           </label>
         </div>
         <p className="muted small">
-          One object per line:{" "}
-          <code>{'{"prompt": "…", "responses": [{"text": "…", "source": "model-a"}, …]}'}</code> (2–9
-          responses; optional <code>"gold": [[0], [1, 2]]</code>), TRL pairs{" "}
-          <code>{'{"prompt", "chosen", "rejected"}'}</code>, or prompts <code>{'{"prompt": "…"}'}</code> to
-          generate from. Nothing is imported if any line is wrong.
+          {t.rich("format", {
+            tasks: () => <code>{EXAMPLES.tasks}</code>,
+            gold: () => <code>{EXAMPLES.gold}</code>,
+            pairs: () => <code>{EXAMPLES.pairs}</code>,
+            prompts: () => <code>{EXAMPLES.prompts}</code>,
+          })}
         </p>
-        {fileError && <p className="form-error">{fileError}</p>}
+        {fileError && <p className="form-error">{t("chooseFile")}</p>}
         {importFile.error && (
           <div className="alert alert--inline" role="alert" data-testid="import-error">
-            <strong>Nothing was imported</strong>
+            <strong>{t("nothingImported")}</strong>
             <pre className="alert__lines">
               {importFile.error.message.replace(/^nothing was imported; fix these lines:\n/, "")}
             </pre>
@@ -73,13 +84,17 @@ export function ImportForm() {
         )}
         {importFile.data && (
           <p className="form-ok" role="status" data-testid="import-ok">
-            Imported {importFile.data.imported} {importFile.data.kind === "prompts" ? "prompts" : "tasks"}
-            {importFile.data.gold > 0 ? ` (${importFile.data.gold} gold)` : ""} into {importFile.data.dataset}
-            {importFile.data.created ? " (new dataset)" : ""}.
+            {t("imported", {
+              count: importFile.data.imported,
+              kind: importFile.data.kind === "prompts" ? "prompts" : "tasks",
+              gold: importFile.data.gold,
+              dataset: importFile.data.dataset,
+              created: String(importFile.data.created),
+            })}
           </p>
         )}
         <button type="submit" className="button button--primary" disabled={importFile.isPending}>
-          {importFile.isPending ? "Importing…" : "Import"}
+          {importFile.isPending ? t("importing") : t("submit")}
         </button>
       </form>
     </section>

@@ -4,56 +4,59 @@ import { LIVE_REFETCH_MS } from "@rlhf/ui/query-client";
 import { useQuery } from "@tanstack/react-query";
 import type { Route } from "next";
 import Link from "next/link";
+import { useTranslations } from "next-intl";
 import { useTRPC } from "~/trpc/react";
 import { QueryError } from "../_components/query-error";
 
 /** Export links for a dataset: the same files as `rlhf export preferences`. */
 export function ExportLinks({ dataset }: { dataset: string }) {
+  const t = useTranslations("Overview");
   const href = (format: string) => `/api/export?dataset=${encodeURIComponent(dataset)}&format=${format}`;
   return (
     <span className="export-links">
       <a href={href("trl")} download>
-        TRL pairs
+        {t("trlPairs")}
       </a>
       <a href={href("trl-conversational")} download>
-        TRL messages
+        {t("trlMessages")}
       </a>
       <a href={href("rankings")} download>
-        rankings
+        {t("rankings")}
       </a>
     </span>
   );
 }
 
 export function Overview() {
+  const t = useTranslations("Overview");
   const trpc = useTRPC();
   const overview = useQuery(
     trpc.admin.overview.queryOptions(undefined, { refetchInterval: LIVE_REFETCH_MS }),
   );
-  if (overview.isPending) return <p className="empty">Loading…</p>;
-  if (overview.isError) return <QueryError error={overview.error} what="datasets" />;
+  if (overview.isPending) return <p className="empty">{t("loading")}</p>;
+  if (overview.isError) return <QueryError error={overview.error} what={t("what")} />;
   return (
     <section className="card card--flush" aria-labelledby="overview-heading">
       <h2 id="overview-heading" className="card__title">
-        Preference datasets
+        {t("heading")}
       </h2>
       {overview.data.length === 0 ? (
-        <p className="empty">No preference datasets yet: import a file below.</p>
+        <p className="empty">{t("empty")}</p>
       ) : (
         <div className="table-scroll">
           <table className="table" data-testid="overview">
             <thead>
               <tr>
-                <th>Dataset</th>
-                <th className="right">Tasks</th>
-                <th className="right">Pending</th>
-                <th className="right">Completed</th>
-                <th className="right">Skipped</th>
-                <th className="right">Flagged</th>
-                <th className="right">Gold</th>
-                <th className="right">Rankings</th>
-                <th className="right">Annotators</th>
-                <th>Export (JSONL)</th>
+                <th>{t("dataset")}</th>
+                <th className="right">{t("tasks")}</th>
+                <th className="right">{t("pending")}</th>
+                <th className="right">{t("completed")}</th>
+                <th className="right">{t("skipped")}</th>
+                <th className="right">{t("flagged")}</th>
+                <th className="right">{t("gold")}</th>
+                <th className="right">{t("rankingsColumn")}</th>
+                <th className="right">{t("annotators")}</th>
+                <th>{t("export")}</th>
               </tr>
             </thead>
             <tbody>
@@ -63,9 +66,7 @@ export function Overview() {
                     <Link className="cell-title link" href={`/admin/datasets/${d.id}` as Route}>
                       {d.name}
                     </Link>
-                    <div className="muted">
-                      {d.requiredRankings} ranking{d.requiredRankings === 1 ? "" : "s"} per task
-                    </div>
+                    <div className="muted">{t("perTask", { count: d.requiredRankings })}</div>
                   </td>
                   <td className="num right">{d.tasks}</td>
                   <td className="num right">{d.pending}</td>

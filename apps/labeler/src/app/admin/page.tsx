@@ -1,3 +1,4 @@
+import { getTranslations } from "next-intl/server";
 import { requireAdmin } from "~/server/session";
 import { HydrateClient, prefetch, trpc } from "~/trpc/server";
 import { GenerateForm } from "./generate-form";
@@ -8,14 +9,13 @@ export const dynamic = "force-dynamic";
 
 export default async function AdminPage() {
   await requireAdmin("/admin");
+  const t = await getTranslations("Admin");
   await prefetch(trpc.admin.overview.queryOptions());
   return (
     <HydrateClient>
       <div className="page-head">
-        <h1>Admin</h1>
-        <p className="muted">
-          Progress of every preference dataset, importing and exporting data, and tasks from a model.
-        </p>
+        <h1>{t("title")}</h1>
+        <p className="muted">{t("intro")}</p>
       </div>
       <div className="stack">
         <Overview />

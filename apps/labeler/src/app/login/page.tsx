@@ -1,6 +1,7 @@
 import { LoginForm } from "@rlhf/ui/login-form";
 import { safeNext } from "@rlhf/ui/safe-next";
 import { redirect } from "next/navigation";
+import { getTranslations } from "next-intl/server";
 import { currentUser } from "~/server/session";
 
 export const dynamic = "force-dynamic";
@@ -11,16 +12,14 @@ export default async function LoginPage({
   searchParams: Promise<Record<string, string | string[]>>;
 }) {
   const next = safeNext((await searchParams).next);
-  const current = await currentUser();
+  const [current, t] = await Promise.all([currentUser(), getTranslations("Login")]);
   if (current.user) redirect("/");
   if (current.needsSetup) redirect("/setup");
   return (
     <div className="auth-page">
       <section className="card auth-card">
-        <h1>Sign in</h1>
-        <p className="muted">
-          Rank model outputs for the RLHF Workbench. Accounts are made by an admin’s invitation.
-        </p>
+        <h1>{t("title")}</h1>
+        <p className="muted">{t("intro")}</p>
         <LoginForm
           next={next}
           classNames={{ form: "auth-form", error: "form-error", submit: "button button--primary" }}

@@ -2,11 +2,13 @@
 
 import { signIn } from "@rlhf/ui/auth-client";
 import { useMutation } from "@tanstack/react-query";
+import { useTranslations } from "next-intl";
 import { type FormEvent, useState } from "react";
 import { useTRPC } from "~/trpc/react";
 
 /** The first admin's account: no default password, chosen here, at least 8 characters. */
 export function SetupForm() {
+  const t = useTranslations("Setup");
   const trpc = useTRPC();
   const setup = useMutation(trpc.account.setup.mutationOptions());
   const [mismatch, setMismatch] = useState(false);
@@ -28,28 +30,28 @@ export function SetupForm() {
   return (
     <form className="auth-form" onSubmit={onSubmit}>
       <label>
-        Your name
+        {t("name")}
         <input name="name" required />
       </label>
       <label>
-        Email
+        {t("email")}
         <input name="email" type="email" autoComplete="username" required />
       </label>
       <label>
-        Password <span className="muted">(8 characters or more)</span>
+        {t("password")} <span className="muted">{t("passwordHint")}</span>
         <input name="password" type="password" autoComplete="new-password" minLength={8} required />
       </label>
       <label>
-        Password again
+        {t("again")}
         <input name="again" type="password" autoComplete="new-password" minLength={8} required />
       </label>
       {(mismatch || setup.error) && (
         <p className="form-error" role="alert">
-          {mismatch ? "The two passwords differ." : setup.error?.message}
+          {mismatch ? t("mismatch") : setup.error?.message}
         </p>
       )}
       <button type="submit" className="button button--primary" disabled={setup.isPending}>
-        Create the admin account
+        {t("submit")}
       </button>
     </form>
   );

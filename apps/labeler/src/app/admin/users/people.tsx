@@ -1,11 +1,14 @@
 "use client";
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useTranslations } from "next-intl";
 import { type FormEvent, useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { QueryError } from "../../_components/query-error";
 
 export function People({ myId }: { myId: string }) {
+  const t = useTranslations("People");
+  const roles = useTranslations("UserMenu.role");
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const people = useQuery(trpc.admin.users.queryOptions());
@@ -23,17 +26,17 @@ export function People({ myId }: { myId: string }) {
     if (created) setLink(`${window.location.origin}/invite/${created.token}`);
   }
 
-  if (people.isPending) return <p className="empty">Loading…</p>;
-  if (people.isError) return <QueryError error={people.error} what="people" />;
+  if (people.isPending) return <p className="empty">{t("loading")}</p>;
+  if (people.isError) return <QueryError error={people.error} what={t("what")} />;
   return (
     <div className="layout">
       <section className="card card--flush">
         <table className="table" data-testid="people">
           <thead>
             <tr>
-              <th>Person</th>
-              <th>Role</th>
-              <th className="right">Answers</th>
+              <th>{t("person")}</th>
+              <th>{t("role")}</th>
+              <th className="right">{t("answers")}</th>
               <th />
             </tr>
           </thead>
@@ -46,15 +49,15 @@ export function People({ myId }: { myId: string }) {
                 </td>
                 <td>
                   <select
-                    aria-label={`Role of ${u.email}`}
+                    aria-label={t("roleOf", { email: u.email })}
                     value={u.role}
                     disabled={u.id === myId}
                     onChange={(e) =>
                       update.mutate({ id: u.id, role: e.target.value === "admin" ? "admin" : "annotator" })
                     }
                   >
-                    <option value="annotator">annotator</option>
-                    <option value="admin">admin</option>
+                    <option value="annotator">{roles("annotator")}</option>
+                    <option value="admin">{roles("admin")}</option>
                   </select>
                 </td>
                 <td className="num right">{u.rankings}</td>
@@ -65,7 +68,7 @@ export function People({ myId }: { myId: string }) {
                       className="button button--ghost"
                       onClick={() => update.mutate({ id: u.id, banned: !u.banned })}
                     >
-                      {u.banned ? "Unblock" : "Block"}
+                      {u.banned ? t("unblock") : t("block")}
                     </button>
                   )}
                 </td>
@@ -78,28 +81,28 @@ export function People({ myId }: { myId: string }) {
       <aside className="stack">
         <section className="card">
           <div className="card__head">
-            <h2>Invite someone</h2>
+            <h2>{t("invite")}</h2>
           </div>
           <form className="form" onSubmit={onInvite}>
             <label>
-              Email
+              {t("email")}
               <input name="email" type="email" required />
             </label>
             <label>
-              Role
+              {t("role")}
               <select name="role" defaultValue="annotator">
-                <option value="annotator">annotator</option>
-                <option value="admin">admin</option>
+                <option value="annotator">{roles("annotator")}</option>
+                <option value="admin">{roles("admin")}</option>
               </select>
             </label>
             {invite.error && <p className="form-error">{invite.error.message}</p>}
             <button type="submit" className="button button--primary">
-              Create invitation link
+              {t("createLink")}
             </button>
           </form>
           {link && (
             <div className="invite-link">
-              <p className="muted small">Send this link (valid 7 days, once). It is not shown again.</p>
+              <p className="muted small">{t("sendLink")}</p>
               <input
                 readOnly
                 value={link}
@@ -112,18 +115,18 @@ export function People({ myId }: { myId: string }) {
         {people.data.invites.length > 0 && (
           <section className="card">
             <div className="card__head">
-              <h2>Pending invitations</h2>
+              <h2>{t("pending")}</h2>
             </div>
             <ul className="plain-list">
               {people.data.invites.map((i) => (
                 <li key={i.id}>
-                  {i.email} <span className="tag">{i.role}</span>{" "}
+                  {i.email} <span className="tag">{roles(i.role)}</span>{" "}
                   <button
                     type="button"
                     className="button button--ghost"
                     onClick={() => revoke.mutate({ id: i.id })}
                   >
-                    Revoke
+                    {t("revoke")}
                   </button>
                 </li>
               ))}

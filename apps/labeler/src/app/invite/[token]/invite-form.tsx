@@ -2,10 +2,12 @@
 
 import { signIn } from "@rlhf/ui/auth-client";
 import { useMutation } from "@tanstack/react-query";
+import { useTranslations } from "next-intl";
 import type { FormEvent } from "react";
 import { useTRPC } from "~/trpc/react";
 
 export function InviteForm({ token, email }: { token: string; email: string }) {
+  const t = useTranslations("Invite");
   const trpc = useTRPC();
   const accept = useMutation(trpc.account.acceptInvite.mutationOptions());
 
@@ -22,15 +24,15 @@ export function InviteForm({ token, email }: { token: string; email: string }) {
   return (
     <form className="auth-form" onSubmit={onSubmit}>
       <label>
-        Email
+        {t("email")}
         <input value={email} readOnly />
       </label>
       <label>
-        Your name
+        {t("name")}
         <input name="name" required />
       </label>
       <label>
-        Password <span className="muted">(8 characters or more)</span>
+        {t("password")} <span className="muted">{t("passwordHint")}</span>
         <input name="password" type="password" autoComplete="new-password" minLength={8} required />
       </label>
       {accept.error && (
@@ -39,7 +41,7 @@ export function InviteForm({ token, email }: { token: string; email: string }) {
         </p>
       )}
       <button type="submit" className="button button--primary" disabled={accept.isPending}>
-        Create my account
+        {t("submit")}
       </button>
     </form>
   );

@@ -1,6 +1,7 @@
 import { findInvite } from "@rlhf/core/auth";
 import { getDatabase } from "@rlhf/core/trpc";
 import Link from "next/link";
+import { getTranslations } from "next-intl/server";
 import { databaseOptions } from "~/server/db";
 import { InviteForm } from "./invite-form";
 
@@ -9,24 +10,18 @@ export const dynamic = "force-dynamic";
 export default async function InvitePage({ params }: { params: Promise<{ token: string }> }) {
   const { token } = await params;
   const { db } = await getDatabase(databaseOptions);
-  const invite = await findInvite(db, token);
+  const [invite, t] = await Promise.all([findInvite(db, token), getTranslations("Invite")]);
   return (
     <div className="auth-page">
       <section className="card auth-card">
-        <h1>Join the labeler</h1>
+        <h1>{t("title")}</h1>
         {invite ? (
           <>
-            <p className="muted">
-              You are invited as {invite.role === "admin" ? "an admin" : "an annotator"}. Choose your name and
-              a password.
-            </p>
+            <p className="muted">{t("invitedAs", { role: invite.role })}</p>
             <InviteForm token={token} email={invite.email} />
           </>
         ) : (
-          <p>
-            This invitation link is not valid: it was used, it expired, or it was not copied whole. Ask your
-            admin for a new one, or <Link href="/login">sign in</Link>.
-          </p>
+          <p>{t.rich("invalid", { login: (chunks) => <Link href="/login">{chunks}</Link> })}</p>
         )}
       </section>
     </div>

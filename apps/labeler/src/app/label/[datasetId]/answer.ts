@@ -45,11 +45,18 @@ export function groupsOf(order: string[], tied: string[]): string[][] {
   return groups;
 }
 
+/** How a response is named on screen: A/B side by side, numbers 1..K in a ranking. */
+export const labelOf = (position: number, pairwise: boolean) =>
+  pairwise ? "AB"[position]! : String(position + 1);
+
+/** Why an answer cannot be submitted as it is: a key of the Annotator catalogue (messages/*.json). */
+export type Problem = "chooseFirst" | "unchangedOrder";
+
 /** The answer as the submit procedure takes it, or why it cannot be submitted yet. */
 export function toSubmission(
   state: AnswerState,
   pairwise: boolean,
-): { ranking: string[][] | null; allBad: boolean; strength: 1 | 2 | null } | { problem: string } {
+): { ranking: string[][] | null; allBad: boolean; strength: 1 | 2 | null } | { problem: Problem } {
   if (pairwise) {
     const [a, b] = state.order as [string, string];
     switch (state.choice) {
@@ -62,7 +69,7 @@ export function toSubmission(
       case "bad":
         return { ranking: null, allBad: true, strength: null };
       default:
-        return { problem: "Choose first: 1 (A is better), 2 (B is better), T (tie) or B (both bad)." };
+        return { problem: "chooseFirst" };
     }
   }
   if (state.allBad) return { ranking: null, allBad: true, strength: null };
@@ -82,4 +89,28 @@ export function toggledFlag(state: AnswerState, completionId: string, flag: Resp
   const current = state.flags[completionId] ?? [];
   const next = current.includes(flag) ? current.filter((f) => f !== flag) : [...current, flag];
   return { ...state, flags: { ...state.flags, [completionId]: next } };
+}
+
+/** A pairwise choice; a strength is kept only while one side wins. */
+export function chosen(state: AnswerState, choice: PairChoice): AnswerState {
+  return { ...state, choice, strength: choice === "a" || choice === "b" ? state.strength : null };
+}
+
+/** Pairwise strength, round the three values: not said → slightly → much → not said (only with a winner). */
+export function cycledStrength(state: AnswerState): AnswerState {
+  if (state.choice !== "a" && state.choice !== "b") return state;
+  return { ...state, strength: state.strength === null ? 1 : state.strength === 1 ? 2 : null };
+}
+
+/** K-wise: tie the response at `index` with the one above it, or untie it (the first has nothing above). */
+export function toggledTie(state: AnswerState, index: number): AnswerState {
+  const id = state.order[index];
+  if (index <= 0 || id === undefined) return state;
+  const tied = state.tied.includes(id) ? state.tied.filter((x) => x !== id) : [...state.tied, id];
+  return { ...state, tied, touched: true };
+}
+
+/** K-wise: "none is acceptable", on or off. */
+export function toggledAllBad(state: AnswerState): AnswerState {
+  return { ...state, allBad: !state.allBad };
 }

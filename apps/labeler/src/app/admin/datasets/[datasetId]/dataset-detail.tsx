@@ -3,6 +3,7 @@
 import { LIVE_REFETCH_MS } from "@rlhf/ui/query-client";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
+import { useTranslations } from "next-intl";
 import type { FormEvent } from "react";
 import type { RouterOutputs } from "~/server/api/root";
 import { useTRPC } from "~/trpc/react";
@@ -16,12 +17,13 @@ const fixed = (x: number | null, digits = 2) => (x === null ? "–" : x.toFixed(
 
 /** One dataset for its admin: settings, agreement, annotators, the model leaderboard, gold accuracy. */
 export function DatasetDetail({ datasetId }: { datasetId: string }) {
+  const t = useTranslations("DatasetDetail");
   const trpc = useTRPC();
   const detail = useQuery(
     trpc.admin.dataset.queryOptions({ datasetId }, { refetchInterval: 5 * LIVE_REFETCH_MS }),
   );
-  if (detail.isPending) return <p className="empty">Loading…</p>;
-  if (detail.isError) return <QueryError error={detail.error} what="the dataset" />;
+  if (detail.isPending) return <p className="empty">{t("loading")}</p>;
+  if (detail.isError) return <QueryError error={detail.error} what={t("what")} />;
   const { dataset, agreement, annotators, leaderboard, gold } = detail.data;
   const goldOf = new Map(gold.map((g) => [g.annotatorId, g]));
   return (
@@ -29,54 +31,48 @@ export function DatasetDetail({ datasetId }: { datasetId: string }) {
       <div className="page-head">
         <p className="muted">
           <Link href="/admin" className="link">
-            Admin
+            {t("admin")}
           </Link>{" "}
           /
         </p>
         <h1>{dataset.name}</h1>
         <p className="muted">
-          {dataset.description} Export: <ExportLinks dataset={dataset.name} />
+          {dataset.description} {t("export")} <ExportLinks dataset={dataset.name} />
         </p>
       </div>
       <div className="layout">
         <div className="stack">
           <section className="card" aria-labelledby="agreement-heading" data-testid="agreement">
             <div className="card__head">
-              <h2 id="agreement-heading">Agreement</h2>
-              <span className="muted">
-                on {agreement.overlappingTasks} tasks ranked by two or more people
-              </span>
+              <h2 id="agreement-heading">{t("agreement")}</h2>
+              <span className="muted">{t("agreementOn", { count: agreement.overlappingTasks })}</span>
             </div>
             <dl className="counts counts--3">
               <div className="counts__item">
-                <dt>pairwise agreement</dt>
+                <dt>{t("pairwiseAgreement")}</dt>
                 <dd className="num" data-testid="pairwise-agreement">
                   {pct(agreement.pairwiseAgreement)}
                 </dd>
               </div>
               <div className="counts__item">
-                <dt>Krippendorff's α (ordinal)</dt>
+                <dt>{t("alpha")}</dt>
                 <dd className="num" data-testid="alpha">
                   {fixed(agreement.alpha, 3)}
                 </dd>
               </div>
               <div className="counts__item">
-                <dt>overlapping tasks</dt>
+                <dt>{t("overlapping")}</dt>
                 <dd className="num">{agreement.overlappingTasks}</dd>
               </div>
             </dl>
-            <p className="muted small">
-              Pairwise agreement: how often two annotators order a pair of responses the same way (ties
-              included). α: 1 is perfect, 0 is chance; above 0.667 is usually taken as acceptable, above 0.8
-              as good.
-            </p>
+            <p className="muted small">{t("agreementHint")}</p>
             {agreement.byPair.length > 0 && (
               <table className="table table--compact">
                 <thead>
                   <tr>
-                    <th>Annotators</th>
-                    <th className="right">Shared tasks</th>
-                    <th className="right">Agreement</th>
+                    <th>{t("annotatorsColumn")}</th>
+                    <th className="right">{t("sharedTasks")}</th>
+                    <th className="right">{t("agreementColumn")}</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -98,24 +94,24 @@ export function DatasetDetail({ datasetId }: { datasetId: string }) {
 
           <section className="card card--flush" aria-labelledby="annotators-heading">
             <h2 id="annotators-heading" className="card__title">
-              Annotators
+              {t("annotators")}
             </h2>
             {annotators.length === 0 ? (
-              <p className="empty">Nobody has answered yet.</p>
+              <p className="empty">{t("nobody")}</p>
             ) : (
               <div className="table-scroll">
                 <table className="table" data-testid="annotators">
                   <thead>
                     <tr>
-                      <th>Annotator</th>
-                      <th className="right">Answers</th>
-                      <th className="right">Skips</th>
-                      <th className="right">All bad</th>
-                      <th className="right">Flags</th>
-                      <th className="right">Median s</th>
-                      <th className="right">p90 s</th>
-                      <th className="right">Last 24 h</th>
-                      <th className="right">Gold accuracy</th>
+                      <th>{t("annotator")}</th>
+                      <th className="right">{t("answers")}</th>
+                      <th className="right">{t("skips")}</th>
+                      <th className="right">{t("allBad")}</th>
+                      <th className="right">{t("flags")}</th>
+                      <th className="right">{t("median")}</th>
+                      <th className="right">{t("p90")}</th>
+                      <th className="right">{t("last24h")}</th>
+                      <th className="right">{t("goldAccuracy")}</th>
                     </tr>
                   </thead>
                   <tbody>
@@ -153,28 +149,28 @@ export function DatasetDetail({ datasetId }: { datasetId: string }) {
 }
 
 function Leaderboard({ rows }: { rows: Detail["leaderboard"] }) {
+  const t = useTranslations("DatasetDetail");
   const lo = Math.min(...rows.map((r) => r.lower), 1000);
   const hi = Math.max(...rows.map((r) => r.upper), 1000);
   const x = (v: number) => `${((v - lo) / Math.max(1, hi - lo)) * 100}%`;
   return (
     <section className="card card--flush" aria-labelledby="leaderboard-heading" data-testid="leaderboard">
       <h2 id="leaderboard-heading" className="card__title">
-        Models{" "}
-        <span className="muted">— Bradley–Terry ratings with 95% bootstrap intervals, as Chatbot Arena</span>
+        {t("models")} <span className="muted">{t("modelsHint")}</span>
       </h2>
       {rows.length === 0 ? (
-        <p className="empty">No comparisons between two different models yet.</p>
+        <p className="empty">{t("noModels")}</p>
       ) : (
         <table className="table">
           <thead>
             <tr>
               <th>#</th>
-              <th>Model</th>
-              <th className="right">Rating</th>
-              <th className="right">95% CI</th>
+              <th>{t("model")}</th>
+              <th className="right">{t("rating")}</th>
+              <th className="right">{t("ci")}</th>
               <th className="ci-col" />
-              <th className="right">Battles</th>
-              <th className="right">W / L / T</th>
+              <th className="right">{t("battles")}</th>
+              <th className="right">{t("wlt")}</th>
             </tr>
           </thead>
           <tbody>
@@ -209,6 +205,7 @@ function Leaderboard({ rows }: { rows: Detail["leaderboard"] }) {
 }
 
 function Settings({ dataset }: { dataset: Detail["dataset"] }) {
+  const t = useTranslations("DatasetDetail");
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const update = useMutation(
@@ -228,11 +225,11 @@ function Settings({ dataset }: { dataset: Detail["dataset"] }) {
   return (
     <section className="card" aria-labelledby="settings-heading">
       <div className="card__head">
-        <h2 id="settings-heading">Distribution</h2>
+        <h2 id="settings-heading">{t("distribution")}</h2>
       </div>
       <form className="form" onSubmit={onSubmit}>
         <label>
-          Rankings per task
+          {t("rankingsPerTask")}
           <input
             name="requiredRankings"
             type="number"
@@ -242,7 +239,7 @@ function Settings({ dataset }: { dataset: Detail["dataset"] }) {
           />
         </label>
         <label>
-          Gold tasks served <span className="muted">(% of tasks, when the dataset has gold tasks)</span>
+          {t("goldServed")} <span className="muted">{t("goldHint")}</span>
           <input
             name="goldFraction"
             type="number"
@@ -252,9 +249,9 @@ function Settings({ dataset }: { dataset: Detail["dataset"] }) {
           />
         </label>
         {update.error && <p className="form-error">{update.error.message}</p>}
-        {update.isSuccess && <p className="form-ok">Saved.</p>}
+        {update.isSuccess && <p className="form-ok">{t("saved")}</p>}
         <button type="submit" className="button" disabled={update.isPending}>
-          Save
+          {t("save")}
         </button>
       </form>
     </section>
