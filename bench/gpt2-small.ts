@@ -197,6 +197,203 @@ function plan(model: GPT, rows: number, optimizer: "heap" | "host"): { micro: nu
 /** `rows` rows of `t` from `start` (a micro-batch). */
 const rowsOf = (t: tfjs.Tensor, start: number, rows: number) => tf.slice(t, [start, 0], [rows, -1]);
 
+/** Greedy generation: a checksum of the ids, then new tokens per second at batch 1 and 8. */
+async function phaseGenerate(model: GPT): Promise<void> {
+  const vocab = 50257;
+  let t0 = performance.now();
+
+  const prompt = Array.from({ length: 16 }, (_, i) => (i * 31 + 7) % vocab);
+  const first = await generate(model, [prompt], { maxNewTokens: 32, greedy: true });
+  say(
+    "greedy_ids_sum",
+    (first.tokens[0] as number[]).reduce((a, b) => a + b, 0),
+  );
+  for (const batch of [1, 8]) {
+    const prompts = Array.from({ length: batch }, () => prompt);
+    await generate(model, prompts, { maxNewTokens: 4, greedy: true });
+    t0 = performance.now();
+    await generate(model, prompts, { maxNewTokens: 32, greedy: true });
+    say(`gen_b${batch}_tokens_per_s`, ((batch * 32) / seconds(t0)).toFixed(1));
+  }
+}
+
+/** One SFT step, full (AdamW's state on the host) or LoRA; the adapter saved. */
+async function phaseSft(
+  phase: "sft-full" | "sft-lora",
+  model: GPT,
+  tokenizer: Tokenizer,
+  checkpoint: string,
+  adapterDir: string,
+): Promise<void> {
+  const vocab = 50257;
+  let t0 = performance.now();
+
+  if (phase === "sft-lora") addLora(model, LORA, { baseModel: checkpoint });
+  const optimizer =
+    phase === "sft-full"
+      ? new HostAdamW(model.trainableParams(), { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1 })
+      : new AdamW(model.trainableParams(), { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1 });
+  const { micro, count } = plan(model, BATCH, phase === "sft-full" ? "host" : "heap");
+  const x = randomIds(BATCH, CONTEXT, vocab, 1);
+  const y = randomIds(BATCH, CONTEXT, vocab, 2);
+  const losses = Array.from(
+    { length: count },
+    (_, k) => () => tf.tidy(() => lmLoss(model, rowsOf(x, k * micro, micro), rowsOf(y, k * micro, micro))),
+  );
+  await timeSteps(() => optimise(model, optimizer, losses, 1e-4), BATCH * CONTEXT);
+  if (phase === "sft-lora") {
+    t0 = performance.now();
+    await saveCheckpoint(adapterDir, model, tokenizer);
+    say("save_adapter_seconds", seconds(t0).toFixed(2));
+  }
+}
+
+/** One reward-model step with LoRA on pairs (Bradley–Terry). */
+async function phaseReward(model: GPT, checkpoint: string): Promise<void> {
+  const vocab = 50257;
+
+  addLora(model, LORA, { trainable: ["score.weight"], baseModel: checkpoint });
+  const optimizer = new AdamW(model.trainableParams(), {
+    beta1: 0.9,
+    beta2: 0.95,
+    epsilon: 1e-8,
+    weightDecay: 0.1,
+  });
+  // A micro-batch holds pairs: its chosen rows, then its rejected rows.
+  const { micro, count } = plan(model, 2 * BATCH, "heap");
+  const pairsPerMicro = Math.max(1, micro / 2);
+  const chosen = randomIds(BATCH, CONTEXT, vocab, 3);
+  const rejected = randomIds(BATCH, CONTEXT, vocab, 4);
+  const losses = Array.from(
+    { length: Math.ceil(BATCH / pairsPerMicro) },
+    (_, k) => () =>
+      tf.tidy(() => {
+        const start = k * pairsPerMicro;
+        const rows = tf.concat([
+          rowsOf(chosen, start, pairsPerMicro),
+          rowsOf(rejected, start, pairsPerMicro),
+        ]);
+        const { scores } = model.forward(rows, { training: true, logits: "none", returnHidden: false });
+        const last = lastTokenValues(scores as tfjs.Tensor); // [2p]
+        const margin = tf.sub(tf.slice(last, 0, pairsPerMicro), tf.slice(last, pairsPerMicro, pairsPerMicro));
+        return tf.neg(tf.mean(tf.log(tf.sigmoid(margin)))) as tfjs.Scalar;
+      }),
+  );
+  say("micro_steps", `${losses.length} (plan ${count})`);
+  await timeSteps(() => optimise(model, optimizer, losses, 1e-4), 2 * BATCH * CONTEXT);
+}
+
+/** One GRPO step with LoRA: a group rollout, a stand-in reward, the reference as the adapters off. */
+async function phaseGrpo(model: GPT, checkpoint: string): Promise<void> {
+  const vocab = 50257;
+
+  addLora(model, LORA, { baseModel: checkpoint });
+  const optimizer = new AdamW(model.trainableParams(), {
+    beta1: 0.9,
+    beta2: 0.95,
+    epsilon: 1e-8,
+    weightDecay: 0.1,
+  });
+  const [groups, groupSize, newTokens] = [2, 4, 32];
+  const random = mulberry32(5);
+  const prompts = Array.from({ length: groups }, () =>
+    Array.from({ length: 16 }, () => Math.floor(random() * (vocab - 4)) + 4),
+  ).flatMap((p) => Array.from({ length: groupSize }, () => p));
+  let seed = 0;
+  const grpoStep = async () => {
+    const { tokens } = await generate(model, prompts, {
+      maxNewTokens: newTokens,
+      temperature: 1,
+      seed: seed++,
+    });
+    const rows = prompts.map((p, i) => [...p, ...(tokens[i] as number[])]);
+    // A stand-in reward (the share of even token ids), normalised within each prompt's group (GRPO).
+    const rewards = tokens.map((t) => t.filter((id) => id % 2 === 0).length / Math.max(1, t.length));
+    const advantages = rewards.map((r, i) => {
+      const group = rewards.slice(
+        Math.floor(i / groupSize) * groupSize,
+        (Math.floor(i / groupSize) + 1) * groupSize,
+      );
+      const mean = group.reduce((a, b) => a + b, 0) / groupSize;
+      const std = Math.sqrt(group.reduce((a, b) => a + (b - mean) ** 2, 0) / (groupSize - 1));
+      return (r - mean) / (std + 1e-4);
+    });
+    const length = Math.min(...rows.map((r) => r.length));
+    const ids = tf.tensor2d(
+      rows.map((r) => r.slice(0, length)),
+      undefined,
+      "int32",
+    );
+    const x = tf.slice(ids, [0, 0], [-1, length - 1]);
+    const y = tf.slice(ids, [0, 1], [-1, length - 1]);
+    const completion = (t: tfjs.Tensor) => tf.slice(t, [0, 15], [-1, -1]);
+    const ref = tf.tidy(() =>
+      completion(model.forward(x, { targets: y, adapters: false }).logProbs as tfjs.Tensor),
+    );
+    const adv = tf.tensor2d(advantages, [rows.length, 1]);
+    optimise(
+      model,
+      optimizer,
+      [
+        () =>
+          tf.tidy(() => {
+            const logp = completion(model.forward(x, { targets: y, training: true }).logProbs as tfjs.Tensor);
+            const diff = tf.sub(ref, logp);
+            const kl = tf.sub(tf.sub(tf.exp(diff), diff), 1); // k3
+            // One update per rollout: the clipped ratio is 1, its gradient that of A·log p.
+            return tf.mean(tf.add(tf.neg(tf.mul(logp, adv)), tf.mul(kl, 0.04))) as tfjs.Scalar;
+          }),
+      ],
+      1e-5,
+    );
+    tf.dispose([ids, x, y, ref, adv]);
+  };
+  await timeSteps(grpoStep, groups * groupSize * newTokens);
+}
+
+/** Serving the adapter: its logits beside the base's, and one chat completion over HTTP. */
+async function phaseServe(checkpoint: string, adapterDir: string): Promise<void> {
+  const vocab = 50257;
+  let t0 = performance.now();
+
+  const base = existsSync(adapterDir) ? adapterDir : checkpoint;
+  t0 = performance.now();
+  const served = await loadServedModel(base, { backend: "wasm" });
+  say("serve_load_seconds", seconds(t0).toFixed(2));
+  // The same figures as reference_gpt.py's peft-check, which reads the adapter as PEFT does.
+  const idx = tf.tensor2d([Array.from({ length: 16 }, (_, i) => (i * 31 + 7) % vocab)], [1, 16], "int32");
+  const plain = await loadCheckpoint(checkpoint);
+  const [adapted, baseLogits] = [served.model, plain.model].map((m) =>
+    tf.tidy(() => tf.slice(m.forward(idx).logits as tfjs.Tensor, [0, 15, 0], [1, 1, -1]).reshape([-1])),
+  ) as [tfjs.Tensor, tfjs.Tensor];
+  say(
+    "adapter_logit_shift",
+    tf.tidy(() => tf.norm(tf.sub(adapted, baseLogits)).dataSync()[0] as number).toFixed(6),
+  );
+  say("adapted_logits_head", Array.from(adapted.dataSync().slice(0, 3), (v) => v.toFixed(4)).join(","));
+  tf.dispose([idx, adapted, baseLogits]);
+  plain.model.dispose();
+  const server = await startServer(served, { port: 0 });
+  try {
+    t0 = performance.now();
+    const response = await fetch(`${server.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: served.name,
+        messages: [{ role: "user", content: "Say something about laptops." }],
+        max_tokens: 32,
+        temperature: 0,
+      }),
+    });
+    const body = (await response.json()) as { usage?: { completion_tokens: number } };
+    say("serve_request_seconds", seconds(t0).toFixed(2));
+    say("serve_completion_tokens", body.usage?.completion_tokens ?? 0);
+  } finally {
+    await server.close();
+  }
+}
+
 async function runPhase(phase: Phase, dir: string): Promise<void> {
   const checkpoint = path.join(dir, "base");
   const adapterDir = path.join(dir, "sft-lora");
@@ -209,187 +406,19 @@ async function runPhase(phase: Phase, dir: string): Promise<void> {
     model.dispose();
     return;
   }
-  let t0 = performance.now();
+  const t0 = performance.now();
   const rewardHead = phase === "reward-lora";
   const { model, tokenizer } =
     phase === "serve"
       ? { model: undefined, tokenizer: undefined }
       : await loadCheckpoint(checkpoint, { rewardHead });
   say("load_seconds", seconds(t0).toFixed(2));
-  const vocab = 50257;
-  if (phase === "generate" && model && tokenizer) {
-    const prompt = Array.from({ length: 16 }, (_, i) => (i * 31 + 7) % vocab);
-    const first = await generate(model, [prompt], { maxNewTokens: 32, greedy: true });
-    say(
-      "greedy_ids_sum",
-      (first.tokens[0] as number[]).reduce((a, b) => a + b, 0),
-    );
-    for (const batch of [1, 8]) {
-      const prompts = Array.from({ length: batch }, () => prompt);
-      await generate(model, prompts, { maxNewTokens: 4, greedy: true });
-      t0 = performance.now();
-      await generate(model, prompts, { maxNewTokens: 32, greedy: true });
-      say(`gen_b${batch}_tokens_per_s`, ((batch * 32) / seconds(t0)).toFixed(1));
-    }
-  }
-  if ((phase === "sft-full" || phase === "sft-lora") && model && tokenizer) {
-    if (phase === "sft-lora") addLora(model, LORA, { baseModel: checkpoint });
-    const optimizer =
-      phase === "sft-full"
-        ? new HostAdamW(model.trainableParams(), { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1 })
-        : new AdamW(model.trainableParams(), { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1 });
-    const { micro, count } = plan(model, BATCH, phase === "sft-full" ? "host" : "heap");
-    const x = randomIds(BATCH, CONTEXT, vocab, 1);
-    const y = randomIds(BATCH, CONTEXT, vocab, 2);
-    const losses = Array.from(
-      { length: count },
-      (_, k) => () => tf.tidy(() => lmLoss(model, rowsOf(x, k * micro, micro), rowsOf(y, k * micro, micro))),
-    );
-    await timeSteps(() => optimise(model, optimizer, losses, 1e-4), BATCH * CONTEXT);
-    if (phase === "sft-lora") {
-      t0 = performance.now();
-      await saveCheckpoint(adapterDir, model, tokenizer);
-      say("save_adapter_seconds", seconds(t0).toFixed(2));
-    }
-  }
-  if (phase === "reward-lora" && model) {
-    addLora(model, LORA, { trainable: ["score.weight"], baseModel: checkpoint });
-    const optimizer = new AdamW(model.trainableParams(), {
-      beta1: 0.9,
-      beta2: 0.95,
-      epsilon: 1e-8,
-      weightDecay: 0.1,
-    });
-    // A micro-batch holds pairs: its chosen rows, then its rejected rows.
-    const { micro, count } = plan(model, 2 * BATCH, "heap");
-    const pairsPerMicro = Math.max(1, micro / 2);
-    const chosen = randomIds(BATCH, CONTEXT, vocab, 3);
-    const rejected = randomIds(BATCH, CONTEXT, vocab, 4);
-    const losses = Array.from(
-      { length: Math.ceil(BATCH / pairsPerMicro) },
-      (_, k) => () =>
-        tf.tidy(() => {
-          const start = k * pairsPerMicro;
-          const rows = tf.concat([
-            rowsOf(chosen, start, pairsPerMicro),
-            rowsOf(rejected, start, pairsPerMicro),
-          ]);
-          const { scores } = model.forward(rows, { training: true, logits: "none", returnHidden: false });
-          const last = lastTokenValues(scores as tfjs.Tensor); // [2p]
-          const margin = tf.sub(
-            tf.slice(last, 0, pairsPerMicro),
-            tf.slice(last, pairsPerMicro, pairsPerMicro),
-          );
-          return tf.neg(tf.mean(tf.log(tf.sigmoid(margin)))) as tfjs.Scalar;
-        }),
-    );
-    say("micro_steps", `${losses.length} (plan ${count})`);
-    await timeSteps(() => optimise(model, optimizer, losses, 1e-4), 2 * BATCH * CONTEXT);
-  }
-  if (phase === "grpo-lora" && model) {
-    addLora(model, LORA, { baseModel: checkpoint });
-    const optimizer = new AdamW(model.trainableParams(), {
-      beta1: 0.9,
-      beta2: 0.95,
-      epsilon: 1e-8,
-      weightDecay: 0.1,
-    });
-    const [groups, groupSize, newTokens] = [2, 4, 32];
-    const random = mulberry32(5);
-    const prompts = Array.from({ length: groups }, () =>
-      Array.from({ length: 16 }, () => Math.floor(random() * (vocab - 4)) + 4),
-    ).flatMap((p) => Array.from({ length: groupSize }, () => p));
-    let seed = 0;
-    const grpoStep = async () => {
-      const { tokens } = await generate(model, prompts, {
-        maxNewTokens: newTokens,
-        temperature: 1,
-        seed: seed++,
-      });
-      const rows = prompts.map((p, i) => [...p, ...(tokens[i] as number[])]);
-      // A stand-in reward (the share of even token ids), normalised within each prompt's group (GRPO).
-      const rewards = tokens.map((t) => t.filter((id) => id % 2 === 0).length / Math.max(1, t.length));
-      const advantages = rewards.map((r, i) => {
-        const group = rewards.slice(
-          Math.floor(i / groupSize) * groupSize,
-          (Math.floor(i / groupSize) + 1) * groupSize,
-        );
-        const mean = group.reduce((a, b) => a + b, 0) / groupSize;
-        const std = Math.sqrt(group.reduce((a, b) => a + (b - mean) ** 2, 0) / (groupSize - 1));
-        return (r - mean) / (std + 1e-4);
-      });
-      const length = Math.min(...rows.map((r) => r.length));
-      const ids = tf.tensor2d(
-        rows.map((r) => r.slice(0, length)),
-        undefined,
-        "int32",
-      );
-      const x = tf.slice(ids, [0, 0], [-1, length - 1]);
-      const y = tf.slice(ids, [0, 1], [-1, length - 1]);
-      const completion = (t: tfjs.Tensor) => tf.slice(t, [0, 15], [-1, -1]);
-      const ref = tf.tidy(() =>
-        completion(model.forward(x, { targets: y, adapters: false }).logProbs as tfjs.Tensor),
-      );
-      const adv = tf.tensor2d(advantages, [rows.length, 1]);
-      optimise(
-        model,
-        optimizer,
-        [
-          () =>
-            tf.tidy(() => {
-              const logp = completion(
-                model.forward(x, { targets: y, training: true }).logProbs as tfjs.Tensor,
-              );
-              const diff = tf.sub(ref, logp);
-              const kl = tf.sub(tf.sub(tf.exp(diff), diff), 1); // k3
-              // One update per rollout: the clipped ratio is 1, its gradient that of A·log p.
-              return tf.mean(tf.add(tf.neg(tf.mul(logp, adv)), tf.mul(kl, 0.04))) as tfjs.Scalar;
-            }),
-        ],
-        1e-5,
-      );
-      tf.dispose([ids, x, y, ref, adv]);
-    };
-    await timeSteps(grpoStep, groups * groupSize * newTokens);
-  }
-  if (phase === "serve") {
-    const base = existsSync(adapterDir) ? adapterDir : checkpoint;
-    t0 = performance.now();
-    const served = await loadServedModel(base, { backend: "wasm" });
-    say("serve_load_seconds", seconds(t0).toFixed(2));
-    // The same figures as reference_gpt.py's peft-check, which reads the adapter as PEFT does.
-    const idx = tf.tensor2d([Array.from({ length: 16 }, (_, i) => (i * 31 + 7) % vocab)], [1, 16], "int32");
-    const plain = await loadCheckpoint(checkpoint);
-    const [adapted, baseLogits] = [served.model, plain.model].map((m) =>
-      tf.tidy(() => tf.slice(m.forward(idx).logits as tfjs.Tensor, [0, 15, 0], [1, 1, -1]).reshape([-1])),
-    ) as [tfjs.Tensor, tfjs.Tensor];
-    say(
-      "adapter_logit_shift",
-      tf.tidy(() => tf.norm(tf.sub(adapted, baseLogits)).dataSync()[0] as number).toFixed(6),
-    );
-    say("adapted_logits_head", Array.from(adapted.dataSync().slice(0, 3), (v) => v.toFixed(4)).join(","));
-    tf.dispose([idx, adapted, baseLogits]);
-    plain.model.dispose();
-    const server = await startServer(served, { port: 0 });
-    try {
-      t0 = performance.now();
-      const response = await fetch(`${server.url}/v1/chat/completions`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          model: served.name,
-          messages: [{ role: "user", content: "Say something about laptops." }],
-          max_tokens: 32,
-          temperature: 0,
-        }),
-      });
-      const body = (await response.json()) as { usage?: { completion_tokens: number } };
-      say("serve_request_seconds", seconds(t0).toFixed(2));
-      say("serve_completion_tokens", body.usage?.completion_tokens ?? 0);
-    } finally {
-      await server.close();
-    }
-  }
+  if (phase === "generate" && model) await phaseGenerate(model);
+  if ((phase === "sft-full" || phase === "sft-lora") && model && tokenizer)
+    await phaseSft(phase, model, tokenizer, checkpoint, adapterDir);
+  if (phase === "reward-lora" && model) await phaseReward(model, checkpoint);
+  if (phase === "grpo-lora" && model) await phaseGrpo(model, checkpoint);
+  if (phase === "serve") await phaseServe(checkpoint, adapterDir);
   say("peak_rss_mb", Math.round(process.resourceUsage().maxRSS / 1024));
 }
 
