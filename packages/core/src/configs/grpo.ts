@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { commonSchema, optimSchema, withDefault } from "./common";
+import { commonSchema, optimSchema, withDefault, workersSchema } from "./common";
+import { type LoraConfig, loraField } from "./lora";
 import { checkpointFrom, datasetName } from "./refs-meta";
 import { type RewardSpec, refineRewardSpec, rewardSpecShape } from "./rewards";
 
@@ -31,8 +32,10 @@ export const groupRolloutShape = {
   weightDecay: withDefault(optimSchema.shape.weightDecay, 0),
   // optimSchema's `epsilon` is Adam's; here `epsilon` is the clip range, as in TRL (adam_epsilon beside it).
   adamEpsilon: optimSchema.shape.epsilon.describe("Adam ε (TRL: adam_epsilon)"),
+  workers: workersSchema,
+  lora: loraField,
   policy: checkpointFrom(["sft", "grpo", "rloo", "ppo", "dpo"]).describe(
-    "the SFT checkpoint: starting policy (and frozen reference when beta > 0)",
+    "the SFT checkpoint: starting policy (and frozen reference when beta > 0); an SFT LoRA adapter is merged into its base at load",
   ),
   prompts: datasetName("prompts").default("demo-prompts").describe("prompts dataset to roll out on"),
   iterations: z
@@ -106,12 +109,27 @@ export const groupRolloutShape = {
     .describe("save a checkpoint every N rounds (and at the end)"),
 };
 
+/**
+ * LoRA in PPO/GRPO/RLOO: no adapter dropout. Their importance ratios compare the policy's log-probs of one
+ * pass with another's, and the reference is the same weights with the adapters off.
+ */
+export function refineRlLora(config: { lora?: LoraConfig }, ctx: z.RefinementCtx): void {
+  if (config.lora && config.lora.dropout > 0)
+    ctx.addIssue({
+      code: "custom",
+      path: ["lora", "dropout"],
+      message:
+        "must be 0 for PPO/GRPO/RLOO: the importance ratio compares two passes of the policy, which dropout would make differ",
+    });
+}
+
 /** Checks across fields of a GRPO/RLOO config: the reward spec's names, minibatches of whole groups. */
 export function refineGroupRollout(
-  config: { promptsPerIteration: number; miniBatches: number } & Partial<RewardSpec>,
+  config: { promptsPerIteration: number; miniBatches: number; lora?: LoraConfig } & Partial<RewardSpec>,
   ctx: z.RefinementCtx,
 ): void {
   refineRewardSpec(config, ctx);
+  refineRlLora(config, ctx);
   if (config.promptsPerIteration % config.miniBatches !== 0)
     ctx.addIssue({
       code: "custom",

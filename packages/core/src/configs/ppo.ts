@@ -1,5 +1,7 @@
 import { z } from "zod";
-import { commonSchema, optimSchema, withDefault } from "./common";
+import { commonSchema, optimSchema, withDefault, workersSchema } from "./common";
+import { refineRlLora } from "./grpo";
+import { loraField } from "./lora";
 import { checkpointFrom, datasetName } from "./refs-meta";
 import { evaluationRewardsSchema, refineRewardSpec, rewardsSchema } from "./rewards";
 
@@ -29,8 +31,10 @@ export const ppoConfigSchema = z
     epsilon: optimSchema.shape.epsilon
       .default(1e-5)
       .describe("Adam ε (1e-5 as in the N+ implementation details)"),
+    workers: workersSchema,
+    lora: loraField,
     policy: checkpointFrom(["sft", "ppo", "dpo", "grpo", "rloo"]).describe(
-      "the SFT checkpoint: starting policy and frozen reference",
+      "the SFT checkpoint: starting policy and frozen reference (an SFT LoRA adapter is merged into its base at load)",
     ),
     rewardModel: checkpointFrom(["reward"])
       .optional()
@@ -133,6 +137,7 @@ export const ppoConfigSchema = z
     },
   )
   .superRefine(refineRewardSpec)
+  .superRefine(refineRlLora)
   .describe("PPO: optimise the policy against the reward model with a KL penalty to the SFT model");
 
 export type PpoConfig = z.infer<typeof ppoConfigSchema>;

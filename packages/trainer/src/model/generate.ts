@@ -27,6 +27,11 @@ export interface GenerateOptions {
   padTokenId?: number;
   /** Seed of the sampling PRNG (default 0). */
   seed?: number;
+  /**
+   * One seed per row instead of `seed`: each row draws from its own PRNG, so its tokens do not depend on
+   * the other rows of the batch (rollouts split across data-parallel workers).
+   */
+  rowSeeds?: number[];
   /** Reuse keys/values of earlier positions (default true); false recomputes the whole sequence each step. */
   useCache?: boolean;
   /**
@@ -65,6 +70,10 @@ export async function generate(
   const greedy = options.greedy === true || options.temperature === 0;
   const temperature = greedy ? 1 : (options.temperature ?? 1);
   const random = mulberry32(options.seed ?? 0);
+  const rowRandom = options.rowSeeds?.map((seed) => mulberry32(seed));
+  if (rowRandom && rowRandom.length !== batch) {
+    throw new Error(`generate: ${rowRandom.length} rowSeeds for ${batch} prompts`);
+  }
   const useCache = options.useCache ?? true;
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) {
     throw new Error(`generate: maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
@@ -125,7 +134,7 @@ export async function generate(
           row * vocab,
           vocab,
           { greedy, temperature, topK: options.topK, topP: options.topP },
-          random,
+          rowRandom?.[row] ?? random,
         );
         next[row] = token;
         result.tokens[row]?.push(token);

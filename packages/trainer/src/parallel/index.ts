@@ -19,8 +19,17 @@ import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import type { BackendPreference } from "../backend";
+import type { GenerateOptions } from "../model/generate";
 import type { GPT } from "../model/gpt";
-import type { HostTensor, ParamSlot, StepReply, StepRequest, WorkerSetup } from "./protocol";
+import type {
+  GenerateReply,
+  GenerateRequest,
+  HostTensor,
+  ParamSlot,
+  StepReply,
+  StepRequest,
+  WorkerSetup,
+} from "./protocol";
 
 export type { ShardLoss, ShardLossResult } from "./losses";
 export { languageModelLoss } from "./losses";
@@ -46,7 +55,8 @@ export interface ParallelGradients {
   rows: Record<string, HostTensor>;
 }
 
-type Pending = { resolve: (reply: StepReply) => void; reject: (error: Error) => void };
+type Reply = StepReply | GenerateReply;
+type Pending = { resolve: (reply: Reply) => void; reject: (error: Error) => void };
 
 /** Every variable of `model` by name: its parameters (heads included), then its LoRA adapters. */
 function modelVariables(model: GPT): Map<string, tf.Variable> {
@@ -77,7 +87,7 @@ export class DataParallel {
     this.synced = layout.map(() => undefined);
     this.versions = layout.map(() => 0);
     for (const worker of workers) {
-      worker.on("message", (reply: StepReply) => {
+      worker.on("message", (reply: Reply) => {
         const waiting = this.pending.get(reply.id);
         if (!waiting) return;
         this.pending.delete(reply.id);
@@ -192,7 +202,7 @@ export class DataParallel {
           ...(o.options ? { options: o.options } : {}),
         };
         return new Promise<StepReply>((resolve, reject) => {
-          this.pending.set(request.id, { resolve, reject });
+          this.pending.set(request.id, { resolve: (reply) => resolve(reply as StepReply), reject });
           (this.workers[w] as Worker).postMessage(request);
         });
       }),
@@ -207,6 +217,45 @@ export class DataParallel {
       outputs.push(reply.rows);
     });
     return { loss, grads: this.averageGradients(shards, rows, names), workerMs, rows: concatRows(outputs) };
+  }
+
+  /**
+   * Sample continuations of `prompts` across the workers, each with its replica at the main model's current
+   * weights: contiguous shares of the rows, each row drawn from its own seed (`rowSeeds`), so that a row's
+   * tokens depend neither on the other rows nor on the number of workers. Returns each row's new tokens and
+   * each worker's milliseconds.
+   */
+  async generate(
+    prompts: number[][],
+    options: Omit<GenerateOptions, "onToken" | "signal" | "seed" | "rowSeeds">,
+    rowSeeds: number[],
+  ): Promise<{ tokens: number[][]; workerMs: number[] }> {
+    if (this.failure) throw this.failure;
+    this.syncWeights();
+    const shards = splitRows(prompts.length, this.workers.length);
+    const replies = await Promise.all(
+      shards.map(([start, count], w) => {
+        const request: GenerateRequest = {
+          kind: "generate",
+          id: this.nextId++,
+          versions: this.versions,
+          prompts: prompts.slice(start, start + count),
+          options: { ...options, rowSeeds: rowSeeds.slice(start, start + count) },
+        };
+        return new Promise<Reply>((resolve, reject) => {
+          this.pending.set(request.id, { resolve, reject });
+          (this.workers[w] as Worker).postMessage(request);
+        });
+      }),
+    );
+    const tokens: number[][] = [];
+    const workerMs: number[] = [];
+    replies.forEach((reply, w) => {
+      if ("error" in reply) throw new Error(`data-parallel worker ${w}: ${reply.error}`);
+      tokens.push(...(reply as { tokens: number[][] }).tokens);
+      workerMs.push(reply.ms);
+    });
+    return { tokens, workerMs };
   }
 
   /** The row-weighted mean of the workers' gradient buffers, as tensors keyed by variable name. */

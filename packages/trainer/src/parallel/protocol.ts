@@ -1,5 +1,6 @@
 /** Messages between the main thread (./index.ts) and data-parallel workers (./worker.ts). */
 import type { GPTConfig } from "../model/config";
+import type { GenerateOptions } from "../model/generate";
 import type { LoraSettings } from "../model/lora";
 
 /**
@@ -53,6 +54,18 @@ export interface StepRequest {
  * loss of the shard; rows: the loss's per-row outputs (axis 0 = the shard's rows); ms: time the worker
  * spent on the step (weights copy, gradients, write-back).
  */
+/** Sample continuations of some prompts with the replica (rollouts generated across the workers). */
+export interface GenerateRequest {
+  kind: "generate";
+  id: number;
+  versions: number[];
+  prompts: number[][];
+  options: Omit<GenerateOptions, "onToken" | "signal">;
+}
+
+/** Each prompt's new tokens (a GenerateRequest's answer); ms: time the worker spent sampling. */
+export type GenerateReply = { id: number; tokens: number[][]; ms: number } | { id: number; error: string };
+
 export type StepReply =
   | { id: number; loss: number; rows: Record<string, HostTensor>; ms: number }
   | { id: number; error: string };

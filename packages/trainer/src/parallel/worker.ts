@@ -7,10 +7,18 @@
 import { parentPort, workerData } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { type BackendPreference, initBackend } from "../backend";
+import { generate } from "../model/generate";
 import { GPT } from "../model/gpt";
 import { addLora } from "../model/lora";
 import type { ShardLoss } from "./losses";
-import type { HostTensor, StepReply, StepRequest, WorkerSetup } from "./protocol";
+import type {
+  GenerateReply,
+  GenerateRequest,
+  HostTensor,
+  StepReply,
+  StepRequest,
+  WorkerSetup,
+} from "./protocol";
 
 const setup = workerData as WorkerSetup;
 const port = parentPort;
@@ -75,9 +83,17 @@ function step(request: StepRequest): StepReply {
   return { id: request.id, loss: value, rows, ms: performance.now() - start };
 }
 
-port.on("message", (request: StepRequest) => {
+/** A share of a rollout's prompts, sampled with the replica at the main model's weights. */
+async function sample(request: GenerateRequest): Promise<GenerateReply> {
+  const start = performance.now();
+  loadWeights(request.versions);
+  const { tokens } = await generate(model, request.prompts, request.options);
+  return { id: request.id, tokens, ms: performance.now() - start };
+}
+
+port.on("message", async (request: StepRequest | GenerateRequest) => {
   try {
-    port.postMessage(step(request));
+    port.postMessage("kind" in request ? await sample(request) : step(request));
   } catch (error) {
     port.postMessage({
       id: request.id,

@@ -4,7 +4,8 @@
  * position P − 1 + t predict completion token t for every row at once.
  */
 import * as tf from "@tensorflow/tfjs";
-import { type GPT, generate } from "../model";
+import { type GPT, generate, hashSeed } from "../model";
+import type { DataParallel, HostTensor } from "../parallel";
 import type { Tokenizer } from "../tokenizer";
 
 export interface Completions {
@@ -28,21 +29,33 @@ export interface Completions {
 /**
  * Sample one completion per prompt (token ids, chat-formatted) at `temperature` (and `topP`); with
  * `stopAtEos` rows stop after their first end-of-text.
+ *
+ * With `parallel`, the data-parallel workers sample shares of the rows with their replicas, each row from its
+ * own seed (derived from `seed` and the row): the completions are the same for any number of workers (not
+ * the same as this thread's, which draws every row from one stream — kept so that single-threaded runs
+ * reproduce).
  */
 export async function sampleCompletions(
   policy: GPT,
   tokenizer: Tokenizer,
   promptIds: number[][],
   o: { maxNewTokens: number; temperature: number; topP?: number; seed: number; stopAtEos: boolean },
+  parallel?: DataParallel,
 ): Promise<Completions> {
-  const generated = await generate(policy, promptIds, {
+  const options = {
     maxNewTokens: o.maxNewTokens,
     temperature: o.temperature,
     ...(o.topP !== undefined && o.topP < 1 ? { topP: o.topP } : {}),
-    seed: o.seed,
     eosTokenId: o.stopAtEos ? tokenizer.eosId : undefined,
     padTokenId: tokenizer.padId,
-  });
+  };
+  const generated = parallel
+    ? await parallel.generate(
+        promptIds,
+        options,
+        promptIds.map((_, row) => hashSeed(o.seed, `row/${row}`)),
+      )
+    : await generate(policy, promptIds, { ...options, seed: o.seed });
   const batch = promptIds.length;
   const P = Math.max(...promptIds.map((p) => p.length));
   const R = Math.max(1, ...generated.tokens.map((t) => t.length));
@@ -88,6 +101,32 @@ export function pickRows<T extends Int32Array | Float32Array>(data: T, width: nu
   const out = new (data.constructor as new (n: number) => T)(rows.length * width);
   for (const [i, row] of rows.entries()) out.set(data.subarray(row * width, (row + 1) * width), i * width);
   return out;
+}
+
+/** Some rows of a rollout as host arrays (a loss batch's inputIds, attention and responses; see parallel/losses-rl.ts). */
+export function rolloutHostRows(
+  r: Pick<Completions, "batch" | "promptLength" | "responseLength" | "inputIds" | "attention" | "responses">,
+  rows?: number[],
+): Record<"inputIds" | "attention" | "responses", HostTensor> & { b: number } {
+  const b = rows?.length ?? r.batch;
+  const full = r.promptLength + r.responseLength;
+  return {
+    b,
+    inputIds: { values: pickRows(r.inputIds, full, rows), shape: [b, full], dtype: "int32" },
+    attention: { values: pickRows(r.attention, full, rows), shape: [b, full], dtype: "float32" },
+    responses: {
+      values: pickRows(r.responses, r.responseLength, rows),
+      shape: [b, r.responseLength],
+      dtype: "int32",
+    },
+  };
+}
+
+/** Host arrays as tensors (the caller disposes them). */
+export function hostTensors(batch: Record<string, HostTensor>): Record<string, tf.Tensor> {
+  return Object.fromEntries(
+    Object.entries(batch).map(([key, t]) => [key, tf.tensor(t.values, t.shape, t.dtype)]),
+  );
 }
 
 /** Some rows of a rollout as tensors (the caller disposes them), and `pick` for its other [B, R] arrays. */

@@ -18,17 +18,33 @@ import { type PpoConfig, type RewardTerm, rewardTermSchema } from "@rlhf/core/co
 import * as tf from "@tensorflow/tfjs";
 import { loadCheckpoint, saveCheckpoint } from "../checkpoint";
 import { loadPrompts } from "../data";
-import { type JobContext, JobInputError, type RunSummary } from "../train/context";
 import { entropyFromLogits, type GPT, hashSeed, logProbsOf, mulberry32 } from "../model";
+import type { DataParallel, HostTensor } from "../parallel";
+import {
+  PPO_ROW_STATS,
+  type PpoLossSettings,
+  ppoLossTerms,
+  ppoRolloutTerms,
+  rolloutLossBatch,
+} from "../parallel/losses-rl";
+import { meanStd } from "../rl/grpo-math";
 import { computeGae, KlController, klPerToken, maskedMean, maskedWhiten, permutation } from "../rl/ppo-math";
 import { loadRewards, type RewardBatch, type RewardSet, scoreRewards } from "../rl/rewards";
-import { type Completions, completionLogits, rolloutTensors, sampleCompletions } from "../rl/rollout";
+import {
+  type Completions,
+  completionLogits,
+  hostTensors,
+  rolloutTensors,
+  sampleCompletions,
+} from "../rl/rollout";
 import type { Tokenizer } from "../tokenizer";
 import { NonFiniteLossError } from "../train/adamw";
-import { lossAndGradientsByName } from "../train/gradients";
+import { type JobContext, JobInputError, type RunSummary } from "../train/context";
+import { gradientsByName, lossAndGradientsByName } from "../train/gradients";
 import { type MicroStep, runTrainingLoop, type StepOutcome } from "../train/loop";
 import { lapTimer, type RolloutTiming, rolloutTiming, timingMetrics } from "../train/timing";
 import { evaluationScores } from "./group-policy";
+import { loadRlModels } from "./rl-policy";
 
 /** A rollout: the sampled completions (rl/rollout.ts) with per-token statistics and their scores. */
 interface Rollout extends Completions {
@@ -111,25 +127,35 @@ function responseStats(
   return { logprobs, entropy, values };
 }
 
+/** A PPO run: its settings, models, rewards and prompts, and the KL controller. */
+interface PpoRun {
+  config: PpoConfig;
+  ctx: JobContext;
+  learner: Learner;
+  reference: GPT;
+  tokenizer: Tokenizer;
+  rewards: RewardSet;
+  evaluation?: RewardSet;
+  prompts: string[];
+  kl: KlController;
+  loss: PpoLossSettings;
+  miniBatchSize: number;
+  miniBatchesPerEpoch: number;
+}
+
 async function rollout(
-  o: {
-    learner: Learner;
-    reference: GPT;
-    rewards: RewardSet;
-    evaluation?: RewardSet;
-    tokenizer: Tokenizer;
-    config: PpoConfig;
-  },
+  run: PpoRun,
   prompts: string[],
   seed: number,
   step: number,
   timing: RolloutTiming,
+  parallel?: DataParallel,
 ): Promise<Rollout> {
-  const { tokenizer, config } = o;
+  const { tokenizer, config } = run;
   const lap = lapTimer(timing);
   // 1. Generate with temperature-scaled logits; rows stop after their first end-of-text.
   const c = await sampleCompletions(
-    o.learner.policy,
+    run.learner.policy,
     tokenizer,
     prompts.map((p) => tokenizer.formatChat(p).ids),
     {
@@ -138,6 +164,7 @@ async function rollout(
       seed,
       stopAtEos: config.stopAtEos,
     },
+    parallel,
   );
   lap("generation");
 
@@ -145,7 +172,7 @@ async function rollout(
   const stats = tf.tidy(() => {
     const t = rolloutTensors(c);
     const policy = responseStats(
-      o.learner,
+      run.learner,
       t.inputIds,
       t.attention,
       t.responses,
@@ -154,7 +181,7 @@ async function rollout(
       true,
     );
     const ref = responseStats(
-      { policy: o.reference },
+      { policy: run.reference },
       t.inputIds,
       t.attention,
       t.responses,
@@ -179,8 +206,8 @@ async function rollout(
     groups: prompts.map((_, i) => i),
     step,
   };
-  const scored = await scoreRewards(o.rewards, batch);
-  const evaluation = o.evaluation ? await scoreRewards(o.evaluation, batch) : undefined;
+  const scored = await scoreRewards(run.rewards, batch);
+  const evaluation = run.evaluation ? await scoreRewards(run.evaluation, batch) : undefined;
   lap("reward");
   const scores = scored.total.map((s, b) =>
     c.endedWithEos[b] || !config.stopAtEos ? s : s - config.missingEosPenalty,
@@ -209,44 +236,33 @@ interface PpoStats {
   vClipFrac: number;
   entropy: number;
   ratio: number;
-  ratioVar: number;
 }
 
 /** The value function is a head on the policy unless a separate value model (from the reward model) is asked for. */
 const useHeadFor = (config: PpoConfig) => config.valueModel === "head";
 
 export async function trainPpo(config: PpoConfig, ctx: JobContext): Promise<RunSummary> {
-  // 0. Models: policy (+ value head or a separate value model), frozen reference, frozen reward model.
-  const policyDir = await ctx.resolveCheckpoint(config.policy);
+  // 0. Models: policy (+ value head or a separate value model), frozen reference (with LoRA: the policy
+  //    with its adapters off), frozen reward model.
   const rewardDir = config.rewardModel ? await ctx.resolveCheckpoint(config.rewardModel) : undefined;
   if (!useHeadFor(config) && !rewardDir)
     throw new JobInputError('valueModel "reward" needs a rewardModel to start the value model from');
   const resumeDir = ctx.resumeFrom?.path;
   const useHead = useHeadFor(config);
-  const policyCkpt = await loadCheckpoint(resumeDir ?? policyDir, {
-    valueHead: useHead,
-    withOptimizer: resumeDir !== undefined,
-  });
-  const reference = (await loadCheckpoint(policyDir, { trainable: false })).model;
-  const valueModel = useHead
-    ? undefined
-    : (
-        await loadCheckpoint(resumeDir ? path.join(resumeDir, "value_model") : rewardDir!, {
-          rewardHead: true,
-        })
-      ).model;
-  const { tokenizer } = policyCkpt;
-  const policy = policyCkpt.model;
+  const models = await loadRlModels(ctx, config, { valueHead: useHead, withReference: true });
+  const { policy, tokenizer, resumedState } = models;
+  let valueModel: GPT | undefined;
   let rewardSet: RewardSet | undefined;
   let evaluationSet: RewardSet | undefined;
-  const disposeAll = () => {
-    for (const m of [policy, reference, valueModel]) m?.dispose();
-    rewardSet?.dispose();
-    evaluationSet?.dispose();
-    if (policyCkpt.optimizerState) for (const t of policyCkpt.optimizerState.values()) t.dispose();
-  };
 
   try {
+    valueModel = useHead
+      ? undefined
+      : (
+          await loadCheckpoint(resumeDir ? path.join(resumeDir, "value_model") : rewardDir!, {
+            rewardHead: true,
+          })
+        ).model;
     // The reward: the reward model and the functions (rl/rewards); evaluation functions are only logged.
     const env = {
       tokenizer,
@@ -259,19 +275,13 @@ export async function trainPpo(config: PpoConfig, ctx: JobContext): Promise<RunS
     if (prompts.length === 0)
       throw new JobInputError(`prompts dataset "${config.prompts}" has no training prompts`);
 
+    // What the optimiser updates: the policy's trainable parameters (with LoRA: its adapters and value
+    // head) and the value model's, under one namespace ("policy/…", "value/…").
     const params = new Map<string, tf.Variable>();
-    for (const [name, v] of policy.params) params.set(`policy/${name}`, v);
+    for (const [name, v] of policy.trainableParams()) params.set(`policy/${name}`, v);
     if (valueModel) for (const [name, v] of valueModel.params) params.set(`value/${name}`, v);
-    const learner: Learner = { policy, valueModel, params };
     // Only a resumed PPO run continues a count; the SFT checkpoint's own trainer state is not ours.
-    const resumedState = resumeDir ? policyCkpt.trainerState : undefined;
     const startIteration = resumedState?.step ?? 0;
-    const kl = new KlController(
-      Number(resumedState?.data?.klCoef ?? config.klCoef),
-      config.adaptiveKl,
-      config.klTarget,
-      config.klHorizon,
-    );
     const B = config.rolloutBatchSize;
     const miniBatchSize = Math.max(1, Math.floor(B / config.miniBatches));
     const miniBatchesPerEpoch = Math.floor(B / miniBatchSize);
@@ -280,211 +290,36 @@ export async function trainPpo(config: PpoConfig, ctx: JobContext): Promise<RunS
         `gradAccumSteps ${config.gradAccumSteps} splits minibatches of ${miniBatchSize} rollouts into empty micro-batches; use at most ${miniBatchSize}`,
       );
     }
-
-    /** One rollout, its advantages and the minibatch order of every epoch: all an iteration's updates need. */
-    const prepare = async (iteration: number) => {
-      const seed = hashSeed(config.seed, `ppo/${iteration}`);
-      const random = mulberry32(seed);
-
-      // 1–2. Rollout and scores.
-      const timing = rolloutTiming();
-      const batchPrompts = Array.from({ length: B }, () => prompts[Math.floor(random() * prompts.length)]!);
-      const r = await rollout(
-        { learner, reference, rewards: rewardSet!, evaluation: evaluationSet, tokenizer, config },
-        batchPrompts,
-        seed,
-        iteration,
-        timing,
-      );
-      const { responseLength: R, mask } = r;
-
-      // 3. Per-token rewards: KL penalty everywhere, the score at the last real token.
-      const klTokens = klPerToken(r.logprobs, r.refLogprobs, config.klEstimator);
-      const nonScore = new Float32Array(B * R);
-      let rewards: Float32Array = new Float32Array(B * R);
-      for (let b = 0; b < B; b++) {
-        let lastReal = -1;
-        for (let t = 0; t < R; t++) {
-          const i = b * R + t;
-          if (!mask[i]) continue;
-          nonScore[i] = -kl.value * klTokens[i]!;
-          rewards[i] = nonScore[i]!;
-          lastReal = i;
-        }
-        if (lastReal >= 0) rewards[lastReal] = rewards[lastReal]! + r.scores[b]!;
-      }
-      // Reward whitening (optional) keeps the mean: it rescales without changing the sign of the signal.
-      if (config.whitenRewards) rewards = maskedWhiten(rewards, mask, false);
-
-      // 4. Advantages by GAE, whitened; returns are the value targets.
-      const gae = computeGae(rewards, r.values, mask, B, R, config.gamma, config.lam);
-      const advantages = config.whitenAdvantages ? maskedWhiten(gae.advantages, mask) : gae.advantages;
-      // 5. The shuffled order of each PPO epoch (drawn after the rollout's prompts, from the same stream).
-      const orders = Array.from({ length: config.ppoEpochs }, () => permutation(B, random));
-      return { r, klTokens, nonScore, gae, advantages, orders, timing };
+    const run: PpoRun = {
+      config,
+      ctx,
+      learner: { policy, valueModel, params },
+      reference: models.reference!,
+      tokenizer,
+      rewards: rewardSet,
+      evaluation: evaluationSet,
+      prompts,
+      kl: new KlController(
+        Number(resumedState?.data?.klCoef ?? config.klCoef),
+        config.adaptiveKl,
+        config.klTarget,
+        config.klHorizon,
+      ),
+      loss: {
+        clipRange: config.clipRange,
+        clipRangeValue: config.clipRangeValue,
+        valueLossCoef: config.valueLossCoef,
+        temperature: config.temperature,
+      },
+      miniBatchSize,
+      miniBatchesPerEpoch,
     };
-
-    /** The clipped policy and value losses on some rows of the rollout, and their gradients. */
-    const microStep = (
-      iteration: number,
-      p: Awaited<ReturnType<typeof prepare>>,
-      rows: number[],
-    ): MicroStep<PpoStats> => {
-      const { r } = p;
-      const R = r.responseLength;
-      const t = rolloutTensors(r, rows);
-      const old = {
-        logprobs: tf.tensor2d(t.pick(r.logprobs), [t.b, R]),
-        values: tf.tensor2d(t.pick(r.values), [t.b, R]),
-        advantages: tf.tensor2d(t.pick(p.advantages), [t.b, R]),
-        returns: tf.tensor2d(t.pick(p.gae.returns), [t.b, R]),
-        mask: tf.tensor2d(t.pick(r.mask), [t.b, R]),
-      };
-      let observed: tf.Tensor[] = [];
-      let grads: Map<string, tf.Tensor>;
-      try {
-        ({ grads } = lossAndGradientsByName(params, () => {
-          const now = responseStats(
-            learner,
-            t.inputIds,
-            t.attention,
-            t.responses,
-            r.promptLength,
-            config.temperature,
-            true,
-          );
-          const count = tf.maximum(tf.sum(old.mask), 1);
-          const masked = (x: tf.Tensor) => tf.div(tf.sum(tf.mul(x, old.mask)), count);
-          const logRatio = tf.sub(now.logprobs, old.logprobs);
-          const ratio = tf.exp(logRatio);
-          // Clipped policy loss.
-          const pgLoss1 = tf.mul(tf.neg(old.advantages), ratio);
-          const pgLoss2 = tf.mul(
-            tf.neg(old.advantages),
-            tf.clipByValue(ratio, 1 - config.clipRange, 1 + config.clipRange),
-          );
-          const pgLoss = masked(tf.maximum(pgLoss1, pgLoss2));
-          // Clipped value loss.
-          const vPred = now.values!;
-          const vPredClipped = tf.add(
-            old.values,
-            tf.clipByValue(tf.sub(vPred, old.values), -config.clipRangeValue, config.clipRangeValue),
-          );
-          const vLoss1 = tf.square(tf.sub(vPred, old.returns));
-          const vLoss2 = tf.square(tf.sub(vPredClipped, old.returns));
-          const vLoss = tf.mul(0.5, masked(tf.maximum(vLoss1, vLoss2)));
-          // Diagnostics, kept outside the gradient tape's tidy.
-          observed = [
-            masked(tf.mul(0.5, tf.square(logRatio))),
-            masked(tf.cast(tf.greater(tf.abs(tf.sub(ratio, 1)), config.clipRange), "float32")),
-            pgLoss,
-            vLoss,
-            masked(tf.cast(tf.greater(vLoss2, vLoss1), "float32")),
-            masked(now.entropy),
-            masked(ratio),
-            masked(tf.square(tf.sub(ratio, masked(ratio)))),
-          ].map((x) => tf.keep(tf.clone(x)));
-          return tf.add(pgLoss, tf.mul(config.valueLossCoef, vLoss)) as tf.Scalar;
-        }));
-      } finally {
-        tf.dispose([t.inputIds, t.attention, t.responses, ...Object.values(old)]);
-      }
-      const [approxKl, clipFrac, pg, vl, vClip, ent, ratioMean, ratioVar] = observed.map(
-        (x) => x.dataSync()[0]!,
-      ) as [number, number, number, number, number, number, number, number];
-      tf.dispose(observed);
-      if (!Number.isFinite(pg) || !Number.isFinite(vl)) {
-        tf.dispose([...grads.values()]);
-        throw new NonFiniteLossError(
-          `PPO loss is not finite at iteration ${iteration + 1} (policy ${pg}, value ${vl}); stopping without saving`,
-        );
-      }
-      return {
-        loss: pg + config.valueLossCoef * vl,
-        grads,
-        stats: {
-          approxKl,
-          clipFrac,
-          pgLoss: pg,
-          vLoss: vl,
-          vClipFrac: vClip,
-          entropy: ent,
-          ratio: ratioMean,
-          ratioVar,
-        },
-      };
-    };
-
-    /** TRL's metrics of an iteration; adapts β; stores samples every `sampleEvery` iterations. */
-    const iterationMetrics = (p: Awaited<ReturnType<typeof prepare>>, o: StepOutcome<PpoStats>) => {
-      const { r, klTokens, nonScore, gae } = p;
-      const { responseLength: R, mask } = r;
-      const iteration = o.step;
-      const perSequence = (x: Float32Array) =>
-        Array.from({ length: B }, (_, b) =>
-          x.subarray(b * R, (b + 1) * R).reduce((s, v, t) => s + v * mask[b * R + t]!, 0),
-        );
-      const klSum = perSequence(klTokens);
-      const nonScoreSum = perSequence(nonScore);
-      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-      const stat = (key: keyof PpoStats) => mean(o.stats.map((s) => s[key]));
-      const meanKl = mean(klSum);
-      const meanScore = mean(r.scores);
-      // The gold reward beside the proxy: the evaluation functions' weighted sum (the demo: the AFINN oracle).
-      const oracle = r.evaluation ? evaluationScores(config.evaluation, r.evaluation) : undefined;
-      const metrics = {
-        "objective/kl": meanKl,
-        "objective/entropy": mean(perSequence(r.entropy)),
-        "objective/non_score_reward": mean(nonScoreSum),
-        "objective/rlhf_reward": meanScore + mean(nonScoreSum),
-        "objective/scores": meanScore,
-        "objective/kl_coef": kl.value,
-        ...r.rewardMetrics,
-        ...r.evaluation?.metrics,
-        ...(oracle ? { "objective/oracle_score": mean(oracle) } : {}),
-        "policy/approxkl_avg": stat("approxKl"),
-        "policy/clipfrac_avg": stat("clipFrac"),
-        "policy/entropy_avg": stat("entropy"),
-        "loss/policy_avg": stat("pgLoss"),
-        "loss/value_avg": stat("vLoss"),
-        "val/clipfrac_avg": stat("vClipFrac"),
-        "val/ratio": stat("ratio"),
-        "val/ratio_var": stat("ratioVar"),
-        "val/num_eos_tokens": r.endedWithEos.filter(Boolean).length,
-        "val/mean_response_length": o.tokens / B,
-        "val/advantages_mean": maskedMean(gae.advantages, mask),
-        episode: iteration * B,
-        ...timingMetrics(p.timing, o.seconds),
-      };
-      kl.update(meanKl, B);
-      if (iteration % config.sampleEvery === 0 || iteration === config.iterations || iteration === 1) {
-        for (let b = 0; b < Math.min(4, B); b++) {
-          ctx.telemetry.sample({
-            step: iteration,
-            prompt: r.prompts[b]!,
-            response: r.texts[b]!,
-            reward: r.scores[b],
-            kl: klSum[b],
-            extra: {
-              ...Object.fromEntries(Object.entries(r.rewardScores).map(([name, xs]) => [name, xs[b]])),
-              ...Object.fromEntries(
-                Object.entries(r.evaluation?.perFunction ?? {}).map(([name, xs]) => [name, xs[b]]),
-              ),
-              ...(oracle ? { oracle_score: oracle[b] } : {}),
-              ended: r.endedWithEos[b],
-            },
-          });
-        }
-        ctx.log(
-          `iteration ${iteration}: score ${meanScore.toFixed(3)}, KL ${meanKl.toFixed(3)}${oracle ? `, oracle ${mean(oracle).toFixed(2)}` : ""}`,
-        );
-      }
-      return metrics;
-    };
+    if (valueModel && config.workers !== 1)
+      ctx.log('workers: PPO with valueModel "reward" (two models) trains on this thread', "warn");
 
     // The loop: a step is an iteration (rollout, then epochs × minibatches of updates, each of
     // gradAccumSteps micro-batches); the learning rate is annealed linearly over iterations.
-    let current: Awaited<ReturnType<typeof prepare>> | undefined;
+    let current: PpoIteration | undefined;
     const result = await runTrainingLoop<PpoStats>({
       kind: "ppo",
       ctx,
@@ -496,30 +331,27 @@ export async function trainPpo(config: PpoConfig, ctx: JobContext): Promise<RunS
       schedule: "linear",
       totalSteps: config.iterations,
       startStep: startIteration,
-      optimizerState: policyCkpt.optimizerState,
+      optimizerState: models.optimizerState,
       optimizerSteps: Number(
         resumedState?.data?.optimizerSteps ?? startIteration * config.ppoEpochs * miniBatchesPerEpoch,
       ),
-      plan: async (iteration) => {
-        const p = await prepare(iteration);
-        current = p;
-        const generatedTokens = p.r.mask.reduce((a, b) => a + b, 0);
-        return {
-          updates: config.ppoEpochs * miniBatchesPerEpoch,
-          tokens: generatedTokens,
-          microStep: (update, micro) => {
-            const order = p.orders[Math.floor(update / miniBatchesPerEpoch)]!;
-            const start = (update % miniBatchesPerEpoch) * miniBatchSize;
-            const split = (k: number) => start + Math.floor((k * miniBatchSize) / config.gradAccumSteps);
-            return microStep(iteration, p, order.slice(split(micro), split(micro + 1)));
+      dataParallel: valueModel
+        ? undefined
+        : {
+            workers: config.workers,
+            loss: { module: new URL("../parallel/losses-rl.ts", import.meta.url).href, name: "ppoLoss" },
           },
-        };
+      plan: async (iteration, parallel) => {
+        const p = await prepareIteration(run, iteration, parallel);
+        current = p;
+        return iterationPlan(run, iteration, p, parallel);
       },
-      metrics: (o) => iterationMetrics(current!, o),
+      metrics: (o) => iterationMetrics(run, current!, o),
       checkpointEvery: config.checkpointEvery,
       checkpointPrefix: "iter",
-      checkpointData: () => ({ klCoef: kl.value }),
+      checkpointData: () => ({ klCoef: run.kl.value }),
       saveWith: async (dir) => {
+        await models.saveWith(dir);
         if (valueModel) await saveCheckpoint(path.join(dir, "value_model"), valueModel, tokenizer);
       },
     });
@@ -529,9 +361,249 @@ export async function trainPpo(config: PpoConfig, ctx: JobContext): Promise<RunS
       "objective/scores": last["objective/scores"] ?? null,
       "objective/kl": last["objective/kl"] ?? null,
       "objective/oracle_score": last["objective/oracle_score"] ?? null,
-      kl_coef: kl.value,
+      kl_coef: run.kl.value,
     };
   } finally {
-    disposeAll();
+    valueModel?.dispose();
+    rewardSet?.dispose();
+    evaluationSet?.dispose();
+    models.dispose();
   }
+}
+
+/** One rollout, its advantages and the minibatch order of every epoch: all an iteration's updates need. */
+interface PpoIteration {
+  r: Rollout;
+  klTokens: Float32Array;
+  nonScore: Float32Array;
+  gae: { advantages: Float32Array; returns: Float32Array };
+  advantages: Float32Array;
+  orders: number[][];
+  timing: RolloutTiming;
+}
+
+async function prepareIteration(
+  run: PpoRun,
+  iteration: number,
+  parallel?: DataParallel,
+): Promise<PpoIteration> {
+  const { config } = run;
+  const B = config.rolloutBatchSize;
+  const seed = hashSeed(config.seed, `ppo/${iteration}`);
+  const random = mulberry32(seed);
+
+  // 1–2. Rollout and scores.
+  const timing = rolloutTiming();
+  const prompts = Array.from({ length: B }, () => run.prompts[Math.floor(random() * run.prompts.length)]!);
+  const r = await rollout(run, prompts, seed, iteration, timing, parallel);
+  const { responseLength: R, mask } = r;
+
+  // 3. Per-token rewards: KL penalty everywhere, the score at the last real token.
+  const klTokens = klPerToken(r.logprobs, r.refLogprobs, config.klEstimator);
+  const nonScore = new Float32Array(B * R);
+  let rewards: Float32Array = new Float32Array(B * R);
+  for (let b = 0; b < B; b++) {
+    let lastReal = -1;
+    for (let t = 0; t < R; t++) {
+      const i = b * R + t;
+      if (!mask[i]) continue;
+      nonScore[i] = -run.kl.value * klTokens[i]!;
+      rewards[i] = nonScore[i]!;
+      lastReal = i;
+    }
+    if (lastReal >= 0) rewards[lastReal] = rewards[lastReal]! + r.scores[b]!;
+  }
+  // Reward whitening (optional) keeps the mean: it rescales without changing the sign of the signal.
+  if (config.whitenRewards) rewards = maskedWhiten(rewards, mask, false);
+
+  // 4. Advantages by GAE, whitened; returns are the value targets.
+  const gae = computeGae(rewards, r.values, mask, B, R, config.gamma, config.lam);
+  const advantages = config.whitenAdvantages ? maskedWhiten(gae.advantages, mask) : gae.advantages;
+  // 5. The shuffled order of each PPO epoch (drawn after the rollout's prompts, from the same stream).
+  const orders = Array.from({ length: config.ppoEpochs }, () => permutation(B, random));
+  return { r, klTokens, nonScore, gae, advantages, orders, timing };
+}
+
+/** The updates of an iteration: ppoEpochs × minibatches, each of gradAccumSteps micro-batches. */
+function iterationPlan(run: PpoRun, iteration: number, p: PpoIteration, parallel?: DataParallel) {
+  const { config, miniBatchSize, miniBatchesPerEpoch } = run;
+  return {
+    updates: config.ppoEpochs * miniBatchesPerEpoch,
+    tokens: p.r.mask.reduce((a, b) => a + b, 0),
+    microStep: (update: number, micro: number) => {
+      const order = p.orders[Math.floor(update / miniBatchesPerEpoch)]!;
+      const start = (update % miniBatchesPerEpoch) * miniBatchSize;
+      const split = (k: number) => start + Math.floor((k * miniBatchSize) / config.gradAccumSteps);
+      return ppoMicroStep(run, iteration, p, order.slice(split(micro), split(micro + 1)), parallel);
+    },
+  };
+}
+
+/** The loss batch of some rows of the rollout (parallel/losses-rl.ts ppoLoss), as host arrays. */
+function ppoLossBatch(p: PpoIteration, rows: number[]): Record<string, HostTensor> {
+  const { batch, pick } = rolloutLossBatch(p.r, rows, p.r.mask);
+  return {
+    ...batch,
+    oldLogprobs: pick(p.r.logprobs),
+    oldValues: pick(p.r.values),
+    advantages: pick(p.advantages),
+    returns: pick(p.gae.returns),
+  };
+}
+
+/**
+ * The PPO loss of a loss batch on this thread, with the learner's value model when it has one: the same
+ * terms as the workers' ppoLoss. Returns the loss, its gradients and the per-row statistics [b, 8].
+ */
+function localPpoGradients(run: PpoRun, p: PpoIteration, batch: Record<string, HostTensor>, tokens: number) {
+  const { learner, config } = run;
+  const t = hostTensors(batch);
+  const rows = batch.mask!.shape[0]!;
+  let kept: tf.Tensor | undefined;
+  try {
+    const result = lossAndGradientsByName(learner.params, () => {
+      const now = responseStats(
+        learner,
+        t.inputIds as tf.Tensor2D,
+        t.attention as tf.Tensor2D,
+        t.responses as tf.Tensor2D,
+        p.r.promptLength,
+        config.temperature,
+        true,
+      );
+      const out = ppoLossTerms(
+        { logprobs: now.logprobs, entropy: now.entropy, values: now.values! },
+        ppoRolloutTerms(t),
+        run.loss,
+        { rows, microRows: rows, microTokens: tokens },
+      );
+      // Diagnostics, kept outside the gradient tape's tidy.
+      kept = tf.keep(tf.clone(out.rows.stats!));
+      return out.loss;
+    });
+    const stats = kept!.dataSync() as Float32Array;
+    return { ...result, stats };
+  } finally {
+    kept?.dispose();
+    tf.dispose(Object.values(t));
+  }
+}
+
+/** The clipped policy and value losses on some rows of the rollout, their gradients and statistics. */
+async function ppoMicroStep(
+  run: PpoRun,
+  iteration: number,
+  p: PpoIteration,
+  rows: number[],
+  parallel?: DataParallel,
+): Promise<MicroStep<PpoStats>> {
+  const batch = ppoLossBatch(p, rows);
+  const tokens = (batch.mask!.values as Float32Array).reduce((a, m) => a + m, 0);
+  let result: { loss: number; grads: Map<string, tf.Tensor>; stats: Float32Array };
+  if (parallel) {
+    const out = await parallel.gradients(batch, { options: { ...run.loss } });
+    result = {
+      loss: out.loss,
+      grads: gradientsByName(run.learner.params, out.grads),
+      stats: out.rows.stats!.values as Float32Array,
+    };
+  } else {
+    result = localPpoGradients(run, p, batch, tokens);
+  }
+  // Masked means over the micro-batch's tokens, from the per-row sums (columns: PPO_ROW_STATS).
+  const width = PPO_ROW_STATS.length;
+  const [approxKl, clipFrac, pg, vl, vClip, entropy, ratio] = PPO_ROW_STATS.map((_, k) => {
+    let sum = 0;
+    for (let b = 0; b < rows.length; b++) sum += result.stats[b * width + k]!;
+    return sum / Math.max(tokens, 1);
+  }) as [number, number, number, number, number, number, number];
+  if (!Number.isFinite(result.loss) || !Number.isFinite(pg) || !Number.isFinite(vl)) {
+    tf.dispose([...result.grads.values()]);
+    throw new NonFiniteLossError(
+      `PPO loss is not finite at iteration ${iteration + 1} (policy ${pg}, value ${vl}); stopping without saving`,
+    );
+  }
+  return {
+    loss: result.loss,
+    grads: result.grads,
+    stats: {
+      approxKl,
+      clipFrac,
+      pgLoss: pg,
+      vLoss: vl,
+      vClipFrac: vClip,
+      entropy,
+      ratio,
+    },
+  };
+}
+
+/** TRL's metrics of an iteration; adapts β; stores samples every `sampleEvery` iterations. */
+function iterationMetrics(run: PpoRun, p: PpoIteration, o: StepOutcome<PpoStats>): Record<string, number> {
+  const { config, ctx, kl } = run;
+  const B = config.rolloutBatchSize;
+  const { r, klTokens, nonScore, gae } = p;
+  const { responseLength: R, mask } = r;
+  const iteration = o.step;
+  const perSequence = (x: Float32Array) =>
+    Array.from({ length: B }, (_, b) =>
+      x.subarray(b * R, (b + 1) * R).reduce((s, v, t) => s + v * mask[b * R + t]!, 0),
+    );
+  const klSum = perSequence(klTokens);
+  const nonScoreSum = perSequence(nonScore);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const stat = (key: keyof PpoStats) => mean(o.stats.map((s) => s[key]));
+  const meanKl = mean(klSum);
+  const meanScore = mean(r.scores);
+  // The gold reward beside the proxy: the evaluation functions' weighted sum (the demo: the AFINN oracle).
+  const oracle = r.evaluation ? evaluationScores(config.evaluation, r.evaluation) : undefined;
+  const metrics = {
+    "objective/kl": meanKl,
+    "objective/entropy": mean(perSequence(r.entropy)),
+    "objective/non_score_reward": mean(nonScoreSum),
+    "objective/rlhf_reward": meanScore + mean(nonScoreSum),
+    "objective/scores": meanScore,
+    "objective/kl_coef": kl.value,
+    ...r.rewardMetrics,
+    ...r.evaluation?.metrics,
+    ...(oracle ? { "objective/oracle_score": mean(oracle) } : {}),
+    "policy/approxkl_avg": stat("approxKl"),
+    "policy/clipfrac_avg": stat("clipFrac"),
+    "policy/entropy_avg": stat("entropy"),
+    "loss/policy_avg": stat("pgLoss"),
+    "loss/value_avg": stat("vLoss"),
+    "val/clipfrac_avg": stat("vClipFrac"),
+    "val/ratio": stat("ratio"),
+    // TRL's: the (Bessel) variance across the iteration's micro-batches of each one's mean ratio.
+    "val/ratio_var": meanStd(o.stats.map((s) => s.ratio)).std ** 2,
+    "val/num_eos_tokens": r.endedWithEos.filter(Boolean).length,
+    "val/mean_response_length": o.tokens / B,
+    "val/advantages_mean": maskedMean(gae.advantages, mask),
+    episode: iteration * B,
+    ...timingMetrics(p.timing, o.seconds),
+  };
+  kl.update(meanKl, B);
+  if (iteration % config.sampleEvery === 0 || iteration === config.iterations || iteration === 1) {
+    for (let b = 0; b < Math.min(4, B); b++) {
+      ctx.telemetry.sample({
+        step: iteration,
+        prompt: r.prompts[b]!,
+        response: r.texts[b]!,
+        reward: r.scores[b],
+        kl: klSum[b],
+        extra: {
+          ...Object.fromEntries(Object.entries(r.rewardScores).map(([name, xs]) => [name, xs[b]])),
+          ...Object.fromEntries(
+            Object.entries(r.evaluation?.perFunction ?? {}).map(([name, xs]) => [name, xs[b]]),
+          ),
+          ...(oracle ? { oracle_score: oracle[b] } : {}),
+          ended: r.endedWithEos[b],
+        },
+      });
+    }
+    ctx.log(
+      `iteration ${iteration}: score ${meanScore.toFixed(3)}, KL ${meanKl.toFixed(3)}${oracle ? `, oracle ${mean(oracle).toFixed(2)}` : ""}`,
+    );
+  }
+  return metrics;
 }

@@ -3,19 +3,17 @@
  * (./group-policy.ts): k completions per prompt; β times the sequence's KL to the SFT model (k1, summed over
  * its tokens) subtracted from its reward; each completion's baseline the mean reward of the other k − 1
  * (or, `baseline: "reinforce++"`, OpenRLHF's REINFORCE++-baseline: the group mean, then whitened over the
- * batch); a clipped ratio of whole-sequence probabilities. The formulas: docs/concepts.md.
+ * batch); a clipped ratio of whole-sequence probabilities (parallel/losses-rl.ts rlooLossTerms). The
+ * formulas: docs/concepts.md.
  */
 import type { RlooConfig } from "@rlhf/core/configs";
-import { epsilonHighOf } from "@rlhf/core/configs";
-import * as tf from "@tensorflow/tfjs";
-import type { JobContext, RunSummary } from "../train/context";
 import {
   groupAdvantages,
   reinforcePlusPlusBaselineAdvantages,
   rlooAdvantages,
-  rlooSequenceLoss,
   sequenceKl,
 } from "../rl/grpo-math";
+import type { JobContext, RunSummary } from "../train/context";
 import { type GroupAlgorithm, trainGroupPolicy } from "./group-policy";
 
 export const rloo: GroupAlgorithm<RlooConfig> = {
@@ -46,13 +44,6 @@ export const rloo: GroupAlgorithm<RlooConfig> = {
         "objective/rlhf_reward": mean(rewards),
       },
     };
-  },
-  loss: (x, config) => {
-    // Whole-sequence log-probabilities: Σ_t log π(y_t) over the completion's tokens.
-    const seq = tf.sum(tf.mul(x.logprobs, x.mask), 1) as tf.Tensor1D;
-    const oldSeq = tf.sum(tf.mul(x.oldLogprobs, x.mask), 1) as tf.Tensor1D;
-    const loss = rlooSequenceLoss(seq, oldSeq, x.advantages, config.epsilon, epsilonHighOf(config));
-    return { loss, ratio: tf.expandDims(tf.exp(tf.sub(seq, oldSeq)), 1) as tf.Tensor2D };
   },
 };
 
