@@ -241,8 +241,9 @@ export const metricGroups = [
       },
       {
         keys: ["policy/clipfrac_avg"],
-        meaning: "share of tokens whose probability ratio left [1 − `clipRange`, 1 + `clipRange`]",
-        trl: "TRL's key counts only the tokens where the clipped term is the larger loss (not yet the same quantity)",
+        meaning:
+          "share of tokens where the clipped surrogate is the larger loss (the clip binds: the ratio left [1 − `clipRange`, 1 + `clipRange`] in the direction its advantage pushes), token mean per minibatch update, averaged over the iteration",
+        trl: "the same key",
       },
       {
         keys: ["policy/entropy_avg"],
@@ -268,8 +269,9 @@ export const metricGroups = [
       },
       {
         keys: ["val/ratio_var"],
-        meaning: "token variance of the ratio within each minibatch update, averaged over the iteration",
-        trl: "TRL's key is the variance over the updates of each update's mean ratio (not yet the same quantity)",
+        meaning:
+          "variance (Bessel-corrected; 0 with a single update) over the iteration's minibatch updates of each update's token-mean ratio: how much the updates disagree, not the spread of the ratio over tokens",
+        trl: "the same key (`ratio_stats.var()`)",
       },
       {
         keys: ["val/num_eos_tokens"],
