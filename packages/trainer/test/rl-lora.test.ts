@@ -141,6 +141,45 @@ describe("online trainers with LoRA", () => {
     sft.dispose();
   });
 
+  it("a PPO run with LoRA resumed after a shutdown ends where an uninterrupted one does (adapters, value head, moments)", async () => {
+    const config = {
+      policy: policyDir,
+      rewards: reward,
+      lora,
+      workers: 1,
+      iterations: 4,
+      rolloutBatchSize: 8,
+      miniBatches: 2,
+      ppoEpochs: 1,
+      responseLength: 6,
+      temperature: 1,
+      learningRate: 1e-2,
+      checkpointEvery: 2,
+      backend: "wasm",
+    };
+    const whole = await train("ppo", "ppo-lora-whole", config);
+    const [cut] = await online.t.db
+      .insert(runs)
+      .values({ name: "ppo-lora-cut", kind: "ppo", config })
+      .returning();
+    const controller = new AbortController();
+    const first = await executeRun(online.t, cut!.id, {
+      signal: controller.signal,
+      onProgress: (step) => {
+        if (step === 3) controller.abort("shutdown");
+      },
+    });
+    expect(first.status).toBe("requeued");
+    expect((await executeRun(online.t, cut!.id)).status).toBe("succeeded");
+    for (const key of ["objective/scores", "objective/kl", "loss/value_avg", "loss/policy_avg"]) {
+      const a = await series(whole.id, key);
+      const b = await series(cut!.id, key);
+      expect(b).toHaveLength(4);
+      for (const [i, value] of a.entries())
+        expect(b[i], `${key} at iteration ${i + 1}`).toBeCloseTo(value, 4);
+    }
+  });
+
   it("GRPO from an SFT LoRA adapter: merged at load, the KL measured against the merged SFT model, adapters on two workers naming the run's base", async () => {
     // An SFT run's LoRA adapter (B ≠ 0) on the random policy.
     const sftDir = path.join(online.home, "sft-lora");
