@@ -12,11 +12,11 @@
  * can compare them).
  */
 import os from "node:os";
-import { openDatabase } from "../packages/core/src/db";
-import { demoStages } from "../packages/core/src/demo";
-import { resolveCheckpointRef } from "../packages/core/src/queue";
-import { initBackend } from "../packages/trainer/src/backend";
-import type { PolicyEvaluation } from "../packages/trainer/src/rl/evaluate";
+import { openDatabase } from "@rlhf/core/db";
+import { demoStages } from "@rlhf/core/demo";
+import { resolveCheckpointRef } from "@rlhf/core/queue";
+import { initBackend } from "@rlhf/trainer/backend";
+import type { PolicyEvaluation } from "@rlhf/trainer/rl/evaluate";
 import { loadAverage, plainRows, type SweepRow, sweepPolicies } from "./policy-sweep";
 
 const argv = process.argv.slice(2);

@@ -5,14 +5,14 @@
  * `<runName>-<time>`, so the dashboard can compare them.
  */
 import os from "node:os";
-import type { JobKind } from "../packages/core/src/configs";
-import type { Database } from "../packages/core/src/db";
-import { DEMO_DATASETS } from "../packages/core/src/demo";
-import { createRun, resolveCheckpointRef } from "../packages/core/src/queue";
-import { loadCheckpoint } from "../packages/trainer/src/checkpoint";
-import { loadPrompts } from "../packages/trainer/src/data";
-import { executeRun } from "../packages/trainer/src/jobs/execute";
-import { evaluatePolicy, type PolicyEvaluation } from "../packages/trainer/src/rl/evaluate";
+import type { JobKind } from "@rlhf/core/configs";
+import type { Database } from "@rlhf/core/db";
+import { DEMO_DATASETS } from "@rlhf/core/demo";
+import { createRun, resolveCheckpointRef } from "@rlhf/core/queue";
+import { executeRun } from "@rlhf/trainer";
+import { loadCheckpoint } from "@rlhf/trainer/checkpoint";
+import { loadPrompts } from "@rlhf/trainer/data";
+import { evaluatePolicy, type PolicyEvaluation } from "@rlhf/trainer/rl/evaluate";
 
 /** A policy's line: `fields` are the bench's own (e.g. β), beside the run's name, time and evaluation. */
 export type SweepRow<F> = F & { policy: string; seconds: number; evaluation: PolicyEvaluation };

@@ -34,6 +34,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { childEnv, coreEnv, setEnv } from "@rlhf/core/env";
 import * as tf from "@tensorflow/tfjs";
 
 /** The GPU adapter Dawn chose, as WebGPU's GPUAdapterInfo describes it. */
@@ -89,10 +90,11 @@ export function describeAdapter(adapter: GpuAdapter): string {
  * before `create()` is enough.
  */
 function prepareEnvironment(icd?: string): void {
-  if (!process.env.XDG_RUNTIME_DIR || !existsSync(process.env.XDG_RUNTIME_DIR)) {
-    process.env.XDG_RUNTIME_DIR = mkdtempSync(path.join(os.tmpdir(), "rlhf-xdg-"));
+  const runtimeDir = coreEnv().XDG_RUNTIME_DIR;
+  if (!runtimeDir || !existsSync(runtimeDir)) {
+    setEnv("XDG_RUNTIME_DIR", mkdtempSync(path.join(os.tmpdir(), "rlhf-xdg-")));
   }
-  if (icd) process.env.VK_ICD_FILENAMES = icd;
+  if (icd) setEnv("VK_ICD_FILENAMES", icd);
 }
 
 const require = createRequire(import.meta.url);
@@ -138,7 +140,7 @@ export async function probeWebgpuAdapter(icd?: string): Promise<AdapterProbe> {
     return { reason: `the webgpu package is not installed (${(error as Error).message.split("\n")[0]})` };
   }
   prepareEnvironment();
-  const env = { ...process.env, ...(icd ? { VK_ICD_FILENAMES: icd } : {}) };
+  const env = childEnv(icd ? { VK_ICD_FILENAMES: icd } : {});
   return new Promise<AdapterProbe>((resolve) => {
     const child = spawn(process.execPath, ["--input-type=module", "-e", PROBE_SCRIPT, moduleUrl], {
       env,
@@ -196,7 +198,7 @@ export async function chooseWebgpuAdapter(allowSoftware: boolean): Promise<GpuAd
       `only a software adapter (${describeAdapter(own.adapter)}), which auto never picks: ask for --backend webgpu to use it`,
     );
   }
-  const icd = allowSoftware && !process.env.VK_ICD_FILENAMES ? findSwiftShaderIcd() : undefined;
+  const icd = allowSoftware && !coreEnv().VK_ICD_FILENAMES ? findSwiftShaderIcd() : undefined;
   if (!icd) throw new Error(own.reason ?? "Dawn found no GPU adapter");
   const swiftshader = await probeWebgpuAdapter(icd);
   if (swiftshader.adapter) return swiftshader.adapter;

@@ -11,6 +11,7 @@ import { admin } from "better-auth/plugins/admin";
 import { adminAc, userAc } from "better-auth/plugins/admin/access";
 import type { Db } from "../db/open";
 import { accounts, sessions, users, verifications } from "../db/schema";
+import { coreEnv } from "../env";
 import { isLocale, LOCALES } from "../locales";
 import { nulMessage, nulPath } from "../nul";
 import { CLIENT_CHAIN_HEADER, clientAddressKnown, trustedProxies } from "./client-address";
@@ -29,7 +30,7 @@ export interface AuthOptions {
 }
 
 /** Whether session cookies are Secure: when the public URL (option, or BETTER_AUTH_URL) is https. */
-export function secureCookies(baseURL: string | undefined = process.env.BETTER_AUTH_URL): boolean {
+export function secureCookies(baseURL: string | undefined = coreEnv().BETTER_AUTH_URL): boolean {
   return baseURL?.startsWith("https://") ?? false;
 }
 
@@ -97,7 +98,7 @@ function buildAuth(db: Db, options: AuthOptions = {}) {
       useSecureCookies: secureCookies(options.baseURL),
     },
     telemetry: { enabled: false },
-    logger: { disabled: process.env.RLHF_QUIET === "1" },
+    logger: { disabled: coreEnv().RLHF_QUIET },
   });
 }
 

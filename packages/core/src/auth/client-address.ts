@@ -5,11 +5,12 @@
  * into CLIENT_CHAIN_HEADER. Without the preload no address is believed at all: every client shares one
  * strict bucket, which is safe if slow.
  */
+import { coreEnv } from "../env";
 /** The header ./client-address.cjs writes on every request: "[forwarded chain, ]peer". */
 export const CLIENT_CHAIN_HEADER = "x-rlhf-client-chain";
 
 /** The proxies the workbench is told it sits behind (RLHF_TRUSTED_PROXIES), or none. */
-export function trustedProxies(value: string | undefined = process.env.RLHF_TRUSTED_PROXIES): string[] {
+export function trustedProxies(value: string | undefined = coreEnv().RLHF_TRUSTED_PROXIES): string[] {
   return (value ?? "")
     .split(",")
     .map((entry) => entry.trim())

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { workbenchHome } from "../db/home";
+import { type CoreEnv, coreEnv } from "../env";
 
 /** Where a generated secret is kept: beside the embedded database, readable by its owner only. */
 export function authSecretPath(home: string = workbenchHome()): string {
@@ -13,7 +14,10 @@ export function authSecretPath(home: string = workbenchHome()): string {
  * into `<workbench home>/auth-secret` (mode 600) and read from there afterwards, so that every process of
  * one workbench — both apps and the CLI — signs with the same key and sessions survive restarts.
  */
-export function authSecret(env: NodeJS.ProcessEnv = process.env, home?: string): string {
+export function authSecret(
+  env: Pick<CoreEnv, "BETTER_AUTH_SECRET" | "RLHF_HOME"> = coreEnv(),
+  home?: string,
+): string {
   if (env.BETTER_AUTH_SECRET) return env.BETTER_AUTH_SECRET;
   const file = authSecretPath(home ?? workbenchHome(env));
   try {

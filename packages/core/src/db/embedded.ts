@@ -26,6 +26,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import lockfile from "proper-lockfile";
+import { childEnv, coreEnv } from "../env";
 
 export interface EmbeddedServer {
   /** Connection string to the workbench database on this server. */
@@ -92,7 +93,7 @@ function run(
     encoding: "utf8",
     uid: user?.uid,
     gid: user?.gid,
-    env: { ...process.env, LC_ALL: "C" },
+    env: childEnv({ LC_ALL: "C" }),
   });
   if (result.status !== 0) {
     throw new Error(
@@ -160,7 +161,7 @@ function readSettings(file: string): ServerSettings | undefined {
 }
 
 const log = (message: string) => {
-  if (process.env.RLHF_QUIET !== "1") process.stderr.write(`[rlhf db] ${message}\n`);
+  if (!coreEnv().RLHF_QUIET) process.stderr.write(`[rlhf db] ${message}\n`);
 };
 
 /**
@@ -188,7 +189,7 @@ export async function acquireEmbeddedServer(home: string): Promise<EmbeddedServe
     if (user) chmodSync(home, statSync(home).mode | 0o711);
 
     settings = readSettings(settingsFile) ?? {
-      port: Number(process.env.RLHF_DB_PORT) || DEFAULT_PORT,
+      port: coreEnv().RLHF_DB_PORT ?? DEFAULT_PORT,
       password: randomBytes(18).toString("base64url"),
     };
 

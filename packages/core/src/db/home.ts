@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { type CoreEnv, coreEnv } from "../env";
 
 /**
  * The workbench home: where the embedded database, checkpoints and other artifacts live.
@@ -7,7 +8,10 @@ import path from "node:path";
  * inside the workbench's own checkout (an app started from `apps/dashboard`, say), the checkout's root,
  * so every process of one checkout finds the same home.
  */
-export function workbenchHome(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
+export function workbenchHome(
+  env: Pick<CoreEnv, "RLHF_HOME"> = coreEnv(),
+  cwd: string = process.cwd(),
+): string {
   if (env.RLHF_HOME) return path.resolve(cwd, env.RLHF_HOME);
   return path.join(workspaceRoot(cwd) ?? cwd, ".rlhf");
 }

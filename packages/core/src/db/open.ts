@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
+import { coreEnv } from "../env";
 import { acquireEmbeddedServer } from "./embedded";
 import { workbenchHome } from "./home";
 import * as schema from "./schema";
@@ -42,7 +43,8 @@ const MIGRATION_LOCK_KEY = 7_470_001;
  * last of them exits). Migrations are applied on open; re-applying is a no-op.
  */
 export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<Database> {
-  const explicitUrl = options.url || process.env.DATABASE_URL || undefined;
+  const env = coreEnv();
+  const explicitUrl = options.url || env.DATABASE_URL || undefined;
   const embedded = explicitUrl ? undefined : await acquireEmbeddedServer(options.home ?? workbenchHome());
   const url = explicitUrl ?? embedded!.url;
 
@@ -79,7 +81,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
     pool,
     url,
     // `rlhf start` hands its embedded server's URL to the apps and the worker, saying so: still embedded.
-    mode: embedded || process.env.RLHF_DB_MODE === "embedded" ? "embedded" : "external",
+    mode: embedded || env.RLHF_DB_MODE === "embedded" ? "embedded" : "external",
     close: async () => {
       if (closed) return;
       closed = true;

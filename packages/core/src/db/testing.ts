@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { coreEnv } from "../env";
 import { acquireEmbeddedServer } from "./embedded";
 import { type Database, openDatabase } from "./open";
 
@@ -14,8 +15,9 @@ export interface TestDatabase extends Database {
  * created with a random name and dropped afterwards.
  */
 export async function createTestDatabase(prefix = "rlhf_test"): Promise<TestDatabase> {
-  const embedded = process.env.DATABASE_URL ? undefined : await acquireEmbeddedServer(testHome());
-  const adminUrl = embedded?.adminUrl ?? withDatabase(process.env.DATABASE_URL!, "postgres");
+  const { DATABASE_URL } = coreEnv();
+  const embedded = DATABASE_URL ? undefined : await acquireEmbeddedServer(testHome());
+  const adminUrl = embedded?.adminUrl ?? withDatabase(DATABASE_URL!, "postgres");
   const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -38,12 +40,13 @@ export async function createTestDatabase(prefix = "rlhf_test"): Promise<TestData
 }
 
 function testHome(): string {
-  if (!process.env.RLHF_HOME) {
+  const home = coreEnv().RLHF_HOME;
+  if (!home) {
     throw new Error(
       "Tests need DATABASE_URL or RLHF_HOME (the test setup sets one); refusing to use the workbench's own data.",
     );
   }
-  return process.env.RLHF_HOME;
+  return home;
 }
 
 export function withDatabase(url: string, database: string): string {

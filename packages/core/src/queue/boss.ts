@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import PgBoss from "pg-boss";
 import type { Database } from "../db/open";
+import { coreEnv } from "../env";
 
 /** The queue of training (and every other non-serving) run. */
 export const RUN_QUEUE = "rlhf-runs";
@@ -86,7 +87,7 @@ async function startBoss(database: Database, options: BossOptions): Promise<PgBo
     migrate: true,
   });
   boss.on("error", (error) => {
-    if (process.env.RLHF_QUIET !== "1") process.stderr.write(`[rlhf queue] ${error.message}\n`);
+    if (!coreEnv().RLHF_QUIET) process.stderr.write(`[rlhf queue] ${error.message}\n`);
   });
   await boss.start();
   for (const name of RUN_QUEUES) {

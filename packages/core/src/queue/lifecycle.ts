@@ -8,6 +8,10 @@
  *                           could not reach the database — counted apart (`maxInterruptions`); a crash of
  *                           the job process, a failed attempt (`maxAttempts`)
  *
+ * The job process's own writes (those marked above: running, progress, the final state, the hand-back) are
+ * ./attempt.ts; runs are created by ./launch.ts (`launchRun`, `launchPipeline`, or `createRun` for a run
+ * executed in-process without a job). Everything else a run goes through is here.
+ *
  * Each transition is one transaction that locks the run's row and replaces or closes its pg-boss job, so
  * the row and the queue never disagree. A job whose id is not the run's `job_id` any more is stale (its
  * attempt was replaced) and is closed without effect. Locks are taken run row first, then job rows —

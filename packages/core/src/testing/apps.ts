@@ -12,11 +12,12 @@ import { fileURLToPath } from "node:url";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { chromium } from "playwright-core";
 import { appServerNodeOptions } from "../auth/preload";
+import { childEnv, coreEnv } from "../env";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
 
 /** Debian's Chromium (`apt-get install -y chromium`), or CHROMIUM_PATH. */
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+export const CHROMIUM_PATH = coreEnv().CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 /** The flags CI runs Chromium with: no sandbox (containers), no GPU, nothing that calls home. */
 const CHROMIUM_ARGS = [
@@ -133,14 +134,13 @@ export async function startNextApp({
   const baseUrl = `http://127.0.0.1:${port}`;
   const server = spawn(process.execPath, [next, "start", "-p", String(port), "-H", "127.0.0.1"], {
     cwd: appDir,
-    env: {
-      ...process.env,
+    env: childEnv({
       ...env,
       NODE_ENV: "production",
       NEXT_TELEMETRY_DISABLED: "1",
       // As `rlhf start` runs it: the client's address from the connection, for the sign-in rate limit.
-      NODE_OPTIONS: appServerNodeOptions(env.NODE_OPTIONS ?? process.env.NODE_OPTIONS),
-    },
+      NODE_OPTIONS: appServerNodeOptions(env.NODE_OPTIONS ?? coreEnv().NODE_OPTIONS),
+    }),
     stdio: output === "keep" ? ["ignore", "pipe", "pipe"] : ["ignore", "ignore", "inherit"],
     detached: true, // its own process group, so stopProcess ends it and anything it started
   });

@@ -12,6 +12,7 @@ import pg from "pg";
 import { binaries, runAs } from "../db/embedded";
 import { type Database, openDatabase } from "../db/open";
 import { withDatabase } from "../db/testing";
+import { childEnv } from "../env";
 import { freePort } from "./apps";
 
 export type ServerFlavour = "system" | "embedded";
@@ -61,7 +62,7 @@ export async function startPrivatePostgres(flavour: ServerFlavour): Promise<Priv
       encoding: "utf8",
       uid: user?.uid,
       gid: user?.gid,
-      env: { ...process.env, LC_ALL: "C" },
+      env: childEnv({ LC_ALL: "C" }),
     });
     if (result.status !== 0)
       throw new Error(`${path.basename(file)} ${args[0]} failed: ${result.stderr || result.stdout}`);

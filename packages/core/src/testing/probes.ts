@@ -8,6 +8,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { coreEnv } from "../env";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
 export const RELIABILITY_DOC = path.join(REPO, "docs/reliability.md");
@@ -142,7 +143,7 @@ export function probeDocDrift(area: string, probes: Probe[]): string | undefined
   const wanted = `${open}\n${probes.length} kinds.\n\n${probeTable(probes)}\n${close}`;
   const current = doc.slice(start, end + close.length);
   if (current === wanted) return undefined;
-  if (process.env.RLHF_WRITE_DOCS === "1") {
+  if (coreEnv().RLHF_WRITE_DOCS) {
     writeFileSync(RELIABILITY_DOC, doc.slice(0, start) + wanted + doc.slice(end + close.length));
     return undefined;
   }

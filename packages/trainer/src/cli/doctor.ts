@@ -4,6 +4,7 @@
  * it: used only with --backend webgpu). What to install for each path: docs/scaling-out.md, "GPU workers".
  */
 import os from "node:os";
+import { coreEnv } from "@rlhf/core/env";
 import * as tf from "@tensorflow/tfjs";
 import { AUTO_ORDER, type BackendInfo, describeBackend, initBackend } from "../backend";
 import {
@@ -34,7 +35,7 @@ export async function doctorReport(): Promise<DoctorReport> {
     tried: [],
     webgpu: { dawn: await probeWebgpuAdapter() },
   };
-  const icd = process.env.VK_ICD_FILENAMES ? undefined : findSwiftShaderIcd();
+  const icd = coreEnv().VK_ICD_FILENAMES ? undefined : findSwiftShaderIcd();
   if (icd) report.webgpu.swiftshader = { icd, ...(await probeWebgpuAdapter(icd)) };
   try {
     report.auto.picked = await initBackend("auto");

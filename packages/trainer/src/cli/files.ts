@@ -8,9 +8,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { workspaceRoot } from "@rlhf/core/db";
+import { type CoreEnv, coreEnv } from "@rlhf/core/env";
 
 /** The directory the command was typed in. */
-export function invokingDir(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
+export function invokingDir(env: Pick<CoreEnv, "INIT_CWD"> = coreEnv(), cwd: string = process.cwd()): string {
   // INIT_CWD only counts inside the workspace, where pnpm runs us: a process started elsewhere by a
   // pnpm script (a test in a scratch directory, say) inherits a stale INIT_CWD.
   const init = env.INIT_CWD;

@@ -4,6 +4,7 @@
  */
 import { createInterface } from "node:readline";
 import { openDatabase } from "@rlhf/core/db";
+import { coreEnv } from "@rlhf/core/env";
 import { type IngestResult, ingest } from "@rlhf/core/ingest";
 import { cliPath, readJsonFile } from "./files";
 import { type JsonOption, out, printJson } from "./output";
@@ -115,9 +116,10 @@ export async function logCommand(pairs: string[], options: LogCommandOptions): P
 }
 
 async function sender(options: LogCommandOptions) {
-  const endpoint = options.endpoint ?? process.env.RLHF_INGEST_URL;
+  const env = coreEnv();
+  const endpoint = options.endpoint ?? env.RLHF_INGEST_URL;
   if (endpoint) {
-    const token = options.token ?? process.env.RLHF_TOKEN;
+    const token = options.token ?? env.RLHF_TOKEN;
     if (!token)
       throw new Error(
         "--endpoint needs --token (or RLHF_TOKEN); create one with `pnpm rlhf tokens create <name>`",

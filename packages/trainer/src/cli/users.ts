@@ -6,6 +6,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { createInvite, createUser, listUsers, UserError } from "@rlhf/core/auth";
 import { openDatabase, workbenchHome } from "@rlhf/core/db";
+import { coreEnv } from "@rlhf/core/env";
 import type { UserRole } from "@rlhf/core/schema";
 
 /** All of standard input (a password piped in: `echo "$PW" | rlhf users create-admin --password-stdin`). */
@@ -34,7 +35,8 @@ function askHidden(question: string): Promise<string> {
 
 async function obtainPassword(options: { passwordStdin?: boolean }): Promise<string> {
   if (options.passwordStdin) return readStdin();
-  if (process.env.RLHF_ADMIN_PASSWORD) return process.env.RLHF_ADMIN_PASSWORD;
+  const given = coreEnv().RLHF_ADMIN_PASSWORD;
+  if (given) return given;
   if (!process.stdin.isTTY) {
     throw new Error("no password: pipe one in with --password-stdin, or set RLHF_ADMIN_PASSWORD");
   }

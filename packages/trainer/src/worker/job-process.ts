@@ -5,17 +5,19 @@
  * lapses, so another worker's reaper re-queues it from its last checkpoint.
  */
 import { type Database, openDatabase, untilReachable } from "@rlhf/core/db";
+import { coreEnv } from "@rlhf/core/env";
 import { DEFAULT_OUTAGE_LIMIT_SECONDS, executeRun } from "../jobs/execute";
 import { handleProcessErrors } from "../jobs/process-errors";
 import { EXIT_ORPHANED, EXIT_UNREACHABLE, type FromJobProcess, type ToJobProcess } from "./messages";
 
 const runId = process.argv[2];
-if (!runId || !process.env.DATABASE_URL) {
+const env = coreEnv();
+if (!runId || !env.DATABASE_URL) {
   process.stderr.write("usage: DATABASE_URL=… job-process.ts <run id> (started by `rlhf worker`)\n");
   process.exit(2);
 }
 
-const outageLimitSeconds = Number(process.env.RLHF_OUTAGE_LIMIT_SECONDS) || DEFAULT_OUTAGE_LIMIT_SECONDS;
+const outageLimitSeconds = env.RLHF_OUTAGE_LIMIT_SECONDS ?? DEFAULT_OUTAGE_LIMIT_SECONDS;
 let database: Database | undefined;
 // An error nobody caught: one line for the worker's output, the stack in the run's log.
 handleProcessErrors({
@@ -42,17 +44,16 @@ process.on("SIGINT", () => stop("shutdown"));
 process.on("SIGTERM", () => stop("shutdown"));
 
 // Started while the database is away: wait for it, up to the outage limit, then leave the run to the worker.
-database = await untilReachable(
-  () => openDatabase({ url: process.env.DATABASE_URL, migrate: false, max: 4 }),
-  { maxWaitMs: outageLimitSeconds * 1000 },
-).catch((error: unknown) => {
+database = await untilReachable(() => openDatabase({ url: env.DATABASE_URL, migrate: false, max: 4 }), {
+  maxWaitMs: outageLimitSeconds * 1000,
+}).catch((error: unknown) => {
   process.stderr.write(`database unreachable for ${outageLimitSeconds} s: ${(error as Error).message}\n`);
   process.exit(EXIT_UNREACHABLE);
 });
 try {
   const result = await executeRun(database, runId, {
     signal: controller.signal,
-    workerId: process.env.RLHF_WORKER_ID,
+    workerId: env.RLHF_WORKER_ID,
     outageLimitSeconds,
     databaseThread: true,
     echo: (line) => process.stdout.write(`${line}\n`),

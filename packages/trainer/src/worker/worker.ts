@@ -13,6 +13,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { type Database, isUnreachable, rootMessage, untilReachable } from "@rlhf/core/db";
+import { childEnv } from "@rlhf/core/env";
 import {
   type AttemptExit,
   type Claim,
@@ -253,14 +254,13 @@ export class Worker {
     const tsx = createRequire(import.meta.url).resolve("tsx");
     const child = fork(JOB_PROCESS, [run.id], {
       execArgv: ["--import", tsx],
-      env: {
-        ...process.env,
+      env: childEnv({
         DATABASE_URL: this.database.url,
         RLHF_WORKER_ID: this.workerId,
         ...(this.options.outageLimitSeconds !== undefined
           ? { RLHF_OUTAGE_LIMIT_SECONDS: String(this.options.outageLimitSeconds) }
           : {}),
-      },
+      }),
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });
     this.emit({
