@@ -2,7 +2,7 @@
  * Which language a request gets (cookie, else Accept-Language, else English), and times, durations and
  * numbers in each (@rlhf/ui/format, shared by both apps).
  */
-import { dateTime, duration, integer, metricValue, timeAgo } from "@rlhf/ui/format";
+import { compactDuration, dateTime, duration, integer, metricValue, timeAgo } from "@rlhf/ui/format";
 import { fromAcceptLanguage, negotiateLocale } from "@rlhf/ui/i18n/negotiate";
 import { describe, expect, it } from "vitest";
 
@@ -37,6 +37,16 @@ describe("formatting per language", () => {
     expect(timeAgo(new Date(now - 3 * 60_000), "zh", now)).toBe("3分钟前");
     expect(timeAgo(new Date(now - 86_400_000), "zh", now)).toBe("昨天");
     expect(timeAgo(new Date(now - 86_400_000), undefined, now)).toBe("yesterday");
+  });
+
+  it("writes the CLI's compact English forms from the same functions", () => {
+    expect(timeAgo(new Date(now - 45_000), "en", now, "narrow")).toBe("45s ago");
+    expect(timeAgo(new Date(now - 3 * 3600_000), "en", now, "narrow")).toBe("3h ago");
+    expect(timeAgo(new Date(now - 2 * 86_400_000), "en", now, "narrow")).toBe("2d ago");
+    expect(timeAgo(new Date(now + 2_000), "en", now, "narrow")).toBe("0s ago");
+    expect(compactDuration(4_000)).toBe("4s");
+    expect(compactDuration(125_000)).toBe("2m5s");
+    expect(compactDuration(3_780_000)).toBe("1h3m");
   });
 
   it("writes durations with the language's units", () => {

@@ -3,6 +3,7 @@
  * aligned tables, and times and numbers as a person reads them.
  */
 import { type Database, openDatabase } from "@rlhf/core/db";
+import { compactDuration, timeAgo } from "@rlhf/core/format";
 
 export interface JsonOption {
   json?: boolean;
@@ -22,23 +23,14 @@ export const out = (line = ""): void => {
 };
 export const printJson = (value: unknown): void => out(JSON.stringify(value, null, 2));
 
+/** "5s ago", "3m ago", "2d ago" (English, compact: @rlhf/core/format's narrow style). */
 export function ago(date: Date | null | undefined): string {
-  if (!date) return "-";
-  const s = Math.max(0, (Date.now() - date.getTime()) / 1000);
-  if (s < 60) return `${Math.round(s)}s ago`;
-  if (s < 3600) return `${Math.round(s / 60)}m ago`;
-  if (s < 86400) return `${Math.round(s / 3600)}h ago`;
-  return `${Math.round(s / 86400)}d ago`;
+  return date ? timeAgo(date, "en", Date.now(), "narrow") : "-";
 }
 
+/** "4s", "2m5s", "1h3m" from start to end (or now). */
 export function duration(start: Date | null, end: Date | null): string {
-  if (!start) return "-";
-  const s = Math.round(((end ?? new Date()).getTime() - start.getTime()) / 1000);
-  return s < 60
-    ? `${s}s`
-    : s < 3600
-      ? `${Math.floor(s / 60)}m${s % 60}s`
-      : `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+  return start ? compactDuration((end ?? new Date()).getTime() - start.getTime()) : "-";
 }
 
 export function table(rows: string[][]): string {
