@@ -22,9 +22,6 @@ const ALLOWED: Record<string, string> = {
   "apps/labeler/src/instrumentation.ts":
     "NEXT_RUNTIME, set by Next.js per runtime, is checked before anything Node-only is imported",
   "apps/dashboard/src/lib/serve-examples.ts": "the text of a code example shown to people, not a read",
-  // Its three reads already go through coreEnv() in the working change to the native kernels; this line goes
-  // once that change is in.
-  "packages/trainer/src/native-kernels.ts": "RLHF_NATIVE_KERNELS, RLHF_NATIVE_CACHE, CXX (moving to coreEnv)",
 };
 
 function sourceFiles(dir: string): string[] {
