@@ -93,7 +93,17 @@ export async function runDemoPipeline(
     echo(`▶ ${key} (${kind}) — run ${run.id}`);
     const execute: ExecuteOptions = { echo: (line) => echo(`  ${line}`), signal: options.signal };
     const stageStart = Date.now();
-    const result = await executeRun(database, run.id, execute);
+    let result = await executeRun(database, run.id, execute);
+    // A database outage longer than the outage limit stops a stage with a checkpoint and hands its run back
+    // to the queue; no worker takes it here, so the pipeline resumes it itself, from that checkpoint.
+    for (
+      let resumed = 0;
+      result.status === "requeued" && !options.signal?.aborted && resumed < 3;
+      resumed++
+    ) {
+      echo(`  ${key} was handed back (${result.error ?? "stopped"}); resuming it here from its checkpoint`);
+      result = await executeRun(database, run.id, execute);
+    }
     stageSeconds[key] = (Date.now() - stageStart) / 1000;
     if (result.status !== "succeeded")
       throw new Error(`stage ${key} ${result.status}: ${result.error ?? ""}`);
