@@ -290,6 +290,103 @@ static napi_value Gelu(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// Layer norm over rows of d: forward y = x̂ γ + β with x̂ = (x - μ) rstd, rstd = 1/sqrt(σ² + eps), also
+// writing x̂ and rstd for the backward pass; backward dx = rstd (g - mean(g) - x̂ mean(g x̂)) with g = dy γ,
+// and dγ = Σ dy x̂, dβ = Σ dy over the rows. Sums in double, so they do not depend on the order much.
+static void layer_norm(const float* x, const float* g, const float* b, float eps, float* y, float* xhat,
+                       float* rstd, long rows, long d) {
+  for (long r = 0; r < rows; r++) {
+    const float* xr = x + r * d;
+    double sum = 0;
+    for (long j = 0; j < d; j++) sum += xr[j];
+    float mean = (float)(sum / d);
+    double sq = 0;
+    for (long j = 0; j < d; j++) {
+      float c = xr[j] - mean;
+      sq += (double)c * c;
+    }
+    float rs = 1.0f / sqrtf((float)(sq / d) + eps);
+    rstd[r] = rs;
+    float* hr = xhat + r * d;
+    float* yr = y + r * d;
+    for (long j = 0; j < d; j++) {
+      hr[j] = (xr[j] - mean) * rs;
+      yr[j] = hr[j] * g[j] + b[j];
+    }
+  }
+}
+
+static void layer_norm_grad(const float* dy, const float* xhat, const float* rstd, const float* g, float* dx,
+                            float* dg, float* db, long rows, long d) {
+  double* sg = (double*)calloc(2 * d, sizeof(double));
+  for (long r = 0; r < rows; r++) {
+    const float* dr = dy + r * d;
+    const float* hr = xhat + r * d;
+    double s1 = 0, s2 = 0;
+    for (long j = 0; j < d; j++) {
+      float gd = dr[j] * g[j];
+      s1 += gd;
+      s2 += (double)gd * hr[j];
+      sg[j] += (double)dr[j] * hr[j];
+      sg[d + j] += dr[j];
+    }
+    float m1 = (float)(s1 / d), m2 = (float)(s2 / d), rs = rstd[r];
+    float* xr = dx + r * d;
+    for (long j = 0; j < d; j++) xr[j] = rs * (dr[j] * g[j] - m1 - hr[j] * m2);
+  }
+  for (long j = 0; j < d; j++) {
+    dg[j] = (float)sg[j];
+    db[j] = (float)sg[d + j];
+  }
+  free(sg);
+}
+
+static bool read_args(napi_env env, napi_callback_info info, size_t want, char** heap, size_t* len, double* v) {
+  napi_value argv[16];
+  size_t argc = 16;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  void* data;
+  if (argc != want || napi_get_arraybuffer_info(env, argv[0], &data, len) != napi_ok) return false;
+  for (size_t i = 1; i < want; i++) napi_get_value_double(env, argv[i], &v[i - 1]);
+  *heap = (char*)data;
+  return true;
+}
+
+static bool inside(double off, size_t bytes, size_t len) { return off >= 0 && (size_t)off + bytes <= len; }
+
+// layerNorm(heap, xOff, gOff, bOff, eps, yOff, xhatOff, rstdOff, rows, d)
+static napi_value LayerNorm(napi_env env, napi_callback_info info) {
+  char* heap;
+  size_t len;
+  double v[9];
+  if (!read_args(env, info, 10, &heap, &len, v)) return fail(env, "layerNorm: bad arguments");
+  long rows = (long)v[7], d = (long)v[8];
+  size_t all = 4 * (size_t)(rows * d), row = 4 * (size_t)d;
+  if (rows < 0 || d < 1 || !inside(v[0], all, len) || !inside(v[1], row, len) || !inside(v[2], row, len) ||
+      !inside(v[4], all, len) || !inside(v[5], all, len) || !inside(v[6], 4 * (size_t)rows, len))
+    return fail(env, "layerNorm: operand outside the heap");
+  layer_norm((const float*)(heap + (long)v[0]), (const float*)(heap + (long)v[1]), (const float*)(heap + (long)v[2]),
+             (float)v[3], (float*)(heap + (long)v[4]), (float*)(heap + (long)v[5]), (float*)(heap + (long)v[6]), rows, d);
+  return nullptr;
+}
+
+// layerNormGrad(heap, dyOff, xhatOff, rstdOff, gOff, dxOff, dgOff, dbOff, rows, d)
+static napi_value LayerNormGrad(napi_env env, napi_callback_info info) {
+  char* heap;
+  size_t len;
+  double v[9];
+  if (!read_args(env, info, 10, &heap, &len, v)) return fail(env, "layerNormGrad: bad arguments");
+  long rows = (long)v[7], d = (long)v[8];
+  size_t all = 4 * (size_t)(rows * d), row = 4 * (size_t)d;
+  if (rows < 0 || d < 1 || !inside(v[0], all, len) || !inside(v[1], all, len) || !inside(v[2], 4 * (size_t)rows, len) ||
+      !inside(v[3], row, len) || !inside(v[4], all, len) || !inside(v[5], row, len) || !inside(v[6], row, len))
+    return fail(env, "layerNormGrad: operand outside the heap");
+  layer_norm_grad((const float*)(heap + (long)v[0]), (const float*)(heap + (long)v[1]), (const float*)(heap + (long)v[2]),
+                  (const float*)(heap + (long)v[3]), (float*)(heap + (long)v[4]), (float*)(heap + (long)v[5]),
+                  (float*)(heap + (long)v[6]), rows, d);
+  return nullptr;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "gemm", NAPI_AUTO_LENGTH, Gemm, nullptr, &fn);
@@ -298,6 +395,10 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "transpose", fn);
   napi_create_function(env, "gelu", NAPI_AUTO_LENGTH, Gelu, nullptr, &fn);
   napi_set_named_property(env, exports, "gelu", fn);
+  napi_create_function(env, "layerNorm", NAPI_AUTO_LENGTH, LayerNorm, nullptr, &fn);
+  napi_set_named_property(env, exports, "layerNorm", fn);
+  napi_create_function(env, "layerNormGrad", NAPI_AUTO_LENGTH, LayerNormGrad, nullptr, &fn);
+  napi_set_named_property(env, exports, "layerNormGrad", fn);
   napi_value w;
   napi_create_int32(env, VW, &w);
   napi_set_named_property(env, exports, "vectorWidth", w);

@@ -9,8 +9,8 @@
  * kernels (AVX-512/AVX2 by -march=native) run the same products 3-8x faster and take transposed operands
  * for free (the transpose happens while packing). Measured figures: docs/benchmarks.md, "Levers tried".
  *
- * Added kernels: GELU_KERNEL and GELU_GRAD_KERNEL (model/ops.ts), GPT-2's tanh GELU and its gradient in one
- * pass each instead of 6 and 11 element-wise kernels.
+ * Added kernels (names in model/ops.ts): GPT-2's tanh GELU and its gradient in one pass each instead of 6
+ * and 11 element-wise kernels; layer norm forward and backward in one kernel each instead of 9 and 12.
  *
  * Replaced kernels: BatchMatMul (any transposes; equal batch shapes or one side unbatched), _FusedMatMul
  * (bias of the output width, no activation), Transpose (permutations that swap two adjacent groups of axes:
@@ -29,7 +29,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { coreEnv } from "@rlhf/core/env";
 import * as tf from "@tensorflow/tfjs";
-import { GELU_GRAD_KERNEL, GELU_KERNEL } from "./model/ops";
+import { GELU_GRAD_KERNEL, GELU_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL } from "./model/ops";
 
 interface NativeAddon {
   gemm(
@@ -57,6 +57,8 @@ interface NativeAddon {
     inner: number,
   ): void;
   gelu(heap: ArrayBuffer, xOffset: number, dyOffset: number, outOffset: number, n: number): void;
+  layerNorm(heap: ArrayBuffer, ...offsetsEpsRowsD: number[]): void;
+  layerNormGrad(heap: ArrayBuffer, ...offsetsRowsD: number[]): void;
   vectorWidth: number;
 }
 
@@ -81,6 +83,7 @@ type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; back
 type Kernel = (args: KernelArgs) => tf.TensorInfo;
 
 const KERNELS = ["BatchMatMul", "_FusedMatMul", "Transpose"] as const;
+const ADDED = [GELU_KERNEL, GELU_GRAD_KERNEL, LAYER_NORM_KERNEL, LAYER_NORM_GRAD_KERNEL];
 
 let addon: NativeAddon | undefined;
 let loadError: string | undefined;
@@ -163,8 +166,7 @@ export function setNativeKernels(enabled = true): NativeKernelsStatus {
         tf.registerKernel(config);
       }
       previous = undefined;
-      tf.unregisterKernel(GELU_KERNEL, "wasm");
-      tf.unregisterKernel(GELU_GRAD_KERNEL, "wasm");
+      for (const name of ADDED) tf.unregisterKernel(name, "wasm");
     }
     status = { ...status, active: false, reason: "turned off" };
     return status;
@@ -201,15 +203,14 @@ export function setNativeKernels(enabled = true): NativeKernelsStatus {
   wrap("BatchMatMul", (args, fallback, n) => matMul(args, fallback, n, false));
   wrap("_FusedMatMul", (args, fallback, n) => matMul(args, fallback, n, true));
   wrap("Transpose", transpose);
-  for (const [kernelName, grad] of [
-    [GELU_KERNEL, false],
-    [GELU_GRAD_KERNEL, true],
-  ] as const) {
-    tf.registerKernel({
-      kernelName,
-      backendName: "wasm",
-      kernelFunc: ((args: KernelArgs) => gelu(args, native, grad)) as unknown as tf.KernelFunc,
-    });
+  const added: [string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]][] = [
+    [GELU_KERNEL, (args) => gelu(args, native, false)],
+    [GELU_GRAD_KERNEL, (args) => gelu(args, native, true)],
+    [LAYER_NORM_KERNEL, (args) => layerNorm(args, native)],
+    [LAYER_NORM_GRAD_KERNEL, (args) => layerNormGrad(args, native)],
+  ];
+  for (const [kernelName, fn] of added) {
+    tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc: fn as unknown as tf.KernelFunc });
   }
   status = { active: true, vectorWidth: native.vectorWidth, file: status.file };
   return status;
@@ -352,4 +353,67 @@ function gelu(args: KernelArgs, native: NativeAddon, grad: boolean): tf.TensorIn
   const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
   native.gelu(heap, offset(x), grad && dy ? offset(dy) : -1, offset(out), n);
   return out;
+}
+
+function heapOf(backend: WasmBackend): { heap: ArrayBuffer; at: (t: tf.TensorInfo) => number } {
+  return {
+    heap: backend.wasm.HEAPU8.buffer as ArrayBuffer,
+    at: (t) => backend.dataIdMap.get(t.dataId).memoryOffset,
+  };
+}
+
+function checkFloat2d(
+  kernel: string,
+  tensors: Record<string, tf.TensorInfo | undefined>,
+  rows: number,
+  d: number,
+) {
+  for (const [name, t] of Object.entries(tensors)) {
+    const size = name === "rstd" ? rows : name === "gamma" || name === "beta" ? d : rows * d;
+    if (t?.dtype !== "float32" || product(t.shape) !== size) {
+      throw new Error(`${kernel}: ${name} must be float32 with ${size} elements`);
+    }
+  }
+}
+
+function layerNorm(args: KernelArgs, native: NativeAddon): tf.TensorInfo[] {
+  const backend = args.backend as WasmBackend;
+  const { x, gamma, beta } = args.inputs as Record<string, tf.TensorInfo>;
+  const d = (x?.shape[x.shape.length - 1] ?? 0) as number;
+  const rows = x ? product(x.shape) / Math.max(d, 1) : 0;
+  checkFloat2d(LAYER_NORM_KERNEL, { x, gamma, beta }, rows, d);
+  const y = backend.makeOutput([rows, d], "float32");
+  const xhat = backend.makeOutput([rows, d], "float32");
+  const rstd = backend.makeOutput([rows, 1], "float32");
+  if (rows === 0) return [y, xhat, rstd];
+  const { heap, at } = heapOf(backend);
+  const eps = Number(args.attrs?.eps ?? 1e-5);
+  native.layerNorm(
+    heap,
+    at(x as tf.TensorInfo),
+    at(gamma as tf.TensorInfo),
+    at(beta as tf.TensorInfo),
+    eps,
+    at(y),
+    at(xhat),
+    at(rstd),
+    rows,
+    d,
+  );
+  return [y, xhat, rstd];
+}
+
+function layerNormGrad(args: KernelArgs, native: NativeAddon): tf.TensorInfo[] {
+  const backend = args.backend as WasmBackend;
+  const { dy, xhat, rstd, gamma } = args.inputs as Record<string, tf.TensorInfo>;
+  const d = (xhat?.shape[xhat.shape.length - 1] ?? 0) as number;
+  const rows = xhat ? product(xhat.shape) / Math.max(d, 1) : 0;
+  checkFloat2d(LAYER_NORM_GRAD_KERNEL, { dy, xhat, rstd, gamma }, rows, d);
+  const dx = backend.makeOutput([rows, d], "float32");
+  const dg = backend.makeOutput([d], "float32");
+  const db = backend.makeOutput([d], "float32");
+  const { heap, at } = heapOf(backend);
+  const t = (info: tf.TensorInfo | undefined) => at(info as tf.TensorInfo);
+  native.layerNormGrad(heap, t(dy), t(xhat), t(rstd), t(gamma), at(dx), at(dg), at(db), rows, d);
+  return [dx, dg, db];
 }

@@ -8,7 +8,16 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/backend";
-import { GPT, gelu, generate, gptConfig, maskedCrossEntropy, mulberry32, normalSamples } from "../src/model";
+import {
+  GPT,
+  gelu,
+  generate,
+  gptConfig,
+  layerNorm,
+  maskedCrossEntropy,
+  mulberry32,
+  normalSamples,
+} from "../src/model";
 import { addLora } from "../src/model/lora";
 import { asGroupSwap, nativeKernelsStatus, setNativeKernels } from "../src/native-kernels";
 
@@ -147,6 +156,25 @@ describe("native kernels", () => {
       });
     });
     tf.dispose([x, dy]);
+  });
+
+  it("layer norm's one-kernel forward and backward equal the element-wise formula", (ctx) => {
+    if (!available) ctx.skip();
+    const x = tf.add(tf.mul(randn([2, 9, 67]), 5), 3); // a large mean, as residual streams have
+    const gamma = randn([67]);
+    const beta = randn([67]);
+    const dy = randn(x.shape);
+    const { native, wasm } = bothWays(() => {
+      const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(layerNorm(a, g as tf.Tensor1D, b as tf.Tensor1D), dy));
+      const { value, grads } = tf.valueAndGrads(f as (...t: tf.Tensor[]) => tf.Scalar)([x, gamma, beta]);
+      return [layerNorm(x, gamma as tf.Tensor1D, beta as tf.Tensor1D), value, ...grads];
+    });
+    expect(native.length).toBe(5);
+    native.forEach((t, i) => {
+      expectClose(t, wasm[i] as Float32Array, 1e-5, `layer norm output ${i}`);
+    });
+    tf.dispose([x, gamma, beta, dy]);
   });
 
   it("the GPT's forward pass and gradients, full and with LoRA, and cached generation match", async (ctx) => {

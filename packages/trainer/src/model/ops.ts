@@ -32,6 +32,17 @@ import * as tf from "@tensorflow/tfjs";
  */
 export const GELU_KERNEL = "RlhfGelu";
 export const GELU_GRAD_KERNEL = "RlhfGeluGrad";
+/**
+ * Layer norm in one kernel each way, from the same module: { x [N, d], gamma, beta } with attr eps ->
+ * [y, x̂, rstd [N, 1]]; { dy, xhat, rstd, gamma } -> [dx, dγ, dβ]. layerNorm() uses them when present.
+ */
+export const LAYER_NORM_KERNEL = "RlhfLayerNorm";
+export const LAYER_NORM_GRAD_KERNEL = "RlhfLayerNormGrad";
+
+/** Whether the active backend has kernel `name` (the native kernels are there on wasm in Node only). */
+function hasKernel(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
+}
 
 /** Additive attention bias for masked positions; finite so that no row can produce NaN. */
 export const MASKED_BIAS = -1e9;
@@ -200,6 +211,21 @@ export function embedding(ids: tf.Tensor, table: tf.Tensor2D): tf.Tensor {
  * dγ = Σ dy * x̂, dβ = Σ dy.
  */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps = 1e-5): tf.Tensor {
+  if (hasKernel(LAYER_NORM_KERNEL) && x.dtype === "float32") {
+    return customOp([x, gamma, beta], ([xIn, gIn, bIn]) => {
+      const inputs = { x: as2d(xIn), gamma: gIn, beta: bIn };
+      const [y, xhat, rstd] = tf.engine().runKernel(LAYER_NORM_KERNEL, inputs, { eps }) as tf.Tensor[];
+      return {
+        saved: [xhat as tf.Tensor, rstd as tf.Tensor, gIn],
+        value: (y as tf.Tensor).reshape(xIn.shape),
+        gradFunc: (dy, [xh, rs, g]) => {
+          const grads = { dy: as2d(dy), xhat: xh, rstd: rs, gamma: g } as tf.NamedTensorMap;
+          const [dx, dg, db] = tf.engine().runKernel(LAYER_NORM_GRAD_KERNEL, grads) as tf.Tensor[];
+          return [(dx as tf.Tensor).reshape(xIn.shape), dg as tf.Tensor, db as tf.Tensor];
+        },
+      };
+    });
+  }
   return customOp([x, gamma, beta], ([xIn, gIn, bIn]) => {
     const x2 = as2d(xIn);
     const centred = tf.sub(x2, tf.mean(x2, -1, true));
@@ -240,7 +266,7 @@ export function gelu(x: tf.Tensor): tf.Tensor {
     const x2 = tf.square(xIn);
     return { x2, s: tf.sigmoid(tf.mul(xIn, tf.add(tf.mul(x2, GELU_B), GELU_A))) };
   };
-  if (tf.getKernel(GELU_KERNEL, tf.getBackend()) && x.dtype === "float32") {
+  if (hasKernel(GELU_KERNEL) && x.dtype === "float32") {
     // One pass each way (src/native-kernels.ts), the same formulas.
     return customOp([x], ([xIn]) => ({
       saved: [xIn],
