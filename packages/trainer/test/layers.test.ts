@@ -68,6 +68,18 @@ describe("layers of @rlhf/trainer", () => {
     expect(importedModules(text)).toEqual(["../jobs/a", "../jobs/b", "../jobs/c", "../jobs/d", "../jobs/e"]);
   });
 
+  it("is used by the benchmarks through its exports, as core is (no path into a package's sources)", () => {
+    const bench = fileURLToPath(new URL("../../../bench", import.meta.url));
+    const files = readdirSync(bench).filter((f) => f.endsWith(".ts"));
+    expect(files.length).toBeGreaterThan(5);
+    const intoSources = files.flatMap((file) =>
+      importedModules(readFileSync(path.join(bench, file), "utf8"))
+        .filter((specifier) => specifier.startsWith("../"))
+        .map((specifier) => `bench/${file} imports ${specifier}`),
+    );
+    expect(intoSources).toEqual([]);
+  });
+
   it("nothing that trains or serves a model imports the job runner", () => {
     expect(sourceFiles(path.join(SRC, "trainers")).length).toBeGreaterThan(5);
     expect(importsOfJobs()).toEqual([]);
