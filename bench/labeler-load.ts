@@ -288,6 +288,13 @@ async function main() {
       await sequential("labeling.progress (session)", () =>
         trpc(base, cookies[1]!, "labeling.progress", { datasetId, utcOffsetMinutes: 0 }, "GET"),
       );
+      // What the browser sends (httpBatchStreamLink): a batch of one, answered as a JSON-lines stream.
+      await sequential("labeling.progress (browser's batch)", () =>
+        fetch(
+          `${base}/api/trpc/labeling.progress?batch=1&input=${encodeURIComponent(JSON.stringify({ 0: { json: { datasetId, utcOffsetMinutes: 0 } } }))}`,
+          { headers: { cookie: cookies[1]!, "trpc-accept": "application/jsonl" } },
+        ).then((r) => r.text()),
+      );
       await sequential("labeling.next (held task)", () =>
         trpc(base, cookies[1]!, "labeling.next", { datasetId }, "POST"),
       );
