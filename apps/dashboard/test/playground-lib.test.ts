@@ -1,5 +1,5 @@
+import { bytes } from "@rlhf/ui/format";
 import { describe, expect, it } from "vitest";
-import { bytes } from "~/app/_components/format";
 import {
   completionSettingsSchema,
   DEFAULT_SETTINGS,

@@ -2,7 +2,7 @@ import { GeistSans } from "geist/font/sans";
 import type { Metadata } from "next";
 import Link from "next/link";
 import { NextIntlClientProvider } from "next-intl";
-import { getLocale } from "next-intl/server";
+import { getLocale, getTranslations } from "next-intl/server";
 import type { ReactNode } from "react";
 import { TRPCReactProvider } from "~/trpc/react";
 import { SiteNav } from "./_components/site-nav";
@@ -10,14 +10,13 @@ import "uplot/dist/uPlot.min.css";
 import "@rlhf/ui/globals.css";
 import "./globals.css";
 
-export const metadata: Metadata = {
-  title: "RLHF Workbench — Dashboard",
-  description:
-    "Training runs of the RLHF Workbench: live curves, samples, launching and the data behind them.",
-};
+export async function generateMetadata(): Promise<Metadata> {
+  const t = await getTranslations("Layout");
+  return { title: t("title"), description: t("description") };
+}
 
 export default async function RootLayout({ children }: { children: ReactNode }) {
-  const locale = await getLocale();
+  const [locale, t] = await Promise.all([getLocale(), getTranslations("Layout")]);
   return (
     <html lang={locale === "zh" ? "zh-Hans" : locale} className={GeistSans.variable}>
       <body>
@@ -26,7 +25,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
             <header className="site-header">
               <div className="site-header__inner">
                 <Link href="/" className="brand">
-                  RLHF Workbench <span className="brand__app">— Dashboard</span>
+                  {t("brand")} <span className="brand__app">{t("brandApp")}</span>
                 </Link>
                 <SiteNav />
               </div>

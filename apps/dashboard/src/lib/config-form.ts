@@ -189,14 +189,22 @@ export function moduleIssues(fn: unknown): ConfigIssue[] {
   return result.error.issues.map((i) => ({ path: ["function", ...i.path].join("."), message: i.message }));
 }
 
+/** The words of `describeBounds`, in the reader's language (English by default). */
+export interface BoundsWords {
+  integer: string;
+  multipleOf: (n: number) => string;
+}
+
+const ENGLISH_BOUNDS: BoundsWords = { integer: "integer", multipleOf: (n) => `multiple of ${n}` };
+
 /** "≥ 1", "> 0 and < 1", "multiple of 8": the bounds of a number field as words. */
-export function describeBounds(spec: FieldSpec): string {
+export function describeBounds(spec: FieldSpec, words: BoundsWords = ENGLISH_BOUNDS): string {
   if (spec.type !== "number") return "";
   const parts: string[] = [];
-  if (spec.integer) parts.push("integer");
+  if (spec.integer) parts.push(words.integer);
   if (spec.min) parts.push(`${spec.min.inclusive ? "≥" : ">"} ${spec.min.value}`);
   if (spec.max) parts.push(`${spec.max.inclusive ? "≤" : "<"} ${spec.max.value}`);
-  if (spec.multipleOf) parts.push(`multiple of ${spec.multipleOf}`);
+  if (spec.multipleOf) parts.push(words.multipleOf(spec.multipleOf));
   return parts.join(", ");
 }
 

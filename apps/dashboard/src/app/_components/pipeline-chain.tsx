@@ -1,5 +1,8 @@
+"use client";
+
 import type { RunKind, RunStatus } from "@rlhf/core/schema";
 import Link from "next/link";
+import { useTranslations } from "next-intl";
 import { Fragment } from "react";
 import { StageDot } from "./status";
 
@@ -28,6 +31,8 @@ export function PipelineChain({
   /** Wrap the columns onto more rows (a narrow card) instead of scrolling sideways (a table row). */
   wrap?: boolean;
 }) {
+  const t = useTranslations("PipelineChain");
+  const tStatus = useTranslations("Status");
   const levels: ChainRun[][] = [];
   for (const run of runs) {
     const level = depth[run.id] ?? 0;
@@ -49,7 +54,13 @@ export function PipelineChain({
                 href={`/runs/${run.id}`}
                 className="stage"
                 aria-current={run.id === currentId ? "page" : undefined}
-                title={`${run.name} — ${run.kind}, ${run.status}${run.totalSteps ? `, step ${run.step} / ${run.totalSteps}` : ""}`}
+                title={t(run.totalSteps ? "titleSteps" : "title", {
+                  name: run.name,
+                  kind: run.kind,
+                  status: tStatus(run.status),
+                  step: run.step,
+                  total: run.totalSteps ?? 0,
+                })}
               >
                 <StageDot status={run.status} />
                 <span>{run.kind}</span>

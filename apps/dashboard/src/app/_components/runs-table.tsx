@@ -1,20 +1,16 @@
 "use client";
 
+import { useFormat } from "@rlhf/ui/i18n/use-format";
 import Link from "next/link";
+import { useTranslations } from "next-intl";
 import { useMemo, useState } from "react";
 import type { RouterOutputs } from "~/server/api/root";
-import { dateTime, duration, metricValue, timeAgo } from "./format";
 import { StatusBadge } from "./status";
 
 type Run = RouterOutputs["runs"]["list"]["runs"][number];
 type SortKey = "name" | "kind" | "status" | "created" | "duration" | "loss" | "reward" | "kl" | "accuracy";
 
-const METRIC_COLUMNS = [
-  { key: "loss", label: "Loss" },
-  { key: "reward", label: "Reward" },
-  { key: "kl", label: "KL" },
-  { key: "accuracy", label: "Accuracy" },
-] as const;
+const METRIC_COLUMNS = ["loss", "reward", "kl", "accuracy"] as const;
 
 /** The runs as a table sorted by the column clicked (newest first until then), each with a tick box. */
 export function RunsTable({
@@ -28,6 +24,7 @@ export function RunsTable({
   selected: string[];
   onSelect: (id: string) => void;
 }) {
+  const t = useTranslations("RunsTable");
   const [sort, setSort] = useState<{ key: SortKey; dir: 1 | -1 }>({ key: "created", dir: -1 });
   const sorted = useMemo(() => {
     const value = (run: Run): number | string => {
@@ -50,7 +47,7 @@ export function RunsTable({
     });
   }, [runs, sort, now]);
 
-  const header = (key: SortKey, label: string, className = "") => (
+  const header = (key: SortKey, className = "") => (
     <th
       key={key}
       className={`sortable ${className}`}
@@ -59,7 +56,7 @@ export function RunsTable({
         setSort((s) => ({ key, dir: s.key === key ? (-s.dir as 1 | -1) : key === "created" ? -1 : 1 }))
       }
     >
-      {label}
+      {t(`columns.${key}`)}
     </th>
   );
 
@@ -69,17 +66,17 @@ export function RunsTable({
         <thead>
           <tr>
             <th>
-              <span className="visually-hidden">Select</span>
+              <span className="visually-hidden">{t("select")}</span>
             </th>
-            {header("name", "Run")}
-            {header("kind", "Kind")}
-            {header("status", "Status")}
-            <th>Progress</th>
-            <th>Backend</th>
-            {header("created", "Started")}
-            {header("duration", "Duration")}
-            {METRIC_COLUMNS.map((c) => header(c.key, c.label, "metric-cell"))}
-            <th>Parents</th>
+            {header("name")}
+            {header("kind")}
+            {header("status")}
+            <th>{t("columns.progress")}</th>
+            <th>{t("columns.backend")}</th>
+            {header("created")}
+            {header("duration")}
+            {METRIC_COLUMNS.map((key) => header(key, "metric-cell"))}
+            <th>{t("columns.parents")}</th>
           </tr>
         </thead>
         <tbody>
@@ -109,13 +106,21 @@ function RunRow({
   selected: boolean;
   onSelect: () => void;
 }) {
+  const t = useTranslations("RunsTable");
+  const tStatus = useTranslations("Status");
+  const format = useFormat();
   const fraction = run.totalSteps ? Math.min(1, run.step / run.totalSteps) : undefined;
   const end = run.finishedAt?.getTime() ?? (run.status === "running" ? now : undefined);
   const started = run.startedAt ?? run.createdAt;
   return (
     <tr data-selected={selected}>
       <td>
-        <input type="checkbox" checked={selected} onChange={onSelect} aria-label={`Select ${run.name}`} />
+        <input
+          type="checkbox"
+          checked={selected}
+          onChange={onSelect}
+          aria-label={t("selectRun", { name: run.name })}
+        />
       </td>
       <td>
         <Link href={`/runs/${run.id}`} className="cell-title link">
@@ -133,40 +138,40 @@ function RunRow({
       </td>
       <td className="progress-cell">
         {fraction === undefined ? (
-          <span className="muted">step {run.step.toLocaleString("en")}</span>
+          <span className="muted">{t("step", { step: format.integer(run.step) })}</span>
         ) : (
           <>
             <div className="progress" role="progressbar" aria-valuenow={Math.round(fraction * 100)}>
               <div className="progress__bar" style={{ width: `${fraction * 100}%` }} />
             </div>
             <span className="muted num">
-              {run.step.toLocaleString("en")} / {run.totalSteps!.toLocaleString("en")}
+              {format.integer(run.step)} / {format.integer(run.totalSteps!)}
             </span>
           </>
         )}
       </td>
       <td>{run.backend ?? <span className="muted">—</span>}</td>
       <td>
-        <time dateTime={started.toISOString()} title={dateTime(started)} suppressHydrationWarning>
-          {timeAgo(started, now)}
+        <time dateTime={started.toISOString()} title={format.dateTime(started)} suppressHydrationWarning>
+          {format.timeAgo(started, now)}
         </time>
       </td>
       <td className="num">
         {run.startedAt && end !== undefined ? (
-          duration(end - run.startedAt.getTime())
+          format.duration(end - run.startedAt.getTime())
         ) : (
           <span className="muted">—</span>
         )}
       </td>
-      {METRIC_COLUMNS.map(({ key }) => {
+      {METRIC_COLUMNS.map((key) => {
         const point = run.keyMetrics[key];
         return (
           <td
             key={key}
             className="metric-cell"
-            title={point ? `${point.key} at step ${point.step}` : undefined}
+            title={point ? t("metricAt", { key: point.key, step: point.step }) : undefined}
           >
-            {point ? metricValue(point.value) : <span className="muted">—</span>}
+            {point ? format.metricValue(point.value) : <span className="muted">—</span>}
           </td>
         );
       })}
@@ -178,7 +183,7 @@ function RunRow({
               key={`${p.id}-${p.role}`}
               href={`/runs/${p.id}`}
               className="tag"
-              title={`${p.role}: ${p.name} (${p.status})`}
+              title={`${p.role}: ${p.name} (${tStatus(p.status)})`}
             >
               {p.name}
             </Link>

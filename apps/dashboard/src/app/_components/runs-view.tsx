@@ -1,13 +1,14 @@
 "use client";
 
 import { RUN_KINDS, RUN_STATUSES, type RunKind, type RunStatus } from "@rlhf/core/schema";
+import { useFormat } from "@rlhf/ui/i18n/use-format";
 import { LIVE_REFETCH_MS } from "@rlhf/ui/query-client";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
+import { useTranslations } from "next-intl";
 import { type ReactNode, useDeferredValue, useState } from "react";
 import { useTRPC } from "~/trpc/react";
-import { timeAgo } from "./format";
 import { PipelineChain } from "./pipeline-chain";
 import { QueryError } from "./query-error";
 import { RunsTable } from "./runs-table";
@@ -37,6 +38,7 @@ function useRunList() {
 
 /** The runs as a list for the caller's filters, with a chain view of their pipelines. */
 export function RunsView({ aside }: { aside?: ReactNode }) {
+  const t = useTranslations("RunsView");
   const runs = useRunList();
   const { list } = runs;
   const [selected, setSelected] = useState<string[]>([]);
@@ -55,8 +57,8 @@ export function RunsView({ aside }: { aside?: ReactNode }) {
 
       <section className="card card--flush" aria-labelledby="runs-heading">
         <RunFilters runs={runs} />
-        {list.isError && <QueryError error={list.error} what="runs" />}
-        {list.isPending && <p className="empty">Loading runs…</p>}
+        {list.isError && <QueryError error={list.error} what={t("what")} />}
+        {list.isPending && <p className="empty">{t("loading")}</p>}
         {list.data && list.data.runs.length === 0 && <EmptyState filtered={runs.filtered} />}
         {list.data && list.data.runs.length > 0 && (
           <RunsTable
@@ -75,17 +77,19 @@ export function RunsView({ aside }: { aside?: ReactNode }) {
 
 /** The latest pipelines, each as a chain of its stages. */
 function PipelinesCard({ pipelines, now }: { pipelines: Pipelines; now: number }) {
+  const t = useTranslations("RunsView");
+  const format = useFormat();
   return (
     <section className="card card--flush" aria-labelledby="pipelines-heading">
       <div className="toolbar">
-        <h2 id="pipelines-heading">Pipelines</h2>
-        <span className="muted">each stage starts when the runs it consumes have succeeded</span>
+        <h2 id="pipelines-heading">{t("pipelines")}</h2>
+        <span className="muted">{t("pipelinesHint")}</span>
       </div>
       {pipelines.slice(0, 4).map((pipeline) => (
         <div className="pipeline" key={pipeline.pipelineId}>
           <div className="pipeline__head">
-            <span className="mono">pipeline {pipeline.pipelineId.slice(0, 8)}</span>
-            <span>{pipeline.runs[0] && timeAgo(pipeline.runs[0].createdAt, now)}</span>
+            <span className="mono">{t("pipeline", { id: pipeline.pipelineId.slice(0, 8) })}</span>
+            <span>{pipeline.runs[0] && format.timeAgo(pipeline.runs[0].createdAt, now)}</span>
           </div>
           <PipelineChain runs={pipeline.runs} depth={pipeline.depth} />
         </div>
@@ -96,19 +100,21 @@ function PipelinesCard({ pipelines, now }: { pipelines: Pipelines; now: number }
 
 /** Search by name or id; chips for kinds and statuses. */
 function RunFilters({ runs }: { runs: ReturnType<typeof useRunList> }) {
+  const t = useTranslations("RunsView");
+  const tStatus = useTranslations("Status");
   const { search, setSearch, kinds, setKinds, statuses, setStatuses } = runs;
   return (
     <div className="toolbar">
-      <h2 id="runs-heading">Runs</h2>
+      <h2 id="runs-heading">{t("runs")}</h2>
       <input
         className="input"
         type="search"
-        placeholder="Search by name or id"
-        aria-label="Search runs"
+        placeholder={t("searchPlaceholder")}
+        aria-label={t("search")}
         value={search}
         onChange={(e) => setSearch(e.target.value)}
       />
-      <fieldset className="chips plain" aria-label="Kind">
+      <fieldset className="chips plain" aria-label={t("kind")}>
         {RUN_KINDS.map((kind) => (
           <button
             key={kind}
@@ -121,7 +127,7 @@ function RunFilters({ runs }: { runs: ReturnType<typeof useRunList> }) {
           </button>
         ))}
       </fieldset>
-      <fieldset className="chips plain" aria-label="Status">
+      <fieldset className="chips plain" aria-label={t("status")}>
         {RUN_STATUSES.map((status) => (
           <button
             key={status}
@@ -130,7 +136,7 @@ function RunFilters({ runs }: { runs: ReturnType<typeof useRunList> }) {
             aria-pressed={statuses.includes(status)}
             onClick={() => setStatuses((s) => toggle(s, status))}
           >
-            {status}
+            {tStatus(status)}
           </button>
         ))}
       </fieldset>
@@ -140,24 +146,23 @@ function RunFilters({ runs }: { runs: ReturnType<typeof useRunList> }) {
 
 /** The runs ticked: clear them, or compare two or more. */
 function SelectionBar({ selected, clear }: { selected: string[]; clear: () => void }) {
+  const t = useTranslations("RunsView");
   const router = useRouter();
   return (
-    <section className="compare-bar" aria-label="Selection">
-      <span>
-        {selected.length} run{selected.length === 1 ? "" : "s"} selected
-      </span>
+    <section className="compare-bar" aria-label={t("selection")}>
+      <span>{t("selected", { count: selected.length })}</span>
       <div className="row">
         <button type="button" className="btn btn--small" onClick={clear}>
-          Clear
+          {t("clear")}
         </button>
         <button
           type="button"
           className="btn btn--small btn--primary"
           disabled={selected.length < 2}
-          title={selected.length < 2 ? "Select at least two runs" : undefined}
+          title={selected.length < 2 ? t("selectTwo") : undefined}
           onClick={() => router.push(`/compare?runs=${selected.join(",")}`)}
         >
-          Compare {selected.length >= 2 ? selected.length : ""} runs
+          {t("compare", { count: selected.length })}
         </button>
       </div>
     </section>
@@ -165,21 +170,24 @@ function SelectionBar({ selected, clear }: { selected: string[]; clear: () => vo
 }
 
 function EmptyState({ filtered }: { filtered: boolean }) {
-  if (filtered) return <p className="empty muted">No run matches these filters.</p>;
+  const t = useTranslations("RunsView.empty");
+  if (filtered) return <p className="empty muted">{t("filtered")}</p>;
   return (
     <div className="empty">
       <p>
-        <strong>No runs yet.</strong>
+        <strong>{t("none")}</strong>
       </p>
       <p>
-        <Link className="link" href="/launch">
-          Launch a run
-        </Link>{" "}
-        (or the demo pipeline: pretraining → SFT → reward model → PPO on a tiny model), or from the repository
-        root:
+        {t.rich("launch", {
+          link: (chunks) => (
+            <Link className="link" href="/launch">
+              {chunks}
+            </Link>
+          ),
+        })}
       </p>
       <pre className="command">pnpm rlhf pipeline --demo</pre>
-      <p className="muted">A worker (`pnpm rlhf worker`, or `pnpm start`) picks up queued runs.</p>
+      <p className="muted">{t.rich("worker", { code: (chunks) => <code>{chunks}</code> })}</p>
     </div>
   );
 }

@@ -1,14 +1,17 @@
 "use client";
 
 import { useQuery } from "@tanstack/react-query";
+import { useTranslations } from "next-intl";
 import { useTRPC } from "~/trpc/react";
 
-/** The signed-in user (null: nobody), and whether they may launch and cancel. */
+/**
+ * The signed-in user (null: nobody), and whether they may launch and cancel; `adminOnly` says why a
+ * button is disabled for everyone else.
+ */
 export function useSession() {
   const trpc = useTRPC();
+  const t = useTranslations("Session");
   const me = useQuery(trpc.session.me.queryOptions(undefined, { staleTime: 60_000 }));
   const user = me.data ?? null;
-  return { user, isAdmin: user?.role === "admin", isPending: me.isPending };
+  return { user, isAdmin: user?.role === "admin", isPending: me.isPending, adminOnly: t("adminOnly") };
 }
-
-export const ADMIN_ONLY = "Only admins can launch and cancel runs: sign in as an admin.";

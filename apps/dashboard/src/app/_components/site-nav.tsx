@@ -1,23 +1,27 @@
 "use client";
 
+import { LocalePicker } from "@rlhf/ui/locale-picker";
 import Link from "next/link";
 import { usePathname } from "next/navigation";
+import { useTranslations } from "next-intl";
 import { useSession } from "./session";
 
 const LINKS = [
-  { href: "/", label: "Runs", match: (p: string) => p === "/" || p.startsWith("/runs") },
-  { href: "/compare", label: "Compare", match: (p: string) => p.startsWith("/compare") },
-  { href: "/launch", label: "Launch", match: (p: string) => p.startsWith("/launch") },
-  { href: "/data", label: "Data", match: (p: string) => p.startsWith("/data") },
-  { href: "/playground", label: "Playground", match: (p: string) => p.startsWith("/playground") },
+  { href: "/", label: "runs", match: (p: string) => p === "/" || p.startsWith("/runs") },
+  { href: "/compare", label: "compare", match: (p: string) => p.startsWith("/compare") },
+  { href: "/launch", label: "launch", match: (p: string) => p.startsWith("/launch") },
+  { href: "/data", label: "data", match: (p: string) => p.startsWith("/data") },
+  { href: "/playground", label: "playground", match: (p: string) => p.startsWith("/playground") },
 ] as const;
 
 export function SiteNav() {
+  const t = useTranslations("Nav");
+  const tStatus = useTranslations("Role");
   const pathname = usePathname();
   const { user } = useSession();
   return (
     <>
-      <nav className="nav" aria-label="Main">
+      <nav className="nav" aria-label={t("main")}>
         {LINKS.map((link) => (
           <Link
             key={link.href}
@@ -25,21 +29,22 @@ export function SiteNav() {
             className="nav__link"
             aria-current={link.match(pathname) ? "page" : undefined}
           >
-            {link.label}
+            {t(link.label)}
           </Link>
         ))}
       </nav>
       <div className="user-box">
         {user ? (
-          <a href="/login" className="user-box__link" title="Signed in: sign out on this page">
+          <a href="/login" className="user-box__link" title={t("signedInTitle")}>
             <strong>{user.name}</strong>
-            <span className="tag">{user.role}</span>
+            <span className="tag">{tStatus(user.role === "admin" ? "admin" : "annotator")}</span>
           </a>
         ) : (
           <a className="link" href={`/login?next=${encodeURIComponent(pathname)}`}>
-            Sign in
+            {t("signIn")}
           </a>
         )}
+        <LocalePicker signedIn={user !== null} />
       </div>
     </>
   );

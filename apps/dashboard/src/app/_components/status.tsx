@@ -1,7 +1,16 @@
-import type { RunStatus } from "@rlhf/core/schema";
+"use client";
 
+import type { RunStatus } from "@rlhf/core/schema";
+import { useTranslations } from "next-intl";
+
+/** A run's status in the reader's language; `data-status` keeps the identifier. */
 export function StatusBadge({ status }: { status: RunStatus }) {
-  return <span className={`status status--${status}`}>{status}</span>;
+  const t = useTranslations("Status");
+  return (
+    <span className={`status status--${status}`} data-status={status}>
+      {t(status)}
+    </span>
+  );
 }
 
 export function StageDot({ status }: { status: RunStatus }) {

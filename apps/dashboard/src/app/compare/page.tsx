@@ -1,3 +1,4 @@
+import { getTranslations } from "next-intl/server";
 import { CompareView } from "~/app/_components/compare/compare-view";
 import { HydrateClient, prefetch, trpc } from "~/trpc/server";
 
@@ -15,14 +16,15 @@ export default async function ComparePage({
     .filter((s) => /^[0-9a-f-]{36}$/i.test(s))
     .slice(0, 10);
   const tab = params.tab === "config" || params.tab === "samples" ? params.tab : "charts";
-  await prefetch(trpc.runs.list.queryOptions({ kinds: [], statuses: [], limit: 200 }));
+  const [t] = await Promise.all([
+    getTranslations("ComparePage"),
+    prefetch(trpc.runs.list.queryOptions({ kinds: [], statuses: [], limit: 200 })),
+  ]);
   return (
     <HydrateClient>
       <div className="page-head">
-        <h1>Compare runs</h1>
-        <p className="muted">
-          The same metric of every run on one chart; their configs and their samples side by side.
-        </p>
+        <h1>{t("title")}</h1>
+        <p className="muted">{t("lead")}</p>
       </div>
       <CompareView ids={ids} tab={tab} />
     </HydrateClient>

@@ -1,5 +1,6 @@
 import { LoginForm } from "@rlhf/ui/login-form";
 import { safeNext } from "@rlhf/ui/safe-next";
+import { getTranslations } from "next-intl/server";
 import { currentUser } from "~/server/session";
 import styles from "./login.module.css";
 import { SignOutButton } from "./sign-out-button";
@@ -16,25 +17,29 @@ export default async function LoginPage({
   searchParams: Promise<Record<string, string | string[]>>;
 }) {
   const next = safeNext((await searchParams).next);
-  const user = await currentUser();
+  const [user, t, tRole] = await Promise.all([
+    currentUser(),
+    getTranslations("LoginPage"),
+    getTranslations("Role"),
+  ]);
   return (
     <div className={styles.page}>
       <section className={`card ${styles.card}`}>
-        <h1>{user ? "Signed in" : "Sign in"}</h1>
+        <h1>{user ? t("signedIn") : t("signIn")}</h1>
         {user ? (
           <>
             <p className="muted">
-              As {user.name} ({user.email}), {user.role}.
+              {t("as", {
+                name: user.name,
+                email: user.email,
+                role: tRole(user.role === "admin" ? "admin" : "annotator"),
+              })}
             </p>
             <SignOutButton />
           </>
         ) : (
           <>
-            <p className="muted">
-              With your workbench account. The first admin is made with{" "}
-              <code>pnpm rlhf users create-admin</code> or the labeler’s first-start page; admins invite
-              others.
-            </p>
+            <p className="muted">{t.rich("hint", { code: (chunks) => <code>{chunks}</code> })}</p>
             <LoginForm
               next={next}
               classNames={{ form: styles.form, error: styles.error, submit: "btn btn--primary" }}

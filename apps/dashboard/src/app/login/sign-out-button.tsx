@@ -1,6 +1,9 @@
 "use client";
 
+import { useTranslations } from "next-intl";
+
 export function SignOutButton() {
+  const t = useTranslations("LoginPage");
   return (
     <button
       type="button"
@@ -14,7 +17,7 @@ export function SignOutButton() {
         window.location.assign("/login");
       }}
     >
-      Sign out
+      {t("signOut")}
     </button>
   );
 }

@@ -1,3 +1,4 @@
+import { getTranslations } from "next-intl/server";
 import { PlaygroundView } from "~/app/_components/playground/playground-view";
 import { BROWSER_BACKENDS } from "~/lib/playground";
 import { HydrateClient, prefetch, trpc } from "~/trpc/server";
@@ -15,15 +16,15 @@ export default async function PlaygroundPage({
   const runId = params.run && UUID.test(params.run) ? params.run : undefined;
   const checkpointId = params.checkpoint && UUID.test(params.checkpoint) ? params.checkpoint : undefined;
   const backend = BROWSER_BACKENDS.find((b) => b === params.backend);
-  await prefetch(trpc.launch.options.queryOptions());
+  const [t] = await Promise.all([
+    getTranslations("PlaygroundPage"),
+    prefetch(trpc.launch.options.queryOptions()),
+  ]);
   return (
     <HydrateClient>
       <div className="page-head">
-        <h1>Playground</h1>
-        <p className="muted">
-          Run a checkpoint in this browser with TensorFlow.js — the model runs on your device, nothing is sent
-          to a server — and compare with the same generation on the dashboard's server.
-        </p>
+        <h1>{t("title")}</h1>
+        <p className="muted">{t("lead")}</p>
       </div>
       <PlaygroundView initialRunId={runId} initialCheckpointId={checkpointId} backend={backend} />
     </HydrateClient>

@@ -2,6 +2,7 @@
 
 import { LIVE_REFETCH_MS } from "@rlhf/ui/query-client";
 import { useQuery } from "@tanstack/react-query";
+import { useTranslations } from "next-intl";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { LiveCharts } from "~/lib/live-charts";
 import { useTRPC, useTRPCClient } from "~/trpc/react";
@@ -99,6 +100,7 @@ export function ChartsPanel({
   /** Changes when a run starts a new attempt: resumed from a checkpoint, it rewrites steps a cursor cannot see. */
   attempt?: string;
 }) {
+  const t = useTranslations("ChartsPanel");
   const { keys, store } = useChartStore(runs, live, attempt);
   const ui = useControls();
   const { controls, matcher } = ui;
@@ -113,12 +115,10 @@ export function ChartsPanel({
   return (
     <div data-testid="charts">
       <ChartToolbar ui={ui} runs={runs} live={live} />
-      {keys.isError && <QueryError error={keys.error} what="metric keys" />}
-      {keys.isPending && <p className="muted">Loading metrics…</p>}
+      {keys.isError && <QueryError error={keys.error} what={t("what")} />}
+      {keys.isPending && <p className="muted">{t("loading")}</p>}
       {keys.data && keys.data.length === 0 && (
-        <p className="empty muted">
-          {live ? "No metrics yet: they appear as the run writes them." : "This run wrote no metrics."}
-        </p>
+        <p className="empty muted">{live ? t("noneYet") : t("none")}</p>
       )}
       {runs.length === 1 && proxyKey && (
         <ProxyGoldChart store={store} run={runs[0]!} proxyKey={proxyKey} smoothing={controls.smoothing} />
@@ -156,11 +156,12 @@ function ChartToolbar({
   runs: ChartRun[];
   live: boolean;
 }) {
+  const t = useTranslations("ChartsPanel");
   const { controls, matcher } = ui;
   return (
     <div className="chart-controls">
       <label className="label">
-        Smoothing
+        {t("smoothing")}
         <input
           type="range"
           min={0}
@@ -168,41 +169,36 @@ function ChartToolbar({
           step={0.01}
           value={controls.smoothing}
           onChange={(e) => ui.setSmoothing(Number(e.target.value))}
-          aria-label="Smoothing"
+          aria-label={t("smoothing")}
         />
         <span className="num mono">{controls.smoothing.toFixed(2)}</span>
       </label>
-      <fieldset className="segmented plain" aria-label="X axis">
-        {(
-          [
-            ["step", "Step"],
-            ["relative", "Relative"],
-            ["wall", "Wall"],
-          ] as const
-        ).map(([value, label]) => (
+      <fieldset className="segmented plain" aria-label={t("xAxis")}>
+        {(["step", "relative", "wall"] as const).map((value) => (
           <button
             key={value}
             type="button"
             aria-pressed={controls.xAxis === value}
             onClick={() => ui.setXAxis(value)}
           >
-            {label}
+            {t(`axes.${value}`)}
           </button>
         ))}
       </fieldset>
       <label className="label">
-        <input type="checkbox" checked={controls.logY} onChange={(e) => ui.setLogY(e.target.checked)} /> Log y
+        <input type="checkbox" checked={controls.logY} onChange={(e) => ui.setLogY(e.target.checked)} />{" "}
+        {t("logY")}
       </label>
       <input
         className={`input ${matcher ? "" : "input--invalid"}`}
         type="search"
-        placeholder="Filter keys (regex)"
-        aria-label="Filter metric keys"
+        placeholder={t("filterPlaceholder")}
+        aria-label={t("filter")}
         value={ui.filter}
         onChange={(e) => ui.setFilter(e.target.value)}
       />
       {runs.length > 1 && (
-        <fieldset className="legend plain" aria-label="Runs">
+        <fieldset className="legend plain" aria-label={t("runs")}>
           {runs.map((run) => (
             <button
               key={run.id}
@@ -217,7 +213,7 @@ function ChartToolbar({
           ))}
         </fieldset>
       )}
-      {live && <span className="dot dot--ok">live</span>}
+      {live && <span className="dot dot--ok">{t("live")}</span>}
     </div>
   );
 }

@@ -1,10 +1,11 @@
 "use client";
 
+import { useFormat } from "@rlhf/ui/i18n/use-format";
+import { useTranslations } from "next-intl";
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 import uPlot from "uplot";
 import type { LiveCharts } from "~/lib/live-charts";
 import { withAlpha } from "../colors";
-import { axisValue, metricValue } from "../format";
 import { alignLines, type ChartRun, nearestIndex, relativeTime, runLine, type XAxis } from "./chart-data";
 import { useWidth } from "./use-width";
 
@@ -22,7 +23,27 @@ export interface ReferenceLine {
   label: string;
   value: number;
 }
-const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
+
+/** What a chart writes outside React (axes, tooltip): numbers in the page's language and its words. */
+export interface ChartText {
+  format: ReturnType<typeof useFormat>;
+  step: (step: string) => string;
+  smoothed: (value: string) => string;
+}
+
+/** The chart's words and formats for the page's language. */
+export function useChartText(): ChartText {
+  const t = useTranslations("MetricChart");
+  const format = useFormat();
+  return useMemo(
+    () => ({
+      format,
+      step: (step: string) => t("step", { step }),
+      smoothed: (value: string) => t("smoothed", { value }),
+    }),
+    [t, format],
+  );
+}
 
 /**
  * One metric key's chart: every run's series (raw, faint) with its smoothed line over it, drawn by uPlot
@@ -43,6 +64,8 @@ export default function MetricChart({
   references?: ReferenceLine[];
 }) {
   const box = useRef<HTMLDivElement>(null);
+  const t = useTranslations("MetricChart");
+  const text = useChartText();
   const tooltip = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   // Width in pixels → buckets; a chart resized by less than a quarter keeps its data.
@@ -83,7 +106,7 @@ export default function MetricChart({
   linesRef.current = lines;
 
   // The plot is rebuilt when its series or scales change; data changes go through setData.
-  const shape = `${lines.map((l) => l.run.id).join(",")}|${controls.xAxis}|${controls.logY}|${references.map((r) => r.value).join(",")}`;
+  const shape = `${lines.map((l) => l.run.id).join(",")}|${controls.xAxis}|${controls.logY}|${references.map((r) => r.value).join(",")}|${text.format.locale}`;
   useEffect(() => {
     const element = box.current;
     if (!element || lines.length === 0 || width <= 0) return;
@@ -93,8 +116,9 @@ export default function MetricChart({
       xAxis: controls.xAxis,
       logY: controls.logY,
       references,
+      text,
       onZoom: (from, to) => zoomTo(store, metricKey, linesRef.current, from, to),
-      onCursor: (u) => showTooltip(u, tooltip.current, linesRef.current, controls.xAxis),
+      onCursor: (u) => showTooltip(u, tooltip.current, linesRef.current, controls.xAxis, text),
     });
     const instance = new uPlot(opts, alignLines(linesRef.current) as uPlot.AlignedData, element);
     plot.current = instance;
@@ -132,10 +156,12 @@ export default function MetricChart({
           if (tooltip.current) tooltip.current.style.display = "none";
         }}
       >
-        {(!state || state.status === "loading") && <div className="chart-box__empty">Loading…</div>}
-        {state?.status === "error" && <div className="chart-box__empty">Could not load: {state.error}</div>}
+        {(!state || state.status === "loading") && <div className="chart-box__empty">{t("loading")}</div>}
+        {state?.status === "error" && (
+          <div className="chart-box__empty">{t("error", { error: state.error ?? "" })}</div>
+        )}
         {state?.status === "ready" && lines.length === 0 && (
-          <div className="chart-box__empty">No points yet</div>
+          <div className="chart-box__empty">{t("empty")}</div>
         )}
         <div className="chart-tooltip" ref={tooltip} />
       </div>
@@ -159,6 +185,8 @@ function ChartHead({
   last: { step: number; value: number } | undefined;
   pointCount: number;
 }) {
+  const t = useTranslations("MetricChart");
+  const format = useFormat();
   const zoom = state?.zoom;
   return (
     <div className="chart-card__head">
@@ -168,7 +196,7 @@ function ChartHead({
       <span className="chart-card__meta">
         {zoom && (
           <button type="button" className="btn btn--small" onClick={() => store.resetZoom(metricKey)}>
-            {zoom.loading ? "zooming…" : "reset zoom"}
+            {zoom.loading ? t("zooming") : t("resetZoom")}
           </button>
         )}{" "}
         {references.map((r) => (
@@ -176,9 +204,13 @@ function ChartHead({
             ╌ {r.label} ·{" "}
           </span>
         ))}
-        {last && <span title={`step ${last.step}`}>{metricValue(last.value)} · </span>}
-        <span title={`${pointCount} points drawn; buckets of ${(zoom ?? state)?.bucketWidth ?? 1} steps`}>
-          {pointCount.toLocaleString("en")} pts
+        {last && (
+          <span title={t("step", { step: format.integer(last.step) })}>
+            {format.metricValue(last.value)} ·{" "}
+          </span>
+        )}
+        <span title={t("pointsTitle", { points: pointCount, bucket: (zoom ?? state)?.bucketWidth ?? 1 })}>
+          {t("points", { points: format.integer(pointCount) })}
         </span>
       </span>
     </div>
@@ -192,6 +224,7 @@ function plotOptions({
   xAxis,
   logY,
   references,
+  text,
   onZoom,
   onCursor,
 }: {
@@ -200,6 +233,7 @@ function plotOptions({
   xAxis: XAxis;
   logY: boolean;
   references: ReferenceLine[];
+  text: ChartText;
   onZoom: (from: number, to: number) => void;
   onCursor: (u: uPlot) => void;
 }): uPlot.Options {
@@ -225,7 +259,7 @@ function plotOptions({
         ...(xAxis === "step"
           ? {
               values: (_u: uPlot, splits: number[]) =>
-                splits.map((s) => (s == null ? "" : compact.format(s))),
+                splits.map((s) => (s == null ? "" : compact(text.format.locale).format(s))),
             }
           : {}),
         ...(xAxis === "relative"
@@ -240,7 +274,7 @@ function plotOptions({
         stroke: "#667085",
         grid: { stroke: "#eef0f3" },
         ticks: { stroke: "#eef0f3" },
-        values: (_u: uPlot, splits: number[]) => splits.map(axisValue),
+        values: (_u: uPlot, splits: number[]) => splits.map(text.format.axisValue),
       },
     ],
     series: [
@@ -276,6 +310,17 @@ function plotOptions({
       draw: [(u) => drawReferences(u, references)],
     },
   };
+}
+
+const compactFormats = new Map<string, Intl.NumberFormat>();
+/** "12K", "1.5M" ("1.2万"): a step on the x axis. */
+function compact(locale: string): Intl.NumberFormat {
+  let format = compactFormats.get(locale);
+  if (!format) {
+    format = new Intl.NumberFormat(locale, { notation: "compact", maximumFractionDigits: 1 });
+    compactFormats.set(locale, format);
+  }
+  return format;
 }
 
 /** The y range of the data widened to hold every reference line, padded as uPlot pads its own. */
@@ -329,8 +374,10 @@ function showTooltip(
   element: HTMLDivElement | null,
   lines: ReturnType<typeof runLine>[],
   axis: XAxis,
+  text: ChartText,
 ) {
   if (!element) return;
+  const { format } = text;
   const left = u.cursor.left ?? -1;
   if (left < 0 || lines.length === 0) {
     element.style.display = "none";
@@ -348,9 +395,9 @@ function showTooltip(
   head.className = "chart-tooltip__row";
   head.textContent =
     axis === "step"
-      ? `step ${Math.round(x).toLocaleString("en")}`
+      ? text.step(format.integer(Math.round(x)))
       : axis === "wall"
-        ? new Date(x * 1000).toLocaleString("en")
+        ? new Date(x * 1000).toLocaleString(format.locale)
         : relativeTime(x);
   element.append(head);
   for (const { line, point, smoothed } of rows) {
@@ -360,9 +407,9 @@ function showTooltip(
     swatch.className = "swatch";
     swatch.style.background = line.run.color;
     const name = document.createElement("span");
-    name.textContent = `${line.run.name} @${point.step.toLocaleString("en")}`;
+    name.textContent = `${line.run.name} @${format.integer(point.step)}`;
     const value = document.createElement("span");
-    value.textContent = `${metricValue(point.value)}${smoothed != null ? ` (smoothed ${metricValue(smoothed)})` : ""}`;
+    value.textContent = `${format.metricValue(point.value)}${smoothed != null ? ` ${text.smoothed(format.metricValue(smoothed))}` : ""}`;
     row.append(swatch, name, value);
     element.append(row);
   }

@@ -1,10 +1,11 @@
 "use client";
 
+import { useFormat } from "@rlhf/ui/i18n/use-format";
+import { useTranslations } from "next-intl";
 import { useEffect, useMemo, useRef, useSyncExternalStore } from "react";
 import uPlot from "uplot";
 import type { LiveCharts } from "~/lib/live-charts";
 import { RUN_COLORS, withAlpha } from "../colors";
-import { axisValue, metricValue } from "../format";
 import { alignLines, type ChartRun, runLine } from "./chart-data";
 import { useWidth } from "./use-width";
 
@@ -39,13 +40,15 @@ export function ProxyGoldChart({
   proxyKey: string;
   smoothing: number;
 }) {
+  const t = useTranslations("ProxyGoldChart");
+  const format = useFormat();
   const series = useMemo(
     () =>
       [
-        { key: proxyKey, label: `proxy: ${proxyKey} (optimised)`, color: RUN_COLORS[0], scale: "proxy" },
-        { key: GOLD_KEY, label: `gold: ${GOLD_KEY} (not optimised)`, color: RUN_COLORS[1], scale: "gold" },
+        { key: proxyKey, label: t("proxy", { key: proxyKey }), color: RUN_COLORS[0], scale: "proxy" },
+        { key: GOLD_KEY, label: t("gold", { key: GOLD_KEY }), color: RUN_COLORS[1], scale: "gold" },
       ] as const,
-    [proxyKey],
+    [proxyKey, t],
   );
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -89,7 +92,7 @@ export function ProxyGoldChart({
       stroke: color,
       grid: { show: side === 3, stroke: "#eef0f3" },
       ticks: { stroke: "#eef0f3" },
-      values: (_u: uPlot, splits: number[]) => splits.map(axisValue),
+      values: (_u: uPlot, splits: number[]) => splits.map(format.axisValue),
     });
     const instance = new uPlot(
       {
@@ -136,24 +139,21 @@ export function ProxyGoldChart({
   return (
     <section className="chart-card proxy-gold" data-testid="proxy-gold-chart">
       <div className="chart-card__head">
-        <span className="chart-card__title">Proxy vs gold reward</span>
+        <span className="chart-card__title">{t("title")}</span>
         <span className="chart-card__meta">
           {series.map((s, i) => (
             <span key={s.key} data-testid={`proxy-gold-${s.scale}`} data-points={lines[i]!.points.length}>
               <span className="swatch" style={{ background: s.color, display: "inline-block" }} /> {s.label}
-              {last[i] && ` ${metricValue(last[i]!.value)}`}
+              {last[i] && ` ${format.metricValue(last[i]!.value)}`}
               {i === 0 ? " · " : ""}
             </span>
           ))}
         </span>
       </div>
       <div className="chart-box" ref={box} style={{ height: HEIGHT }}>
-        {!ready && <div className="chart-box__empty">Loading…</div>}
+        {!ready && <div className="chart-box__empty">{t("loading")}</div>}
       </div>
-      <p className="field__doc">
-        Left axis: the reward the run optimises; right axis: the evaluation function it never sees. A proxy
-        that keeps rising while the gold stalls or falls is reward-model over-optimisation.
-      </p>
+      <p className="field__doc">{t("doc")}</p>
     </section>
   );
 }

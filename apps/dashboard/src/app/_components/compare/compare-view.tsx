@@ -4,6 +4,7 @@ import { LIVE_REFETCH_MS } from "@rlhf/ui/query-client";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
+import { useTranslations } from "next-intl";
 import { useMemo, useState } from "react";
 import { configTable } from "~/lib/config-diff";
 import { useTRPC } from "~/trpc/react";
@@ -18,6 +19,8 @@ type Tab = (typeof TABS)[number];
 
 /** Several runs on the same charts (a colour each, legend toggles), their configs and their samples. */
 export function CompareView({ ids, tab }: { ids: string[]; tab: Tab }) {
+  const t = useTranslations("CompareView");
+  const tStatus = useTranslations("Status");
   const trpc = useTRPC();
   const router = useRouter();
   const list = useQuery(
@@ -38,8 +41,8 @@ export function CompareView({ ids, tab }: { ids: string[]; tab: Tab }) {
       scroll: false,
     });
 
-  if (list.isError) return <QueryError error={list.error} what="runs" />;
-  if (list.isPending) return <p className="muted">Loading runs…</p>;
+  if (list.isError) return <QueryError error={list.error} what={t("runs")} />;
+  if (list.isPending) return <p className="muted">{t("loadingRuns")}</p>;
 
   return (
     <div className="stack">
@@ -55,7 +58,7 @@ export function CompareView({ ids, tab }: { ids: string[]; tab: Tab }) {
               <button
                 type="button"
                 className="btn btn--small"
-                aria-label={`Remove ${run.name}`}
+                aria-label={t("remove", { name: run.name })}
                 onClick={() => go(ids.filter((id) => id !== run.id))}
               >
                 ×
@@ -64,16 +67,16 @@ export function CompareView({ ids, tab }: { ids: string[]; tab: Tab }) {
           ))}
           <select
             className="select"
-            aria-label="Add a run"
+            aria-label={t("add")}
             value=""
             onChange={(e) => e.target.value && go([...ids, e.target.value])}
           >
-            <option value="">+ add a run…</option>
+            <option value="">{t("addOption")}</option>
             {all
               .filter((r) => !ids.includes(r.id))
               .map((r) => (
                 <option key={r.id} value={r.id}>
-                  {r.name} ({r.kind}, {r.status})
+                  {r.name} ({r.kind}, {tStatus(r.status)})
                 </option>
               ))}
           </select>
@@ -81,21 +84,21 @@ export function CompareView({ ids, tab }: { ids: string[]; tab: Tab }) {
       </div>
 
       {chosen.length === 0 ? (
-        <p className="empty muted">Pick runs to compare, or select them on the runs page.</p>
+        <p className="empty muted">{t("pick")}</p>
       ) : (
         <>
-          <nav className="tabs" aria-label="Compare">
-            {TABS.map((t) => (
+          <nav className="tabs" aria-label={t("tabsLabel")}>
+            {TABS.map((name) => (
               <a
-                key={t}
-                href={`?runs=${ids.join(",")}&tab=${t}`}
-                aria-current={t === tab ? "page" : undefined}
+                key={name}
+                href={`?runs=${ids.join(",")}&tab=${name}`}
+                aria-current={name === tab ? "page" : undefined}
                 onClick={(e) => {
                   e.preventDefault();
-                  go(ids, t);
+                  go(ids, name);
                 }}
               >
-                {t}
+                {t(`tabs.${name}`)}
               </a>
             ))}
           </nav>
@@ -109,24 +112,25 @@ export function CompareView({ ids, tab }: { ids: string[]; tab: Tab }) {
 }
 
 function ConfigComparison({ ids }: { ids: string[] }) {
+  const t = useTranslations("CompareView");
   const trpc = useTRPC();
   const [diffOnly, setDiffOnly] = useState(true);
   const configs = useQuery(trpc.runs.configs.queryOptions({ ids }));
-  if (configs.isError) return <QueryError error={configs.error} what="configs" />;
-  if (!configs.data) return <p className="muted">Loading configs…</p>;
+  if (configs.isError) return <QueryError error={configs.error} what={t("configs")} />;
+  if (!configs.data) return <p className="muted">{t("loadingConfigs")}</p>;
   const rows = configTable(configs.data.map((c) => c.config));
   const shown = diffOnly ? rows.filter((r) => !r.same) : rows;
   return (
     <div className="stack">
       <label className="label">
         <input type="checkbox" checked={diffOnly} onChange={(e) => setDiffOnly(e.target.checked)} />{" "}
-        Differences only ({rows.filter((r) => !r.same).length} of {rows.length} fields differ)
+        {t("differencesOnly", { differ: rows.filter((r) => !r.same).length, total: rows.length })}
       </label>
       <div className="card card--flush table-scroll">
         <table className="table" data-testid="config-comparison">
           <thead>
             <tr>
-              <th>Field</th>
+              <th>{t("field")}</th>
               {configs.data.map((c, i) => (
                 <th key={c.id}>
                   <span
@@ -157,6 +161,7 @@ function ConfigComparison({ ids }: { ids: string[] }) {
 }
 
 function SamplesComparison({ runs }: { runs: { id: string; name: string }[] }) {
+  const t = useTranslations("CompareView");
   const trpc = useTRPC();
   const [aId, setAId] = useState(runs[0]!.id);
   const [bId, setBId] = useState((runs[1] ?? runs[0])!.id);
@@ -195,7 +200,7 @@ function SamplesComparison({ runs }: { runs: { id: string; name: string }[] }) {
           </option>
         ))}
       </select>
-      at step
+      {t("atStep")}
       <select className="select" value={step ?? ""} onChange={(e) => setStep(Number(e.target.value))}>
         {(steps ?? []).map((s) => (
           <option key={s.step} value={s.step}>
@@ -233,13 +238,13 @@ function SamplesComparison({ runs }: { runs: { id: string; name: string }[] }) {
         <input
           className="input"
           type="search"
-          placeholder="Search prompts and responses"
+          placeholder={t("search")}
           value={search}
           onChange={(e) => setSearch(e.target.value)}
         />
       </div>
       {aSteps.data?.length === 0 && bSteps.data?.length === 0 ? (
-        <p className="empty muted">Neither run stored samples.</p>
+        <p className="empty muted">{t("noSamples")}</p>
       ) : (
         rows.data && (
           <SideBySide rows={rows.data} left={`${name(aId)} @ ${a}`} right={`${name(bId)} @ ${b}`} />

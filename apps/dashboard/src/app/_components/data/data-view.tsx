@@ -1,10 +1,11 @@
 "use client";
 
+import { useFormat } from "@rlhf/ui/i18n/use-format";
 import { LIVE_REFETCH_MS } from "@rlhf/ui/query-client";
 import { useQuery } from "@tanstack/react-query";
+import { useTranslations } from "next-intl";
 import type { RouterOutputs } from "~/server/api/root";
 import { useTRPC } from "~/trpc/react";
-import { integer } from "../format";
 import { QueryError } from "../query-error";
 import { ImportDatasetForm } from "./import-form";
 
@@ -15,12 +16,13 @@ type Dataset = RouterOutputs["data"]["overview"][number];
 
 /** Datasets with their sizes; preference datasets with labeling progress, agreement and trainable pairs. */
 export function DataOverview() {
+  const t = useTranslations("DataView");
   const trpc = useTRPC();
   const overview = useQuery(
     trpc.data.overview.queryOptions(undefined, { refetchInterval: LIVE_REFETCH_MS * 2 }),
   );
-  if (overview.isError) return <QueryError error={overview.error} what="datasets" />;
-  if (!overview.data) return <p className="muted">Loading datasets…</p>;
+  if (overview.isError) return <QueryError error={overview.error} what={t("what")} />;
+  if (!overview.data) return <p className="muted">{t("loading")}</p>;
   const sets = overview.data;
   const preferences = sets.filter((d) => d.kind === "preferences");
   const others = sets.filter((d) => d.kind !== "preferences");
@@ -35,6 +37,8 @@ export function DataOverview() {
 }
 
 function Totals({ sets, preferences }: { sets: Dataset[]; preferences: Dataset[] }) {
+  const t = useTranslations("DataView.totals");
+  const { integer } = useFormat();
   const totals = {
     pairs: preferences.reduce((n, d) => n + d.pairs, 0),
     rankings: preferences.reduce((n, d) => n + d.rankings - d.skipped - d.allBad, 0),
@@ -44,21 +48,21 @@ function Totals({ sets, preferences }: { sets: Dataset[]; preferences: Dataset[]
   return (
     <dl className="stat-cards">
       <div className="stat-card">
-        <dt>Preference pairs for training</dt>
+        <dt>{t("pairs")}</dt>
         <dd data-testid="total-pairs">{integer(totals.pairs)}</dd>
       </div>
       <div className="stat-card">
-        <dt>Rankings (answered)</dt>
+        <dt>{t("rankings")}</dt>
         <dd>{integer(totals.rankings)}</dd>
       </div>
       <div className="stat-card">
-        <dt>Comparison tasks complete</dt>
+        <dt>{t("complete")}</dt>
         <dd>
           {integer(totals.complete)} <span className="muted">/ {integer(totals.tasks)}</span>
         </dd>
       </div>
       <div className="stat-card">
-        <dt>Datasets</dt>
+        <dt>{t("datasets")}</dt>
         <dd>{sets.length}</dd>
       </div>
     </dl>
@@ -66,33 +70,30 @@ function Totals({ sets, preferences }: { sets: Dataset[]; preferences: Dataset[]
 }
 
 function PreferenceTable({ preferences }: { preferences: Dataset[] }) {
+  const t = useTranslations("DataView.preferences");
   return (
     <section className="card card--flush" aria-labelledby="prefs-heading">
       <div className="toolbar">
-        <h2 id="prefs-heading">Preference data</h2>
-        <span className="muted">
-          rankings from the labeler (people and the demo oracle); K-wise rankings expand to C(K,2) pairs
-        </span>
+        <h2 id="prefs-heading">{t("heading")}</h2>
+        <span className="muted">{t("hint")}</span>
       </div>
       {preferences.length === 0 ? (
-        <p className="empty muted">
-          No preference datasets yet: import tasks in the labeler, or run a generate job.
-        </p>
+        <p className="empty muted">{t("none")}</p>
       ) : (
         <div className="table-scroll">
           <table className="table" data-testid="preference-datasets">
             <thead>
               <tr>
-                <th>Dataset</th>
-                <th>Labeling progress</th>
-                <th className="metric-cell">Rankings</th>
-                <th className="metric-cell">Skipped / all bad</th>
-                <th className="metric-cell">Annotators</th>
-                <th className="metric-cell">Agreement</th>
-                <th className="metric-cell" title="Krippendorff's alpha over the ranks, ordinal metric">
-                  Alpha
+                <th>{t("dataset")}</th>
+                <th>{t("progress")}</th>
+                <th className="metric-cell">{t("rankings")}</th>
+                <th className="metric-cell">{t("skipped")}</th>
+                <th className="metric-cell">{t("annotators")}</th>
+                <th className="metric-cell">{t("agreement")}</th>
+                <th className="metric-cell" title={t("alphaTitle")}>
+                  {t("alpha")}
                 </th>
-                <th className="metric-cell">Pairs</th>
+                <th className="metric-cell">{t("pairs")}</th>
               </tr>
             </thead>
             <tbody>
@@ -108,6 +109,8 @@ function PreferenceTable({ preferences }: { preferences: Dataset[] }) {
 }
 
 function PreferenceRow({ d }: { d: Dataset }) {
+  const t = useTranslations("DataView.preferences");
+  const { integer } = useFormat();
   const done = d.tasks ? d.completeTasks / d.tasks : 0;
   return (
     <tr>
@@ -120,8 +123,12 @@ function PreferenceRow({ d }: { d: Dataset }) {
           <div className="bar__fill" style={{ width: `${done * 100}%` }} />
         </div>
         <span className="muted num">
-          {integer(d.completeTasks)} / {integer(d.tasks)} tasks complete · {d.requiredRankings} ranking
-          {d.requiredRankings === 1 ? "" : "s"} each · {integer(d.completions)} completions
+          {t("progressLine", {
+            complete: integer(d.completeTasks),
+            tasks: integer(d.tasks),
+            required: d.requiredRankings,
+            completions: integer(d.completions),
+          })}
         </span>
       </td>
       <td className="metric-cell">
@@ -133,11 +140,7 @@ function PreferenceRow({ d }: { d: Dataset }) {
       <td className="metric-cell">{d.annotators}</td>
       <td
         className="metric-cell"
-        title={
-          d.agreement
-            ? `over ${d.agreement.overlappingTasks} tasks ranked by 2+ annotators`
-            : "no task has two rankings yet"
-        }
+        title={d.agreement ? t("agreementOver", { tasks: d.agreement.overlappingTasks }) : t("agreementNone")}
       >
         {percent(d.agreement?.pairwiseAgreement)}
       </td>
@@ -150,20 +153,22 @@ function PreferenceRow({ d }: { d: Dataset }) {
 }
 
 function OtherTable({ others }: { others: Dataset[] }) {
+  const t = useTranslations("DataView.others");
+  const { integer } = useFormat();
   return (
     <section className="card card--flush" aria-labelledby="datasets-heading">
       <div className="toolbar">
-        <h2 id="datasets-heading">Corpora, SFT pairs and prompts</h2>
+        <h2 id="datasets-heading">{t("heading")}</h2>
       </div>
       <div className="table-scroll">
         <table className="table" data-testid="datasets">
           <thead>
             <tr>
-              <th>Dataset</th>
-              <th>Kind</th>
-              <th>Source</th>
-              <th className="metric-cell">Train</th>
-              <th className="metric-cell">Eval</th>
+              <th>{t("dataset")}</th>
+              <th>{t("kind")}</th>
+              <th>{t("source")}</th>
+              <th className="metric-cell">{t("train")}</th>
+              <th className="metric-cell">{t("eval")}</th>
             </tr>
           </thead>
           <tbody>

@@ -1,27 +1,28 @@
 "use client";
 
+import { useFormat } from "@rlhf/ui/i18n/use-format";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useTranslations } from "next-intl";
 import { type FormEvent, useState } from "react";
+import type { RouterOutputs } from "~/server/api/root";
 import { useTRPC } from "~/trpc/react";
-import { integer } from "../format";
 import { useSession } from "../session";
 
-const KINDS = [
-  { kind: "text", label: "Text corpus (pretraining)", example: '{"text": "…"}, or a .txt file' },
-  {
-    kind: "sft",
-    label: "SFT pairs",
-    example: '{"prompt", "completion"}, {"prompt", "response"} or {"messages": [...]}',
-  },
-  { kind: "prompts", label: "Prompts (PPO, generate)", example: '{"prompt": "…"}' },
-] as const;
-type Kind = (typeof KINDS)[number]["kind"];
+/** The kinds a file can be imported as, with what one line of each looks like (JSON, the same in every language). */
+const KINDS = ["text", "sft", "prompts"] as const;
+const EXAMPLES: Record<Kind, string> = {
+  text: '{"text": "…"}',
+  sft: '{"prompt", "completion"}, {"prompt", "response"}, {"messages": [...]}',
+  prompts: '{"prompt": "…"}',
+};
+type Kind = (typeof KINDS)[number];
 
 /**
  * "Import a dataset", for admins: a JSONL file (or a .txt corpus) into a text, SFT or prompts dataset
  * through the same core function as `rlhf import`. All or nothing: bad lines are listed by number.
  */
 export function ImportDatasetForm() {
+  const t = useTranslations("ImportForm");
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const { isAdmin } = useSession();
@@ -41,7 +42,7 @@ export function ImportDatasetForm() {
     const form = new FormData(event.currentTarget);
     const file = form.get("file");
     if (!(file instanceof File) || file.size === 0) {
-      setFileError("Choose a .jsonl or .txt file.");
+      setFileError(t("chooseFile"));
       return;
     }
     setFileError(null);
@@ -59,13 +60,13 @@ export function ImportDatasetForm() {
   return (
     <section className="card" aria-labelledby="import-dataset-heading">
       <div className="card__head">
-        <h2 id="import-dataset-heading">Import a dataset</h2>
+        <h2 id="import-dataset-heading">{t("heading")}</h2>
       </div>
       <form className="stack" onSubmit={onSubmit} data-testid="import-dataset-form">
         <div className="form-grid">
           <div className="field">
             <label className="field__label" htmlFor="import-file">
-              File
+              {t("file")}
             </label>
             <input
               id="import-file"
@@ -74,11 +75,11 @@ export function ImportDatasetForm() {
               className="input"
               accept=".jsonl,.json,.txt,application/jsonl,text/plain"
             />
-            <span className="field__doc">JSONL, one object per line; a .txt file for a text corpus.</span>
+            <span className="field__doc">{t("fileDoc")}</span>
           </div>
           <div className="field">
             <label className="field__label" htmlFor="import-kind">
-              Kind
+              {t("kind")}
             </label>
             <select
               id="import-kind"
@@ -87,32 +88,28 @@ export function ImportDatasetForm() {
               onChange={(e) => setKind(e.target.value as Kind)}
             >
               {KINDS.map((k) => (
-                <option key={k.kind} value={k.kind}>
-                  {k.label}
+                <option key={k} value={k}>
+                  {t(`kinds.${k}`)}
                 </option>
               ))}
             </select>
             <span className="field__doc">
-              Each line: <code>{KINDS.find((k) => k.kind === kind)!.example}</code>
+              {t.rich(kind === "text" ? "eachLineText" : "eachLine", {
+                example: EXAMPLES[kind],
+                code: (chunks) => <code>{chunks}</code>,
+              })}
             </span>
           </div>
           <div className="field">
             <label className="field__label" htmlFor="import-name">
-              Dataset name
+              {t("name")}
             </label>
-            <input
-              id="import-name"
-              name="name"
-              className="input"
-              placeholder="e.g. my-sft (default: the file's name)"
-            />
-            <span className="field__doc">
-              Letters, digits and . _ - : @. New, or an existing dataset of the same kind to append to.
-            </span>
+            <input id="import-name" name="name" className="input" placeholder={t("namePlaceholder")} />
+            <span className="field__doc">{t("nameDoc")}</span>
           </div>
           <div className="field">
             <label className="field__label" htmlFor="import-eval">
-              Eval fraction
+              {t("evalFraction")}
             </label>
             <input
               id="import-eval"
@@ -124,48 +121,65 @@ export function ImportDatasetForm() {
               step="any"
               defaultValue={0}
             />
-            <span className="field__doc">
-              Share of the rows held out as the eval split, spread through the file (0: none; trainers then
-              hold out the tail).
-            </span>
+            <span className="field__doc">{t("evalDoc")}</span>
           </div>
         </div>
 
         {fileError && <p className="field__error">{fileError}</p>}
         {importFile.isError && (
           <div className="error-box" role="alert" data-testid="import-dataset-error">
-            <strong>Nothing was imported</strong>
+            <strong>{t("nothing")}</strong>
             <pre>{importFile.error.message}</pre>
           </div>
         )}
-        {answer && !answer.ok && (
-          <div className="error-box" role="alert" data-testid="import-dataset-error">
-            <strong>
-              Nothing was imported: {integer(answer.total)} problem{answer.total === 1 ? "" : "s"} to fix
-            </strong>
-            <pre>
-              {answer.problems.map((p) => `line ${p.line}: ${p.field}: ${p.message}`).join("\n")}
-              {answer.total > answer.problems.length
-                ? `\n… and ${integer(answer.total - answer.problems.length)} more`
-                : ""}
-            </pre>
-          </div>
-        )}
-        {answer?.ok && (
-          <p className="notice notice--info" role="status" data-testid="import-dataset-ok">
-            Imported {integer(answer.result.imported)} rows into {answer.result.dataset}
-            {answer.result.created ? " (new dataset)" : ""}: {integer(answer.result.train)} train,{" "}
-            {integer(answer.result.eval)} eval.
-            {answer.result.duplicates > 0 &&
-              ` ${integer(answer.result.duplicates)} duplicate line${answer.result.duplicates === 1 ? "" : "s"} dropped (line ${answer.result.duplicateLines.join(", ")}${answer.result.duplicates > answer.result.duplicateLines.length ? ", …" : ""}).`}
-          </p>
-        )}
+        {answer && <ImportAnswer answer={answer} />}
         <div className="row">
           <button type="submit" className="btn btn--primary" disabled={importFile.isPending}>
-            {importFile.isPending ? "Importing…" : "Import"}
+            {importFile.isPending ? t("importing") : t("import")}
           </button>
         </div>
       </form>
     </section>
+  );
+}
+
+type Answer = RouterOutputs["data"]["importDataset"];
+
+/** What the server answered: every problem by line (nothing imported), or what was imported. */
+function ImportAnswer({ answer }: { answer: Answer }) {
+  const t = useTranslations("ImportForm");
+  const format = useFormat();
+  return (
+    <>
+      {!answer.ok && (
+        <div className="error-box" role="alert" data-testid="import-dataset-error">
+          <strong>{t("problems", { count: answer.total, total: format.integer(answer.total) })}</strong>
+          <pre>
+            {answer.problems
+              .map((p) => t("problemLine", { line: p.line, field: p.field, message: p.message }))
+              .join("\n")}
+            {answer.total > answer.problems.length
+              ? `\n${t("more", { count: format.integer(answer.total - answer.problems.length) })}`
+              : ""}
+          </pre>
+        </div>
+      )}
+      {answer.ok && (
+        <p className="notice notice--info" role="status" data-testid="import-dataset-ok">
+          {t(answer.result.created ? "importedNew" : "imported", {
+            rows: format.integer(answer.result.imported),
+            dataset: answer.result.dataset,
+            train: format.integer(answer.result.train),
+            eval: format.integer(answer.result.eval),
+          })}
+          {answer.result.duplicates > 0 &&
+            ` ${t("duplicates", {
+              count: answer.result.duplicates,
+              shown: format.integer(answer.result.duplicates),
+              lines: `${answer.result.duplicateLines.join(", ")}${answer.result.duplicates > answer.result.duplicateLines.length ? ", …" : ""}`,
+            })}`}
+        </p>
+      )}
+    </>
   );
 }

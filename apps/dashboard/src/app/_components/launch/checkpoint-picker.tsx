@@ -1,9 +1,9 @@
 "use client";
 
+import { useTranslations } from "next-intl";
 import { useState } from "react";
 import type { FieldSpec } from "~/lib/config-form";
 import type { FieldContext } from "./field-context";
-import { PREFERRED_INPUTS } from "./input-meta";
 
 export function CheckpointPicker({
   common,
@@ -18,16 +18,18 @@ export function CheckpointPicker({
   ctx: FieldContext;
   value: unknown;
 }) {
+  const t = useTranslations("CheckpointPicker");
+  const tStatus = useTranslations("Status");
   const current = typeof value === "string" ? value : "";
   const runs = ctx.options?.runs ?? [];
-  const preferred = PREFERRED_INPUTS[`${ctx.scope}.${spec.path}`] ?? [];
+  const preferred: readonly string[] = spec.type === "string" ? spec.prefer : [];
   const fits = runs.filter((r) => preferred.includes(r.kind));
   const others = runs.filter((r) => !preferred.includes(r.kind));
   const known =
     current === "" ||
     runs.some((r) => `run:${r.id}` === current || r.checkpoints.some((c) => c.path === current));
   const [custom, setCustom] = useState(!known);
-  const label = (r: (typeof runs)[number]) => `${r.name} · ${r.kind} · ${r.status}`;
+  const label = (r: (typeof runs)[number]) => `${r.name} · ${r.kind} · ${tStatus(r.status)}`;
   return (
     <>
       <select
@@ -44,9 +46,9 @@ export function CheckpointPicker({
           ctx.touch(spec.path);
         }}
       >
-        <option value="">{spec.required ? "choose a run or checkpoint…" : "none"}</option>
+        <option value="">{spec.required ? t("choose") : t("none")}</option>
         {fits.length > 0 && (
-          <optgroup label={`${preferred.join(" / ")} runs (their final, else latest, checkpoint)`}>
+          <optgroup label={t("fits", { kinds: preferred.join(" / ") })}>
             {fits.map((r) => (
               <option key={r.id} value={`run:${r.id}`}>
                 {label(r)}
@@ -55,19 +57,18 @@ export function CheckpointPicker({
           </optgroup>
         )}
         {fits.some((r) => r.checkpoints.length > 0) && (
-          <optgroup label="A specific checkpoint">
+          <optgroup label={t("specific")}>
             {fits.flatMap((r) =>
               r.checkpoints.map((c) => (
                 <option key={c.id} value={c.path}>
-                  {r.name} @ step {c.step}
-                  {c.isFinal ? " (final)" : ""}
+                  {t(c.isFinal ? "atStepFinal" : "atStep", { name: r.name, step: c.step })}
                 </option>
               )),
             )}
           </optgroup>
         )}
         {others.length > 0 && (
-          <optgroup label="Other runs">
+          <optgroup label={t("others")}>
             {others.map((r) => (
               <option key={r.id} value={`run:${r.id}`}>
                 {label(r)}
@@ -75,13 +76,13 @@ export function CheckpointPicker({
             ))}
           </optgroup>
         )}
-        <option value="__custom">A checkpoint directory…</option>
+        <option value="__custom">{t("directory")}</option>
       </select>
       {custom && (
         <input
           className="input"
-          aria-label={`${spec.path}: checkpoint directory`}
-          placeholder="path/to/checkpoint (config.json, model.safetensors, tokenizer.json)"
+          aria-label={t("directoryLabel", { path: spec.path })}
+          placeholder={t("directoryPlaceholder")}
           value={current}
           onChange={(e) => ctx.change(spec.path, e.target.value || undefined)}
           onBlur={() => ctx.touch(spec.path)}

@@ -1,11 +1,11 @@
 "use client";
 
 import type { DatasetKind } from "@rlhf/core/schema";
+import { useTranslations } from "next-intl";
 import type { ReactNode } from "react";
 import { describeBounds, type FieldSpec, getPath } from "~/lib/config-form";
 import { CheckpointPicker } from "./checkpoint-picker";
 import type { FieldContext } from "./field-context";
-import { DATASET_FIELDS } from "./input-meta";
 import { RewardTermsInput } from "./reward-picker";
 import { JsonInput, NumberInput } from "./text-inputs";
 
@@ -24,6 +24,7 @@ interface InputProps {
 
 /** One field of a config: its label (name, bounds, default), its input, its doc and its first issue. */
 export function Field({ spec, ctx }: { spec: FieldSpec; ctx: FieldContext }) {
+  const t = useTranslations("Field");
   if (spec.type === "object") return <ObjectField spec={spec} ctx={ctx} />;
   const id = `field-${ctx.prefix}${spec.path}`;
   // A list of reward terms shows its own issues only: each term shows those of its fields.
@@ -32,7 +33,7 @@ export function Field({ spec, ctx }: { spec: FieldSpec; ctx: FieldContext }) {
       ? ctx.issuesUnder(spec.path).find((i) => i.path === spec.path)?.message
       : ctx.issueOf(spec.path);
   const value = getPath(ctx.values, spec.path);
-  const bounds = describeBounds(spec);
+  const bounds = describeBounds(spec, { integer: t("integer"), multipleOf: (n) => t("multipleOf", { n }) });
   const defaultText =
     "defaultValue" in spec
       ? typeof spec.defaultValue === "string"
@@ -66,10 +67,10 @@ export function Field({ spec, ctx }: { spec: FieldSpec; ctx: FieldContext }) {
       <label className="field__label" htmlFor={id}>
         <code>
           {spec.name}
-          {spec.required && <span title="required"> *</span>}
+          {spec.required && <span title={t("required")}> *</span>}
         </code>
         <span className="field__bounds">
-          {[bounds, defaultText !== undefined && !boolean ? `default ${defaultText}` : ""]
+          {[bounds, defaultText !== undefined && !boolean ? t("default", { value: defaultText }) : ""]
             .filter(Boolean)
             .join(" · ")}
         </span>
@@ -112,7 +113,7 @@ function ObjectField({ spec, ctx }: { spec: Extract<FieldSpec, { type: "object" 
 /** The input a field's type asks for; dataset and checkpoint fields pick from what exists. */
 function FieldInput(props: InputProps): ReactNode {
   const { spec, ctx, common, invalid, value, defaultText } = props;
-  const datasetKind = DATASET_FIELDS[`${ctx.scope}.${spec.path}`];
+  const datasetKind = "dataset" in spec ? spec.dataset : undefined;
   switch (spec.type) {
     case "boolean":
       return (
@@ -175,6 +176,7 @@ function FieldInput(props: InputProps): ReactNode {
 }
 
 function EnumInput({ spec, ctx, common, invalid, value, defaultText }: InputProps) {
+  const t = useTranslations("Field");
   if (spec.type !== "enum") return null;
   return (
     <select
@@ -183,7 +185,9 @@ function EnumInput({ spec, ctx, common, invalid, value, defaultText }: InputProp
       value={typeof value === "string" ? value : ""}
       onChange={(e) => ctx.change(spec.path, e.target.value || undefined)}
     >
-      <option value="">{defaultText ? `default (${String(spec.defaultValue)})` : "choose…"}</option>
+      <option value="">
+        {defaultText ? t("defaultOption", { value: String(spec.defaultValue) }) : t("choose")}
+      </option>
       {spec.options.map((o) => (
         <option key={o} value={o}>
           {o}

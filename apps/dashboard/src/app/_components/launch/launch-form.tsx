@@ -2,10 +2,10 @@
 
 import { type JobKind, jobConfigSchemas } from "@rlhf/core/configs";
 import Link from "next/link";
+import { useTranslations } from "next-intl";
 import { QueryError } from "../query-error";
-import { ADMIN_ONLY, useSession } from "../session";
+import { useSession } from "../session";
 import { Field } from "./field";
-import { DATASET_FIELDS } from "./input-meta";
 import { KINDS, type LaunchFormState, useLaunchForm } from "./use-launch-form";
 
 /**
@@ -14,14 +14,11 @@ import { KINDS, type LaunchFormState, useLaunchForm } from "./use-launch-form";
  * worker uses, and again by the server.
  */
 export function LaunchForm({ initialKind, fromId }: { initialKind?: JobKind; fromId?: string }) {
+  const t = useTranslations("LaunchForm");
   const form = useLaunchForm(initialKind, fromId);
   const { kind, fields, ctx } = form;
-  const inputs = fields.filter(
-    (f) => f.type === "string" && (f.checkpoint || `${kind}.${f.path}` in DATASET_FIELDS),
-  );
-  const datasetLists = fields.filter(
-    (f) => `${kind}.${f.path}` in DATASET_FIELDS && f.type === "string-list",
-  );
+  const inputs = fields.filter((f) => f.type === "string" && (f.checkpoint || f.dataset !== undefined));
+  const datasetLists = fields.filter((f) => f.type === "string-list" && f.dataset !== undefined);
   const rest = fields.filter((f) => !inputs.includes(f) && !datasetLists.includes(f));
 
   return (
@@ -35,25 +32,27 @@ export function LaunchForm({ initialKind, fromId }: { initialKind?: JobKind; fro
     >
       <KindPicker form={form} />
 
-      {form.options.isError && <QueryError error={form.options.error} what="runs and datasets" />}
+      {form.options.isError && <QueryError error={form.options.error} what={t("runsAndDatasets")} />}
 
       <section className="card">
         <div className="card__head">
-          <h2>Inputs</h2>
+          <h2>{t("inputs")}</h2>
         </div>
         <div className="form-grid">
           <div className="field">
             <label className="field__label" htmlFor="run-name">
-              <span>Run name</span>
+              <span>{t("runName")}</span>
             </label>
             <input
               id="run-name"
               className="input"
               value={form.name}
-              placeholder={`${kind}-<6 hex> (default)`}
+              placeholder={t("runNamePlaceholder", { kind })}
               onChange={(e) => form.setName(e.target.value)}
             />
-            <span className="field__doc">How the run is shown and referred to (`run:&lt;name&gt;`).</span>
+            <span className="field__doc">
+              {t.rich("runNameDoc", { ref: "run:<name>", code: (chunks) => <code>{chunks}</code> })}
+            </span>
           </div>
           {[...inputs, ...datasetLists].map((f) => (
             <Field key={f.path} spec={f} ctx={ctx} />
@@ -63,8 +62,8 @@ export function LaunchForm({ initialKind, fromId }: { initialKind?: JobKind; fro
 
       <section className="card">
         <div className="card__head">
-          <h2>Settings</h2>
-          <span className="muted">empty fields take their default</span>
+          <h2>{t("settings")}</h2>
+          <span className="muted">{t("settingsHint")}</span>
         </div>
         <div className="form-grid">
           {rest.map((f) => (
@@ -74,7 +73,7 @@ export function LaunchForm({ initialKind, fromId }: { initialKind?: JobKind; fro
       </section>
 
       <GeneralIssues form={form} />
-      {form.launch.isError && <QueryError error={form.launch.error} what="the launch" />}
+      {form.launch.isError && <QueryError error={form.launch.error} what={t("theLaunch")} />}
       <LaunchButton form={form} />
     </form>
   );
@@ -82,21 +81,25 @@ export function LaunchForm({ initialKind, fromId }: { initialKind?: JobKind; fro
 
 /** The job kinds, each with its schema's description; the form of the one pressed. */
 function KindPicker({ form }: { form: LaunchFormState }) {
+  const t = useTranslations("LaunchForm");
   const { source } = form;
   return (
     <section className="card">
       <div className="card__head">
-        <h2>Job kind</h2>
+        <h2>{t("jobKind")}</h2>
         {source && (
           <span className="muted">
-            Starting from the config of{" "}
-            <Link className="link" href={`/runs/${source.id}`}>
-              {source.name}
-            </Link>
+            {t.rich("from", {
+              run: () => (
+                <Link className="link" href={`/runs/${source.id}`}>
+                  {source.name}
+                </Link>
+              ),
+            })}
           </span>
         )}
       </div>
-      <fieldset className="kind-picker plain" aria-label="Job kind">
+      <fieldset className="kind-picker plain" aria-label={t("jobKind")}>
         {KINDS.map((k) => (
           <button
             key={k}
@@ -130,7 +133,8 @@ function GeneralIssues({ form }: { form: LaunchFormState }) {
 }
 
 function LaunchButton({ form }: { form: LaunchFormState }) {
-  const { isAdmin, user } = useSession();
+  const t = useTranslations("LaunchForm");
+  const { isAdmin, user, adminOnly } = useSession();
   const { kind, issues, launch } = form;
   return (
     <div className="row">
@@ -138,16 +142,16 @@ function LaunchButton({ form }: { form: LaunchFormState }) {
         type="submit"
         className="btn btn--primary"
         disabled={!isAdmin || launch.isPending}
-        title={isAdmin ? undefined : ADMIN_ONLY}
+        title={isAdmin ? undefined : adminOnly}
       >
-        {launch.isPending ? "Launching…" : `Launch ${kind} run`}
+        {launch.isPending ? t("launching") : t("launch", { kind })}
       </button>
       {form.submitted && issues.length > 0 && (
         <span className="field__error" data-testid="form-invalid">
-          {issues.length} field{issues.length === 1 ? "" : "s"} to fix
+          {t("toFix", { count: issues.length })}
         </span>
       )}
-      {!isAdmin && <span className="muted">{user ? ADMIN_ONLY : "Sign in as an admin to launch runs."}</span>}
+      {!isAdmin && <span className="muted">{user ? adminOnly : t("signIn")}</span>}
     </div>
   );
 }

@@ -1,5 +1,6 @@
 "use client";
 
+import { useTranslations } from "next-intl";
 import { type ComponentType, useRef } from "react";
 import { type FieldSpec, moduleIssues, rewardTermForm, setPath } from "~/lib/config-form";
 import type { FieldContext } from "./field-context";
@@ -24,6 +25,7 @@ export function RewardTermsInput({
   ctx: FieldContext;
   Field: ComponentType<{ spec: FieldSpec; ctx: FieldContext }>;
 }) {
+  const t = useTranslations("RewardPicker");
   const value = ctx.values[spec.path];
   const terms: Term[] = Array.isArray(value) ? (value as Term[]) : [];
   const write = (next: Term[]) => ctx.change(spec.path, next.length > 0 ? next : undefined);
@@ -56,24 +58,22 @@ export function RewardTermsInput({
       ))}
       <select
         className="select"
-        aria-label={`Add to ${spec.path}`}
+        aria-label={t("addTo", { path: spec.path })}
         value=""
         onChange={(e) => {
           add(e.target.value);
           ctx.touch(spec.path);
         }}
       >
-        <option value="">
-          {terms.length === 0 ? "add a reward function…" : "add another reward function…"}
-        </option>
-        <optgroup label="Built-in">
+        <option value="">{terms.length === 0 ? t("add") : t("addAnother")}</option>
+        <optgroup label={t("builtin")}>
           {FORM.builtins.map((b) => (
             <option key={b.name} value={b.name} title={b.description}>
               {b.name}
             </option>
           ))}
         </optgroup>
-        <option value={MODULE}>your own module (path + export)…</option>
+        <option value={MODULE}>{t("moduleOption")}</option>
       </select>
     </div>
   );
@@ -96,6 +96,7 @@ function TermEditor({
   onChange: (term: Term) => void;
   onRemove: () => void;
 }) {
+  const t = useTranslations("RewardPicker");
   const fn = term.function;
   const isModule = typeof fn === "object" && fn !== null;
   const builtin = typeof fn === "string" ? FORM.builtins.find((b) => b.name === fn) : undefined;
@@ -149,26 +150,22 @@ function TermEditor({
               })
             }
           >
-            {!builtin && !isModule && <option value="">choose…</option>}
-            <optgroup label="Built-in">
+            {!builtin && !isModule && <option value="">{t("choose")}</option>}
+            <optgroup label={t("builtin")}>
               {FORM.builtins.map((b) => (
                 <option key={b.name} value={b.name}>
                   {b.name}
                 </option>
               ))}
             </optgroup>
-            <option value={MODULE}>your own module…</option>
+            <option value={MODULE}>{t("module")}</option>
           </select>
           <button type="button" className="btn btn--small" onClick={onRemove}>
-            Remove
+            {t("remove")}
           </button>
         </div>
         <span className="field__doc" data-testid="reward-description">
-          {builtin
-            ? builtin.description
-            : isModule
-              ? "an exported function (prompts, completions, extra) => number[] of a .ts, .js or .mjs file; the job process loads it"
-              : ""}
+          {builtin ? builtin.description : isModule ? t("moduleDoc") : ""}
         </span>
         {functionError && (
           <span className="field__error" role="alert">

@@ -6,6 +6,7 @@ import { useRouter } from "next/navigation";
 import { useEffect, useMemo, useState } from "react";
 import { type ConfigIssue, configFields, setPath, validateConfig } from "~/lib/config-form";
 import { useTRPC } from "~/trpc/react";
+import { useZodLocale } from "../zod-locale";
 import type { FieldContext } from "./field-context";
 
 export const KINDS = Object.keys(jobConfigSchemas) as JobKind[];
@@ -17,6 +18,7 @@ export type LaunchFormState = ReturnType<typeof useLaunchForm>;
  * schema's as you type, the server's after a refused launch), and the launch itself.
  */
 export function useLaunchForm(initialKind: JobKind | undefined, fromId: string | undefined) {
+  useZodLocale();
   const trpc = useTRPC();
   const router = useRouter();
   const options = useQuery(trpc.launch.options.queryOptions());

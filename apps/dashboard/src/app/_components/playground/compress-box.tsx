@@ -1,8 +1,9 @@
 "use client";
 
 import type { GPT, Tokenizer } from "@rlhf/trainer/browser";
+import { bytes as formatBytes } from "@rlhf/ui/format";
+import { useTranslations } from "next-intl";
 import { useEffect, useState } from "react";
-import { bytes as formatBytes } from "../format";
 
 /** The primer's example: a model that knows the rule needs few bits for it. */
 const FIBONACCI_LINE = "0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, …";
@@ -22,7 +23,7 @@ interface Compressed {
 }
 
 interface Progress {
-  phase: string;
+  phase: "compress" | "decompress";
   done: number;
   total: number;
 }
@@ -52,18 +53,16 @@ export function CompressBox({
   checkpointId: string | undefined;
   ready: boolean;
 }) {
+  const t = useTranslations("CompressBox");
   const c = useCompressor(loaded, checkpointId);
   return (
     <section className="card" aria-labelledby="compress-heading" data-testid="compress-box">
       <div className="card__head">
-        <h2 id="compress-heading">Compress / Decompress</h2>
+        <h2 id="compress-heading">{t("heading")}</h2>
       </div>
-      <p className="muted">
-        The model as a lossless compressor: each token costs −log₂ p bits under the model&apos;s next-token
-        distribution (arithmetic coding, as <code>rlhf compress</code>), here in this browser.
-      </p>
+      <p className="muted">{t.rich("lead", { code: (chunks) => <code>{chunks}</code> })}</p>
       <label className="label" htmlFor="compress-text" style={{ display: "block" }}>
-        Text
+        {t("text")}
       </label>
       <textarea
         id="compress-text"
@@ -76,10 +75,10 @@ export function CompressBox({
       />
       <div className="row" style={{ marginTop: 8, gap: 8, flexWrap: "wrap" }}>
         <label className="label">
-          or a file{" "}
+          {t("orFile")}{" "}
           <input
             type="file"
-            aria-label="Open a file to compress, or a .rlz file to decompress"
+            aria-label={t("open")}
             onChange={async (e) => {
               const f = e.target.files?.[0];
               c.setOpened(f ? { name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) } : null);
@@ -92,7 +91,7 @@ export function CompressBox({
           disabled={!ready || c.busy}
           onClick={() => void c.run("compress")}
         >
-          Compress
+          {t("compress")}
         </button>
         <button
           type="button"
@@ -100,7 +99,7 @@ export function CompressBox({
           disabled={!ready || c.busy || !c.toDecompress}
           onClick={() => void c.run("decompress")}
         >
-          Decompress
+          {t("decompress")}
         </button>
       </div>
       {c.progress && <CoderProgress progress={c.progress} />}
@@ -118,13 +117,14 @@ export function CompressBox({
 const bits = (n: number, of: number) => (of > 0 ? ((n * 8) / of).toFixed(2) : "—");
 
 function CoderProgress({ progress }: { progress: Progress }) {
+  const t = useTranslations("CompressBox");
   const percent = (progress.done / Math.max(progress.total, 1)) * 100;
   return (
     <div style={{ marginTop: 10 }}>
       <div
         className="progress"
         role="progressbar"
-        aria-label={progress.phase}
+        aria-label={t(`phase.${progress.phase}`)}
         aria-valuemin={0}
         aria-valuemax={100}
         aria-valuenow={Math.round(percent)}
@@ -132,46 +132,55 @@ function CoderProgress({ progress }: { progress: Progress }) {
         <div className="progress__bar" style={{ width: `${percent}%` }} />
       </div>
       <span className="muted">
-        {progress.phase}: {formatBytes(progress.done)} of {formatBytes(progress.total)}
+        {t("progress", {
+          phase: t(`phase.${progress.phase}`),
+          done: formatBytes(progress.done),
+          total: formatBytes(progress.total),
+        })}
       </span>
     </div>
   );
 }
 
 function CompressResult({ compressed, download }: { compressed: Compressed; download: string | null }) {
+  const t = useTranslations("CompressBox");
+  const size = compressed.input.length;
   return (
     <p style={{ marginTop: 10 }} data-testid="compress-result" data-file-bytes={compressed.file.length}>
-      {formatBytes(compressed.input.length)} → {formatBytes(compressed.file.length)}:{" "}
-      <strong>{bits(compressed.file.length, compressed.input.length)} bits/byte</strong> (coded alone:{" "}
-      {bits(compressed.payloadBytes, compressed.input.length)}; gzip:{" "}
-      {bits(compressed.gzipBytes, compressed.input.length)}) ·{" "}
-      {perSecond(compressed.input.length, compressed.ms)}
+      {formatBytes(size)} → {formatBytes(compressed.file.length)}:{" "}
+      {t.rich("result", {
+        bits: bits(compressed.file.length, size),
+        alone: bits(compressed.payloadBytes, size),
+        gzip: bits(compressed.gzipBytes, size),
+        strong: (chunks) => <strong>{chunks}</strong>,
+      })}{" "}
+      · {perSecond(size, compressed.ms)}
       {download && (
         <>
           {" "}
           ·{" "}
           <a href={download} download={compressed.name}>
-            download {compressed.name}
+            {t("download", { name: compressed.name })}
           </a>
         </>
       )}
       <br />
-      <span className="muted">
-        The file holds a header of a few hundred bytes (checkpoint, tokenizer, backend, checksum): for a short
-        text it is most of the size. Decodes only on {compressed.numerics}.
-      </span>
+      <span className="muted">{t("header", { numerics: compressed.numerics })}</span>
     </p>
   );
 }
 
 function RestoreResult({ restored }: { restored: Restored }) {
+  const t = useTranslations("CompressBox");
   return (
     <div style={{ marginTop: 10 }} data-testid="decompress-result">
       <p>
-        Restored {formatBytes(restored.bytes.length)} in {Math.round(restored.ms)} ms (
-        {perSecond(restored.bytes.length, restored.ms)}), SHA-256 checked
-        {restored.identical !== undefined &&
-          (restored.identical ? ": identical to the input, byte for byte." : ": DIFFERENT from the input.")}
+        {t("restored", {
+          bytes: formatBytes(restored.bytes.length),
+          ms: Math.round(restored.ms),
+          rate: perSecond(restored.bytes.length, restored.ms),
+        })}
+        {restored.identical !== undefined && (restored.identical ? t("identical") : t("different"))}
       </p>
       <pre className="sample-text" data-testid="restored-text" style={{ maxWidth: "none" }}>
         {new TextDecoder().decode(restored.bytes.subarray(0, 4000))}

@@ -1,7 +1,8 @@
 "use client";
 
+import { useFormat } from "@rlhf/ui/i18n/use-format";
+import { useTranslations } from "next-intl";
 import { BROWSER_BACKENDS, type BrowserBackend, POLICY_KINDS } from "~/lib/playground";
-import { bytes, integer } from "../format";
 import {
   type Backend,
   defaultCheckpoint,
@@ -18,13 +19,15 @@ export function ModelPicker({
   model: ReturnType<typeof useBrowserModel>;
   askedBackend: BrowserBackend | undefined;
 }) {
+  const t = useTranslations("ModelPicker");
+  const { integer } = useFormat();
   const { runs, run, runId, checkpointId, choose, options } = model;
   return (
     <section className="card">
       <div className="form-grid">
         <div className="field">
           <label className="field__label" htmlFor="playground-run">
-            Run
+            {t("run")}
           </label>
           <select
             id="playground-run"
@@ -35,18 +38,18 @@ export function ModelPicker({
               choose(next?.id, defaultCheckpoint(next));
             }}
           >
-            <option value="">{options.isPending ? "loading…" : "choose a run…"}</option>
+            <option value="">{options.isPending ? t("loading") : t("chooseRun")}</option>
             {runs.map((r) => (
               <option key={r.id} value={r.id}>
                 {r.name} ({r.kind})
               </option>
             ))}
           </select>
-          <span className="field__doc">Runs of kind {POLICY_KINDS.join(", ")} that saved a checkpoint.</span>
+          <span className="field__doc">{t("runDoc", { kinds: POLICY_KINDS.join(", ") })}</span>
         </div>
         <div className="field">
           <label className="field__label" htmlFor="playground-checkpoint">
-            Checkpoint
+            {t("checkpoint")}
           </label>
           <select
             id="playground-checkpoint"
@@ -55,21 +58,20 @@ export function ModelPicker({
             disabled={!run}
             onChange={(e) => choose(runId, e.target.value || undefined)}
           >
-            <option value="">choose a checkpoint…</option>
+            <option value="">{t("chooseCheckpoint")}</option>
             {run?.checkpoints.map((c) => (
               <option key={c.id} value={c.id}>
-                step {integer(c.step)}
-                {c.isFinal ? " (final)" : ""}
+                {c.isFinal ? t("stepFinal", { step: integer(c.step) }) : t("step", { step: integer(c.step) })}
               </option>
             ))}
           </select>
           <span className="field__doc">
-            Downloaded from <code>/api/checkpoints/&lt;id&gt;/…</code> and run on this device.
+            {t.rich("checkpointDoc", { id: "<id>", code: (chunks) => <code>{chunks}</code> })}
           </span>
         </div>
         <div className="field">
           <label className="field__label" htmlFor="playground-backend">
-            Backend
+            {t("backend")}
           </label>
           <select
             id="playground-backend"
@@ -83,16 +85,14 @@ export function ModelPicker({
               window.location.assign(url);
             }}
           >
-            <option value="">auto ({BROWSER_BACKENDS.join(" → ")})</option>
+            <option value="">{t("auto", { order: BROWSER_BACKENDS.join(" → ") })}</option>
             {BROWSER_BACKENDS.map((b) => (
               <option key={b} value={b}>
                 {b}
               </option>
             ))}
           </select>
-          <span className="field__doc">
-            TensorFlow.js in this browser: the first that starts, or the one chosen.
-          </span>
+          <span className="field__doc">{t("backendDoc")}</span>
         </div>
       </div>
       <LoadStatus load={model.load} backend={model.backend} />
@@ -101,11 +101,13 @@ export function ModelPicker({
 }
 
 function LoadStatus({ load, backend }: { load: LoadState; backend: Backend | undefined }) {
+  const t = useTranslations("ModelPicker.load");
+  const { bytes } = useFormat();
   if (load.status === "idle") return null;
   if (load.status === "error") {
     return (
       <div className="alert" role="alert" style={{ marginTop: 14 }}>
-        <strong>Could not load the model</strong>
+        <strong>{t("error")}</strong>
         <p className="alert__message">{load.message}</p>
       </div>
     );
@@ -118,7 +120,7 @@ function LoadStatus({ load, backend }: { load: LoadState; backend: Backend | und
         <div
           className="progress"
           role="progressbar"
-          aria-label="Download"
+          aria-label={t("download")}
           aria-valuemin={0}
           aria-valuemax={100}
           aria-valuenow={Math.round(overall)}
@@ -126,16 +128,21 @@ function LoadStatus({ load, backend }: { load: LoadState; backend: Backend | und
           <div className="progress__bar" style={{ width: `${overall}%` }} />
         </div>
         <span className="muted">
-          {load.file}: {bytes(load.loaded)}
-          {load.total ? ` of ${bytes(load.total)}` : ""}
+          {load.file}:{" "}
+          {load.total
+            ? t("progressOf", { loaded: bytes(load.loaded), total: bytes(load.total) })
+            : bytes(load.loaded)}
         </span>
       </div>
     );
   }
   return (
     <p className="muted" style={{ marginTop: 14 }} data-testid="model-ready">
-      Model ready on <strong data-testid="backend">{backend?.name}</strong>: {bytes(load.bytes)} downloaded
-      and built in {Math.round(load.ms)} ms.
+      {t.rich("ready", {
+        backend: () => <strong data-testid="backend">{backend?.name}</strong>,
+        bytes: bytes(load.bytes),
+        ms: Math.round(load.ms),
+      })}
       {backend?.note && <span data-testid="backend-note"> {backend.note}.</span>}
     </p>
   );

@@ -1,7 +1,8 @@
 "use client";
 
+import { useFormat } from "@rlhf/ui/i18n/use-format";
+import { useTranslations } from "next-intl";
 import { tokensPerSecond } from "~/lib/playground";
-import { integer } from "../format";
 import type { Backend } from "./use-browser-model";
 import type { GenerationState } from "./use-generation";
 
@@ -15,12 +16,14 @@ export function Outputs({
   backend: Backend | undefined;
   compare: boolean;
 }) {
+  const t = useTranslations("Outputs");
+  const { integer } = useFormat();
   const { local, server, difference, settings } = gen;
   return (
     <>
       <section className="side-by-side" data-testid="playground-outputs">
         <Output
-          title="In this browser"
+          title={t("browser")}
           testId="browser-output"
           meta={backend ? `tfjs ${backend.name}` : undefined}
           tokens={local?.tokens}
@@ -29,12 +32,14 @@ export function Outputs({
           running={local?.running}
           finish={local?.finish}
           error={local?.error}
-          extra={local?.numTensors !== undefined ? `${integer(local.numTensors)} tensors alive` : undefined}
+          extra={
+            local?.numTensors !== undefined ? t("tensors", { count: integer(local.numTensors) }) : undefined
+          }
           extraTestId="num-tensors"
           extraValue={local?.numTensors}
         />
         <Output
-          title="On the server"
+          title={t("server")}
           testId="server-output"
           meta={server.data?.backend}
           tokens={server.data?.tokens}
@@ -46,23 +51,21 @@ export function Outputs({
           extra={
             server.data
               ? server.data.loadMs > 0
-                ? `model loaded in ${Math.round(server.data.loadMs)} ms`
-                : "model already loaded"
+                ? t("loadedIn", { ms: Math.round(server.data.loadMs) })
+                : t("alreadyLoaded")
               : compare
                 ? undefined
-                : "comparison off"
+                : t("comparisonOff")
           }
         />
       </section>
       {difference !== undefined && (
         <p className={difference === null ? "notice notice--info" : "alert"} data-testid="comparison">
           {difference === null
-            ? `Identical, token for token (${local?.tokens.length} tokens).`
-            : `The outputs part at token ${difference + 1}${
-                settings.temperature === 0
-                  ? ": with greedy decoding this is a numerical difference between the backends."
-                  : " (sampling: set temperature 0 to compare exactly)."
-              }`}
+            ? t("identical", { count: local?.tokens.length ?? 0 })
+            : settings.temperature === 0
+              ? t("partGreedy", { token: difference + 1 })
+              : t("partSampling", { token: difference + 1 })}
         </p>
       )}
     </>
@@ -77,12 +80,14 @@ function Output(props: {
   text: string | undefined;
   ms: number | undefined;
   running: boolean | undefined;
-  finish: string | undefined;
+  finish: "eos" | "length" | "stopped" | undefined;
   error: string | undefined;
   extra?: string;
   extraTestId?: string;
   extraValue?: number;
 }) {
+  const t = useTranslations("Outputs");
+  const { integer } = useFormat();
   const count = props.tokens?.length ?? 0;
   const rate = tokensPerSecond(count, props.ms ?? 0);
   return (
@@ -112,14 +117,12 @@ function Output(props: {
       <div className="response-card__meta">
         {count > 0 && (
           <>
-            {integer(count)} tokens · {Math.round(props.ms ?? 0)} ms ·{" "}
-            <span data-testid={`${props.testId}-rate`}>{rate.toFixed(1)} tokens/s</span>
-            {props.finish
-              ? ` · ${props.finish === "eos" ? "ended by the model" : props.finish === "length" ? "max tokens" : "stopped"}`
-              : ""}
+            {t("counts", { tokens: integer(count), ms: Math.round(props.ms ?? 0) })} ·{" "}
+            <span data-testid={`${props.testId}-rate`}>{t("rate", { rate: rate.toFixed(1) })}</span>
+            {props.finish ? ` · ${t(`finish.${props.finish}`)}` : ""}
           </>
         )}
-        {props.running && count === 0 ? "generating…" : ""}
+        {props.running && count === 0 ? t("generating") : ""}
         {props.extra && (
           <>
             {" · "}

@@ -1,5 +1,6 @@
 "use client";
 
+import { useTranslations } from "next-intl";
 import type { GenerationState } from "./use-generation";
 
 /** The prompt and the sampling settings; Generate (or Stop), and whether the server generates too. */
@@ -16,13 +17,14 @@ export function SettingsForm({
   setCompare: (on: boolean) => void;
   signedIn: boolean;
 }) {
+  const t = useTranslations("SettingsForm");
   const { settings, set, issue } = gen;
   return (
     <section className="card">
       <div className="form-grid">
         <div className="field" style={{ gridColumn: "1 / -1" }}>
           <label className="field__label" htmlFor="playground-prompt">
-            Prompt
+            {t("prompt")}
           </label>
           <textarea
             id="playground-prompt"
@@ -30,10 +32,10 @@ export function SettingsForm({
             rows={3}
             value={settings.prompt}
             onChange={(e) => set("prompt", e.target.value)}
-            placeholder="Tell me about the park."
+            placeholder={t("promptPlaceholder")}
           />
           <div className="field__doc">
-            <fieldset className="segmented plain" aria-label="Prompt format">
+            <fieldset className="segmented plain" aria-label={t("format")}>
               {(["chat", "plain"] as const).map((f) => (
                 <button
                   key={f}
@@ -46,55 +48,60 @@ export function SettingsForm({
               ))}
             </fieldset>{" "}
             {settings.format === "chat"
-              ? "<|user|>prompt<|assistant|>, as SFT, PPO and DPO see prompts."
-              : "The text alone, as pretraining samples (empty: start of a document)."}
+              ? t("chatDoc", { template: "<|user|>prompt<|assistant|>" })
+              : t("plainDoc")}
           </div>
         </div>
         <NumberField
-          label="Temperature"
+          id="playground-temperature"
+          label={t("fields.temperature.label")}
           value={settings.temperature}
           step={0.1}
           error={issue("temperature")}
-          doc="0 = greedy: the same tokens on every backend."
+          doc={t("fields.temperature.doc")}
           onChange={(v) => set("temperature", v)}
         />
         <NumberField
-          label="Top-k"
+          id="playground-top-k"
+          label={t("fields.topK.label")}
           value={settings.topK}
           step={1}
           error={issue("topK")}
-          doc="Sample among the k most likely tokens; 0 = all."
+          doc={t("fields.topK.doc")}
           onChange={(v) => set("topK", v)}
         />
         <NumberField
-          label="Top-p"
+          id="playground-top-p"
+          label={t("fields.topP.label")}
           value={settings.topP}
           step={0.05}
           error={issue("topP")}
-          doc="Smallest set of tokens reaching probability p; 1 = all."
+          doc={t("fields.topP.doc")}
           onChange={(v) => set("topP", v)}
         />
         <NumberField
-          label="Max new tokens"
+          id="playground-max-new-tokens"
+          label={t("fields.maxNewTokens.label")}
           value={settings.maxNewTokens}
           step={1}
           error={issue("maxNewTokens")}
-          doc="Cut to what the model's context leaves after the prompt."
+          doc={t("fields.maxNewTokens.doc")}
           onChange={(v) => set("maxNewTokens", v)}
         />
         <NumberField
-          label="Seed"
+          id="playground-seed"
+          label={t("fields.seed.label")}
           value={settings.seed}
           step={1}
           error={issue("seed")}
-          doc="Of the sampling; the same seed gives the same draws."
+          doc={t("fields.seed.doc")}
           onChange={(v) => set("seed", v)}
         />
       </div>
       <div className="row" style={{ marginTop: 14 }}>
         {gen.local?.running ? (
           <button type="button" className="btn btn--danger" onClick={gen.stop}>
-            Stop
+            {t("stop")}
           </button>
         ) : (
           <button
@@ -103,7 +110,7 @@ export function SettingsForm({
             disabled={!ready || !gen.valid}
             onClick={() => void gen.generate()}
           >
-            Generate
+            {t("generate")}
           </button>
         )}
         <label className="field--checkbox">
@@ -113,14 +120,17 @@ export function SettingsForm({
             disabled={!signedIn}
             onChange={(e) => setCompare(e.target.checked)}
           />{" "}
-          Compare with the server
+          {t("compare")}
         </label>
         {!signedIn && (
           <span className="muted" data-testid="compare-sign-in">
-            <a className="link" href="/login?next=/playground">
-              Sign in
-            </a>{" "}
-            to compare with the server (it generates on the dashboard's own CPU).
+            {t.rich("signIn", {
+              link: (chunks) => (
+                <a className="link" href="/login?next=/playground">
+                  {chunks}
+                </a>
+              ),
+            })}
           </span>
         )}
       </div>
@@ -129,6 +139,7 @@ export function SettingsForm({
 }
 
 function NumberField({
+  id,
   label,
   value,
   step,
@@ -136,6 +147,8 @@ function NumberField({
   error,
   onChange,
 }: {
+  /** The element's id (`playground-temperature`): the same in every language. */
+  id: string;
   label: string;
   value: number;
   step: number;
@@ -143,7 +156,6 @@ function NumberField({
   error: string | undefined;
   onChange: (value: number) => void;
 }) {
-  const id = `playground-${label.toLowerCase().replaceAll(" ", "-")}`;
   return (
     <div className="field">
       <label className="field__label" htmlFor={id}>

@@ -9,6 +9,7 @@ import {
   firstDifference,
 } from "~/lib/playground";
 import { useTRPC } from "~/trpc/react";
+import { useZodLocale } from "../zod-locale";
 import type { ModelRef } from "./use-browser-model";
 
 export interface Generation {
@@ -28,6 +29,7 @@ export type GenerationState = ReturnType<typeof useGeneration>;
  * same one on the server to compare with; where the two part.
  */
 export function useGeneration(modelRef: ModelRef, checkpointId: string | undefined, compare: boolean) {
+  useZodLocale();
   const trpc = useTRPC();
   const [settings, setSettings] = useState<CompletionSettingsInput>(DEFAULT_SETTINGS);
   const [local, setLocal] = useState<Generation | null>(null);

@@ -1,9 +1,10 @@
 "use client";
 
 import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useTranslations } from "next-intl";
 import { useEffect, useRef, useState } from "react";
 import { useTRPC } from "~/trpc/react";
-import { ADMIN_ONLY, useSession } from "../session";
+import { useSession } from "../session";
 
 /**
  * Cancel with a confirmation: a queued run stops at once, a running one at its next step (checkpointed).
@@ -22,7 +23,8 @@ export function CancelButton({
 }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const { isAdmin } = useSession();
+  const t = useTranslations("CancelButton");
+  const { isAdmin, adminOnly } = useSession();
   const [open, setOpen] = useState(false);
   const confirm = useRef<HTMLButtonElement>(null);
   const cancel = useMutation(
@@ -43,10 +45,10 @@ export function CancelButton({
         type="button"
         className="btn btn--danger"
         disabled={!isAdmin}
-        title={isAdmin ? undefined : ADMIN_ONLY}
+        title={isAdmin ? undefined : adminOnly}
         onClick={() => setOpen(true)}
       >
-        {serving ? "Stop serving" : "Cancel run"}
+        {serving ? t("stopServing") : t("cancelRun")}
       </button>
       {open && (
         <div className="dialog-backdrop">
@@ -58,18 +60,14 @@ export function CancelButton({
             aria-describedby="cancel-desc"
             onKeyDown={(e) => e.key === "Escape" && setOpen(false)}
           >
-            <h2 id="cancel-title">Cancel {runName}?</h2>
+            <h2 id="cancel-title">{t("title", { name: runName })}</h2>
             <p id="cancel-desc" className="muted">
-              {serving && running
-                ? "The endpoint stops answering and the worker's serving slot is freed."
-                : running
-                  ? "The run stops at the end of its current step and keeps its last checkpoint. Runs waiting for it fail."
-                  : "The run is queued: it is cancelled at once and never starts. Runs waiting for it fail."}
+              {serving && running ? t("serving") : running ? t("running") : t("queued")}
             </p>
             {cancel.isError && <p className="field__error">{cancel.error.message}</p>}
             <div className="dialog__actions">
               <button type="button" className="btn" onClick={() => setOpen(false)}>
-                Keep running
+                {t("keep")}
               </button>
               <button
                 ref={confirm}
@@ -79,7 +77,7 @@ export function CancelButton({
                 disabled={cancel.isPending}
                 onClick={() => cancel.mutate({ id: runId })}
               >
-                {cancel.isPending ? "Cancelling…" : "Yes, cancel it"}
+                {cancel.isPending ? t("cancelling") : t("confirm")}
               </button>
             </div>
           </div>

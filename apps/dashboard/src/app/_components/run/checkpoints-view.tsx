@@ -1,6 +1,9 @@
+"use client";
+
+import { useFormat } from "@rlhf/ui/i18n/use-format";
 import Link from "next/link";
+import { useTranslations } from "next-intl";
 import type { RouterOutputs } from "~/server/api/root";
-import { dateTime, metricValue } from "../format";
 import { ServeButton } from "./serve-button";
 
 type Checkpoint = RouterOutputs["runs"]["detail"]["checkpoints"][number];
@@ -16,32 +19,34 @@ export function CheckpointsView({
   checkpoints: Checkpoint[];
   serveRunId?: string;
 }) {
-  if (checkpoints.length === 0) return <p className="empty muted">No checkpoints yet.</p>;
+  const t = useTranslations("CheckpointsView");
+  const format = useFormat();
+  if (checkpoints.length === 0) return <p className="empty muted">{t("none")}</p>;
   return (
     <div className="card card--flush">
       <div className="table-scroll">
         <table className="table" data-testid="checkpoints">
           <thead>
             <tr>
-              <th>Step</th>
-              <th>Saved</th>
-              <th>Metrics</th>
-              <th>Directory</th>
-              <th>Files</th>
-              {serveRunId && <th>Serve</th>}
-              {serveRunId && <th>Playground</th>}
+              <th>{t("step")}</th>
+              <th>{t("saved")}</th>
+              <th>{t("metrics")}</th>
+              <th>{t("directory")}</th>
+              <th>{t("files")}</th>
+              {serveRunId && <th>{t("serve")}</th>}
+              {serveRunId && <th>{t("playground")}</th>}
             </tr>
           </thead>
           <tbody>
             {checkpoints.map((c) => (
               <tr key={c.id}>
                 <td className="num">
-                  {c.step.toLocaleString("en")} {c.isFinal && <span className="tag">final</span>}
+                  {format.integer(c.step)} {c.isFinal && <span className="tag">{t("final")}</span>}
                 </td>
-                <td title={dateTime(c.createdAt)}>{c.createdAt.toLocaleTimeString("en")}</td>
+                <td title={format.dateTime(c.createdAt)}>{c.createdAt.toLocaleTimeString(format.locale)}</td>
                 <td className="mono">
                   {Object.entries(c.metrics)
-                    .map(([k, v]) => `${k} ${metricValue(v)}`)
+                    .map(([k, v]) => `${k} ${format.metricValue(v)}`)
                     .join(" · ") || "—"}
                 </td>
                 <td className="mono wrap muted">{c.path}</td>
@@ -62,9 +67,9 @@ export function CheckpointsView({
                     <Link
                       className="link"
                       href={`/playground?run=${serveRunId}&checkpoint=${c.id}`}
-                      aria-label={`Step ${c.step} in the playground`}
+                      aria-label={t("tryLabel", { step: c.step })}
                     >
-                      Try it
+                      {t("try")}
                     </Link>
                   </td>
                 )}

@@ -2,6 +2,7 @@
 
 import type { RunKind } from "@rlhf/core/schema";
 import { useQuery } from "@tanstack/react-query";
+import { useTranslations } from "next-intl";
 import { useState } from "react";
 import { configDiff } from "~/lib/config-diff";
 import { useTRPC } from "~/trpc/react";
@@ -18,6 +19,7 @@ export function ConfigView({
   kind: RunKind;
   config: Record<string, unknown>;
 }) {
+  const t = useTranslations("ConfigView");
   const trpc = useTRPC();
   const [otherId, setOtherId] = useState("");
   const [diffOnly, setDiffOnly] = useState(true);
@@ -31,14 +33,14 @@ export function ConfigView({
     <div className="stack">
       <div className="row">
         <label className="label">
-          Diff against
+          {t("diffAgainst")}
           <select
             className="select"
             value={otherId}
             onChange={(e) => setOtherId(e.target.value)}
-            aria-label="Diff against run"
+            aria-label={t("diffAgainstRun")}
           >
-            <option value="">(no other run)</option>
+            <option value="">{t("noOther")}</option>
             {(candidates.data?.runs ?? [])
               .filter((r) => r.id !== runId)
               .map((r) => (
@@ -51,7 +53,7 @@ export function ConfigView({
         {otherConfig && (
           <label className="label">
             <input type="checkbox" checked={diffOnly} onChange={(e) => setDiffOnly(e.target.checked)} />{" "}
-            Differences only
+            {t("differencesOnly")}
           </label>
         )}
       </div>
@@ -60,8 +62,8 @@ export function ConfigView({
           <table className="table" data-testid="config-diff">
             <thead>
               <tr>
-                <th>Field</th>
-                <th>This run</th>
+                <th>{t("field")}</th>
+                <th>{t("thisRun")}</th>
                 <th>{otherConfig.name}</th>
               </tr>
             </thead>
@@ -69,7 +71,7 @@ export function ConfigView({
               {shown.length === 0 && (
                 <tr>
                   <td colSpan={3} className="muted">
-                    The configs are the same.
+                    {t("same")}
                   </td>
                 </tr>
               )}

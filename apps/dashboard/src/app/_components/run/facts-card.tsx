@@ -1,6 +1,9 @@
+"use client";
+
+import { useFormat } from "@rlhf/ui/i18n/use-format";
+import { useTranslations } from "next-intl";
 import { compactNumber, REFERENCE_MODELS } from "~/lib/model-facts";
 import type { RouterOutputs } from "~/server/api/root";
-import { metricValue } from "../format";
 
 type Facts = RouterOutputs["runs"]["detail"]["facts"];
 
@@ -9,35 +12,43 @@ type Facts = RouterOutputs["runs"]["detail"]["facts"];
  * n-gram baseline, and the final model as a lossless compressor beside gzip.
  */
 export function FactsCard({ facts }: { facts: Facts }) {
+  const t = useTranslations("FactsCard");
+  const format = useFormat();
   const a = facts.architecture;
+  const compression = facts.compression;
   return (
     <section className="card" aria-labelledby="facts-heading" data-testid="model-facts">
       <div className="card__head">
-        <h2 id="facts-heading">Model</h2>
+        <h2 id="facts-heading">{t("heading")}</h2>
       </div>
       <dl className="kv">
-        <dt>Parameters</dt>
+        <dt>{t("parameters")}</dt>
         <dd>
           {facts.parameters !== null
-            ? `${compactNumber(facts.parameters)} (${facts.parameters.toLocaleString("en")})`
+            ? `${compactNumber(facts.parameters)} (${format.integer(facts.parameters)})`
             : "—"}
         </dd>
         {a && (
           <>
-            <dt>Shape</dt>
+            <dt>{t("shape")}</dt>
             <dd>
-              d={a.n_embd}, {a.n_layer} layers{a.n_head ? `, ${a.n_head} heads` : ""}, context {a.n_positions}
-              , vocab {a.vocab_size}
+              {t(a.n_head ? "shapeHeads" : "shapeValue", {
+                d: a.n_embd,
+                layers: a.n_layer,
+                heads: a.n_head ?? 0,
+                context: a.n_positions,
+                vocab: a.vocab_size,
+              })}
             </dd>
           </>
         )}
-        <dt>Tokens seen</dt>
+        <dt>{t("tokensSeen")}</dt>
         <dd>
           {facts.tokensSeen !== null
             ? `${facts.tokensEstimated ? "≈ " : ""}${compactNumber(facts.tokensSeen)}`
             : "—"}
         </dd>
-        <dt>Tokens / parameter</dt>
+        <dt>{t("tokensPerParameter")}</dt>
         <dd
           title={REFERENCE_MODELS.map((m) => `${m.name}: ${(m.tokens / m.parameters).toFixed(1)}`).join(
             " · ",
@@ -45,30 +56,33 @@ export function FactsCard({ facts }: { facts: Facts }) {
         >
           {facts.tokensPerParameter !== null ? facts.tokensPerParameter.toFixed(2) : "—"}{" "}
           <span className="muted">
-            (GPT-3 {(300e9 / 175e9).toFixed(1)}, Chinchilla {(1.4e12 / 70e9).toFixed(0)})
+            {t("references", { gpt3: (300e9 / 175e9).toFixed(1), chinchilla: (1.4e12 / 70e9).toFixed(0) })}
           </span>
         </dd>
-        <dt>Bits per byte</dt>
+        <dt>{t("bitsPerByte")}</dt>
         <dd>
-          {facts.bitsPerByte !== null ? metricValue(facts.bitsPerByte) : "—"}
+          {facts.bitsPerByte !== null ? format.metricValue(facts.bitsPerByte) : "—"}
           {facts.ngramBitsPerByte !== null && (
             <span className="muted">
               {" "}
-              ({facts.ngramLabel} baseline: {metricValue(facts.ngramBitsPerByte)})
+              {t("baseline", { model: facts.ngramLabel, bits: format.metricValue(facts.ngramBitsPerByte) })}
             </span>
           )}
         </dd>
-        {facts.compression && (
+        {compression && (
           <>
-            <dt>As a compressor</dt>
+            <dt>{t("asCompressor")}</dt>
             <dd data-testid="compression-fact">
-              compresses held-out text to {facts.compression.bitsPerByte.toFixed(2)} bits/byte
-              {facts.compression.gzipBitsPerByte !== null &&
-                ` (gzip: ${facts.compression.gzipBitsPerByte.toFixed(2)})`}
-              {facts.compression.bytes !== null && (
+              {compression.gzipBitsPerByte !== null
+                ? t("compressesGzip", {
+                    bits: compression.bitsPerByte.toFixed(2),
+                    gzip: compression.gzipBitsPerByte.toFixed(2),
+                  })
+                : t("compresses", { bits: compression.bitsPerByte.toFixed(2) })}
+              {compression.bytes !== null && (
                 <span className="muted">
                   {" "}
-                  · {facts.compression.bytes.toLocaleString("en")} bytes, rlhf compress
+                  · {t("compressedBytes", { bytes: format.integer(compression.bytes) })}
                 </span>
               )}
             </dd>

@@ -1,6 +1,8 @@
 "use client";
 
+import { useFormat } from "@rlhf/ui/i18n/use-format";
 import { useQuery } from "@tanstack/react-query";
+import { useTranslations } from "next-intl";
 import { useEffect, useRef, useState } from "react";
 import type { RouterOutputs } from "~/server/api/root";
 import { useTRPC, useTRPCClient } from "~/trpc/react";
@@ -10,6 +12,8 @@ type Line = RouterOutputs["runs"]["logs"][number];
 
 /** A run's log, followed live: the newest lines first, then only lines after the last one (a cursor). */
 export function LogTail({ runId, live }: { runId: string; live: boolean }) {
+  const t = useTranslations("LogTail");
+  const format = useFormat();
   const trpc = useTRPC();
   const client = useTRPCClient();
   const initial = useQuery(trpc.runs.logs.queryOptions({ runId }, { staleTime: Number.POSITIVE_INFINITY }));
@@ -46,7 +50,7 @@ export function LogTail({ runId, live }: { runId: string; live: boolean }) {
     if (stick.current && box.current) box.current.scrollTop = box.current.scrollHeight;
   }, [lines]);
 
-  if (initial.isError) return <QueryError error={initial.error} what="the log" />;
+  if (initial.isError) return <QueryError error={initial.error} what={t("what")} />;
   return (
     <pre
       className="log"
@@ -57,11 +61,11 @@ export function LogTail({ runId, live }: { runId: string; live: boolean }) {
         stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
       }}
     >
-      {initial.isPending && "Loading…"}
-      {initial.data && lines.length === 0 && "No log lines yet."}
+      {initial.isPending && t("loading")}
+      {initial.data && lines.length === 0 && t("empty")}
       {lines.map((line) => (
         <div key={line.id} className={`log__line log__line--${line.level}`}>
-          <span className="log__time">{line.ts.toLocaleTimeString("en", { hour12: false })}</span>
+          <span className="log__time">{line.ts.toLocaleTimeString(format.locale, { hour12: false })}</span>
           {line.message}
         </div>
       ))}

@@ -1,15 +1,16 @@
 "use client";
 
+import { useFormat } from "@rlhf/ui/i18n/use-format";
 import { LIVE_REFETCH_MS } from "@rlhf/ui/query-client";
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
+import { useTranslations } from "next-intl";
 import { useMemo } from "react";
 import type { RouterOutputs } from "~/server/api/root";
 import { useTRPC } from "~/trpc/react";
 import { ChartsPanel } from "../charts/charts-panel";
 import type { ReferenceLine } from "../charts/metric-chart";
 import { runColor } from "../colors";
-import { dateTime, duration, metricValue, timeAgo } from "../format";
 import { PipelineChain } from "../pipeline-chain";
 import { QueryError } from "../query-error";
 import { SamplesPanel } from "../samples/samples-panel";
@@ -26,6 +27,8 @@ import { RUN_TABS, type RunTab } from "./tabs";
 type Detail = RouterOutputs["runs"]["detail"];
 
 export function RunPage({ id, tab }: { id: string; tab: RunTab }) {
+  const t = useTranslations("RunPage");
+  const format = useFormat();
   const trpc = useTRPC();
   const detail = useQuery(
     trpc.runs.detail.queryOptions(
@@ -42,8 +45,8 @@ export function RunPage({ id, tab }: { id: string; tab: RunTab }) {
     [run?.id, run?.name, run?.startedAt?.getTime()],
   );
 
-  if (detail.isError) return <QueryError error={detail.error} what="this run" />;
-  if (!detail.data || !run) return <p className="muted">Loading run…</p>;
+  if (detail.isError) return <QueryError error={detail.error} what={t("what")} />;
+  if (!detail.data || !run) return <p className="muted">{t("loading")}</p>;
   const live = isActive(run.status);
   const { checkpoints } = detail.data;
 
@@ -60,11 +63,11 @@ export function RunPage({ id, tab }: { id: string; tab: RunTab }) {
         </div>
         <div className="run-head__actions">
           <Link className="btn" href={`/compare?runs=${run.id}`}>
-            Compare…
+            {t("compare")}
           </Link>
           {run.kind !== "external" && (
             <Link className="btn" href={`/launch?from=${run.id}`}>
-              Launch again with changes
+              {t("launchAgain")}
             </Link>
           )}
           {live && (
@@ -80,14 +83,14 @@ export function RunPage({ id, tab }: { id: string; tab: RunTab }) {
 
       {run.status === "failed" && (
         <div className="error-box" role="alert" data-testid="run-error">
-          <strong>Failed: </strong>
-          {run.error ?? "no error recorded"}
+          <strong>{t("failed")} </strong>
+          {run.error ?? t("noError")}
           {run.logTail && <pre>{run.logTail}</pre>}
         </div>
       )}
       {run.cancelRequestedAt && run.status === "running" && (
         <p className="notice" style={{ marginBottom: 16 }}>
-          Cancel requested {timeAgo(run.cancelRequestedAt)}: the run stops at the end of its current step.
+          {t("cancelRequested", { ago: format.timeAgo(run.cancelRequestedAt) })}
         </p>
       )}
 
@@ -99,16 +102,18 @@ export function RunPage({ id, tab }: { id: string; tab: RunTab }) {
         <LineageCard detail={detail.data} />
       </div>
 
-      <nav className="tabs" aria-label="Run">
-        {RUN_TABS.map((t) => (
+      <nav className="tabs" aria-label={t("tabsLabel")}>
+        {RUN_TABS.map((name) => (
           <Link
-            key={t}
-            href={`/runs/${run.id}?tab=${t}`}
+            key={name}
+            href={`/runs/${run.id}?tab=${name}`}
             scroll={false}
-            aria-current={t === tab ? "page" : undefined}
+            aria-current={name === tab ? "page" : undefined}
             replace
           >
-            {t === "checkpoints" ? `checkpoints (${checkpoints.length})` : t}
+            {name === "checkpoints"
+              ? t("tabs.checkpointsCount", { count: checkpoints.length })
+              : t(`tabs.${name}`)}
           </Link>
         ))}
       </nav>
@@ -118,7 +123,7 @@ export function RunPage({ id, tab }: { id: string; tab: RunTab }) {
           runs={chartRuns}
           live={live}
           attempt={String(run.attempts)}
-          references={baselineLines(detail.data.facts)}
+          references={baselineLines(detail.data.facts, (model, bits) => t("baseline", { model, bits }))}
         />
       )}
       {tab === "samples" && <SamplesPanel runId={run.id} live={live} config={run.config} />}
@@ -135,6 +140,8 @@ export function RunPage({ id, tab }: { id: string; tab: RunTab }) {
 }
 
 function ProgressCard({ detail, now }: { detail: Detail; now: number }) {
+  const t = useTranslations("RunPage.progress");
+  const format = useFormat();
   const { run, keys } = detail;
   // The run's row is updated with its heartbeat; its metrics, every second: show whichever is further.
   const step = Math.max(run.step, ...keys.map((k) => k.step));
@@ -150,7 +157,7 @@ function ProgressCard({ detail, now }: { detail: Detail; now: number }) {
   return (
     <section className="card" aria-labelledby="progress-heading" data-testid="progress">
       <div className="card__head">
-        <h2 id="progress-heading">Progress</h2>
+        <h2 id="progress-heading">{t("heading")}</h2>
         <span className="muted">
           {run.backend ?? "—"}
           {run.device ? ` · ${run.device}` : ""}
@@ -158,10 +165,10 @@ function ProgressCard({ detail, now }: { detail: Detail; now: number }) {
       </div>
       <div className="row" style={{ marginBottom: 8 }}>
         <span className="big-number" data-testid="step">
-          {step.toLocaleString("en")}
-          {run.totalSteps ? <span className="muted"> / {run.totalSteps.toLocaleString("en")}</span> : null}
+          {format.integer(step)}
+          {run.totalSteps ? <span className="muted"> / {format.integer(run.totalSteps)}</span> : null}
         </span>
-        <span className="muted">steps</span>
+        <span className="muted">{t("steps")}</span>
       </div>
       {fraction !== undefined && (
         <div
@@ -174,18 +181,18 @@ function ProgressCard({ detail, now }: { detail: Detail; now: number }) {
         </div>
       )}
       <dl className="kv">
-        <dt>ETA</dt>
-        <dd>{eta !== null ? duration(eta) : "—"}</dd>
-        <dt>Tokens/s</dt>
-        <dd>{tokensPerSec ? metricValue(tokensPerSec.value) : "—"}</dd>
-        <dt>Elapsed</dt>
-        <dd>{elapsed !== null ? duration(elapsed) : "—"}</dd>
-        <dt>Created</dt>
-        <dd title={dateTime(run.createdAt)}>{timeAgo(run.createdAt, now)}</dd>
-        <dt>Worker</dt>
+        <dt>{t("eta")}</dt>
+        <dd>{eta !== null ? format.duration(eta) : "—"}</dd>
+        <dt>{t("tokensPerSec")}</dt>
+        <dd>{tokensPerSec ? format.metricValue(tokensPerSec.value) : "—"}</dd>
+        <dt>{t("elapsed")}</dt>
+        <dd>{elapsed !== null ? format.duration(elapsed) : "—"}</dd>
+        <dt>{t("created")}</dt>
+        <dd title={format.dateTime(run.createdAt)}>{format.timeAgo(run.createdAt, now)}</dd>
+        <dt>{t("worker")}</dt>
         <dd className="mono">
           {run.workerId ?? "—"}
-          {run.attempts > 1 ? ` (attempt ${run.attempts})` : ""}
+          {run.attempts > 1 ? ` ${t("attempt", { attempt: run.attempts })}` : ""}
         </dd>
       </dl>
     </section>
@@ -193,11 +200,12 @@ function ProgressCard({ detail, now }: { detail: Detail; now: number }) {
 }
 
 function LineageCard({ detail }: { detail: Detail }) {
+  const t = useTranslations("RunPage.lineage");
   const { inputs, dependents, pipeline, run } = detail;
   return (
     <section className="card" aria-labelledby="lineage-heading">
       <div className="card__head">
-        <h2 id="lineage-heading">Lineage</h2>
+        <h2 id="lineage-heading">{t("heading")}</h2>
       </div>
       {pipeline && pipeline.runs.length > 1 && (
         <div style={{ marginBottom: 12 }}>
@@ -205,7 +213,7 @@ function LineageCard({ detail }: { detail: Detail }) {
         </div>
       )}
       <dl className="kv">
-        <dt>Inputs</dt>
+        <dt>{t("inputs")}</dt>
         <dd>
           {inputs.length === 0
             ? "—"
@@ -218,7 +226,7 @@ function LineageCard({ detail }: { detail: Detail }) {
                 </div>
               ))}
         </dd>
-        <dt>Used by</dt>
+        <dt>{t("usedBy")}</dt>
         <dd>
           {dependents.length === 0
             ? "—"
@@ -237,11 +245,14 @@ function LineageCard({ detail }: { detail: Detail }) {
 }
 
 /** The n-gram baseline as a horizontal line on the transformer's bits-per-byte chart ("5-gram: 0.36 bits/byte"). */
-function baselineLines(facts: {
-  ngramBitsPerByte: number | null;
-  ngramLabel: string;
-}): Record<string, ReferenceLine[]> {
+function baselineLines(
+  facts: { ngramBitsPerByte: number | null; ngramLabel: string },
+  label: (model: string, bits: string) => string,
+): Record<string, ReferenceLine[]> {
   if (facts.ngramBitsPerByte === null) return {};
-  const label = `${facts.ngramLabel}: ${facts.ngramBitsPerByte.toFixed(2)} bits/byte`;
-  return { "eval/bits_per_byte": [{ label, value: facts.ngramBitsPerByte }] };
+  return {
+    "eval/bits_per_byte": [
+      { label: label(facts.ngramLabel, facts.ngramBitsPerByte.toFixed(2)), value: facts.ngramBitsPerByte },
+    ],
+  };
 }

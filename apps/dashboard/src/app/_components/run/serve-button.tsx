@@ -2,8 +2,9 @@
 
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
+import { useTranslations } from "next-intl";
 import { useTRPC } from "~/trpc/react";
-import { ADMIN_ONLY, useSession } from "../session";
+import { useSession } from "../session";
 
 /** Kinds whose checkpoints are policies (a language model to chat with), so they can be served. */
 export const SERVABLE_KINDS = ["pretrain", "sft", "ppo", "dpo", "grpo", "rloo"];
@@ -13,7 +14,8 @@ export function ServeButton({ runId, step }: { runId: string; step: number }) {
   const trpc = useTRPC();
   const router = useRouter();
   const queryClient = useQueryClient();
-  const { isAdmin } = useSession();
+  const t = useTranslations("ServeButton");
+  const { isAdmin, adminOnly } = useSession();
   const launch = useMutation(
     trpc.launch.run.mutationOptions({
       onSuccess: (result) => {
@@ -29,10 +31,10 @@ export function ServeButton({ runId, step }: { runId: string; step: number }) {
         type="button"
         className="btn btn--small"
         disabled={!isAdmin || launch.isPending}
-        title={isAdmin ? "Serve this checkpoint over the OpenAI API" : ADMIN_ONLY}
+        title={isAdmin ? t("title") : adminOnly}
         onClick={() => launch.mutate({ kind: "serve", config: { checkpoint: `run:${runId}`, step } })}
       >
-        {launch.isPending ? "Launching…" : "Serve"}
+        {launch.isPending ? t("launching") : t("serve")}
       </button>
       {(problem || launch.isError) && (
         <span className="field__error">{problem ?? launch.error?.message}</span>

@@ -1,14 +1,21 @@
 "use client";
 
+import { useFormat } from "@rlhf/ui/i18n/use-format";
 import Link from "next/link";
+import { useTranslations } from "next-intl";
 import { useState } from "react";
 import { serveExamples } from "~/lib/serve-examples";
 import type { RouterOutputs } from "~/server/api/root";
+
+/** The examples' names: programs and libraries, the same in every language. */
+const EXAMPLE_NAMES = { curl: "curl", python: "Python (openai)", javascript: "JavaScript (openai)" };
 
 type Run = RouterOutputs["runs"]["detail"]["run"];
 
 /** A serve run: where it answers, how to call it, and what it served. The Stop button is the run's cancel. */
 export function ServeCard({ run }: { run: Run }) {
+  const t = useTranslations("ServeCard");
+  const format = useFormat();
   const [example, setExample] = useState<"curl" | "python" | "javascript">("curl");
   const endpoint = typeof run.summary.endpoint === "string" ? run.summary.endpoint : null;
   const model = typeof run.summary.model === "string" ? run.summary.model : null;
@@ -29,62 +36,62 @@ export function ServeCard({ run }: { run: Run }) {
       style={{ marginBottom: 16 }}
     >
       <div className="card__head">
-        <h2 id="serve-heading">OpenAI-compatible endpoint</h2>
+        <h2 id="serve-heading">{t("heading")}</h2>
         <span className="muted">
-          {servedRun ? (
-            <>
-              serving{" "}
-              <Link className="link" href={`/runs/${servedRun}?tab=checkpoints`}>
-                {model ?? servedRun}
-              </Link>
-              {step !== null ? ` at step ${step.toLocaleString("en")}` : ""}
-            </>
-          ) : (
-            checkpoint
-          )}
+          {servedRun
+            ? t.rich(step !== null ? "servingStep" : "serving", {
+                step: format.integer(step ?? 0),
+                model: () => (
+                  <Link className="link" href={`/runs/${servedRun}?tab=checkpoints`}>
+                    {model ?? servedRun}
+                  </Link>
+                ),
+              })
+            : checkpoint}
         </span>
       </div>
       {run.status === "queued" && (
-        <p className="muted">
-          Waiting for a worker with a free serving slot (`pnpm rlhf worker --serve-slots`).
-        </p>
+        <p className="muted">{t.rich("waiting", { code: (chunks) => <code>{chunks}</code> })}</p>
       )}
-      {run.status === "running" && endpoint === null && <p className="muted">Loading the model…</p>}
+      {run.status === "running" && endpoint === null && <p className="muted">{t("loadingModel")}</p>}
       {endpoint !== null && (
         <dl className="kv">
-          <dt>Base URL</dt>
+          <dt>{t("baseUrl")}</dt>
           <dd className="row">
             <code className="mono" data-testid="serve-endpoint">
               {endpoint}
             </code>
-            {live && <CopyButton text={endpoint} label="Copy URL" />}
+            {live && <CopyButton text={endpoint} label={t("copyUrl")} />}
           </dd>
-          <dt>Model</dt>
+          <dt>{t("model")}</dt>
           <dd className="mono">{model ?? "—"}</dd>
           {(apiKey || keyHidden) && (
             <>
-              <dt>API key</dt>
+              <dt>{t("apiKey")}</dt>
               <dd className="row">
                 {apiKey ? (
                   <>
                     <code className="mono" data-testid="serve-api-key">
                       {apiKey}
                     </code>
-                    <CopyButton text={apiKey} label="Copy key" />
+                    <CopyButton text={apiKey} label={t("copyKey")} />
                   </>
                 ) : (
-                  <span className="muted">shown to admins only</span>
+                  <span className="muted">{t("adminsOnly")}</span>
                 )}
               </dd>
             </>
           )}
           {!live && (
             <>
-              <dt>Served</dt>
+              <dt>{t("served")}</dt>
               <dd>
                 {typeof run.summary.requests === "number"
-                  ? `${run.summary.requests.toLocaleString("en")} requests, ${Number(run.summary.generated_tokens ?? 0).toLocaleString("en")} tokens; stopped`
-                  : "stopped"}
+                  ? t("servedCounts", {
+                      requests: format.integer(run.summary.requests),
+                      tokens: format.integer(Number(run.summary.generated_tokens ?? 0)),
+                    })
+                  : t("stopped")}
               </dd>
             </>
           )}
@@ -92,7 +99,7 @@ export function ServeCard({ run }: { run: Run }) {
       )}
       {live && model !== null && (
         <div style={{ marginTop: 12 }}>
-          <div className="row" role="tablist" aria-label="Example">
+          <div className="row" role="tablist" aria-label={t("example")}>
             {(["curl", "python", "javascript"] as const).map((kind) => (
               <button
                 key={kind}
@@ -102,10 +109,10 @@ export function ServeCard({ run }: { run: Run }) {
                 className={`btn btn--small${example === kind ? " btn--primary" : ""}`}
                 onClick={() => setExample(kind)}
               >
-                {kind === "curl" ? "curl" : kind === "python" ? "Python (openai)" : "JavaScript (openai)"}
+                {EXAMPLE_NAMES[kind]}
               </button>
             ))}
-            <CopyButton text={serveExamples(endpoint, model, apiKey)[example]} label="Copy" />
+            <CopyButton text={serveExamples(endpoint, model, apiKey)[example]} label={t("copy")} />
           </div>
           <pre
             className="mono"
@@ -122,7 +129,7 @@ export function ServeCard({ run }: { run: Run }) {
             {serveExamples(endpoint, model, apiKey)[example]}
           </pre>
           <p className="muted" style={{ margin: 0 }}>
-            Any OpenAI client works: completions, chat completions and streaming. See docs/serving.md.
+            {t("anyClient")}
           </p>
         </div>
       )}
@@ -131,6 +138,7 @@ export function ServeCard({ run }: { run: Run }) {
 }
 
 function CopyButton({ text, label }: { text: string; label: string }) {
+  const t = useTranslations("ServeCard");
   const [copied, setCopied] = useState(false);
   return (
     <button
@@ -143,7 +151,7 @@ function CopyButton({ text, label }: { text: string; label: string }) {
         });
       }}
     >
-      {copied ? "Copied" : label}
+      {copied ? t("copied") : label}
     </button>
   );
 }

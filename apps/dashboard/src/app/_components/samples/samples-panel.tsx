@@ -1,11 +1,12 @@
 "use client";
 
+import { useFormat } from "@rlhf/ui/i18n/use-format";
 import { LIVE_REFETCH_MS } from "@rlhf/ui/query-client";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { useTranslations } from "next-intl";
 import { useDeferredValue, useEffect, useState } from "react";
 import type { RouterOutputs } from "~/server/api/root";
 import { useTRPC } from "~/trpc/react";
-import { metricValue } from "../format";
 import { QueryError } from "../query-error";
 import { SideBySide } from "./side-by-side";
 
@@ -22,6 +23,8 @@ export function SamplesPanel({
   /** The run's config: its reward and evaluation functions order and label the score columns. */
   config?: Record<string, unknown>;
 }) {
+  const t = useTranslations("SamplesPanel");
+  const format = useFormat();
   const trpc = useTRPC();
   const steps = useQuery(
     trpc.samples.steps.queryOptions({ runId }, { refetchInterval: live ? LIVE_REFETCH_MS : false }),
@@ -57,14 +60,9 @@ export function SamplesPanel({
     ),
   );
 
-  if (steps.isError) return <QueryError error={steps.error} what="samples" />;
-  if (steps.isPending) return <p className="muted">Loading samples…</p>;
-  if (stops.length === 0)
-    return (
-      <p className="empty muted">
-        {live ? "No samples yet: they appear at each evaluation." : "This run stored no samples."}
-      </p>
-    );
+  if (steps.isError) return <QueryError error={steps.error} what={t("what")} />;
+  if (steps.isPending) return <p className="muted">{t("loading")}</p>;
+  if (stops.length === 0) return <p className="empty muted">{live ? t("noneYet") : t("none")}</p>;
 
   return (
     <div className="stack" data-testid="samples">
@@ -72,7 +70,7 @@ export function SamplesPanel({
         <div className="row">
           <div className="step-slider">
             <label className="label" htmlFor="sample-step">
-              Step
+              {t("step")}
             </label>
             <input
               id="sample-step"
@@ -85,34 +83,34 @@ export function SamplesPanel({
                 setIndex(i);
                 setFollowLatest(i === stops.length - 1);
               }}
-              aria-valuetext={step !== undefined ? `step ${step}` : undefined}
+              aria-valuetext={step !== undefined ? t("stepN", { step }) : undefined}
             />
             <strong className="num" data-testid="sample-step">
-              {step?.toLocaleString("en")}
+              {step !== undefined ? format.integer(step) : null}
             </strong>
             <span className="muted num">
-              ({index !== null ? index + 1 : 0} of {stops.length} steps)
+              {t("ofSteps", { index: index !== null ? index + 1 : 0, count: stops.length })}
             </span>
           </div>
           <input
             className="input"
             type="search"
-            placeholder="Search prompts and responses"
-            aria-label="Search samples"
+            placeholder={t("searchPlaceholder")}
+            aria-label={t("search")}
             value={search}
             onChange={(e) => setSearch(e.target.value)}
           />
-          <fieldset className="segmented plain" aria-label="View">
+          <fieldset className="segmented plain" aria-label={t("view")}>
             <button type="button" aria-pressed={mode === "step"} onClick={() => setMode("step")}>
-              One step
+              {t("oneStep")}
             </button>
             <button type="button" aria-pressed={mode === "compare"} onClick={() => setMode("compare")}>
-              Two steps
+              {t("twoSteps")}
             </button>
           </fieldset>
           {mode === "compare" && (
             <label className="label">
-              against step
+              {t("against")}
               <select
                 className="select"
                 value={fromStep}
@@ -131,7 +129,11 @@ export function SamplesPanel({
 
       {mode === "compare" ? (
         sideBySide.data && (
-          <SideBySide rows={sideBySide.data} left={`step ${fromStep}`} right={`step ${step}`} />
+          <SideBySide
+            rows={sideBySide.data}
+            left={t("stepN", { step: fromStep ?? 0 })}
+            right={t("stepN", { step: step ?? 0 })}
+          />
         )
       ) : (
         <SamplesTable samples={list.data ?? []} showStep={Boolean(query)} terms={termNames(config)} />
@@ -191,7 +193,9 @@ function SamplesTable({
   showStep: boolean;
   terms: TermNames;
 }) {
-  if (samples.length === 0) return <p className="empty muted">No samples match.</p>;
+  const t = useTranslations("SamplesPanel.table");
+  const { metricValue } = useFormat();
+  if (samples.length === 0) return <p className="empty muted">{t("none")}</p>;
   const scores = scoreColumns(samples, terms);
   const advantage = samples.some((s) => typeof s.extra?.advantage === "number");
   const grouped = samples.some((s) => typeof s.extra?.group === "number");
@@ -203,28 +207,26 @@ function SamplesTable({
       <table className="table samples-table" data-testid="samples-table">
         <thead>
           <tr>
-            {showStep && <th>Step</th>}
-            {!grouped && <th>Prompt</th>}
-            <th>{grouped ? "Completion" : "Response"}</th>
-            <th className="metric-cell" title="the summed reward the run optimised">
-              Reward
+            {showStep && <th>{t("step")}</th>}
+            {!grouped && <th>{t("prompt")}</th>}
+            <th>{grouped ? t("completion") : t("response")}</th>
+            <th className="metric-cell" title={t("rewardTitle")}>
+              {t("reward")}
             </th>
             {scores.map((key) => (
               <th
                 key={key}
                 className="metric-cell"
                 title={
-                  terms.evaluation.includes(key)
-                    ? `${key}: an evaluation function, logged but not optimised`
-                    : `the score of the reward function ${key}`
+                  terms.evaluation.includes(key) ? t("evaluationTitle", { key }) : t("scoreTitle", { key })
                 }
               >
                 {key}
-                {terms.evaluation.includes(key) && <span className="muted"> (eval)</span>}
+                {terms.evaluation.includes(key) && <span className="muted"> {t("eval")}</span>}
               </th>
             ))}
-            {advantage && <th className="metric-cell">Advantage</th>}
-            <th className="metric-cell">KL</th>
+            {advantage && <th className="metric-cell">{t("advantage")}</th>}
+            <th className="metric-cell">{t("kl")}</th>
           </tr>
         </thead>
         {groupsOf(samples).map(({ group, samples: rows }) => (
@@ -232,8 +234,11 @@ function SamplesTable({
             {group !== null && (
               <tr className="sample-group" data-testid="sample-group">
                 <td colSpan={columns}>
-                  Group {group + 1} · {rows.length} completion{rows.length === 1 ? "" : "s"} of{" "}
-                  <span className="sample-prompt">{rows[0]!.prompt}</span>
+                  {t.rich("group", {
+                    group: group + 1,
+                    count: rows.length,
+                    prompt: () => <span className="sample-prompt">{rows[0]!.prompt}</span>,
+                  })}
                 </td>
               </tr>
             )}
@@ -244,9 +249,9 @@ function SamplesTable({
                 <td className="sample-text">
                   {s.response}
                   {s.extra?.ended === false && (
-                    <span className="muted" title="cut at the length limit, no end-of-text">
+                    <span className="muted" title={t("cutTitle")}>
                       {" "}
-                      (cut)
+                      {t("cut")}
                     </span>
                   )}
                 </td>
