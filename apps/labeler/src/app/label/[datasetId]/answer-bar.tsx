@@ -100,7 +100,13 @@ function Messages({ answer, submission }: { answer: Answer; submission: Submissi
       )}
       {submit.error && (
         <p className="form-error" role="alert">
-          {unconfirmed(submit.error) ? t("notSaved") : submit.error.message}
+          {unconfirmed(submit.error)
+            ? t("notSaved")
+            : submit.error.data?.code === "FORBIDDEN"
+              ? t("notHeld")
+              : submit.error.data?.code === "CONFLICT"
+                ? t("filled")
+                : submit.error.message}
         </p>
       )}
     </>
