@@ -71,6 +71,8 @@ export interface NativeKernelsStatus {
   vectorWidth?: number;
   /** The built addon. */
   file?: string;
+  /** The kernels replaced and added, when active. */
+  kernels?: string[];
 }
 
 /** The parts of tfjs-backend-wasm's BackendWasm used here (internal API of 4.22). */
@@ -212,7 +214,12 @@ export function setNativeKernels(enabled = true): NativeKernelsStatus {
   for (const [kernelName, fn] of added) {
     tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc: fn as unknown as tf.KernelFunc });
   }
-  status = { active: true, vectorWidth: native.vectorWidth, file: status.file };
+  status = {
+    active: true,
+    vectorWidth: native.vectorWidth,
+    file: status.file,
+    kernels: [...KERNELS, ...ADDED],
+  };
   return status;
 }
 
