@@ -22,7 +22,6 @@ import {
 } from "../src/model";
 import { HostAdamW } from "../src/parallel/host-adamw";
 import {
-  checkBatchMemory,
   estimateTrainingMemory,
   MemoryPlanError,
   memoryInputOf,
@@ -265,7 +264,9 @@ describe("the memory plan", () => {
     });
     expect(plan.microBatch).toBeLessThan(64);
     expect(plan.microBatch * plan.accumulation).toBe(64);
-    expect(plan.message).toMatch(/a batch of 64 needs .* micro-batches of \d+ accumulated \d+ times/);
+    expect(plan.message).toMatch(
+      /a batch of 64 sequences needs .* micro-batches of \d+ accumulated \d+ times/,
+    );
     // With gradAccumSteps > 1 the running sum of gradients is counted too.
     const small = planModelMicroBatch(model, 4, 256, {
       optimizer: "heap",
@@ -284,27 +285,27 @@ describe("the memory plan", () => {
     model.dispose();
   });
 
-  it("warns the reward and DPO trainers of a batch that would not fit, naming the batchSize that would", () => {
+  it("plans the reward model's and DPO's batches by element (two sequences a pair), and per worker heap", () => {
     const model = new GPT({ ...config, vocabSize: 50257, nPositions: 256, nEmbd: 16, nLayer: 1, nHead: 2 });
-    const logged: string[] = [];
-    const check = (batchSize: number, backend = "wasm") =>
-      checkBatchMemory(model, {
-        backend,
-        batchSize,
-        rowsPerItem: 2,
-        seqLen: 256,
-        gradAccumSteps: 1,
+    const plan = (items: number, o: { workers?: number; scoresOnly?: boolean } = {}) =>
+      planModelMicroBatch(model, items, 256, {
         optimizer: "heap",
-        log: (message) => logged.push(message),
+        fusedLmHead: false,
+        gradAccumSteps: 1,
+        rowsPerItem: 2,
+        what: "pairs",
+        ...o,
       });
-    check(2);
-    expect(logged).toEqual([]);
-    check(32);
-    expect(logged[0]).toMatch(
-      /a batch of 64 sequences x 256 tokens needs more than .* Set batchSize to \d+ /,
-    );
-    check(32, "tensorflow"); // no 4 GiB heap there: nothing to say
-    expect(logged.length).toBe(1);
+    expect([plan(2).microBatch, plan(2).accumulation]).toEqual([2, 1]);
+    const pairs = plan(32);
+    expect(pairs.microBatch).toBeLessThan(32);
+    expect(pairs.message).toMatch(/a batch of 32 pairs needs .* micro-batches of \d+ accumulated \d+ times/);
+    // Two workers each hold half of a micro-batch: twice the micro-batch fits, said per worker.
+    const two = plan(32, { workers: 2 });
+    expect(two.microBatch).toBeGreaterThan(pairs.microBatch);
+    expect(two.message).toMatch(/per worker/);
+    // A score head reads no logits: far more fits.
+    expect(plan(32, { scoresOnly: true }).microBatch).toBeGreaterThan(pairs.microBatch);
     model.dispose();
   });
 

@@ -153,7 +153,7 @@ describe("pretraining", () => {
   it("with two data-parallel workers follows the single-thread loss curve", async () => {
     const single = await launch(
       "pretrain",
-      pretrainConfig({ maxSteps: 5, evalEvery: 5, checkpointEvery: 5 }),
+      pretrainConfig({ maxSteps: 5, evalEvery: 5, checkpointEvery: 5, workers: 1 }),
     );
     await executeRun(t, single.id);
     const parallel = await launch(

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { cadenceSchema, commonSchema, optimSchema, withDefault } from "./common";
+import { cadenceSchema, commonSchema, optimSchema, withDefault, workersSchema } from "./common";
 import { loraField } from "./lora";
 import { checkpointFrom, datasetName } from "./refs-meta";
 
@@ -35,6 +35,7 @@ export const dpoConfigSchema = z
       .default(0)
       .describe("conservative DPO: assumed probability that a preference label is flipped"),
     epochs: z.number().int().min(1).default(1).describe("passes over the pairs"),
+    workers: workersSchema,
     batchSize: z.number().int().min(1).default(8).describe("pairs per batch"),
     maxLength: z
       .number()

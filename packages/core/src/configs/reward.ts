@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { cadenceSchema, commonSchema, optimSchema, withDefault } from "./common";
+import { cadenceSchema, commonSchema, optimSchema, withDefault, workersSchema } from "./common";
 import { loraField } from "./lora";
 import { checkpointFrom, datasetName } from "./refs-meta";
 
@@ -23,6 +23,7 @@ export const rewardConfigSchema = z
       .min(1)
       .default(1)
       .describe("passes over the rankings (InstructGPT: one; more over-fits)"),
+    workers: workersSchema,
     batchSize: z
       .number()
       .int()

@@ -10,6 +10,8 @@ import { cliValue, readJsonFile } from "./files";
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
+const SCALARS = ["number", "string", "boolean", "enum", "literal"];
+
 /** The schema's type once defaults and optionals are unwrapped: "number", "boolean", "string", "enum", ... */
 function baseType(schema: z.ZodType): { type: string; schema: z.ZodType } {
   let current = schema as z.ZodType & { unwrap?: () => z.ZodType; def: { type: string } };
@@ -20,6 +22,11 @@ function baseType(schema: z.ZodType): { type: string; schema: z.ZodType } {
   ) {
     current = (current as unknown as { unwrap: () => typeof current }).unwrap();
   }
+  // A union of scalars (`workers`: "auto" or a number) is one flag too; its value is parsed as a number
+  // when it is one.
+  const options = (current.def as { options?: { def: { type: string } }[] }).options;
+  if (current.def.type === "union" && options?.every((o) => SCALARS.includes(o.def.type)))
+    return { type: "scalar-union", schema: current };
   return { type: current.def.type, schema: current };
 }
 
@@ -27,7 +34,7 @@ function baseType(schema: z.ZodType): { type: string; schema: z.ZodType } {
 export function addConfigFlags(command: Command, kind: JobKind): Command {
   for (const [field, schema] of Object.entries(jobConfigSchemas[kind].shape)) {
     const { type } = baseType(schema as z.ZodType);
-    if (!["number", "string", "boolean", "enum"].includes(type)) continue;
+    if (!["number", "string", "boolean", "enum", "scalar-union"].includes(type)) continue;
     const description = (schema as z.ZodType).description ?? "";
     command.addOption(
       new Option(`--${kebab(field)} <${type === "boolean" ? "true|false" : "value"}>`, description),

@@ -40,6 +40,8 @@ export interface TrainingMemoryInput {
   optimizer: "heap" | "host";
   /** Log-probs through the fused LM head (forward with targets) rather than logits → logProbsOf. */
   fusedLmHead: boolean;
+  /** No LM head at all: the reward model reads its score head only (default false). */
+  scoresOnly?: boolean;
   /** Micro-steps accumulated per update (> 1 holds a running sum of gradients beside the new ones). */
   accumulation: number;
 }
@@ -65,12 +67,13 @@ export function estimateTrainingMemory(input: TrainingMemoryInput): TrainingMemo
   // the outputs of recorded ops too). LoRA keeps the same (its adapters save the inputs the frozen
   // products do not).
   const perTokenLayer = 36 * d + config.nHead * seqLen;
-  const lmHead = input.fusedLmHead ? vocab : 3 * vocab; // logits only, or logits + softmax + one-hot
+  // Logits only, or logits + softmax + one-hot; none for a score head.
+  const lmHead = input.scoresOnly ? 0 : input.fusedLmHead ? vocab : 3 * vocab;
   const activations = F32 * tokens * (config.nLayer * perTokenLayer + lmHead + 2 * d);
   // The backward pass: tfjs keeps every op's incoming gradient until the pass ends (~18d per token and
   // layer), plus a chunk of dz [256, V] (all N rows unfused), the LM head's [V, d] weight gradient and
   // its running sum when the embedding trains, attention's dP and dS.
-  const dzRows = input.fusedLmHead ? Math.min(LM_HEAD_CHUNK_ROWS, tokens) : tokens;
+  const dzRows = input.scoresOnly ? 0 : input.fusedLmHead ? Math.min(LM_HEAD_CHUNK_ROWS, tokens) : tokens;
   const backward =
     F32 *
     (2 * dzRows * vocab +
@@ -105,15 +108,17 @@ const gb = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GB`;
 /**
  * The largest micro-batch (a divisor of `batch`, so every micro-step has as many rows) whose step fits in
  * `budget`, with the accumulation that makes up `batch`. Throws MemoryPlanError — before any step runs —
- * saying what a micro-batch of 1 needs and what to change when even that does not fit.
+ * saying what a micro-batch of 1 needs and what to change when even that does not fit. `what` names a
+ * batch's elements in the messages ("sequences", "rankings", "pairs"); `where` the heap ("per worker").
  */
 export function planMicroBatch(
   batch: number,
   estimateFor: (microBatch: number, accumulation: number) => TrainingMemoryEstimate,
-  options: { budget?: number; what?: string } = {},
+  options: { budget?: number; what?: string; where?: string } = {},
 ): MicroBatchPlan {
   const budget = options.budget ?? WASM_HEAP_BUDGET;
-  const what = options.what ?? "batch";
+  const of = options.what ? ` ${options.what}` : "";
+  const where = options.where ? ` ${options.where}` : "";
   const whole = estimateFor(batch, 1);
   if (whole.total <= budget) return { microBatch: batch, accumulation: 1, estimate: whole };
   for (let micro = batch - 1; micro >= 1; micro--) {
@@ -125,14 +130,14 @@ export function planMicroBatch(
         accumulation: batch / micro,
         estimate,
         message:
-          `memory: a ${what} of ${batch} needs ~${gb(whole.total)} of the ${gb(budget)} wasm heap budget; ` +
-          `training with micro-batches of ${micro} accumulated ${batch / micro} times (~${gb(estimate.total)})`,
+          `memory: a batch of ${batch}${of} needs ~${gb(whole.total)}${where} of the ${gb(budget)} wasm heap budget; ` +
+          `training with micro-batches of ${micro} accumulated ${batch / micro} times (~${gb(estimate.total)}${where})`,
       };
     }
   }
   const one = estimateFor(1, batch);
   throw new MemoryPlanError(
-    `memory: even a micro-batch of 1 needs ~${gb(one.total)} of the wasm heap, whose budget is ${gb(budget)} ` +
+    `memory: even a micro-batch of 1${options.what ? ` (one of the ${options.what})` : ""} needs ~${gb(one.total)} of the wasm heap${where}, whose budget is ${gb(budget)} ` +
       `(weights ${gb(one.weights)}, gradients ${gb(one.gradients)}, optimiser ${gb(one.optimizer)}, ` +
       `activations ${gb(one.activations)}). Train LoRA adapters instead of every weight (lora: {}), ` +
       "shorten the sequences (maxLength), or run on the tensorflow backend (no 4 GiB heap).",
@@ -142,7 +147,10 @@ export function planMicroBatch(
 /** TrainingMemoryInput for `model` as it is (its trainable parameters, adapters and heads). */
 export function memoryInputOf(
   model: GPT,
-  step: Pick<TrainingMemoryInput, "microBatch" | "seqLen" | "optimizer" | "fusedLmHead" | "accumulation">,
+  step: Pick<
+    TrainingMemoryInput,
+    "microBatch" | "seqLen" | "optimizer" | "fusedLmHead" | "accumulation" | "scoresOnly"
+  >,
 ): TrainingMemoryInput {
   const trainable = [...model.trainableParams().values()];
   return {
@@ -165,60 +173,64 @@ export function wasmHeapBytes(): number | undefined {
   return backend?.wasm?.HEAPU8?.buffer.byteLength;
 }
 
-/**
- * planMicroBatch for `model` training on batches of `rows` sequences of `seqLen` tokens, `gradAccumSteps`
- * of them per update (one more micro-step adds a gradient sum beside the new gradients).
- */
-export function planModelMicroBatch(
-  model: GPT,
-  rows: number,
-  seqLen: number,
-  o: { optimizer: "heap" | "host"; fusedLmHead: boolean; gradAccumSteps: number; budget?: number },
-): MicroBatchPlan {
-  return planMicroBatch(
-    rows,
-    (microBatch, accumulation) =>
-      estimateTrainingMemory(
-        memoryInputOf(model, {
-          microBatch,
-          seqLen,
-          optimizer: o.optimizer,
-          fusedLmHead: o.fusedLmHead,
-          accumulation: accumulation * o.gradAccumSteps,
-        }),
-      ),
-    { budget: o.budget },
-  );
+export interface ModelPlanOptions {
+  optimizer: "heap" | "host";
+  fusedLmHead: boolean;
+  scoresOnly?: boolean;
+  gradAccumSteps: number;
+  budget?: number;
+  /** Sequences of one batch element (a ranking's completions, DPO's chosen + rejected; default 1). */
+  rowsPerItem?: number;
+  /** Data-parallel worker threads, each with a heap of its own (default 1: this thread). */
+  workers?: number;
+  /** The batch's elements, in messages (default "sequences"). */
+  what?: string;
 }
 
 /**
- * Before a trainer that does not split its batches (reward model, DPO) starts on wasm: a warning when a
- * batch of `rows` sequences × `seqLen` tokens would not fit the heap, with the batchSize that would (its
- * `rowsPerItem` sequences per example: 2 for DPO's pairs); MemoryPlanError when one example cannot fit.
+ * planMicroBatch for `model` training on batches of `items` elements of `rowsPerItem` sequences of `seqLen`
+ * tokens, `gradAccumSteps` of them per update (one more micro-step adds a gradient sum beside the new
+ * gradients). With data-parallel workers each worker's heap holds a replica, its share of a micro-batch's
+ * activations and its gradients (no optimiser), and this thread's the weights, the optimiser and the summed
+ * gradients: both must fit.
  */
-export function checkBatchMemory(
+export function planModelMicroBatch(
   model: GPT,
-  o: {
-    backend: string;
-    batchSize: number;
-    rowsPerItem: number;
-    seqLen: number;
-    gradAccumSteps: number;
-    optimizer: "heap" | "host";
-    log: (message: string, level: "warn") => void;
-  },
-): void {
-  if (o.backend !== "wasm") return;
-  const rows = o.batchSize * o.rowsPerItem;
-  const plan = planModelMicroBatch(model, rows, o.seqLen, {
-    optimizer: o.optimizer,
-    fusedLmHead: false,
-    gradAccumSteps: o.gradAccumSteps,
+  items: number,
+  seqLen: number,
+  o: ModelPlanOptions,
+): MicroBatchPlan {
+  const rowsPerItem = o.rowsPerItem ?? 1;
+  const workers = o.workers ?? 1;
+  const step = { seqLen, fusedLmHead: o.fusedLmHead, scoresOnly: o.scoresOnly };
+  const estimateFor = (micro: number, accumulation: number): TrainingMemoryEstimate => {
+    const accumulate = accumulation * o.gradAccumSteps;
+    if (workers === 1) {
+      return estimateTrainingMemory(
+        memoryInputOf(model, {
+          ...step,
+          microBatch: micro * rowsPerItem,
+          optimizer: o.optimizer,
+          accumulation: accumulate,
+        }),
+      );
+    }
+    const worker = estimateTrainingMemory(
+      memoryInputOf(model, {
+        ...step,
+        microBatch: Math.ceil(micro / Math.min(workers, micro)) * rowsPerItem,
+        optimizer: "host", // a worker holds no optimiser: its update term is one gradient copy
+        accumulation: 1,
+      }),
+    );
+    const main = estimateTrainingMemory(
+      memoryInputOf(model, { ...step, microBatch: 0, optimizer: o.optimizer, accumulation: accumulate }),
+    );
+    return { ...worker, optimizer: main.optimizer, total: Math.max(worker.total, main.total) };
+  };
+  return planMicroBatch(items, estimateFor, {
+    budget: o.budget,
+    what: o.what ?? "sequences",
+    ...(workers > 1 ? { where: "per worker" } : {}),
   });
-  if (plan.microBatch >= rows) return;
-  const fits = Math.max(1, Math.floor(plan.microBatch / o.rowsPerItem));
-  o.log(
-    `memory: a batch of ${rows} sequences x ${o.seqLen} tokens needs more than the ${gb(WASM_HEAP_BUDGET)} wasm heap budget (a micro-batch of ${plan.microBatch} needs ~${gb(plan.estimate.total)}); this run may abort. Set batchSize to ${fits} (and raise gradAccumSteps to keep the batch), train with lora, or shorten maxLength`,
-    "warn",
-  );
 }

@@ -8,15 +8,15 @@ import * as tf from "@tensorflow/tfjs";
 import { COMPRESSION_METRICS, compressionFact } from "../compress/run-facts";
 import { tokenByteTable } from "../compress/token-bytes";
 import type { LmBatch } from "../data";
-import { type JobContext, JobInputError, type RunSummary } from "./context";
 import { type GPT, generate, maskedCrossEntropy } from "../model";
 import { NGRAM_BITS_PER_BYTE, ngramBaseline } from "../ngram";
 import type { DataParallel } from "../parallel";
-import { MemoryPlanError, planModelMicroBatch } from "../parallel/memory";
+import { FUSED_LM_HEAD_VOCAB, nextTokenLoss } from "../parallel/losses";
 import type { Tokenizer } from "../tokenizer";
-import { optimizerKind } from "./adamw";
+import type { JobContext, RunSummary } from "./context";
 import { gradientsByName, lossAndGradientsByName } from "./gradients";
-import { runTrainingLoop } from "./loop";
+import { dataParallelWorkers, runTrainingLoop, type WorkersSetting } from "./loop";
+import { microBatchSplit } from "./memory-plan";
 
 export interface LmLoopOptions {
   kind: "pretrain" | "sft";
@@ -45,8 +45,8 @@ export interface LmLoopOptions {
   /** Prompts (as token ids) generated from at each evaluation, with how to show them. */
   samplePrompts: { text: string; ids: number[] }[];
   sampleMaxTokens: number;
-  /** Worker threads splitting each batch (data parallelism); 1 computes gradients on this thread. */
-  workers?: number;
+  /** Worker threads splitting each batch (data parallelism; "auto": one per core); 1 = this thread. */
+  workers?: WorkersSetting;
 }
 
 export { NonFiniteLossError } from "./adamw";
@@ -75,32 +75,6 @@ function toTensors(batch: LmBatch) {
   };
 }
 
-/**
- * Vocabularies from this size go through the fused LM head (ops.lmHeadLogProbs: one [N, V] tensor kept for
- * the backward pass instead of three; 0.4 GB at GPT-2 small's 8 x 128 tokens). Smaller ones keep the plain
- * path, with which the demo's figures were measured (the fused head sums the embedding's gradient by row
- * chunks: the same value up to float rounding).
- */
-const FUSED_LM_HEAD_VOCAB = 8192;
-
-/** Into how many micro-batches each batch is split to fit the wasm heap (1: whole); logged when > 1. */
-function microBatchSplit(o: LmLoopOptions): number {
-  if (o.ctx.backend.name !== "wasm") return 1;
-  const probe = o.trainBatch(o.startStep, 0);
-  try {
-    const plan = planModelMicroBatch(o.model, probe.batchSize, probe.length, {
-      optimizer: optimizerKind(o.model.trainableParams()),
-      fusedLmHead: o.model.config.vocabSize >= FUSED_LM_HEAD_VOCAB,
-      gradAccumSteps: o.optim.gradAccumSteps,
-    });
-    if (plan.message) o.ctx.log(plan.message);
-    return plan.accumulation;
-  } catch (error) {
-    if (error instanceof MemoryPlanError) throw new JobInputError(error.message);
-    throw error;
-  }
-}
-
 /** Part `part` of `parts` equal row slices of `batch` (parts divides its rows). */
 function batchRows(batch: LmBatch, part: number, parts: number): LmBatch {
   const rows = batch.batchSize / parts;
@@ -117,19 +91,6 @@ function batchRows(batch: LmBatch, part: number, parts: number): LmBatch {
   };
 }
 
-/** Mean next-token cross-entropy of a training forward pass over the positions of `mask`. */
-function trainingLoss(model: GPT, x: tf.Tensor, y: tf.Tensor, mask?: tf.Tensor): tf.Scalar {
-  if (model.config.vocabSize < FUSED_LM_HEAD_VOCAB) {
-    const { logits } = model.forward(x, { logits: "all", returnHidden: false, training: true });
-    return maskedCrossEntropy(logits!, y, mask);
-  }
-  return tf.tidy(() => {
-    const { logProbs } = model.forward(x, { targets: y, returnHidden: false, training: true });
-    if (!mask) return tf.neg(tf.mean(logProbs!)) as tf.Scalar;
-    return tf.div(tf.neg(tf.sum(tf.mul(logProbs!, mask))), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
-  });
-}
-
 /** Mean loss of one batch and the gradients of what the model trains (by parameter name; LoRA's too). */
 export function lossAndGradients(
   model: GPT,
@@ -137,7 +98,7 @@ export function lossAndGradients(
 ): { loss: number; grads: Map<string, tf.Tensor> } {
   const { x, y, mask } = toTensors(batch);
   try {
-    return lossAndGradientsByName(model.trainableParams(), () => trainingLoss(model, x, y, mask));
+    return lossAndGradientsByName(model.trainableParams(), () => nextTokenLoss(model, x, y, mask));
   } finally {
     x.dispose();
     y.dispose();
@@ -146,9 +107,9 @@ export function lossAndGradients(
 }
 
 /**
- * The same as lossAndGradients, computed by the data-parallel workers: each takes a slice of the rows,
- * and the row-weighted mean of their gradients is the full batch's when every row counts the same
- * number of positions (pretraining; for SFT it weights conversations equally).
+ * The same as lossAndGradients, computed by the data-parallel workers: each takes a slice of the rows and
+ * divides its loss by the whole batch's counted tokens (see languageModelLoss), so the average of their
+ * gradients is the whole batch's mean over its tokens.
  */
 async function parallelGradients(
   parallel: DataParallel,
@@ -156,12 +117,16 @@ async function parallelGradients(
   batch: LmBatch,
 ): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
   const shape = [batch.batchSize, batch.length];
-  const { loss, grads } = await parallel.gradients({
-    inputIds: { values: batch.x, shape, dtype: "int32" },
-    targets: { values: batch.y, shape, dtype: "int32" },
-    ...(batch.mask ? { lossMask: { values: batch.mask, shape, dtype: "float32" } } : {}),
-  });
-  return { loss, grads: gradientsByName(model.params, grads) };
+  const { loss, grads } = await parallel.gradients(
+    {
+      inputIds: { values: batch.x, shape, dtype: "int32" },
+      targets: { values: batch.y, shape, dtype: "int32" },
+      ...(batch.mask ? { lossMask: { values: batch.mask, shape, dtype: "float32" } } : {}),
+    },
+    // Without a mask every row counts the same positions: the plain mean per shard is exact.
+    batch.mask ? { options: { tokens: Math.max(1, batch.tokens), rows: batch.batchSize } } : {},
+  );
+  return { loss, grads: gradientsByName(model.trainableParams(), grads) };
 }
 
 /** Mean loss and next-token accuracy over batches, without gradients. */
@@ -246,7 +211,16 @@ export async function runLmLoop(o: LmLoopOptions): Promise<RunSummary> {
 
   // Memory (wasm's 4 GiB heap): a batch that would not fit is split into the largest micro-batch that does,
   // accumulated to the same update; when one row does not fit, stop now, saying what it needs.
-  const split = o.workers && o.workers > 1 ? 1 : microBatchSplit(o);
+  const probe = o.trainBatch(o.startStep, 0);
+  const workers = o.workers ?? 1;
+  const split = microBatchSplit(ctx, model, {
+    items: probe.batchSize,
+    seqLen: probe.length,
+    gradAccumSteps: optim.gradAccumSteps,
+    workers: dataParallelWorkers(workers, ctx.backend.name, probe.batchSize),
+    head: model.config.vocabSize >= FUSED_LM_HEAD_VOCAB ? "fused" : "logits",
+    what: "sequences",
+  });
   const loopOptim = split > 1 ? { ...optim, gradAccumSteps: optim.gradAccumSteps * split } : optim;
   const result = await runTrainingLoop<null>({
     kind: o.kind,
@@ -257,7 +231,7 @@ export async function runLmLoop(o: LmLoopOptions): Promise<RunSummary> {
     totalSteps: maxSteps,
     startStep: o.startStep,
     optimizerState: o.optimizerState,
-    dataParallel: o.workers ? { workers: o.workers } : undefined,
+    dataParallel: { workers, rows: probe.batchSize / split },
     plan: (step, parallel) => ({
       updates: 1,
       microStep: async (_update, micro) => {

@@ -12,16 +12,17 @@
  * (pretraining, SFT, the reward model, DPO); for on-policy trainers one rollout followed by several
  * updates (PPO: epochs × minibatches of the rollout), each of them `gradAccumSteps` micro-steps.
  */
+import os from "node:os";
 import path from "node:path";
 import type { OptimConfig } from "@rlhf/core/configs";
 import type * as tf from "@tensorflow/tfjs";
 import { saveCheckpoint } from "../checkpoint";
 import { batchIndices } from "../data";
-import type { JobContext } from "./context";
 import type { GPT } from "../model";
 import { DataParallel, type DataParallelOptions } from "../parallel";
 import type { Tokenizer } from "../tokenizer";
 import { type AdamWOptions, createOptimizer, optimizerStep } from "./adamw";
+import type { JobContext } from "./context";
 import { accumulateGradients, averageGradients } from "./gradients";
 import { learningRateAt, type ScheduleShape } from "./schedule";
 
@@ -73,25 +74,66 @@ export function microBatchExamples<T>(
   return batchIndices(examples.length, o.batchSize, o.seed, index).map((i) => examples[i]!);
 }
 
-/** A supervised step: one update of `gradAccumSteps` micro-steps over microBatchExamples. */
+/**
+ * A supervised step: one update of `gradAccumSteps` micro-steps over microBatchExamples — each split into
+ * `split` equal parts when a batch does not fit in memory whole (the loop then runs gradAccumSteps × split
+ * micro-steps; `o.gradAccumSteps` stays the config's).
+ */
 export function supervisedStep<T, S>(
   examples: T[],
   o: { batchSize: number; seed: number; gradAccumSteps: number },
   step: number,
-  microStep: (items: T[]) => MicroStep<S>,
+  microStep: (items: T[]) => MicroStep<S> | Promise<MicroStep<S>>,
+  split = 1,
 ): StepPlan<S> {
   return {
     updates: 1,
-    microStep: (_update, micro) => microStep(microBatchExamples(examples, o, step, micro)),
+    microStep: (_update, micro) => {
+      const items = microBatchExamples(examples, o, step, Math.floor(micro / split));
+      if (split === 1) return microStep(items);
+      const part = items.length / split;
+      const at = (micro % split) * part;
+      return microStep(items.slice(at, at + part));
+    },
   };
 }
 
+/** A config's `workers`: a number of threads, or "auto". */
+export type WorkersSetting = number | "auto";
+
 /**
- * The data-parallel worker threads a run gets on `backend`: what the config asks for, except on webgpu,
- * where every thread would open its own device on the one GPU (no gain) — there the main thread computes.
+ * The data-parallel worker threads a run gets on `backend` — the one place "auto" is resolved: one per core
+ * (os.availableParallelism()) on wasm and cpu, whose kernels run on one thread; 1 on tensorflow, whose
+ * kernels already use every core, and on webgpu, where every thread would open its own device on the one
+ * GPU (no gain) — there even a number asked for gives 1. Never more threads than a micro-step has `rows`
+ * (a thread without rows would only cost its start).
  */
-export function dataParallelWorkers(workers: number | undefined, backend: string): number {
-  return backend === "webgpu" ? 1 : (workers ?? 1);
+export function dataParallelWorkers(
+  workers: WorkersSetting | undefined,
+  backend: string,
+  rows?: number,
+): number {
+  if (backend === "webgpu") return 1;
+  const asked =
+    workers === "auto"
+      ? backend === "wasm" || backend === "cpu"
+        ? os.availableParallelism()
+        : 1
+      : (workers ?? 1);
+  return Math.max(1, Math.min(asked, rows ?? asked));
+}
+
+/** The run log's line on the threads a run computes with. */
+function workersLine(asked: WorkersSetting, resolved: number, backend: string): string {
+  const why =
+    asked === "auto"
+      ? `workers: auto, ${os.availableParallelism()} cores`
+      : asked === resolved
+        ? `workers: ${asked}`
+        : `workers: ${asked}, at most one per row of a micro-batch`;
+  return resolved > 1
+    ? `data parallel: ${resolved} worker threads on ${backend} (${why})`
+    : `data parallel: off, this thread computes on ${backend} (${why})`;
 }
 
 export interface TrainingLoopOptions<S> {
@@ -113,8 +155,11 @@ export interface TrainingLoopOptions<S> {
   startStep: number;
   optimizerState?: Map<string, tf.Tensor>;
   optimizerSteps?: number;
-  /** Worker threads splitting each batch (data parallelism, for the trainers whose loss they know). */
-  dataParallel?: { workers: number } & Pick<DataParallelOptions, "loss">;
+  /**
+   * Worker threads splitting each batch (data parallelism, for the trainers whose loss they know):
+   * `workers` as the config says, resolved by dataParallelWorkers with `rows`, the rows of a micro-step.
+   */
+  dataParallel?: { workers: WorkersSetting; rows?: number } & Pick<DataParallelOptions, "loss">;
   /** The micro-steps of step `step` (0-based), given the data-parallel workers when there are any. */
   plan: (step: number, parallel?: DataParallel) => StepPlan<S> | Promise<StepPlan<S>>;
   /**
@@ -149,6 +194,26 @@ export interface TrainingLoopResult {
   lastEval?: Record<string, number>;
   tokensSeen: number;
   seconds: number;
+}
+
+/** The run's workers (undefined: this thread computes), said in the log. */
+async function startDataParallel<S>(o: TrainingLoopOptions<S>): Promise<DataParallel | undefined> {
+  if (!o.dataParallel) return undefined;
+  const { ctx } = o;
+  const asked = o.dataParallel.workers;
+  const workers = dataParallelWorkers(asked, ctx.backend.name, o.dataParallel.rows);
+  if (ctx.backend.name === "webgpu" && asked !== "auto" && asked > 1) {
+    ctx.log(
+      `workers: ${asked} ignored on webgpu: one GPU device computes on the main thread (use a larger batch instead)`,
+      "warn",
+    );
+  } else ctx.log(workersLine(asked, workers, ctx.backend.name));
+  if (workers === 1) return undefined;
+  return DataParallel.create(o.model, {
+    workers,
+    backend: ctx.backend.name,
+    ...(o.dataParallel.loss ? { loss: o.dataParallel.loss } : {}),
+  });
 }
 
 export async function runTrainingLoop<S>(o: TrainingLoopOptions<S>): Promise<TrainingLoopResult> {
@@ -188,22 +253,7 @@ export async function runTrainingLoop<S>(o: TrainingLoopOptions<S>): Promise<Tra
   };
 
   // Data parallelism: worker threads with their own backends split each batch; gradients are averaged here.
-  const workers = dataParallelWorkers(o.dataParallel?.workers, ctx.backend.name);
-  if ((o.dataParallel?.workers ?? 1) > 1 && workers === 1)
-    ctx.log(
-      `workers: ${o.dataParallel!.workers} ignored on ${ctx.backend.name}: one GPU device computes on the main thread (use a larger batch instead)`,
-      "warn",
-    );
-  const parallel =
-    o.dataParallel && workers > 1
-      ? await DataParallel.create(o.model, {
-          workers,
-          backend: ctx.backend.name,
-          ...(o.dataParallel.loss ? { loss: o.dataParallel.loss } : {}),
-        })
-      : undefined;
-  if (parallel) ctx.log(`data parallel: ${parallel.size} worker threads on ${ctx.backend.name}`);
-
+  const parallel = await startDataParallel(o);
   let step = o.startStep;
   try {
     while (step < totalSteps) {

@@ -8,23 +8,33 @@
  * reference is freed. Metrics follow TRL: rewards/chosen = β(log π(c) − log π_ref(c)), and so on.
  */
 import type { DpoConfig } from "@rlhf/core/configs";
-import {
-  describeRankingSources,
-  loadRankingGroups,
-  type PreferenceSplit,
-  type RankingGroup,
-  splitByTask,
-} from "@rlhf/core/preferences";
+import type { PreferenceSplit, RankingGroup } from "@rlhf/core/preferences";
 import * as tf from "@tensorflow/tfjs";
 import { loadCheckpoint } from "../checkpoint";
 import { type Conversation, conversationBatch } from "../data";
-import { type JobContext, JobInputError, type RunSummary } from "../train/context";
-import { addLora, type GPT, generate } from "../model";
-import { responseTokenCount, sequenceLogProbs, sequenceLogProbValues } from "../rl/sequence-logprobs";
+import { type GPT, generate } from "../model";
+import type { DataParallel, HostTensor } from "../parallel";
+import {
+  DPO_ROW_OUTPUTS,
+  type DpoBatch,
+  type DpoLossOptions,
+  dpoForward,
+  dpoRowsBatch,
+} from "../parallel/losses-pairwise";
+import { responseTokenCount, sequenceLogProbValues } from "../rl/sequence-logprobs";
 import type { Tokenizer } from "../tokenizer";
-import { lossAndGradientsByName } from "../train/gradients";
-import { runTrainingLoop, supervisedStep } from "../train/loop";
-import { checkPairwiseBatchMemory } from "../train/pairwise-memory";
+import type { JobContext, RunSummary } from "../train/context";
+import { gradientsByName, lossAndGradientsByName } from "../train/gradients";
+import { type MicroStep, runTrainingLoop } from "../train/loop";
+import {
+  disposeTrainable,
+  loadRankings,
+  loadTrainable,
+  pairwiseLoopParts,
+  splitForTraining,
+} from "./preference-run";
+
+export { type DpoLossOptions, dpoLosses } from "../parallel/losses-pairwise";
 
 /** Prompts the policy answers at each evaluation, and how long the answers may be. */
 const SAMPLE_PROMPTS = 3;
@@ -39,45 +49,6 @@ export interface DpoPair {
   rejected: Conversation;
   refChosen: number;
   refRejected: number;
-}
-
-export interface DpoLossOptions {
-  loss: "sigmoid" | "ipo";
-  beta: number;
-  labelSmoothing: number;
-}
-
-/**
- * Per-pair DPO losses and implicit rewards from policy and reference log-probs (each [B]):
- * sigmoid −(1−ε) log σ(βΔ) − ε log σ(−βΔ) (−log σ(x) = softplus(−x)), or IPO (Δ − 1/(2β))².
- */
-export function dpoLosses(
-  logps: {
-    policyChosen: tf.Tensor1D;
-    policyRejected: tf.Tensor1D;
-    refChosen: tf.Tensor1D;
-    refRejected: tf.Tensor1D;
-  },
-  o: DpoLossOptions,
-): { losses: tf.Tensor1D; chosenRewards: tf.Tensor1D; rejectedRewards: tf.Tensor1D } {
-  return tf.tidy(() => {
-    const chosenRatio = tf.sub(logps.policyChosen, logps.refChosen); // log π(c)/π_ref(c)
-    const rejectedRatio = tf.sub(logps.policyRejected, logps.refRejected);
-    const delta = tf.sub(chosenRatio, rejectedRatio); // Δ
-    let losses: tf.Tensor;
-    if (o.loss === "ipo") {
-      losses = tf.square(tf.sub(delta, 1 / (2 * o.beta)));
-    } else {
-      const z = tf.mul(delta, o.beta);
-      losses = tf.mul(tf.softplus(tf.neg(z)), 1 - o.labelSmoothing);
-      if (o.labelSmoothing > 0) losses = tf.add(losses, tf.mul(tf.softplus(z), o.labelSmoothing));
-    }
-    return {
-      losses: losses as tf.Tensor1D,
-      chosenRewards: tf.mul(chosenRatio, o.beta) as tf.Tensor1D,
-      rejectedRewards: tf.mul(rejectedRatio, o.beta) as tf.Tensor1D,
-    };
-  });
 }
 
 /** Sums of a batch's statistics; divided by `pairs` for the logged means. */
@@ -150,38 +121,36 @@ function statsMetrics(s: DpoStats, prefix = ""): Record<string, number> {
 }
 
 /**
- * The loss over one batch of pairs: chosen and rejected go through the policy together (2B rows, TRL's
+ * One batch of pairs for the policy: chosen and rejected go through it together (2B rows, TRL's
  * concatenated forward). IPO compares per-token means; the logged logps stay sums either way.
  */
-function batchForward(policy: GPT, pairs: DpoPair[], o: DpoLossOptions, padId: number) {
+function dpoBatch(pairs: DpoPair[], o: DpoLossOptions, padId: number): DpoBatch {
   const batch = conversationBatch(
     [...pairs.map((p) => p.chosen), ...pairs.map((p) => p.rejected)],
     padId,
     true,
   );
-  const n = pairs.length;
   const perToken = (conversations: Conversation[]) =>
     o.loss === "ipo" ? conversations.map(responseTokenCount) : conversations.map(() => 1);
   const scaleChosen = perToken(pairs.map((p) => p.chosen));
   const scaleRejected = perToken(pairs.map((p) => p.rejected));
   return {
-    tokens: batch.batchSize * batch.length,
-    run: () => {
-      const sums = sequenceLogProbs(policy, batch).sum; // [2B]
-      const policyChosen = tf.slice(sums, 0, n) as tf.Tensor1D;
-      const policyRejected = tf.slice(sums, n, n) as tf.Tensor1D;
-      const out = dpoLosses(
-        {
-          policyChosen: tf.div(policyChosen, tf.tensor1d(scaleChosen)),
-          policyRejected: tf.div(policyRejected, tf.tensor1d(scaleRejected)),
-          refChosen: tf.tensor1d(pairs.map((p, i) => p.refChosen / scaleChosen[i]!)),
-          refRejected: tf.tensor1d(pairs.map((p, i) => p.refRejected / scaleRejected[i]!)),
-        },
-        o,
-      );
-      return { ...out, policyChosen, policyRejected };
-    },
+    batch,
+    scaleChosen: Float32Array.from(scaleChosen),
+    scaleRejected: Float32Array.from(scaleRejected),
+    refChosen: Float32Array.from(pairs.map((p, i) => p.refChosen / scaleChosen[i]!)),
+    refRejected: Float32Array.from(pairs.map((p, i) => p.refRejected / scaleRejected[i]!)),
   };
+}
+
+/** Per-pair statistics from dpoForward's outputs (as tensors, or the workers' rows), added into `stats`. */
+function statsOf(outputs: Record<string, tf.Tensor | HostTensor>, stats = emptyStats()): DpoStats {
+  const [loss, chosen, rejected, pc, pr] = DPO_ROW_OUTPUTS.map((key) => {
+    const t = outputs[key]!;
+    return Array.from(t instanceof tf.Tensor ? t.dataSync() : t.values);
+  }) as [number[], number[], number[], number[], number[]];
+  addStats(stats, loss, chosen, rejected, [pc, pr]);
+  return stats;
 }
 
 /** Mean DPO statistics over held-out pairs, without gradients. */
@@ -195,16 +164,35 @@ function evaluateDpo(
   const stats = emptyStats();
   for (let start = 0; start < pairs.length; start += batchSize) {
     const items = pairs.slice(start, start + batchSize);
-    const values = tf.tidy(() => {
-      const out = batchForward(policy, items, o, padId).run();
-      return [out.losses, out.chosenRewards, out.rejectedRewards, out.policyChosen, out.policyRejected].map(
-        (t) => Array.from(t.dataSync()),
-      );
+    tf.tidy(() => {
+      statsOf(dpoForward(policy, dpoBatch(items, o, padId), o), stats);
     });
-    const [loss, chosen, rejected, pc, pr] = values as [number[], number[], number[], number[], number[]];
-    addStats(stats, loss, chosen, rejected, [pc, pr]);
   }
   return stats;
+}
+
+/** One micro-step on `items` pairs: on this thread, or split by pairs across the data-parallel workers. */
+async function dpoMicroStep(
+  policy: GPT,
+  items: DpoPair[],
+  o: DpoLossOptions,
+  padId: number,
+  parallel?: DataParallel,
+): Promise<MicroStep<DpoStats>> {
+  const b = dpoBatch(items, o, padId);
+  const tokens = b.batch.batchSize * b.batch.length;
+  if (parallel) {
+    const out = await parallel.gradients(dpoRowsBatch(b), { options: { ...o } });
+    const grads = gradientsByName(policy.trainableParams(), out.grads);
+    return { loss: out.loss, grads, tokens, stats: statsOf(out.rows) };
+  }
+  let stats = emptyStats();
+  const { loss, grads } = lossAndGradientsByName(policy.trainableParams(), () => {
+    const out = dpoForward(policy, b, o);
+    stats = statsOf(out);
+    return tf.mean(out.losses) as tf.Scalar;
+  });
+  return { loss, grads, tokens, stats };
 }
 
 /**
@@ -266,149 +254,137 @@ export function precomputeReferenceLogProbs(
   }
 }
 
-export async function trainDpo(config: DpoConfig, ctx: JobContext): Promise<RunSummary> {
-  // 1. Policy: resumed, or the SFT checkpoint.
-  const policyPath = await ctx.resolveCheckpoint(config.policy);
-  const resumed = ctx.resumeFrom !== undefined;
-  const loaded = await loadCheckpoint(resumed ? ctx.resumeFrom!.path : policyPath, {
-    withOptimizer: resumed,
-  });
-  const { model: policy, tokenizer, optimizerState } = loaded;
-  const startStep = resumed ? (loaded.trainerState?.step ?? ctx.resumeFrom!.step) : 0;
-  // LoRA: adapters on the frozen SFT policy (the reference's log-probs are still precomputed from the SFT
-  // checkpoint below); checkpoints are PEFT adapters naming it.
-  if (config.lora && !policy.lora) {
-    const adapters = addLora(policy, config.lora, { seed: config.seed, baseModel: policyPath });
-    ctx.log(
-      `LoRA r=${config.lora.r} alpha=${config.lora.alpha} on ${adapters.modules.size} modules: ${adapters.numParams()} trainable parameters`,
-    );
+/** Every pair of the config's rankings, encoded and split by task, logged. */
+async function dpoData(ctx: JobContext, config: DpoConfig, tokenizer: Tokenizer, maxLength: number) {
+  const groups = await loadRankings(ctx, config);
+  const encoded = encodeDpoPairs(groups, tokenizer, maxLength);
+  const { train, held } = splitForTraining(
+    encoded.pairs,
+    `datasets ${config.datasets.join(", ")} have no preference pairs of at most ${maxLength} tokens to train on`,
+  );
+  ctx.log(
+    `pairs: ${train.length} for training, ${held.length} held out` +
+      (encoded.filtered > 0
+        ? `; ${encoded.filtered} with a side longer than ${maxLength} tokens filtered`
+        : ""),
+  );
+  return { encoded, train, held };
+}
+
+/** The frozen reference: the SFT checkpoint again, used once for all pairs, then freed. */
+async function fillReferenceLogProbs(
+  ctx: JobContext,
+  policyPath: string,
+  pairs: DpoPair[],
+  padId: number,
+  batchSize: number,
+): Promise<void> {
+  const reference = await loadCheckpoint(policyPath, { trainable: false });
+  try {
+    precomputeReferenceLogProbs(reference.model, pairs, padId, batchSize);
+  } finally {
+    reference.model.dispose();
   }
+  ctx.log(`reference log-probs precomputed for ${pairs.length} pairs`);
+}
+
+/** The evaluation of step `step`: TRL's metrics on held-out pairs, and a few prompts answered. */
+function dpoEvaluation(
+  ctx: JobContext,
+  policy: GPT,
+  tokenizer: Tokenizer,
+  o: { config: DpoConfig; lossOptions: DpoLossOptions; evalPairs: DpoPair[]; prompts: string[] },
+) {
+  const { config } = o;
+  const samplePrompts = o.prompts
+    .slice(0, SAMPLE_PROMPTS)
+    .map((text) => ({ text, ids: tokenizer.formatChat(text).ids }))
+    .filter((p) => p.ids.length < policy.config.nPositions);
+  return async (step: number) => {
+    let values: Record<string, number> | undefined;
+    if (o.evalPairs.length > 0) {
+      values = statsMetrics(
+        evaluateDpo(policy, o.evalPairs, config.batchSize, o.lossOptions, tokenizer.padId),
+        "eval/",
+      );
+      ctx.telemetry.metrics(step, values);
+      ctx.log(
+        `step ${step}: eval/loss ${values["eval/loss"]!.toFixed(4)}, eval/rewards/accuracies ${(100 * values["eval/rewards/accuracies"]!).toFixed(1)}%`,
+      );
+    }
+    for (const [i, p] of samplePrompts.entries()) {
+      const { tokens } = await generate(policy, [p.ids], {
+        maxNewTokens: Math.min(SAMPLE_MAX_TOKENS, policy.config.nPositions - p.ids.length),
+        temperature: 1,
+        seed: config.seed + step * SAMPLE_PROMPTS + i,
+        eosTokenId: tokenizer.eosId,
+        padTokenId: tokenizer.padId,
+      });
+      // PostgreSQL text cannot hold NUL, which an untrained policy may well emit.
+      const response = tokenizer.decode(tokens[0]!, { skipSpecial: true }).replaceAll("\u0000", "\uFFFD");
+      ctx.telemetry.sample({ step, prompt: p.text, response });
+    }
+    return values;
+  };
+}
+
+export async function trainDpo(config: DpoConfig, ctx: JobContext): Promise<RunSummary> {
+  // 1. Policy: resumed, or the SFT checkpoint; with LoRA, adapters on the frozen SFT policy (the reference's
+  //    log-probs are still precomputed from the SFT checkpoint below); checkpoints are PEFT adapters naming it.
+  const policyPath = await ctx.resolveCheckpoint(config.policy);
+  const trainable = await loadTrainable(ctx, policyPath, { lora: config.lora, seed: config.seed });
+  const { model: policy, tokenizer } = trainable;
   const lossOptions: DpoLossOptions = {
     loss: config.loss,
     beta: config.beta,
     labelSmoothing: config.labelSmoothing,
   };
-
   try {
     // 2. Data: every pair of every ranking is one example; split by task.
     const maxLength = Math.min(config.maxLength, policy.config.nPositions);
-    // A pair is two sequences of up to maxLength tokens.
-    checkPairwiseBatchMemory(policy, ctx, config, maxLength);
-    let groups: RankingGroup[];
-    try {
-      groups = await loadRankingGroups(ctx.database.db, config.datasets, {
-        evalFraction: config.evalFraction,
-      });
-    } catch (error) {
-      throw new JobInputError((error as Error).message);
-    }
-    ctx.log(`rankings from ${describeRankingSources(groups)}`);
-    const encoded = encodeDpoPairs(groups, tokenizer, maxLength);
-    const { train, held } = splitByTask(encoded.pairs);
-    if (train.length === 0) {
-      throw new JobInputError(
-        `datasets ${config.datasets.join(", ")} have no preference pairs of at most ${maxLength} tokens to train on`,
-      );
-    }
-    ctx.log(
-      `pairs: ${train.length} for training, ${held.length} held out` +
-        (encoded.filtered > 0
-          ? `; ${encoded.filtered} with a side longer than ${maxLength} tokens filtered`
-          : ""),
-    );
+    const { encoded, train, held } = await dpoData(ctx, config, tokenizer, maxLength);
     const evalPairs = held.slice(0, config.evalBatches * config.batchSize);
-
-    // 3. The frozen reference: the SFT checkpoint again, used once for all pairs, then freed.
-    const reference = await loadCheckpoint(policyPath, { trainable: false });
-    try {
-      precomputeReferenceLogProbs(
-        reference.model,
-        [...train, ...evalPairs],
-        tokenizer.padId,
-        config.batchSize * 2,
-      );
-    } finally {
-      reference.model.dispose();
-    }
-    ctx.log(`reference log-probs precomputed for ${train.length + evalPairs.length} pairs`);
-
-    const samplePrompts = [...new Set([...held, ...train].map((p) => p.prompt))]
-      .slice(0, SAMPLE_PROMPTS)
-      .map((text) => ({ text, ids: tokenizer.formatChat(text).ids }))
-      .filter((p) => p.ids.length < policy.config.nPositions);
-
+    // 3. The frozen reference's log-probs, once.
+    await fillReferenceLogProbs(
+      ctx,
+      policyPath,
+      [...train, ...evalPairs],
+      tokenizer.padId,
+      config.batchSize * 2,
+    );
     const perStep = config.batchSize * config.gradAccumSteps;
     const totalSteps = Math.max(1, Math.ceil((config.epochs * train.length) / perStep));
+    const evaluate = dpoEvaluation(ctx, policy, tokenizer, {
+      config,
+      lossOptions,
+      evalPairs,
+      prompts: [...new Set([...held, ...train].map((p) => p.prompt))],
+    });
 
-    const evalAndSample = async (step: number) => {
-      let values: Record<string, number> | undefined;
-      if (evalPairs.length > 0) {
-        values = statsMetrics(
-          evaluateDpo(policy, evalPairs, config.batchSize, lossOptions, tokenizer.padId),
-          "eval/",
-        );
-        ctx.telemetry.metrics(step, values);
-        ctx.log(
-          `step ${step}: eval/loss ${values["eval/loss"]!.toFixed(4)}, eval/rewards/accuracies ${(100 * values["eval/rewards/accuracies"]!).toFixed(1)}%`,
-        );
-      }
-      for (const [i, p] of samplePrompts.entries()) {
-        const { tokens } = await generate(policy, [p.ids], {
-          maxNewTokens: Math.min(SAMPLE_MAX_TOKENS, policy.config.nPositions - p.ids.length),
-          temperature: 1,
-          seed: config.seed + step * SAMPLE_PROMPTS + i,
-          eosTokenId: tokenizer.eosId,
-          padTokenId: tokenizer.padId,
-        });
-        // PostgreSQL text cannot hold NUL, which an untrained policy may well emit.
-        const response = tokenizer.decode(tokens[0]!, { skipSpecial: true }).replaceAll("\u0000", "\uFFFD");
-        ctx.telemetry.sample({ step, prompt: p.text, response });
-      }
-      return values;
-    };
-
-    // 4. Train.
+    // 4. Train: micro-batches of `batchSize` pairs (split further when they do not fit the heap; a pair is
+    //    two sequences of up to maxLength tokens).
     const result = await runTrainingLoop<DpoStats>({
       kind: "dpo",
       ctx,
       model: policy,
       tokenizer,
-      optim: config,
       totalSteps,
-      startStep,
-      optimizerState,
-      plan: (step) =>
-        supervisedStep(train, config, step, (items) => {
-          const forward = batchForward(policy, items, lossOptions, tokenizer.padId);
-          let values: number[][] = [];
-          const { loss, grads } = lossAndGradientsByName(policy.trainableParams(), () => {
-            const out = forward.run();
-            values = [
-              out.losses,
-              out.chosenRewards,
-              out.rejectedRewards,
-              out.policyChosen,
-              out.policyRejected,
-            ].map((t) => Array.from(t.dataSync()));
-            return tf.mean(out.losses) as tf.Scalar;
-          });
-          const [losses, chosen, rejected, pc, pr] = values as [
-            number[],
-            number[],
-            number[],
-            number[],
-            number[],
-          ];
-          const stats = emptyStats();
-          addStats(stats, losses, chosen, rejected, [pc, pr]);
-          return { loss, grads, tokens: forward.tokens, stats };
-        }),
+      startStep: trainable.startStep,
+      optimizerState: trainable.optimizerState,
+      ...pairwiseLoopParts(ctx, policy, config, train, {
+        rowsPerItem: 2,
+        seqLen: maxLength,
+        head: "logits",
+        what: "pairs",
+        loss: DPO_SHARD_LOSS,
+        microStep: (items, parallel) => dpoMicroStep(policy, items, lossOptions, tokenizer.padId, parallel),
+      }),
       metrics: ({ step, stats }) => ({
         ...statsMetrics(stats.reduce(sumStats, emptyStats())),
         epoch: (step * perStep) / train.length,
       }),
       logEvery: config.logEvery,
-      evaluate: evalAndSample,
+      evaluate,
       evalEvery: config.evalEvery,
       checkpointEvery: config.checkpointEvery,
     });
@@ -430,7 +406,12 @@ export async function trainDpo(config: DpoConfig, ctx: JobContext): Promise<RunS
       seconds: result.seconds,
     };
   } finally {
-    policy.dispose();
-    if (optimizerState) for (const t of optimizerState.values()) t.dispose();
+    disposeTrainable(trainable);
   }
 }
+
+/** DPO's loss as the data-parallel workers import it. */
+const DPO_SHARD_LOSS = {
+  module: new URL("../parallel/losses-pairwise.ts", import.meta.url).href,
+  name: "dpoLoss",
+};

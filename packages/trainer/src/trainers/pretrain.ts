@@ -6,9 +6,9 @@
 import type { PretrainConfig } from "@rlhf/core/configs";
 import { loadCheckpoint } from "../checkpoint";
 import { loadTexts, packedBatch, sequentialBatches, tokenStream } from "../data";
-import { type JobContext, JobInputError, type RunSummary } from "../train/context";
 import { GPT, gptConfig } from "../model";
 import { loadTokenizerJson, type Tokenizer, trainBpe } from "../tokenizer";
+import { type JobContext, JobInputError, type RunSummary } from "../train/context";
 import { runLmLoop } from "../train/lm-loop";
 
 export async function trainPretrain(config: PretrainConfig, ctx: JobContext): Promise<RunSummary> {

@@ -6,17 +6,12 @@
  * SFT model ("N implementation details"), and the checkpoint is a GPT2ForSequenceClassification.
  */
 import type { RewardConfig } from "@rlhf/core/configs";
-import {
-  describeRankingSources,
-  loadRankingGroups,
-  type PreferenceSplit,
-  type RankingGroup,
-  splitByTask,
-} from "@rlhf/core/preferences";
+import type { PreferenceSplit, RankingGroup } from "@rlhf/core/preferences";
 import * as tf from "@tensorflow/tfjs";
 import { CHECKPOINT_FILES, loadCheckpoint } from "../checkpoint";
-import { type JobContext, JobInputError, type RunSummary } from "../train/context";
-import { addLora, type GPT, generate } from "../model";
+import { type GPT, generate } from "../model";
+import type { DataParallel, HostTensor } from "../parallel";
+import { type PairwiseLossOptions, pairwiseLoss, rankingRowsBatch } from "../parallel/losses-pairwise";
 import {
   initRewardHead,
   lastTokenScores,
@@ -27,9 +22,18 @@ import {
   rightPadded,
 } from "../rl/reward-model";
 import type { Tokenizer } from "../tokenizer";
-import { lossAndGradientsByName } from "../train/gradients";
-import { runTrainingLoop, supervisedStep } from "../train/loop";
-import { checkPairwiseBatchMemory } from "../train/pairwise-memory";
+import type { JobContext, RunSummary } from "../train/context";
+import { gradientsByName, lossAndGradientsByName } from "../train/gradients";
+import { type MicroStep, runTrainingLoop } from "../train/loop";
+import {
+  disposeTrainable,
+  loadRankings,
+  loadTrainable,
+  pairwiseLoopParts,
+  splitForTraining,
+} from "./preference-run";
+
+export { type PairwiseLossOptions, pairwiseLoss } from "../parallel/losses-pairwise";
 
 /** A ranking ready for the model: its completions as chat-formatted token ids and its pairs. */
 export interface EncodedRanking {
@@ -122,50 +126,6 @@ export function rewardBatch(rankings: EncodedRanking[]): RewardBatch {
     }
   }
   return { sequences, pairs };
-}
-
-export interface PairwiseLossOptions {
-  /** Subtract each pair's margin (the annotator's strength) inside the sigmoid. */
-  marginFromStrength: boolean;
-  /** Coefficient of the centering term Σ w (r_c + r_r)² (TRL's center_rewards_coefficient). */
-  centerRewardsCoefficient: number;
-}
-
-/**
- * The batch loss from the rewards r [U] of its distinct completions:
- * Σ_pairs w · (−log σ(r_c − r_r − m)) + c · Σ_pairs w · (r_c + r_r)². −log σ(x) is softplus(−x);
- * r_c and r_r are picked with one-hot rows (tf.gather has no gradient on wasm).
- */
-export function pairwiseLoss(
-  rewards: tf.Tensor1D,
-  batch: RewardBatch,
-  options: PairwiseLossOptions,
-): tf.Scalar {
-  return tf.tidy(() => {
-    const u = rewards.shape[0];
-    const p = batch.pairs.length;
-    const pickChosen = new Float32Array(p * u);
-    const pickRejected = new Float32Array(p * u);
-    const margin = new Float32Array(p);
-    const weight = new Float32Array(p);
-    batch.pairs.forEach((pair, i) => {
-      pickChosen[i * u + pair.chosen] = 1;
-      pickRejected[i * u + pair.rejected] = 1;
-      margin[i] = options.marginFromStrength ? pair.margin : 0;
-      weight[i] = pair.weight;
-    });
-    const r = rewards.reshape([1, u]);
-    const rChosen = tf.sum(tf.mul(tf.tensor2d(pickChosen, [p, u]), r), 1); // [P]
-    const rRejected = tf.sum(tf.mul(tf.tensor2d(pickRejected, [p, u]), r), 1); // [P]
-    const w = tf.tensor1d(weight);
-    const logits = tf.sub(tf.sub(rChosen, rRejected), tf.tensor1d(margin)); // [P]
-    let loss = tf.sum(tf.mul(w, tf.softplus(tf.neg(logits))));
-    if (options.centerRewardsCoefficient > 0) {
-      const centering = tf.sum(tf.mul(w, tf.square(tf.add(rChosen, rRejected))));
-      loss = tf.add(loss, tf.mul(centering, options.centerRewardsCoefficient));
-    }
-    return loss as tf.Scalar;
-  });
 }
 
 /** Pairs ranked right (r_c > r_r), their count, and Σ (r_c − r_r), from plain numbers. */
@@ -276,62 +236,154 @@ export async function computeNormalization(
   return { normalization: normalizeRewards(scores), responses };
 }
 
-export async function trainReward(config: RewardConfig, ctx: JobContext): Promise<RunSummary> {
-  // 1. Model: resumed, or the SFT checkpoint's body with a new score head.
-  const initPath = await ctx.resolveCheckpoint(config.init);
-  const resumed = ctx.resumeFrom !== undefined;
-  const loaded = await loadCheckpoint(resumed ? ctx.resumeFrom!.path : initPath, {
-    rewardHead: true,
-    withOptimizer: resumed,
-  });
-  const { model, tokenizer, optimizerState } = loaded;
-  const startStep = resumed ? (loaded.trainerState?.step ?? ctx.resumeFrom!.step) : 0;
-  if (!resumed && rewardHeadIsZero(model)) {
-    initRewardHead(model, config.seed);
-    ctx.log(`score head initialised N(0, 1/√(d+1)) on the body of ${initPath}`);
+/** The rewards of `batch`'s distinct sequences from the workers' scores [R, K] of each ranking's completions. */
+function distinctRewards(rankings: EncodedRanking[], batch: RewardBatch, scores: HostTensor): Float32Array {
+  const K = scores.shape[1] as number;
+  const rewards = new Float32Array(batch.sequences.length);
+  const seen = new Map<string, number>();
+  for (const [r, ranking] of rankings.entries()) {
+    for (const [k, c] of ranking.completions.entries()) {
+      if (seen.has(c.id)) continue;
+      seen.set(c.id, seen.size);
+      rewards[seen.size - 1] = scores.values[r * K + k] as number;
+    }
   }
-  // LoRA: adapters on the frozen body, the score head trained with them (PEFT's modules_to_save).
-  if (config.lora && !model.lora) {
-    const adapters = addLora(model, config.lora, {
+  return rewards;
+}
+
+type RewardStats = { rewards: Float32Array; pairs: ReturnType<typeof pairStats> };
+
+/**
+ * One micro-step on `items` rankings: on this thread (each distinct completion scored once), or split by
+ * rankings across the data-parallel workers (rewardModelLoss).
+ */
+async function rewardMicroStep(
+  model: GPT,
+  items: EncodedRanking[],
+  options: PairwiseLossOptions,
+  padId: number,
+  parallel?: DataParallel,
+): Promise<MicroStep<RewardStats>> {
+  const batch = rewardBatch(items);
+  if (!parallel) {
+    const out = lossAndGradients(model, batch, options, padId);
+    const stats = { rewards: out.rewards, pairs: pairStats(out.rewards, batch) };
+    return { loss: out.loss, grads: out.grads, tokens: out.tokens, stats };
+  }
+  const rows = rankingRowsBatch(
+    items.map((r) => ({ completions: r.completions.map((c) => c.ids), pairs: r.pairs })),
+    padId,
+  );
+  const out = await parallel.gradients(rows, { options: { ...options, rows: items.length } });
+  const rewards = distinctRewards(items, batch, out.rows.scores as HostTensor);
+  const tokens = (rows.ids as HostTensor).values.length;
+  return {
+    loss: out.loss,
+    grads: gradientsByName(model.trainableParams(), out.grads),
+    tokens,
+    stats: { rewards, pairs: pairStats(rewards, batch) },
+  };
+}
+
+/** The logged metrics of a step from its micro-steps' statistics. */
+function rewardStepMetrics(losses: number[], stats: RewardStats[]): Record<string, number> {
+  const r = stats.flatMap((s) => [...s.rewards]);
+  const pairs = stats.reduce((n, s) => n + s.pairs.pairs, 0);
+  const mean = r.reduce((a, b) => a + b, 0) / r.length;
+  const std = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / r.length);
+  return {
+    loss: losses[0]!,
+    accuracy: stats.reduce((n, s) => n + s.pairs.correct, 0) / pairs,
+    margin: stats.reduce((n, s) => n + s.pairs.marginSum, 0) / pairs,
+    "reward/mean": mean,
+    "reward/std": std,
+    "reward/min": Math.min(...r),
+    "reward/max": Math.max(...r),
+  };
+}
+
+/**
+ * Gain and bias that give the rewards of SFT samples mean 0, std 1 ("N implementation details"), logged
+ * with a few of the samples.
+ */
+async function normalizeOnSft(
+  ctx: JobContext,
+  model: GPT,
+  tokenizer: Tokenizer,
+  o: { initPath: string; prompts: string[]; config: RewardConfig; maxLength: number; step: number },
+): Promise<RewardNormalization> {
+  const { config, step } = o;
+  if (config.normalizeSamples === 0) return { gain: 1, bias: 0, samples: 0 };
+  const sft = await loadCheckpoint(o.initPath, { trainable: false });
+  try {
+    const { normalization, responses } = await computeNormalization(model, sft.model, tokenizer, o.prompts, {
+      samples: config.normalizeSamples,
       seed: config.seed,
-      trainable: ["score.weight"],
-      baseModel: initPath,
+      maxLength: o.maxLength,
+      batchSize: Math.max(config.batchSize, 8),
+    });
+    for (const r of responses.slice(0, 4)) {
+      ctx.telemetry.sample({
+        step,
+        prompt: r.prompt,
+        response: r.response,
+        reward: normalization.gain * r.score + normalization.bias,
+        extra: { raw_reward: r.score, source: "normalization" },
+      });
+    }
+    ctx.telemetry.metrics(step, {
+      "normalization/gain": normalization.gain,
+      "normalization/bias": normalization.bias,
     });
     ctx.log(
-      `LoRA r=${config.lora.r} alpha=${config.lora.alpha} on ${adapters.modules.size} modules, score head trained: ${adapters.numParams() + model.param("score.weight").size} trainable parameters`,
+      `reward normalisation on ${normalization.samples} SFT samples: gain ${normalization.gain.toFixed(4)}, bias ${normalization.bias.toFixed(4)}`,
     );
+    return normalization;
+  } finally {
+    sft.model.dispose();
   }
+}
+
+/** Rankings of the config's datasets, encoded and split by task, logged. */
+async function rewardData(ctx: JobContext, config: RewardConfig, tokenizer: Tokenizer, maxLength: number) {
+  const groups = await loadRankings(ctx, config);
+  const encoded = encodeRankings(groups, tokenizer, maxLength);
+  const { train, held } = splitForTraining(
+    encoded.rankings,
+    `datasets ${config.datasets.join(", ")} have no rankings with a preference of at most ${maxLength} tokens to train on`,
+  );
+  const pairCount = (rs: EncodedRanking[]) => rs.reduce((n, r) => n + r.pairs.length, 0);
+  ctx.log(
+    `rankings: ${train.length} for training (${pairCount(train)} pairs), ${held.length} held out (${pairCount(held)} pairs)` +
+      (encoded.filteredCompletions > 0
+        ? `; ${encoded.filteredCompletions} completions longer than ${maxLength} tokens filtered (${encoded.droppedPairs} pairs)`
+        : ""),
+  );
+  if (held.length === 0) ctx.log("no held-out rankings: eval metrics are skipped", "warn");
+  return { groups, encoded, train, held, pairCount };
+}
+
+export async function trainReward(config: RewardConfig, ctx: JobContext): Promise<RunSummary> {
+  // 1. Model: resumed, or the SFT checkpoint's body with a new score head; LoRA adapters on the frozen body,
+  //    the score head trained with them (PEFT's modules_to_save).
+  const initPath = await ctx.resolveCheckpoint(config.init);
+  const trainable = await loadTrainable(ctx, initPath, {
+    rewardHead: true,
+    lora: config.lora,
+    seed: config.seed,
+    trainable: ["score.weight"],
+    prepare: (model) => {
+      if (!rewardHeadIsZero(model)) return;
+      initRewardHead(model, config.seed);
+      ctx.log(`score head initialised N(0, 1/√(d+1)) on the body of ${initPath}`);
+    },
+  });
+  const { model, tokenizer } = trainable;
   try {
     // 2. Data: one element per ranking; split by task, so no prompt's completions sit on both sides.
     const maxLength = Math.min(config.maxLength, model.config.nPositions);
-    // A ranking is at least two sequences of up to maxLength tokens.
-    checkPairwiseBatchMemory(model, ctx, config, maxLength);
-    let groups: RankingGroup[];
-    try {
-      groups = await loadRankingGroups(ctx.database.db, config.datasets, {
-        evalFraction: config.evalFraction,
-      });
-    } catch (error) {
-      throw new JobInputError((error as Error).message);
-    }
-    ctx.log(`rankings from ${describeRankingSources(groups)}`);
-    const encoded = encodeRankings(groups, tokenizer, maxLength);
-    const { train, held } = splitByTask(encoded.rankings);
-    if (train.length === 0) {
-      throw new JobInputError(
-        `datasets ${config.datasets.join(", ")} have no rankings with a preference of at most ${maxLength} tokens to train on`,
-      );
-    }
-    const pairCount = (rs: EncodedRanking[]) => rs.reduce((n, r) => n + r.pairs.length, 0);
-    ctx.log(
-      `rankings: ${train.length} for training (${pairCount(train)} pairs), ${held.length} held out (${pairCount(held)} pairs)` +
-        (encoded.filteredCompletions > 0
-          ? `; ${encoded.filteredCompletions} completions longer than ${maxLength} tokens filtered (${encoded.droppedPairs} pairs)`
-          : ""),
-    );
-    if (held.length === 0) ctx.log("no held-out rankings: eval metrics are skipped", "warn");
+    const { groups, encoded, train, held, pairCount } = await rewardData(ctx, config, tokenizer, maxLength);
     const evalRankings = held.slice(0, config.evalBatches * config.batchSize);
-
     const lossOptions: PairwiseLossOptions = {
       marginFromStrength: config.marginFromStrength,
       centerRewardsCoefficient: config.centerRewardsCoefficient,
@@ -354,84 +406,29 @@ export async function trainReward(config: RewardConfig, ctx: JobContext): Promis
       return values;
     };
 
-    /** Gain and bias that give the rewards of SFT samples mean 0, std 1 ("N implementation details"). */
-    const normalizeOnSft = async (step: number): Promise<RewardNormalization> => {
-      if (config.normalizeSamples === 0) return { gain: 1, bias: 0, samples: 0 };
-      const sft = await loadCheckpoint(initPath, { trainable: false });
-      try {
-        const prompts = [...new Set(groups.map((g) => g.prompt))];
-        const { normalization, responses } = await computeNormalization(
-          model,
-          sft.model,
-          tokenizer,
-          prompts,
-          {
-            samples: config.normalizeSamples,
-            seed: config.seed,
-            maxLength,
-            batchSize: Math.max(config.batchSize, 8),
-          },
-        );
-        for (const r of responses.slice(0, 4)) {
-          ctx.telemetry.sample({
-            step,
-            prompt: r.prompt,
-            response: r.response,
-            reward: normalization.gain * r.score + normalization.bias,
-            extra: { raw_reward: r.score, source: "normalization" },
-          });
-        }
-        ctx.telemetry.metrics(step, {
-          "normalization/gain": normalization.gain,
-          "normalization/bias": normalization.bias,
-        });
-        ctx.log(
-          `reward normalisation on ${normalization.samples} SFT samples: gain ${normalization.gain.toFixed(4)}, bias ${normalization.bias.toFixed(4)}`,
-        );
-        return normalization;
-      } finally {
-        sft.model.dispose();
-      }
-    };
-
-    // 3. Train: micro-batches of `batchSize` rankings, gradients averaged over them.
+    // 3. Train: micro-batches of `batchSize` rankings (split further when they do not fit the heap; each
+    //    ranking's completions up to maxLength tokens), gradients averaged over them.
     let normalization: RewardNormalization = { gain: 1, bias: 0, samples: 0 };
-    const result = await runTrainingLoop<{ rewards: Float32Array; pairs: ReturnType<typeof pairStats> }>({
+    const result = await runTrainingLoop<RewardStats>({
       kind: "reward",
       ctx,
       model,
       tokenizer,
-      optim: config,
       totalSteps,
-      startStep,
-      optimizerState,
-      plan: (step) =>
-        supervisedStep(train, config, step, (items) => {
-          const batch = rewardBatch(items);
-          const out = lossAndGradients(model, batch, lossOptions, tokenizer.padId);
-          return {
-            loss: out.loss,
-            grads: out.grads,
-            tokens: out.tokens,
-            stats: { rewards: out.rewards, pairs: pairStats(out.rewards, batch) },
-          };
-        }),
-      metrics: ({ step, losses, stats }) => {
-        const r = stats.flatMap((s) => [...s.rewards]);
-        const pairs = stats.reduce((n, s) => n + s.pairs.pairs, 0);
-        const mean = r.reduce((a, b) => a + b, 0) / r.length;
-        const std = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / r.length);
-        return {
-          loss: losses[0]!,
-          accuracy: stats.reduce((n, s) => n + s.pairs.correct, 0) / pairs,
-          margin: stats.reduce((n, s) => n + s.pairs.marginSum, 0) / pairs,
-          "reward/mean": mean,
-          "reward/std": std,
-          "reward/min": Math.min(...r),
-          "reward/max": Math.max(...r),
-          epoch: (step * perStep) / train.length,
-        };
-      },
+      startStep: trainable.startStep,
+      optimizerState: trainable.optimizerState,
+      ...pairwiseLoopParts(ctx, model, config, train, {
+        rowsPerItem: Math.max(...train.map((r) => r.completions.length)),
+        seqLen: maxLength,
+        head: "scores",
+        what: "rankings",
+        loss: REWARD_SHARD_LOSS,
+        microStep: (items, parallel) => rewardMicroStep(model, items, lossOptions, tokenizer.padId, parallel),
+      }),
+      metrics: ({ step, losses, stats }) => ({
+        ...rewardStepMetrics(losses, stats),
+        epoch: (step * perStep) / train.length,
+      }),
       logEvery: config.logEvery,
       evaluate: runEval,
       evalEvery: config.evalEvery,
@@ -439,7 +436,14 @@ export async function trainReward(config: RewardConfig, ctx: JobContext): Promis
       // 4. At the end of training (not when stopped early): normalise on samples of the SFT model; the
       //    final checkpoint carries reward_normalization.json.
       beforeFinalCheckpoint: async (step) => {
-        normalization = await normalizeOnSft(step);
+        const prompts = [...new Set(groups.map((g) => g.prompt))];
+        normalization = await normalizeOnSft(ctx, model, tokenizer, {
+          initPath,
+          prompts,
+          config,
+          maxLength,
+          step,
+        });
         return { [CHECKPOINT_FILES.rewardNormalization]: normalization };
       },
     });
@@ -466,7 +470,12 @@ export async function trainReward(config: RewardConfig, ctx: JobContext): Promis
       seconds: result.seconds,
     };
   } finally {
-    model.dispose();
-    if (optimizerState) for (const t of optimizerState.values()) t.dispose();
+    disposeTrainable(trainable);
   }
 }
+
+/** The reward model's loss as the data-parallel workers import it. */
+const REWARD_SHARD_LOSS = {
+  module: new URL("../parallel/losses-pairwise.ts", import.meta.url).href,
+  name: "rewardModelLoss",
+};

@@ -5,8 +5,8 @@
 import type { SftConfig } from "@rlhf/core/configs";
 import { loadCheckpoint } from "../checkpoint";
 import { conversationBatch, encodeConversations, loadPairs } from "../data";
-import { type JobContext, JobInputError, type RunSummary } from "../train/context";
 import { addLora, resizeTokenEmbeddings } from "../model";
+import { type JobContext, JobInputError, type RunSummary } from "../train/context";
 import { runLmLoop } from "../train/lm-loop";
 import { microBatchExamples } from "../train/loop";
 
@@ -40,10 +40,6 @@ export async function trainSft(config: SftConfig, ctx: JobContext): Promise<RunS
       throw new JobInputError(
         "lora: the base model has no chat tokens, and their new embedding rows would stay untrained with the base frozen; run SFT once without lora (or start from a checkpoint that has them)",
       );
-    }
-    if ((config.workers ?? 1) > 1) {
-      model.dispose();
-      throw new JobInputError("lora: data-parallel workers (workers > 1) train every weight; use workers: 1");
     }
     const adapters = addLora(model, config.lora, { seed: config.seed, baseModel: initDir });
     ctx.log(
