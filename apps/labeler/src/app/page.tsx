@@ -5,6 +5,7 @@ import { currentUser } from "~/server/session";
 import { HydrateClient, prefetch, trpc } from "~/trpc/server";
 import { DatasetsTable } from "./_components/datasets-table";
 import { LabelingDatasets } from "./_components/labeling-datasets";
+import { PageHead } from "./_components/page-head";
 
 // Rendered per request from the database, never at build time.
 export const dynamic = "force-dynamic";
@@ -16,9 +17,7 @@ export default async function HomePage() {
     await prefetch(trpc.health.status.queryOptions());
     return (
       <HydrateClient>
-        <div className="page-head">
-          <h1>{t("labeler")}</h1>
-        </div>
+        <PageHead title={t("labeler")} />
         <div className="layout">
           <section className="card">
             <div className="alert" role="alert">
@@ -43,10 +42,7 @@ export default async function HomePage() {
   ]);
   return (
     <HydrateClient>
-      <div className="page-head">
-        <h1>{t("title")}</h1>
-        <p className="muted">{t("intro")}</p>
-      </div>
+      <PageHead title={t("title")} intro={t("intro")} />
       <div className="layout">
         <div className="stack">
           <LabelingDatasets />

@@ -1,6 +1,7 @@
 import { getTranslations } from "next-intl/server";
 import { requireAdmin } from "~/server/session";
 import { HydrateClient, prefetch, trpc } from "~/trpc/server";
+import { PageHead } from "../_components/page-head";
 import { GenerateForm } from "./generate-form";
 import { ImportForm } from "./import-form";
 import { Overview } from "./overview";
@@ -13,10 +14,7 @@ export default async function AdminPage() {
   await prefetch(trpc.admin.overview.queryOptions());
   return (
     <HydrateClient>
-      <div className="page-head">
-        <h1>{t("title")}</h1>
-        <p className="muted">{t("intro")}</p>
-      </div>
+      <PageHead title={t("title")} intro={t("intro")} />
       <div className="stack">
         <Overview />
         <div className="two-columns">

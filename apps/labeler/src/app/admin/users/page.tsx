@@ -1,6 +1,7 @@
 import { getTranslations } from "next-intl/server";
 import { requireAdmin } from "~/server/session";
 import { HydrateClient, prefetch, trpc } from "~/trpc/server";
+import { PageHead } from "../../_components/page-head";
 import { People } from "./people";
 
 export const dynamic = "force-dynamic";
@@ -11,10 +12,7 @@ export default async function PeoplePage() {
   await prefetch(trpc.admin.users.queryOptions());
   return (
     <HydrateClient>
-      <div className="page-head">
-        <h1>{t("title")}</h1>
-        <p className="muted">{t("intro")}</p>
-      </div>
+      <PageHead title={t("title")} intro={t("intro")} />
       <People myId={me.id} />
     </HydrateClient>
   );
