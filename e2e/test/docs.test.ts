@@ -7,6 +7,11 @@
  *   <!-- doc-test: covered by e2e/test/loop.test.ts -->
  *
  * A block with neither that stops working fails `pnpm test`, naming the page and line.
+ *
+ * The Chinese pages (docs/zh/) translate English ones and are kept in step with them here: every heading of
+ * the English page has its translation, marked with the English text on the line before it
+ * (`<!-- en: Quick start -->`), and their shell blocks are the English page's, command for command — so
+ * they are checked, not run a second time.
  */
 import { spawn } from "node:child_process";
 import {
@@ -82,7 +87,14 @@ function parse(page: string): { blocks: Block[]; problems: string[] } {
   return { blocks, problems };
 }
 
-const all = pages().map(parse);
+/** A Chinese page (docs/zh/X.md) and the English page it translates (docs/X.md; README.md for README.md). */
+const TRANSLATIONS = "docs/zh/";
+const englishOf = (page: string) =>
+  page === `${TRANSLATIONS}README.md` ? "README.md" : `docs/${page.slice(TRANSLATIONS.length)}`;
+
+const all = pages()
+  .filter((page) => !page.startsWith(TRANSLATIONS))
+  .map(parse);
 const blocks = all.flatMap((p) => p.blocks);
 
 /** Files a guide has you write before its commands: the examples it shows, at a size that trains. */
@@ -195,6 +207,52 @@ describe("shell blocks in the docs", () => {
       });
     }
   });
+});
+
+/** The headings of a page outside code fences, with the `<!-- en: … -->` marker on the line before, if any. */
+function headings(page: string): { level: number; text: string; en?: string; line: number }[] {
+  const lines = readFileSync(path.join(root, page), "utf8").split("\n");
+  const out: { level: number; text: string; en?: string; line: number }[] = [];
+  let fenced = false;
+  for (const [i, line] of lines.entries()) {
+    if (/^\s*```/.test(line)) fenced = !fenced;
+    const heading = fenced ? null : /^(#{1,6})\s+(.+?)\s*$/.exec(line);
+    if (!heading) continue;
+    const marker = /^<!--\s*en:\s*(.+?)\s*-->$/.exec(lines[i - 1]?.trim() ?? "");
+    out.push({ level: heading[1]!.length, text: heading[2]!, en: marker?.[1], line: i + 1 });
+  }
+  return out;
+}
+
+describe("the Chinese pages", () => {
+  const chinese = pages().filter((page) => page.startsWith(TRANSLATIONS));
+
+  it("translate README's first page, the quick start and the labeling guide", () => {
+    expect(chinese.sort()).toEqual(
+      expect.arrayContaining(["docs/zh/README.md", "docs/zh/labeling.md", "docs/zh/quick-start.md"]),
+    );
+  });
+
+  for (const page of chinese) {
+    it(`${page} has every heading of ${englishOf(page)}, in order, and the same commands`, () => {
+      const english = englishOf(page);
+      expect(
+        existsSync(path.join(root, english)),
+        `${page} translates ${english}, which does not exist`,
+      ).toBe(true);
+      const want = headings(english).map((h) => `${"#".repeat(h.level)} ${h.text}`);
+      const have = headings(page).map(
+        (h) =>
+          `${"#".repeat(h.level)} ${h.en ?? `(no <!-- en: … --> marker before line ${h.line}: ${h.text})`}`,
+      );
+      expect(
+        have,
+        `${page}: the headings of ${english}, each as <!-- en: … --> before its translation`,
+      ).toEqual(want);
+      const commands = (p: string) => parse(p).blocks.map((b) => b.code);
+      expect(commands(page), `${page}: the shell blocks of ${english}, unchanged`).toEqual(commands(english));
+    });
+  }
 });
 
 /** `bash -e -o pipefail -c code` in `cwd`; exit code and everything it printed. */

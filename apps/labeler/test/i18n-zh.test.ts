@@ -117,7 +117,7 @@ afterAll(async () => {
 });
 
 const shot = (page: Page, name: string) =>
-  page.screenshot({ path: path.join(IMAGES, `zh-${name}.png`), fullPage: true });
+  page.screenshot({ path: path.join(IMAGES, `${name}.png`), fullPage: true });
 
 /** A browser whose language is `locale` (its Accept-Language), signed in as `email` through the form. */
 async function signIn(locale: string, email: string, password: string, labels: [string, string, string]) {
@@ -170,7 +170,7 @@ describe("the labeler in Chinese", () => {
     expect(await login.locator("html").getAttribute("lang")).toBe("zh-Hans");
     expect(await login.title()).toBe("RLHF Workbench — 标注");
     expect(await englishLeft(login)).toEqual([]);
-    await shot(login, "login");
+    await shot(login, "zh-login");
     // A wrong password is said in Chinese too.
     await login.getByLabel("邮箱").fill("ann@example.com");
     await login.getByLabel("密码").fill("wrong-password");
@@ -184,7 +184,7 @@ describe("the labeler in Chinese", () => {
     await page.getByRole("heading", { name: "标注", exact: true }).waitFor();
     await page.getByTestId("labeling-datasets").getByText("2 个待你完成").waitFor();
     expect(await englishLeft(page)).toEqual([]);
-    await shot(page, "home");
+    await shot(page, "zh-home");
     await page.getByRole("link", { name: "开始排序" }).click();
 
     for (let done = 1; done <= 2; done++) {
@@ -208,7 +208,7 @@ describe("the labeler in Chinese", () => {
         const flag = page.getByTestId("response-B").getByRole("button", { name: "未完成任务" });
         expect(await flag.getAttribute("aria-pressed")).toBe("true");
         expect(await englishLeft(page)).toEqual([]);
-        await shot(page, "pairwise");
+        await shot(page, "zh-pairwise");
       } else {
         await page.getByRole("heading", { name: "从最好到最差排序" }).waitFor();
         await page.keyboard.press("Enter"); // the untouched order warns first, in Chinese
@@ -224,7 +224,7 @@ describe("the labeler in Chinese", () => {
         await page.keyboard.press("t");
         await page.getByTestId("ranking").locator(".rank-item--tied").waitFor();
         expect(await englishLeft(page)).toEqual([]);
-        await shot(page, "kwise");
+        await shot(page, "zh-kwise");
       }
       await page.keyboard.press("Enter");
       await page.getByTestId("undo-bar").getByText("已保存。回答来自：").waitFor();
@@ -259,7 +259,7 @@ describe("the labeler in Chinese", () => {
     await elsewhere.getByRole("heading", { name: "我的答案" }).waitFor();
     await elsewhere.getByTestId("history").getByText("排序了 2 个").waitFor();
     expect(await englishLeft(elsewhere)).toEqual([]);
-    await shot(elsewhere, "history");
+    await shot(elsewhere, "zh-history");
   });
 
   it("shows an admin the datasets, agreement and people in Chinese", async () => {
@@ -272,7 +272,7 @@ describe("the labeler in Chinese", () => {
     await admin.goto(`${baseUrl}/admin`);
     await admin.getByRole("heading", { name: "偏好数据集" }).waitFor();
     expect(await englishLeft(admin)).toEqual([]);
-    await shot(admin, "admin");
+    await shot(admin, "zh-admin");
     await admin.getByTestId("overview").getByRole("link", { name: DATASET }).click();
     await admin.getByTestId("agreement").getByRole("heading", { name: "一致性" }).waitFor();
     await admin.getByTestId("leaderboard").getByText("policy-ppo").waitFor();
