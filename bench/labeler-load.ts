@@ -183,298 +183,363 @@ interface NextTask {
   completions: { id: string }[];
 }
 
+type Scratch = Awaited<ReturnType<typeof createTestDatabase>>;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Annotators with sessions made the way better-auth makes them (a session row and a signed cookie); the
+ * first one also has a password, to check a real sign-in against the server.
+ */
+async function seedAnnotators(t: Scratch): Promise<{ email: string; cookies: string[] }> {
+  const maxAnnotators = Math.max(...LEVELS);
+  const first = await createUser(t.db, {
+    email: "annotator0@bench.invalid",
+    name: "annotator0",
+    password: "bench-password",
+  });
+  const users = [
+    first,
+    ...Array.from({ length: maxAnnotators - 1 }, (_, i) => ({
+      id: randomUUID(),
+      email: `annotator${i + 1}@bench.invalid`,
+    })),
+  ];
+  await t.pool.query(
+    "insert into users (id, name, email, role) select id, email, email, 'annotator' from unnest($1::text[], $2::text[]) as u(id, email)",
+    [users.slice(1).map((u) => u.id), users.slice(1).map((u) => u.email)],
+  );
+  const cookies: string[] = [];
+  for (const user of users) cookies.push(await issueSessionCookie(t.db, user.id, { secret: SECRET }));
+  return { email: first.email, cookies };
+}
+
+/** The tasks: 3 of 4 pairwise, 1 of 4 with four responses. The dataset's id. */
+async function seedTasks(t: Scratch): Promise<string> {
+  const lines = Array.from({ length: TASKS }, (_, i) => {
+    const k = i % 4 === 3 ? 4 : 2;
+    return JSON.stringify({
+      prompt: `Prompt ${i}: which answer is better?`,
+      responses: Array.from({ length: k }, (_, j) => ({
+        text: `Answer ${j} to prompt ${i}.`,
+        source: `model-${j}`,
+      })),
+    });
+  });
+  const { datasetId } = await importJsonl(t.db, {
+    dataset: "bench",
+    text: lines.join("\n"),
+    requiredRankings: REQUIRED,
+    seed: 1,
+  });
+  return datasetId;
+}
+
+/** PROCESSES production servers of the labeler (pushed to `servers` as they start), behind a proxy if several. */
+async function startServers(t: Scratch, servers: ChildProcess[]) {
+  const startOne = () =>
+    startNextApp({
+      appDir: LABELER,
+      env: {
+        DATABASE_URL: t.url,
+        BETTER_AUTH_SECRET: SECRET,
+        ...(args.profile
+          ? {
+              NODE_OPTIONS: `--require ${path.join(path.dirname(fileURLToPath(import.meta.url)), "cpu-profile.cjs")}`,
+              RLHF_CPU_PROFILE_DIR: path.resolve(args.profile),
+            }
+          : {}),
+      },
+      output: "stderr",
+    });
+  const bases: string[] = [];
+  for (let i = 0; i < PROCESSES; i++) {
+    const started = await startOne();
+    servers.push(started.server);
+    bases.push(started.baseUrl);
+  }
+  const proxy = PROCESSES > 1 ? await startProxy(bases) : undefined;
+  return { base: proxy?.url ?? bases[0]!, proxy };
+}
+
+/** Sanity: a real sign-in through better-auth works against this server, and the cookies made are accepted. */
+async function checkSessions(base: string, email: string, cookie: string, datasetId: string): Promise<void> {
+  const signIn = await fetch(`${base}/api/auth/sign-in/email`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin: base },
+    body: JSON.stringify({ email, password: "bench-password" }),
+  });
+  if (!signIn.ok) throw new Error(`sign-in failed: ${signIn.status} ${await signIn.text()}`);
+  const probe = await trpc(base, cookie, "labeling.progress", { datasetId, utcOffsetMinutes: 0 }, "GET");
+  if (!probe.ok) throw new Error(`the session cookie was refused: ${probe.status}`);
+}
+
+/** `--probe`: single requests one after another, each kind 40 times. */
+async function probeRequests(base: string, cookies: string[], datasetId: string): Promise<void> {
+  const sequential = async (label: string, fn: () => Promise<unknown>) => {
+    const times: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const start = performance.now();
+      await fn();
+      times.push(performance.now() - start);
+    }
+    times.sort((a, b) => a - b);
+    say(
+      `${label.padEnd(32)} p50 ${quantile(times, 0.5).toFixed(1)} ms  p90 ${quantile(times, 0.9).toFixed(1)} ms`,
+    );
+  };
+  await sequential("static file", () => fetch(`${base}/icon.svg`).then((r) => r.arrayBuffer()));
+  await sequential("health.status (no session)", () => trpc(base, "", "health.status", undefined, "GET"));
+  await sequential("account.me (session)", () => trpc(base, cookies[1]!, "account.me", undefined, "GET"));
+  await sequential("labeling.progress (session)", () =>
+    trpc(base, cookies[1]!, "labeling.progress", { datasetId, utcOffsetMinutes: 0 }, "GET"),
+  );
+  // What the browser sends (httpBatchStreamLink): a batch of one, answered as a JSON-lines stream.
+  await sequential("labeling.progress (browser's batch)", () =>
+    fetch(
+      `${base}/api/trpc/labeling.progress?batch=1&input=${encodeURIComponent(JSON.stringify({ 0: { json: { datasetId, utcOffsetMinutes: 0 } } }))}`,
+      { headers: { cookie: cookies[1]!, "trpc-accept": "application/jsonl" } },
+    ).then((r) => r.text()),
+  );
+  await sequential("labeling.next (held task)", () =>
+    trpc(base, cookies[1]!, "labeling.next", { datasetId }, "POST"),
+  );
+  await sequential("labeling.next + submit", async () => {
+    const got = await trpc(base, cookies[2]!, "labeling.next", { datasetId }, "POST");
+    const task = got.data as NextTask;
+    await trpc(
+      base,
+      cookies[2]!,
+      "labeling.submit",
+      { taskId: task.taskId, ranking: task.completions.map((c) => [c.id]), idempotencyKey: randomUUID() },
+      "POST",
+    );
+  });
+}
+
+/** What one load level counts: latencies of each call, submissions, conflicts, errors by HTTP status. */
+interface LevelCounts {
+  next: number[];
+  submit: number[];
+  submissions: number;
+  conflicts: number;
+  errors: number;
+  /** HTTP status (0: no answer) → count. */
+  errorStatuses: Map<number, number>;
+  empty: number;
+}
+
+/** Every idempotency key acknowledged, with the ranking id the server answered. */
+type Acknowledged = Map<string, string>;
+
+/**
+ * One annotator until `end`: the page asks for a task once, afterwards each answer's reply carries the next
+ * one; a think time per task; some answers sent twice (a retry after a lost reply).
+ */
+async function annotate(
+  base: string,
+  cookie: string,
+  datasetId: string,
+  end: number,
+  counts: LevelCounts,
+  acknowledged: Acknowledged,
+): Promise<void> {
+  const failed = (status: number) => {
+    counts.errors++;
+    counts.errorStatuses.set(status, (counts.errorStatuses.get(status) ?? 0) + 1);
+  };
+  // Arrivals spread over one think time, so that not all annotators open the page in the same instant.
+  await sleep(Math.random() * Math.max(1000, THINK_MS));
+  let carried: NextTask | null | undefined;
+  while (Date.now() < end) {
+    let task: NextTask | null;
+    if (carried !== undefined) task = carried;
+    else {
+      const got = await trpc(base, cookie, "labeling.next", { datasetId }, "POST");
+      counts.next.push(got.ms);
+      if (!got.ok) {
+        failed(got.status);
+        continue;
+      }
+      task = got.data as NextTask | null;
+    }
+    carried = undefined;
+    if (!task) {
+      counts.empty++;
+      await sleep(500);
+      continue;
+    }
+    if (THINK_MS > 0) await sleep(THINK_MS * (0.5 + Math.random()));
+    const ids = task.completions.map((c) => c.id).sort(() => Math.random() - 0.5);
+    const input = {
+      taskId: task.taskId,
+      ranking: ids.map((id) => [id]),
+      timeMs: THINK_MS,
+      idempotencyKey: randomUUID(),
+      nextIn: datasetId,
+    };
+    const sends = Math.random() < RETRY_SHARE ? 2 : 1;
+    for (let s = 0; s < sends; s++) {
+      const sent = await trpc(base, cookie, "labeling.submit", input, "POST");
+      counts.submit.push(sent.ms);
+      if (sent.ok) {
+        const {
+          rankingId,
+          status,
+          next: following,
+        } = sent.data as {
+          rankingId: string;
+          status: string;
+          next?: NextTask | null;
+        };
+        carried = following;
+        if (s === 0 || status === "duplicate") {
+          const known = acknowledged.get(input.idempotencyKey);
+          if (known && known !== rankingId)
+            throw new Error(`key ${input.idempotencyKey} acknowledged as two rankings`);
+          acknowledged.set(input.idempotencyKey, rankingId);
+        }
+        if (s === 0) counts.submissions++;
+      } else if (sent.code === "CONFLICT") counts.conflicts++;
+      else failed(sent.status);
+    }
+  }
+}
+
+/** `level` annotators for SECONDS: the level's row of figures, printed. */
+async function runLevel(
+  base: string,
+  cookies: string[],
+  datasetId: string,
+  level: number,
+  acknowledged: Acknowledged,
+  serversCpu: () => number,
+): Promise<Record<string, unknown>> {
+  const counts: LevelCounts = {
+    next: [],
+    submit: [],
+    submissions: 0,
+    conflicts: 0,
+    errors: 0,
+    errorStatuses: new Map(),
+    empty: 0,
+  };
+  const end = Date.now() + SECONDS * 1000;
+  const started = performance.now();
+  const cpuBefore = serversCpu();
+  await Promise.all(
+    Array.from({ length: level }, (_, i) =>
+      annotate(base, cookies[i]!, datasetId, end, counts, acknowledged),
+    ),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const serverCpu = serversCpu() - cpuBefore;
+  const { next, submit, submissions, conflicts, errors, errorStatuses } = counts;
+  next.sort((a, b) => a - b);
+  submit.sort((a, b) => a - b);
+  const all = [...next, ...submit].sort((a, b) => a - b);
+  const row = {
+    annotators: level,
+    processes: PROCESSES,
+    seconds: Number(seconds.toFixed(1)),
+    thinkMs: THINK_MS,
+    submissions,
+    submissionsPerSecond: Number((submissions / seconds).toFixed(1)),
+    requestsPerSecond: Number(((next.length + submit.length) / seconds).toFixed(1)),
+    nextP50: Number(quantile(next, 0.5).toFixed(1)),
+    nextP99: Number(quantile(next, 0.99).toFixed(1)),
+    submitP50: Number(quantile(submit, 0.5).toFixed(1)),
+    submitP99: Number(quantile(submit, 0.99).toFixed(1)),
+    allP50: Number(quantile(all, 0.5).toFixed(1)),
+    allP99: Number(quantile(all, 0.99).toFixed(1)),
+    conflicts,
+    errors,
+    errorStatuses: Object.fromEntries(errorStatuses),
+    noTaskAnswers: counts.empty,
+    /** CPU time of the web server per request (PostgreSQL's is not counted). */
+    serverCpuMsPerRequest: Number(((serverCpu * 1000) / (next.length + submit.length)).toFixed(2)),
+    loadAverage: Number(os.loadavg()[0]!.toFixed(2)),
+  };
+  say(
+    `${String(level).padStart(4)} annotators, ${PROCESSES} process${PROCESSES > 1 ? "es" : ""}: ${row.submissionsPerSecond} submissions/s (${row.requestsPerSecond} requests/s); ` +
+      `next p50 ${row.nextP50} ms p99 ${row.nextP99} ms; submit p50 ${row.submitP50} ms p99 ${row.submitP99} ms; ` +
+      `all p99 ${row.allP99} ms; ${conflicts} conflicts, ${errors} errors${errors ? ` (HTTP ${[...errorStatuses].map(([status, n]) => `${status}: ${n}`).join(", ")})` : ""}; ` +
+      `server CPU ${row.serverCpuMsPerRequest} ms/request; load average ${row.loadAverage}`,
+  );
+  return row;
+}
+
+/** Every acknowledged submission is stored exactly once; nothing exceeds its required count. */
+async function checkStored(t: Scratch, acknowledged: Acknowledged) {
+  const keys = [...acknowledged.keys()];
+  const stored = await t.pool.query<{ idempotency_key: string; id: string }>(
+    "select idempotency_key, id from rankings where idempotency_key = any($1)",
+    [keys],
+  );
+  const storedByKey = new Map(stored.rows.map((r) => [r.idempotency_key, r.id]));
+  const missing = keys.filter((k) => !storedByKey.has(k));
+  const mismatched = keys.filter((k) => storedByKey.has(k) && storedByKey.get(k) !== acknowledged.get(k));
+  const { rows: totals } = await t.pool.query<{
+    rankings: number;
+    duplicates: number;
+    over: number;
+    drift: number;
+  }>(
+    `select (select count(*)::int from rankings) as rankings,
+      (select count(*)::int from (select task_id, annotator_id from rankings group by 1, 2 having count(*) > 1) d) as duplicates,
+      (select count(*)::int from comparison_tasks where ranking_count > required_rankings) as over,
+      (select count(*)::int from comparison_tasks t where t.ranking_count <>
+        (select count(*) from rankings r where r.task_id = t.id and not r.skipped)) as drift`,
+  );
+  const check = {
+    acknowledged: keys.length,
+    ...totals[0]!,
+    missing: missing.length,
+    mismatched: mismatched.length,
+  };
+  const ok =
+    check.missing === 0 &&
+    check.mismatched === 0 &&
+    check.duplicates === 0 &&
+    check.over === 0 &&
+    check.drift === 0 &&
+    check.rankings === check.acknowledged;
+  say(
+    `check: ${check.acknowledged} acknowledged, ${check.rankings} stored, ${check.missing} missing, ${check.mismatched} stored under another id, ` +
+      `${check.duplicates} duplicate (task, annotator), ${check.over} tasks over their required count, ${check.drift} counters off: ${ok ? "OK" : "FAILED"}`,
+  );
+  return { check, ok };
+}
+
 async function main() {
   const t = await createTestDatabase("rlhf_bench_labeler");
   const servers: ChildProcess[] = [];
   let proxy: Awaited<ReturnType<typeof startProxy>> | undefined;
   try {
-    // Annotators with sessions made the way better-auth makes them (a session row and a signed cookie);
-    // the first one also has a password, to check a real sign-in against the server.
-    const maxAnnotators = Math.max(...LEVELS);
-    const first = await createUser(t.db, {
-      email: "annotator0@bench.invalid",
-      name: "annotator0",
-      password: "bench-password",
-    });
-    const users = [
-      first,
-      ...Array.from({ length: maxAnnotators - 1 }, (_, i) => ({
-        id: randomUUID(),
-        email: `annotator${i + 1}@bench.invalid`,
-      })),
-    ];
-    await t.pool.query(
-      "insert into users (id, name, email, role) select id, email, email, 'annotator' from unnest($1::text[], $2::text[]) as u(id, email)",
-      [users.slice(1).map((u) => u.id), users.slice(1).map((u) => u.email)],
-    );
-    const cookies: string[] = [];
-    for (const user of users) cookies.push(await issueSessionCookie(t.db, user.id, { secret: SECRET }));
-
-    // Tasks: 3 of 4 pairwise, 1 of 4 with four responses.
-    const lines = Array.from({ length: TASKS }, (_, i) => {
-      const k = i % 4 === 3 ? 4 : 2;
-      return JSON.stringify({
-        prompt: `Prompt ${i}: which answer is better?`,
-        responses: Array.from({ length: k }, (_, j) => ({
-          text: `Answer ${j} to prompt ${i}.`,
-          source: `model-${j}`,
-        })),
-      });
-    });
-    const { datasetId } = await importJsonl(t.db, {
-      dataset: "bench",
-      text: lines.join("\n"),
-      requiredRankings: REQUIRED,
-      seed: 1,
-    });
-
-    const startOne = () =>
-      startNextApp({
-        appDir: LABELER,
-        env: {
-          DATABASE_URL: t.url,
-          BETTER_AUTH_SECRET: SECRET,
-          ...(args.profile
-            ? {
-                NODE_OPTIONS: `--require ${path.join(path.dirname(fileURLToPath(import.meta.url)), "cpu-profile.cjs")}`,
-                RLHF_CPU_PROFILE_DIR: path.resolve(args.profile),
-              }
-            : {}),
-        },
-        output: "stderr",
-      });
-    const bases: string[] = [];
-    for (let i = 0; i < PROCESSES; i++) {
-      const started = await startOne();
-      servers.push(started.server);
-      bases.push(started.baseUrl);
-    }
-    if (PROCESSES > 1) proxy = await startProxy(bases);
-    const base = proxy?.url ?? bases[0]!;
+    const { email, cookies } = await seedAnnotators(t);
+    const datasetId = await seedTasks(t);
+    const started = await startServers(t, servers);
+    proxy = started.proxy;
+    const base = started.base;
     const serversCpu = () => servers.reduce((sum, s) => sum + groupCpuSeconds(s.pid!), 0);
-
-    // Sanity: a real sign-in through better-auth works against this server, and the cookies made above are accepted.
-    const signIn = await fetch(`${base}/api/auth/sign-in/email`, {
-      method: "POST",
-      headers: { "content-type": "application/json", origin: base },
-      body: JSON.stringify({ email: users[0]!.email, password: "bench-password" }),
-    });
-    if (!signIn.ok) throw new Error(`sign-in failed: ${signIn.status} ${await signIn.text()}`);
-    const probe = await trpc(
-      base,
-      cookies[0]!,
-      "labeling.progress",
-      { datasetId, utcOffsetMinutes: 0 },
-      "GET",
-    );
-    if (!probe.ok) throw new Error(`the session cookie was refused: ${probe.status}`);
-
+    await checkSessions(base, email, cookies[0]!, datasetId);
     if (args.probe) {
-      const sequential = async (label: string, fn: () => Promise<unknown>) => {
-        const times: number[] = [];
-        for (let i = 0; i < 40; i++) {
-          const start = performance.now();
-          await fn();
-          times.push(performance.now() - start);
-        }
-        times.sort((a, b) => a - b);
-        say(
-          `${label.padEnd(32)} p50 ${quantile(times, 0.5).toFixed(1)} ms  p90 ${quantile(times, 0.9).toFixed(1)} ms`,
-        );
-      };
-      await sequential("static file", () => fetch(`${base}/icon.svg`).then((r) => r.arrayBuffer()));
-      await sequential("health.status (no session)", () => trpc(base, "", "health.status", undefined, "GET"));
-      await sequential("account.me (session)", () => trpc(base, cookies[1]!, "account.me", undefined, "GET"));
-      await sequential("labeling.progress (session)", () =>
-        trpc(base, cookies[1]!, "labeling.progress", { datasetId, utcOffsetMinutes: 0 }, "GET"),
-      );
-      // What the browser sends (httpBatchStreamLink): a batch of one, answered as a JSON-lines stream.
-      await sequential("labeling.progress (browser's batch)", () =>
-        fetch(
-          `${base}/api/trpc/labeling.progress?batch=1&input=${encodeURIComponent(JSON.stringify({ 0: { json: { datasetId, utcOffsetMinutes: 0 } } }))}`,
-          { headers: { cookie: cookies[1]!, "trpc-accept": "application/jsonl" } },
-        ).then((r) => r.text()),
-      );
-      await sequential("labeling.next (held task)", () =>
-        trpc(base, cookies[1]!, "labeling.next", { datasetId }, "POST"),
-      );
-      await sequential("labeling.next + submit", async () => {
-        const got = await trpc(base, cookies[2]!, "labeling.next", { datasetId }, "POST");
-        const task = got.data as NextTask;
-        await trpc(
-          base,
-          cookies[2]!,
-          "labeling.submit",
-          { taskId: task.taskId, ranking: task.completions.map((c) => [c.id]), idempotencyKey: randomUUID() },
-          "POST",
-        );
-      });
+      await probeRequests(base, cookies, datasetId);
       return;
     }
 
     // Warm up (route modules loaded, JIT compiled, pool connections open) before anything is measured.
-    const warmups = await Promise.all(
+    await Promise.all(
       cookies.slice(0, Math.min(10, cookies.length)).map(async (cookie) => {
         for (let i = 0; i < 5; i++)
           await trpc(base, cookie, "labeling.progress", { datasetId, utcOffsetMinutes: 0 }, "GET");
       }),
     );
-    void warmups;
-
-    const acknowledged = new Map<string, string>(); // idempotency key → ranking id
+    const acknowledged: Acknowledged = new Map(); // idempotency key → ranking id
     const results: Record<string, unknown>[] = [];
-    for (const level of LEVELS) {
-      const next: number[] = [];
-      const submit: number[] = [];
-      let submissions = 0;
-      let conflicts = 0;
-      let errors = 0;
-      const errorStatuses = new Map<number, number>(); // HTTP status (0: no answer) → count
-      let empty = 0;
-      const end = Date.now() + SECONDS * 1000;
-      const started = performance.now();
-      const cpuBefore = serversCpu();
-      await Promise.all(
-        Array.from({ length: level }, async (_, i) => {
-          const cookie = cookies[i]!;
-          // Arrivals spread over one think time, so that not all annotators open the page in the same instant.
-          await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.max(1000, THINK_MS)));
-          // The page asks for a task once; afterwards each answer's reply carries the next one.
-          let carried: NextTask | null | undefined;
-          while (Date.now() < end) {
-            let task: NextTask | null;
-            if (carried !== undefined) task = carried;
-            else {
-              const got = await trpc(base, cookie, "labeling.next", { datasetId }, "POST");
-              next.push(got.ms);
-              if (!got.ok) {
-                errors++;
-                errorStatuses.set(got.status, (errorStatuses.get(got.status) ?? 0) + 1);
-                continue;
-              }
-              task = got.data as NextTask | null;
-            }
-            carried = undefined;
-            if (!task) {
-              empty++;
-              await new Promise((resolve) => setTimeout(resolve, 500));
-              continue;
-            }
-            if (THINK_MS > 0)
-              await new Promise((resolve) => setTimeout(resolve, THINK_MS * (0.5 + Math.random())));
-            const ids = task.completions.map((c) => c.id).sort(() => Math.random() - 0.5);
-            const input = {
-              taskId: task.taskId,
-              ranking: ids.map((id) => [id]),
-              timeMs: THINK_MS,
-              idempotencyKey: randomUUID(),
-              nextIn: datasetId,
-            };
-            const sends = Math.random() < RETRY_SHARE ? 2 : 1;
-            for (let s = 0; s < sends; s++) {
-              const sent = await trpc(base, cookie, "labeling.submit", input, "POST");
-              submit.push(sent.ms);
-              if (sent.ok) {
-                const {
-                  rankingId,
-                  status,
-                  next: following,
-                } = sent.data as {
-                  rankingId: string;
-                  status: string;
-                  next?: NextTask | null;
-                };
-                carried = following;
-                if (s === 0 || status === "duplicate") {
-                  const known = acknowledged.get(input.idempotencyKey);
-                  if (known && known !== rankingId)
-                    throw new Error(`key ${input.idempotencyKey} acknowledged as two rankings`);
-                  acknowledged.set(input.idempotencyKey, rankingId);
-                }
-                if (s === 0) submissions++;
-              } else if (sent.code === "CONFLICT") conflicts++;
-              else {
-                errors++;
-                errorStatuses.set(sent.status, (errorStatuses.get(sent.status) ?? 0) + 1);
-              }
-            }
-          }
-        }),
-      );
-      const seconds = (performance.now() - started) / 1000;
-      const serverCpu = serversCpu() - cpuBefore;
-      next.sort((a, b) => a - b);
-      submit.sort((a, b) => a - b);
-      const all = [...next, ...submit].sort((a, b) => a - b);
-      const row = {
-        annotators: level,
-        processes: PROCESSES,
-        seconds: Number(seconds.toFixed(1)),
-        thinkMs: THINK_MS,
-        submissions,
-        submissionsPerSecond: Number((submissions / seconds).toFixed(1)),
-        requestsPerSecond: Number(((next.length + submit.length) / seconds).toFixed(1)),
-        nextP50: Number(quantile(next, 0.5).toFixed(1)),
-        nextP99: Number(quantile(next, 0.99).toFixed(1)),
-        submitP50: Number(quantile(submit, 0.5).toFixed(1)),
-        submitP99: Number(quantile(submit, 0.99).toFixed(1)),
-        allP50: Number(quantile(all, 0.5).toFixed(1)),
-        allP99: Number(quantile(all, 0.99).toFixed(1)),
-        conflicts,
-        errors,
-        errorStatuses: Object.fromEntries(errorStatuses),
-        noTaskAnswers: empty,
-        /** CPU time of the web server per request (PostgreSQL's is not counted). */
-        serverCpuMsPerRequest: Number(((serverCpu * 1000) / (next.length + submit.length)).toFixed(2)),
-        loadAverage: Number(os.loadavg()[0]!.toFixed(2)),
-      };
-      results.push(row);
-      say(
-        `${String(level).padStart(4)} annotators, ${PROCESSES} process${PROCESSES > 1 ? "es" : ""}: ${row.submissionsPerSecond} submissions/s (${row.requestsPerSecond} requests/s); ` +
-          `next p50 ${row.nextP50} ms p99 ${row.nextP99} ms; submit p50 ${row.submitP50} ms p99 ${row.submitP99} ms; ` +
-          `all p99 ${row.allP99} ms; ${conflicts} conflicts, ${errors} errors${errors ? ` (HTTP ${[...errorStatuses].map(([status, n]) => `${status}: ${n}`).join(", ")})` : ""}; ` +
-          `server CPU ${row.serverCpuMsPerRequest} ms/request; load average ${row.loadAverage}`,
-      );
-    }
+    for (const level of LEVELS)
+      results.push(await runLevel(base, cookies, datasetId, level, acknowledged, serversCpu));
 
-    // Every acknowledged submission is stored exactly once; nothing exceeds its required count.
-    const keys = [...acknowledged.keys()];
-    const stored = await t.pool.query<{ idempotency_key: string; id: string }>(
-      "select idempotency_key, id from rankings where idempotency_key = any($1)",
-      [keys],
-    );
-    const storedByKey = new Map(stored.rows.map((r) => [r.idempotency_key, r.id]));
-    const missing = keys.filter((k) => !storedByKey.has(k));
-    const mismatched = keys.filter((k) => storedByKey.has(k) && storedByKey.get(k) !== acknowledged.get(k));
-    const { rows: totals } = await t.pool.query<{
-      rankings: number;
-      duplicates: number;
-      over: number;
-      drift: number;
-    }>(
-      `select (select count(*)::int from rankings) as rankings,
-        (select count(*)::int from (select task_id, annotator_id from rankings group by 1, 2 having count(*) > 1) d) as duplicates,
-        (select count(*)::int from comparison_tasks where ranking_count > required_rankings) as over,
-        (select count(*)::int from comparison_tasks t where t.ranking_count <>
-          (select count(*) from rankings r where r.task_id = t.id and not r.skipped)) as drift`,
-    );
-    const check = {
-      acknowledged: keys.length,
-      ...totals[0]!,
-      missing: missing.length,
-      mismatched: mismatched.length,
-    };
-    const ok =
-      check.missing === 0 &&
-      check.mismatched === 0 &&
-      check.duplicates === 0 &&
-      check.over === 0 &&
-      check.drift === 0 &&
-      check.rankings === check.acknowledged;
-    say(
-      `check: ${check.acknowledged} acknowledged, ${check.rankings} stored, ${check.missing} missing, ${check.mismatched} stored under another id, ` +
-        `${check.duplicates} duplicate (task, annotator), ${check.over} tasks over their required count, ${check.drift} counters off: ${ok ? "OK" : "FAILED"}`,
-    );
+    const { check, ok } = await checkStored(t, acknowledged);
     if (args.json) process.stdout.write(`${JSON.stringify({ results, check, ok }, null, 2)}\n`);
     if (!ok) process.exitCode = 1;
   } finally {
@@ -485,10 +550,7 @@ async function main() {
       try {
         process.kill(server.pid, "SIGINT");
       } catch {}
-      await Promise.race([
-        exited,
-        new Promise((resolve) => setTimeout(resolve, args.profile ? 20_000 : 5000)),
-      ]);
+      await Promise.race([exited, sleep(args.profile ? 20_000 : 5000)]);
       try {
         process.kill(-server.pid, "SIGKILL");
       } catch {}
