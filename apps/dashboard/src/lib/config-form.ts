@@ -146,6 +146,14 @@ function describe(field: AnySchema, path: string, name: string): FieldSpec {
       return { ...base, type: "object", fields: objectFields(current, path) };
     case "record":
       return { ...base, type: "json" };
+    case "union": {
+      // A number or a word (workers: "auto" or a count): a number input, which passes a typed word through.
+      const options = current.def.options as AnySchema[];
+      const number = options.find((o) => o.def.type === "number");
+      if (number && options.every((o) => o === number || o.def.type === "literal"))
+        return { ...describe(number, path, name), ...base };
+      throw new Error(`${path}: no form input for this zod union`);
+    }
     default:
       throw new Error(`${path}: no form input for a zod ${current.def.type}`);
   }

@@ -101,15 +101,12 @@ export const optimSchema = z.object({
     .describe("micro-batches whose gradients are summed before one optimiser step"),
 });
 
-/** Data parallelism of the language-model trainers. */
+/** Data parallelism of every trainer: worker threads that split each batch. */
 export const workersSchema = z
-  .number()
-  .int()
-  .min(1)
-  .max(16)
-  .default(1)
+  .union([z.literal("auto"), z.number().int().min(1).max(16)])
+  .default("auto")
   .describe(
-    "worker threads that split every batch, each with its own backend (2 uses both cores of a 2-core machine on wasm); 1 = this thread only",
+    "worker threads that split every batch, each with its own backend: auto = one per core (os.availableParallelism()) on wasm and cpu, 1 on webgpu and tensorflow (one device, or a backend with threads of its own); a number (1 to 16) asks for that many; never more than a micro-batch has rows; 1 = this thread only",
   );
 
 /** How often a run evaluates, checkpoints, samples and logs. */

@@ -32,7 +32,15 @@ export function describeField(schema: z.ZodType): {
       .join(" \\| ");
   if (def.type === "array") type = "array";
   if (def.type === "union")
-    type = (def.options as z.ZodType[]).map((option) => option.def.type).join(" \\| ");
+    type = (def.options as z.ZodType[])
+      .map((option) =>
+        option.def.type === "literal"
+          ? ((option.def as unknown as { values: unknown[] }).values ?? [])
+              .map((v) => JSON.stringify(v))
+              .join(" \\| ")
+          : option.def.type,
+      )
+      .join(" \\| ");
   for (const check of (def.checks as { _zod: { def: Record<string, unknown> } }[] | undefined) ?? []) {
     const c = check._zod.def;
     if (c.check === "greater_than") bounds.push(`${c.inclusive ? "≥" : ">"} ${c.value}`);
