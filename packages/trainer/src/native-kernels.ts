@@ -271,10 +271,10 @@ function matMul(args: KernelArgs, fallback: Kernel, native: NativeAddon, fused: 
   const outBatchDims = batchA >= batchB ? batchDimsA : batchDimsB;
   const out = backend.makeOutput([...outBatchDims, m, n], "float32");
   if (batch * m * n === 0) return out;
-  const offset = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
   // The heap is read after makeOutput, whose allocation may have grown (and replaced) it.
+  const { heap, at: offset } = heapOf(backend);
   native.gemm(
-    backend.wasm.HEAPU8.buffer as ArrayBuffer,
+    heap,
     batch,
     m,
     n,
@@ -332,16 +332,8 @@ function transpose(args: KernelArgs, fallback: Kernel, native: NativeAddon): tf.
     x.dtype,
   );
   if (product(x.shape) === 0) return out;
-  const offset = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
-  native.transpose(
-    backend.wasm.HEAPU8.buffer as ArrayBuffer,
-    offset(x),
-    offset(out),
-    swap.outer,
-    swap.rows,
-    swap.cols,
-    swap.inner,
-  );
+  const { heap, at: offset } = heapOf(backend);
+  native.transpose(heap, offset(x), offset(out), swap.outer, swap.rows, swap.cols, swap.inner);
   return out;
 }
 
@@ -356,12 +348,12 @@ function gelu(args: KernelArgs, native: NativeAddon, grad: boolean): tf.TensorIn
   const out = backend.makeOutput(x.shape, "float32");
   const n = product(x.shape);
   if (n === 0) return out;
-  const offset = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
-  const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
-  native.gelu(heap, offset(x), grad && dy ? offset(dy) : -1, offset(out), n);
+  const { heap, at } = heapOf(backend);
+  native.gelu(heap, at(x), grad && dy ? at(dy) : -1, at(out), n);
   return out;
 }
 
+/** The wasm heap now (read after every makeOutput: an allocation may grow and replace it) and offsets in it. */
 function heapOf(backend: WasmBackend): { heap: ArrayBuffer; at: (t: tf.TensorInfo) => number } {
   return {
     heap: backend.wasm.HEAPU8.buffer as ArrayBuffer,
