@@ -169,18 +169,45 @@ def timed_steps(step, steps):
     return first, times[len(times) // 2]
 
 
+def adamw(model, lr):
+    """The trainable parameters (all, or the adapters after add_lora) and the workbench's AdamW over them."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return params, torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.1)
+
+
+def update(opt, params, loss):
+    """One optimiser step as the workbench takes it: gradients, clipped to norm 1, then AdamW."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+
+
+def print_step_times(step, steps, tokens):
+    """The first step's seconds, the median step's, and `tokens` a step over the median step."""
+    first, later = timed_steps(step, steps)
+    print(f"first_step_seconds {first:.2f}")
+    print(f"step_seconds {later:.2f}")
+    print(f"tokens_per_s {tokens / later:.1f}")
+
+
 @torch.no_grad()
-def greedy(model, prompt, new):
+def decode(model, prompt, new, pick):
+    """`new` tokens after `prompt` with the KV cache, each chosen by `pick(logits)` ([rows, 1] ids)."""
     caches = [dict() for _ in model.h]
     idx = prompt
     logits = model(idx, 0, caches)[:, -1, :]
     for t in range(new):
-        nxt = logits.argmax(-1, keepdim=True)
+        nxt = pick(logits)
         idx = torch.cat([idx, nxt], dim=1)
         if t == new - 1:
             break
         logits = model(nxt, idx.shape[1] - 1, caches)[:, -1, :]
     return idx
+
+
+def greedy(model, prompt, new):
+    return decode(model, prompt, new, lambda logits: logits.argmax(-1, keepdim=True))
 
 
 def gpt2_phase(args):
@@ -206,41 +233,27 @@ def gpt2_phase(args):
     elif phase in ("sft-full", "sft-lora"):
         if phase == "sft-lora":
             add_lora(model)
-        params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
+        params, opt = adamw(model, lr=1e-4)
         x = torch.randint(0, V, (B, T), generator=g)
         y = torch.randint(0, V, (B, T), generator=g)
 
         def step():
             loss = F.cross_entropy(model(x).view(-1, V), y.view(-1))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
+            update(opt, params, loss)
 
-        first, later = timed_steps(step, args.steps)
-        print(f"first_step_seconds {first:.2f}")
-        print(f"step_seconds {later:.2f}")
-        print(f"tokens_per_s {B * T / later:.1f}")
+        print_step_times(step, args.steps, tokens=B * T)
     elif phase == "reward-lora":
         add_lora(model)
-        params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
+        params, opt = adamw(model, lr=1e-4)
         chosen = torch.randint(0, V, (B, T), generator=g)
         rejected = torch.randint(0, V, (B, T), generator=g)
 
         def step():
             scores = model.score(hidden_states(model, torch.cat([chosen, rejected])))[:, -1, 0]
             loss = -F.logsigmoid(scores[:B] - scores[B:]).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
+            update(opt, params, loss)
 
-        first, later = timed_steps(step, args.steps)
-        print(f"first_step_seconds {first:.2f}")
-        print(f"step_seconds {later:.2f}")
-        print(f"tokens_per_s {2 * B * T / later:.1f}")
+        print_step_times(step, args.steps, tokens=2 * B * T)
     elif phase == "peft-check":
         # The adapter as PEFT reads it: its keys and nn.Linear layouts, lora_A [r, in], lora_B [out, r].
         model.eval()
@@ -266,8 +279,7 @@ def gpt2_phase(args):
         print(f"adapted_logits_head {' '.join(f'{v:.4f}' for v in adapted[:3].tolist()).replace(' ', ',')}")
     elif phase == "grpo-lora":
         add_lora(model)
-        params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=1e-5, betas=(0.9, 0.95), weight_decay=0.1)
+        params, opt = adamw(model, lr=1e-5)
         G, P, N = 4, 2, 32
         prompts = torch.randint(0, V, (P, 16), generator=g).repeat_interleave(G, 0)
 
@@ -277,15 +289,7 @@ def gpt2_phase(args):
                     m.scaling = 2.0 if on else 0.0
 
         def step():
-            with torch.no_grad():
-                caches = [dict() for _ in model.h]
-                idx = prompts
-                logits = model(idx, 0, caches)[:, -1, :]
-                for t in range(N):
-                    nxt = torch.multinomial(logits.softmax(-1), 1, generator=g)
-                    idx = torch.cat([idx, nxt], dim=1)
-                    if t < N - 1:
-                        logits = model(nxt, idx.shape[1] - 1, caches)[:, -1, :]
+            idx = decode(model, prompts, N, lambda logits: torch.multinomial(logits.softmax(-1), 1, generator=g))
             completions = idx[:, 16:]
             rewards = (completions % 2 == 0).float().mean(1)  # a stand-in reward: share of even ids
             grouped = rewards.view(P, G)
@@ -298,15 +302,9 @@ def gpt2_phase(args):
             logp = -F.cross_entropy(model(x).transpose(1, 2), y, reduction="none")[:, 15:]
             kl = torch.exp(ref - logp) - (ref - logp) - 1
             loss = (-(torch.exp(logp - logp.detach()) * adv[:, None]) + 0.04 * kl).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
+            update(opt, params, loss)
 
-        first, later = timed_steps(step, args.steps)
-        print(f"first_step_seconds {first:.2f}")
-        print(f"step_seconds {later:.2f}")
-        print(f"tokens_per_s {P * G * N / later:.1f}")
+        print_step_times(step, args.steps, tokens=P * G * N)
     print(f"peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
 
 
