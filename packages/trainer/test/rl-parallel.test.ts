@@ -3,7 +3,7 @@
  * rows, two workers' row-weighted shard gradients equal this thread's gradients of the whole micro-batch —
  * for PPO (policy + value head, also with LoRA adapters), GRPO (every loss type) and RLOO — and two AdamW
  * steps from either leave the same weights. Rollouts sampled across the workers with per-row seeds equal
- * the same per-row sampling on this thread.
+ * the same per-row sampling on this thread, and so do the rollout's log-probs computed there.
  */
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +16,7 @@ import {
   PPO_ROW_STATS,
   ppoLoss,
   type RlShardLoss,
+  rolloutStats,
 } from "../src/parallel/losses-rl";
 import { hostTensors } from "../src/rl/rollout";
 import { createOptimizer, optimizerStep } from "../src/train/adamw";
@@ -244,6 +245,30 @@ describe.each([
     const before = tf.memory().numTensors;
     await twoSteps(m, ppoLoss, batch, ppoOptions);
     expect(tf.memory().numTensors).toBe(before);
+
+    // The rollout's no-gradient statistics on the workers equal this thread's (policy; LoRA: adapters off too).
+    const rollout = { inputIds: batch.inputIds!, attention: batch.attention!, responses: batch.responses! };
+    // (A model's first forward pass on this thread caches a tensor it keeps: count from after one.)
+    tf.tidy(() => rolloutStats(m.split, hostTensors(rollout), { temperature: 0.9 }));
+    const afterWarmUp = tf.memory().numTensors;
+    for (const options of [
+      { temperature: 0.9, values: true },
+      { temperature: 0.9, adapters: false },
+    ]) {
+      const there = await m.parallel.rows("rolloutStats", rollout, options);
+      const here = tf.tidy(() =>
+        Object.entries(rolloutStats(m.split, hostTensors(rollout), options)).map(
+          ([k, t]) => [k, t.dataSync() as Float32Array] as const,
+        ),
+      );
+      expect(Object.keys(there).sort()).toEqual(here.map(([k]) => k).sort());
+      for (const [k, x] of here) {
+        const y = there[k]!.values;
+        expect(y.length).toBe(x.length);
+        for (let i = 0; i < x.length; i++) expect(Math.abs(y[i]! - x[i]!), `${k}[${i}]`).toBeLessThan(1e-5);
+      }
+    }
+    expect(tf.memory().numTensors).toBe(afterWarmUp);
   });
 
   it("GRPO (dapo, bnpo, grpo, dr_grpo) and RLOO: shard gradients equal this thread's; two AdamW steps too; rollouts sampled on the workers equal this thread's with the same per-row seeds", async () => {

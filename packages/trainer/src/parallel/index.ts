@@ -26,6 +26,7 @@ import type {
   GenerateRequest,
   HostTensor,
   ParamSlot,
+  RowsRequest,
   StepReply,
   StepRequest,
   WorkerSetup,
@@ -233,21 +234,13 @@ export class DataParallel {
     if (this.failure) throw this.failure;
     this.syncWeights();
     const shards = splitRows(prompts.length, this.workers.length);
-    const replies = await Promise.all(
-      shards.map(([start, count], w) => {
-        const request: GenerateRequest = {
-          kind: "generate",
-          id: this.nextId++,
-          versions: this.versions,
-          prompts: prompts.slice(start, start + count),
-          options: { ...options, rowSeeds: rowSeeds.slice(start, start + count) },
-        };
-        return new Promise<Reply>((resolve, reject) => {
-          this.pending.set(request.id, { resolve, reject });
-          (this.workers[w] as Worker).postMessage(request);
-        });
-      }),
-    );
+    const replies = await this.ask(shards, (start, count) => ({
+      kind: "generate",
+      id: this.nextId++,
+      versions: this.versions,
+      prompts: prompts.slice(start, start + count),
+      options: { ...options, rowSeeds: rowSeeds.slice(start, start + count) },
+    }));
     const tokens: number[][] = [];
     const workerMs: number[] = [];
     replies.forEach((reply, w) => {
@@ -256,6 +249,51 @@ export class DataParallel {
       workerMs.push(reply.ms);
     });
     return { tokens, workerMs };
+  }
+
+  /**
+   * `fn`, an export of the loss module, on shares of `batch`'s rows without gradients, at the main model's
+   * current weights: its per-row outputs concatenated in row order (the rollout's log-probs across the workers).
+   */
+  async rows(
+    fn: string,
+    batch: Record<string, HostTensor>,
+    options?: Record<string, unknown>,
+  ): Promise<Record<string, HostTensor>> {
+    if (this.failure) throw this.failure;
+    this.syncWeights();
+    const rows = Object.values(batch)[0]?.shape[0] ?? 0;
+    const shards = splitRows(rows, this.workers.length);
+    const replies = await this.ask(shards, (start, count) => ({
+      kind: "rows",
+      id: this.nextId++,
+      versions: this.versions,
+      fn,
+      batch: Object.fromEntries(Object.entries(batch).map(([k, t]) => [k, sliceRows(t, start, count)])),
+      ...(options ? { options } : {}),
+    }));
+    return concatRows(
+      replies.map((reply, w) => {
+        if ("error" in reply) throw new Error(`data-parallel worker ${w}: ${reply.error}`);
+        return (reply as { rows: Record<string, HostTensor> }).rows;
+      }),
+    );
+  }
+
+  /** One request per shard (`message(start, count)`), each to its worker; the replies in shard order. */
+  private ask(
+    shards: [number, number][],
+    message: (start: number, count: number) => GenerateRequest | RowsRequest,
+  ): Promise<Reply[]> {
+    return Promise.all(
+      shards.map(([start, count], w) => {
+        const request = message(start, count);
+        return new Promise<Reply>((resolve, reject) => {
+          this.pending.set(request.id, { resolve, reject });
+          (this.workers[w] as Worker).postMessage(request);
+        });
+      }),
+    );
   }
 
   /** The row-weighted mean of the workers' gradient buffers, as tensors keyed by variable name. */

@@ -17,6 +17,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { GPT } from "../model/gpt";
+import { withoutAdapters } from "../model/lora";
 import { entropyFromLogits, logProbsOf } from "../model/ops";
 import { aggregateLoss, clippedSurrogate, k3Kl, type LossType, rlooSequenceLoss } from "../rl/grpo-math";
 import { type Completions, completionLogits, pickRows, rolloutHostRows } from "../rl/rollout";
@@ -96,6 +97,34 @@ function batchLogits(model: GPT, batch: Record<string, tf.Tensor>, temperature: 
     R,
     temperature,
   );
+}
+
+/**
+ * The rollout's statistics without gradients, as the workers compute them (DataParallel.rows): log-probs of
+ * the completion tokens at `options.temperature`, under the policy or — `adapters: false` — the reference
+ * that is the same weights with the LoRA adapters off; with `values: true` also the value head's values and
+ * the entropy (PPO). Rows of [b, R].
+ */
+export function rolloutStats(
+  model: GPT,
+  batch: Record<string, tf.Tensor>,
+  options: Record<string, unknown>,
+): Record<string, tf.Tensor> {
+  const { logits, values } = batchLogits(
+    options.adapters === false ? withoutAdapters(model) : model,
+    batch,
+    options.temperature as number,
+  );
+  const logprobs = logProbsOf(logits, batch.responses!);
+  if (options.values !== true) return { logprobs };
+  const [b, R] = logits.shape;
+  const P = batch.inputIds!.shape[1]! - R;
+  if (!values) throw new Error("rolloutStats: the model has no value head");
+  return {
+    logprobs,
+    values: tf.slice(values, [0, P - 1], [b, R]),
+    entropy: entropyFromLogits(logits),
+  };
 }
 
 // ---- PPO ----

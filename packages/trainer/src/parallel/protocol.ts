@@ -63,6 +63,20 @@ export interface GenerateRequest {
   options: Omit<GenerateOptions, "onToken" | "signal">;
 }
 
+/**
+ * Per-row outputs of a function of the loss module computed without gradients (`fn`, an export taking the
+ * model, the shard and the options and returning tensors whose axis 0 is the shard's rows): the rollout's
+ * log-probs across the workers. Answered as a StepReply with loss 0.
+ */
+export interface RowsRequest {
+  kind: "rows";
+  id: number;
+  versions: number[];
+  fn: string;
+  batch: Record<string, HostTensor>;
+  options?: Record<string, unknown>;
+}
+
 /** Each prompt's new tokens (a GenerateRequest's answer); ms: time the worker spent sampling. */
 export type GenerateReply = { id: number; tokens: number[][]; ms: number } | { id: number; error: string };
 

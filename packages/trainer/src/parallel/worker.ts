@@ -15,6 +15,7 @@ import type {
   GenerateReply,
   GenerateRequest,
   HostTensor,
+  RowsRequest,
   StepReply,
   StepRequest,
   WorkerSetup,
@@ -91,9 +92,32 @@ async function sample(request: GenerateRequest): Promise<GenerateReply> {
   return { id: request.id, tokens, ms: performance.now() - start };
 }
 
-port.on("message", async (request: StepRequest | GenerateRequest) => {
+/** A function of the loss module on the shard, without gradients: its per-row outputs. */
+function rowsOf(request: RowsRequest): StepReply {
+  const start = performance.now();
+  loadWeights(request.versions);
+  const fn = lossModule[request.fn];
+  if (typeof fn !== "function")
+    throw new Error(`${setup.loss.module} has no exported function ${request.fn}`);
+  let rows: Record<string, HostTensor> = {};
+  tf.tidy(() => {
+    const batch: Record<string, tf.Tensor> = {};
+    for (const [key, t] of Object.entries(request.batch)) batch[key] = tf.tensor(t.values, t.shape, t.dtype);
+    const out = fn(model, batch, request.options ?? {}) as Record<string, tf.Tensor>;
+    rows = Object.fromEntries(Object.entries(out).map(([k, t]) => [k, toHost(t)]));
+  });
+  return { id: request.id, loss: 0, rows, ms: performance.now() - start };
+}
+
+port.on("message", async (request: StepRequest | GenerateRequest | RowsRequest) => {
   try {
-    port.postMessage("kind" in request ? await sample(request) : step(request));
+    port.postMessage(
+      !("kind" in request)
+        ? step(request)
+        : request.kind === "generate"
+          ? await sample(request)
+          : rowsOf(request),
+    );
   } catch (error) {
     port.postMessage({
       id: request.id,

@@ -122,6 +122,20 @@ export function rolloutHostRows(
   };
 }
 
+/**
+ * No-gradient statistics of a whole rollout computed by the data-parallel workers on shares of its rows
+ * (parallel/losses-rl.ts rolloutStats; `options`: temperature, adapters, values), as flat [B, R] arrays.
+ */
+export async function workerRolloutStats(
+  parallel: DataParallel,
+  r: Completions,
+  options: Record<string, unknown>,
+): Promise<Record<string, Float32Array>> {
+  const { b: _rows, ...batch } = rolloutHostRows(r);
+  const rows = await parallel.rows("rolloutStats", batch, options);
+  return Object.fromEntries(Object.entries(rows).map(([key, t]) => [key, t.values as Float32Array]));
+}
+
 /** Host arrays as tensors (the caller disposes them). */
 export function hostTensors(batch: Record<string, HostTensor>): Record<string, tf.Tensor> {
   return Object.fromEntries(

@@ -29,6 +29,7 @@ import {
   hostTensors,
   rolloutTensors,
   sampleCompletions,
+  workerRolloutStats,
 } from "../rl/rollout";
 import type { Tokenizer } from "../tokenizer";
 import { NonFiniteLossError } from "../train/adamw";
@@ -224,6 +225,31 @@ function logprobsOf(model: GPT, r: Completions, temperature: number): Float32Arr
   });
 }
 
+/**
+ * The completions' log-probs under the sampling policy and (β > 0) the reference, without gradients. With
+ * workers they compute the policy's (and, with LoRA, the reference's: the adapters off) on shares of the rows
+ * while this thread computes a separate reference model's.
+ */
+async function roundLogprobs<C extends GroupConfig>(
+  run: GroupRun<C>,
+  r: Completions,
+  parallel?: DataParallel,
+): Promise<{ oldLogprobs: Float32Array; refLogprobs?: Float32Array }> {
+  const temperature = run.config.temperature;
+  if (!parallel) {
+    return {
+      oldLogprobs: logprobsOf(run.policy, r, temperature),
+      refLogprobs: run.reference ? logprobsOf(run.reference, r, temperature) : undefined,
+    };
+  }
+  const old = workerRolloutStats(parallel, r, { temperature });
+  let refLogprobs: Float32Array | undefined;
+  if (run.reference && run.policy.lora)
+    refLogprobs = (await workerRolloutStats(parallel, r, { temperature, adapters: false })).logprobs;
+  else if (run.reference) refLogprobs = logprobsOf(run.reference, r, temperature);
+  return { oldLogprobs: (await old).logprobs!, refLogprobs };
+}
+
 /** 1–4. One round: rollout, log-probs, rewards, advantages, and the shuffled group order of each pass. */
 async function prepareRound<C extends GroupConfig>(
   run: GroupRun<C>,
@@ -253,8 +279,7 @@ async function prepareRound<C extends GroupConfig>(
     parallel,
   );
   lap("generation");
-  const oldLogprobs = logprobsOf(run.policy, r, config.temperature);
-  const refLogprobs = run.reference ? logprobsOf(run.reference, r, config.temperature) : undefined;
+  const { oldLogprobs, refLogprobs } = await roundLogprobs(run, r, parallel);
   lap("reference");
   const batch: RewardBatch = {
     prompts: rowPrompts,

@@ -36,6 +36,7 @@ import {
   hostTensors,
   rolloutTensors,
   sampleCompletions,
+  workerRolloutStats,
 } from "../rl/rollout";
 import type { Tokenizer } from "../tokenizer";
 import { NonFiniteLossError } from "../train/adamw";
@@ -169,30 +170,7 @@ async function rollout(
   lap("generation");
 
   // 2. Log-probs of the policy (old) and the reference, values, entropy — no gradients.
-  const stats = tf.tidy(() => {
-    const t = rolloutTensors(c);
-    const policy = responseStats(
-      run.learner,
-      t.inputIds,
-      t.attention,
-      t.responses,
-      c.promptLength,
-      config.temperature,
-      true,
-    );
-    const ref = responseStats(
-      { policy: run.reference },
-      t.inputIds,
-      t.attention,
-      t.responses,
-      c.promptLength,
-      config.temperature,
-      false,
-    );
-    return [policy.logprobs, ref.logprobs, policy.values!, policy.entropy].map(
-      (x) => x.dataSync() as Float32Array,
-    );
-  });
+  const stats = await rolloutStatsOf(run, c, parallel);
   lap("reference");
 
   // 3. Scores of prompt + response (the score is computed on the truncated text); a penalty when a
@@ -225,6 +203,43 @@ async function rollout(
     evaluation,
     prompts,
   };
+}
+
+/**
+ * The rollout's log-probs under the policy (old) and the reference, values and entropy, without gradients.
+ * With workers they compute the policy's (and, with LoRA, the reference's: the adapters off) on shares of the
+ * rows while this thread computes a separate reference model's.
+ */
+async function rolloutStatsOf(run: PpoRun, c: Completions, parallel?: DataParallel): Promise<Float32Array[]> {
+  const { config } = run;
+  const here = (models: Pick<Learner, "policy" | "valueModel">, withValues: boolean) =>
+    tf.tidy(() => {
+      const t = rolloutTensors(c);
+      const out = responseStats(
+        models,
+        t.inputIds,
+        t.attention,
+        t.responses,
+        c.promptLength,
+        config.temperature,
+        withValues,
+      );
+      return [out.logprobs, ...(withValues ? [out.values!, out.entropy] : [])].map(
+        (x) => x.dataSync() as Float32Array,
+      );
+    });
+  if (!parallel) {
+    const [logprobs, values, entropy] = here(run.learner, true);
+    const [ref] = here({ policy: run.reference }, false);
+    return [logprobs!, ref!, values!, entropy!];
+  }
+  const temperature = config.temperature;
+  const policy = workerRolloutStats(parallel, c, { temperature, values: true });
+  const ref = run.learner.policy.lora
+    ? (await workerRolloutStats(parallel, c, { temperature, adapters: false })).logprobs!
+    : here({ policy: run.reference }, false)[0]!;
+  const p = await policy;
+  return [p.logprobs!, ref, p.values!, p.entropy!];
 }
 
 /** Statistics of one PPO micro-batch (TRL's names in the metrics). */
