@@ -12,7 +12,7 @@
  */
 import os from "node:os";
 import { openDatabase } from "@rlhf/core/db";
-import { type DemoStageKey, demoChain, demoStages } from "@rlhf/core/demo";
+import { type DemoStageKey, demoChain, demoStages, replaceStageRefs } from "@rlhf/core/demo";
 import { resolveCheckpointRef } from "@rlhf/trainer";
 import { initBackend } from "@rlhf/trainer/backend";
 import type { PolicyEvaluation } from "@rlhf/trainer/rl/evaluate";
@@ -56,19 +56,14 @@ async function main(): Promise<void> {
     const sftPath = await resolveCheckpointRef(database, refs.sft!).catch((error: Error) => {
       throw new Error(`${error.message}\nrun \`pnpm rlhf pipeline --demo\` first`);
     });
-    const resolve = (value: unknown): unknown => {
-      if (typeof value === "string")
-        return value.startsWith("run:") ? (refs[value.slice(4)] ?? value) : value;
-      if (Array.isArray(value)) return value.map(resolve);
-      if (value && typeof value === "object")
-        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v)]));
-      return value;
-    };
     const chain = demoChain(false, seed);
     const variants = stageKeys.map((key) => {
       const step = chain.find((s) => s.key === key);
       if (!step) throw new Error(`--stages: no demo stage "${key}"`);
-      const config = resolve({ ...step.config, ...overrides }) as Record<string, unknown>;
+      const config = replaceStageRefs({ ...step.config, ...overrides }, (k) => refs[k]) as Record<
+        string,
+        unknown
+      >;
       return { runName: `${key}-bench`, kind: step.kind, config, fields: {} };
     });
     const rows = await sweepPolicies(database, {

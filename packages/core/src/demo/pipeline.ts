@@ -41,20 +41,25 @@ export function wireDemoStep(
   step: DemoChainStep,
   ids: Record<string, string>,
 ): { config: Record<string, unknown>; inputs: { parentRunId: string; role: string }[] } {
-  const pin = (value: unknown): unknown => {
-    if (typeof value === "string")
-      return value.startsWith("run:") && ids[value.slice(4)] ? `run:${ids[value.slice(4)]}` : value;
-    if (Array.isArray(value)) return value.map(pin);
-    if (value && typeof value === "object")
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, pin(v)]));
-    return value;
-  };
   const inputs = step.inputs.map(([parent, role]) => {
     const parentRunId = ids[parent];
     if (!parentRunId) throw new Error(`demo stage ${step.key} needs ${parent}, which has no run yet`);
     return { parentRunId, role };
   });
-  return { config: pin(step.config) as Record<string, unknown>, inputs };
+  const config = replaceStageRefs(step.config, (key) => (ids[key] ? `run:${ids[key]}` : undefined));
+  return { config: config as Record<string, unknown>, inputs };
+}
+
+/**
+ * `value` (a stage config, nested reward functions included) with every `run:<stage key>` that `to` maps
+ * replaced by what it returns; other strings as they are.
+ */
+export function replaceStageRefs(value: unknown, to: (key: string) => string | undefined): unknown {
+  if (typeof value === "string") return (value.startsWith("run:") && to(value.slice(4))) || value;
+  if (Array.isArray(value)) return value.map((v) => replaceStageRefs(v, to));
+  if (value && typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, replaceStageRefs(v, to)]));
+  return value;
 }
 
 /** The demo chain as pipeline steps: each stage refers to the ones it consumes as `run:<key>`. */
