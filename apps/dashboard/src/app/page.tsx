@@ -1,6 +1,7 @@
 import { DatabaseStatus } from "@rlhf/ui/database-status";
 import { getTranslations } from "next-intl/server";
-import { HydrateClient, prefetch, trpc } from "~/trpc/server";
+import { PageFrame } from "~/app/_components/page-frame";
+import { prefetch, trpc } from "~/trpc/server";
 import { RunsView } from "./_components/runs-view";
 
 // Rendered per request from the database, never at build time.
@@ -14,12 +15,8 @@ export default async function RunsPage() {
     prefetch(trpc.health.status.queryOptions()),
   ]);
   return (
-    <HydrateClient>
-      <div className="page-head">
-        <h1>{t("title")}</h1>
-        <p className="muted">{t("lead")}</p>
-      </div>
+    <PageFrame title={t("title")} lead={t("lead")}>
       <RunsView aside={<DatabaseStatus />} />
-    </HydrateClient>
+    </PageFrame>
   );
 }

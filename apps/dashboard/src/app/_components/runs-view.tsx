@@ -114,33 +114,46 @@ function RunFilters({ runs }: { runs: ReturnType<typeof useRunList> }) {
         value={search}
         onChange={(e) => setSearch(e.target.value)}
       />
-      <fieldset className="chips plain" aria-label={t("kind")}>
-        {RUN_KINDS.map((kind) => (
-          <button
-            key={kind}
-            type="button"
-            className="chip"
-            aria-pressed={kinds.includes(kind)}
-            onClick={() => setKinds((k) => toggle(k, kind))}
-          >
-            {kind}
-          </button>
-        ))}
-      </fieldset>
-      <fieldset className="chips plain" aria-label={t("status")}>
-        {RUN_STATUSES.map((status) => (
-          <button
-            key={status}
-            type="button"
-            className="chip"
-            aria-pressed={statuses.includes(status)}
-            onClick={() => setStatuses((s) => toggle(s, status))}
-          >
-            {tStatus(status)}
-          </button>
-        ))}
-      </fieldset>
+      <Chips label={t("kind")} values={RUN_KINDS} chosen={kinds} setChosen={setKinds} />
+      <Chips
+        label={t("status")}
+        values={RUN_STATUSES}
+        chosen={statuses}
+        setChosen={setStatuses}
+        show={(status) => tStatus(status)}
+      />
     </div>
+  );
+}
+
+/** A row of toggle chips, one per value: the ones pressed filter the list. */
+function Chips<T extends string>({
+  label,
+  values,
+  chosen,
+  setChosen,
+  show = (value) => value,
+}: {
+  label: string;
+  values: readonly T[];
+  chosen: T[];
+  setChosen: (update: (chosen: T[]) => T[]) => void;
+  show?: (value: T) => string;
+}) {
+  return (
+    <fieldset className="chips plain" aria-label={label}>
+      {values.map((value) => (
+        <button
+          key={value}
+          type="button"
+          className="chip"
+          aria-pressed={chosen.includes(value)}
+          onClick={() => setChosen((c) => toggle(c, value))}
+        >
+          {show(value)}
+        </button>
+      ))}
+    </fieldset>
   );
 }
 

@@ -1,6 +1,7 @@
 import { getTranslations } from "next-intl/server";
 import { CompareView } from "~/app/_components/compare/compare-view";
-import { HydrateClient, prefetch, trpc } from "~/trpc/server";
+import { PageFrame } from "~/app/_components/page-frame";
+import { prefetch, trpc } from "~/trpc/server";
 
 export const dynamic = "force-dynamic";
 
@@ -21,12 +22,8 @@ export default async function ComparePage({
     prefetch(trpc.runs.list.queryOptions({ kinds: [], statuses: [], limit: 200 })),
   ]);
   return (
-    <HydrateClient>
-      <div className="page-head">
-        <h1>{t("title")}</h1>
-        <p className="muted">{t("lead")}</p>
-      </div>
+    <PageFrame title={t("title")} lead={t("lead")}>
       <CompareView ids={ids} tab={tab} />
-    </HydrateClient>
+    </PageFrame>
   );
 }

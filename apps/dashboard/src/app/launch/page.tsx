@@ -2,7 +2,8 @@ import { type JobKind, jobConfigSchemas } from "@rlhf/core/configs";
 import { getTranslations } from "next-intl/server";
 import { DemoPipelineButton } from "~/app/_components/launch/demo-pipeline";
 import { LaunchForm } from "~/app/_components/launch/launch-form";
-import { HydrateClient, prefetch, trpc } from "~/trpc/server";
+import { PageFrame } from "~/app/_components/page-frame";
+import { prefetch, trpc } from "~/trpc/server";
 
 export const dynamic = "force-dynamic";
 
@@ -21,15 +22,11 @@ export default async function LaunchPage({
     from ? prefetch(trpc.runs.configs.queryOptions({ ids: [from] })) : Promise.resolve(),
   ]);
   return (
-    <HydrateClient>
-      <div className="page-head">
-        <h1>{t("title")}</h1>
-        <p className="muted">{t("lead")}</p>
-      </div>
+    <PageFrame title={t("title")} lead={t("lead")}>
       <div className="stack">
         <DemoPipelineButton />
         <LaunchForm initialKind={kind} fromId={from} />
       </div>
-    </HydrateClient>
+    </PageFrame>
   );
 }

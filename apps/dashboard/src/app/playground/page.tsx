@@ -1,7 +1,8 @@
 import { getTranslations } from "next-intl/server";
+import { PageFrame } from "~/app/_components/page-frame";
 import { PlaygroundView } from "~/app/_components/playground/playground-view";
 import { BROWSER_BACKENDS } from "~/lib/playground";
-import { HydrateClient, prefetch, trpc } from "~/trpc/server";
+import { prefetch, trpc } from "~/trpc/server";
 
 export const dynamic = "force-dynamic";
 
@@ -21,12 +22,8 @@ export default async function PlaygroundPage({
     prefetch(trpc.launch.options.queryOptions()),
   ]);
   return (
-    <HydrateClient>
-      <div className="page-head">
-        <h1>{t("title")}</h1>
-        <p className="muted">{t("lead")}</p>
-      </div>
+    <PageFrame title={t("title")} lead={t("lead")}>
       <PlaygroundView initialRunId={runId} initialCheckpointId={checkpointId} backend={backend} />
-    </HydrateClient>
+    </PageFrame>
   );
 }

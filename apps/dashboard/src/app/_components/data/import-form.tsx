@@ -6,6 +6,7 @@ import { useTranslations } from "next-intl";
 import { type FormEvent, useState } from "react";
 import type { RouterOutputs } from "~/server/api/root";
 import { useTRPC } from "~/trpc/react";
+import { FormField } from "../form-field";
 import { useSession } from "../session";
 
 /** The kinds a file can be imported as, with what one line of each looks like (JSON, the same in every language). */
@@ -64,10 +65,7 @@ export function ImportDatasetForm() {
       </div>
       <form className="stack" onSubmit={onSubmit} data-testid="import-dataset-form">
         <div className="form-grid">
-          <div className="field">
-            <label className="field__label" htmlFor="import-file">
-              {t("file")}
-            </label>
+          <FormField id="import-file" label={t("file")} doc={t("fileDoc")}>
             <input
               id="import-file"
               name="file"
@@ -75,12 +73,15 @@ export function ImportDatasetForm() {
               className="input"
               accept=".jsonl,.json,.txt,application/jsonl,text/plain"
             />
-            <span className="field__doc">{t("fileDoc")}</span>
-          </div>
-          <div className="field">
-            <label className="field__label" htmlFor="import-kind">
-              {t("kind")}
-            </label>
+          </FormField>
+          <FormField
+            id="import-kind"
+            label={t("kind")}
+            doc={t.rich(kind === "text" ? "eachLineText" : "eachLine", {
+              example: EXAMPLES[kind],
+              code: (chunks) => <code>{chunks}</code>,
+            })}
+          >
             <select
               id="import-kind"
               className="select"
@@ -93,24 +94,11 @@ export function ImportDatasetForm() {
                 </option>
               ))}
             </select>
-            <span className="field__doc">
-              {t.rich(kind === "text" ? "eachLineText" : "eachLine", {
-                example: EXAMPLES[kind],
-                code: (chunks) => <code>{chunks}</code>,
-              })}
-            </span>
-          </div>
-          <div className="field">
-            <label className="field__label" htmlFor="import-name">
-              {t("name")}
-            </label>
+          </FormField>
+          <FormField id="import-name" label={t("name")} doc={t("nameDoc")}>
             <input id="import-name" name="name" className="input" placeholder={t("namePlaceholder")} />
-            <span className="field__doc">{t("nameDoc")}</span>
-          </div>
-          <div className="field">
-            <label className="field__label" htmlFor="import-eval">
-              {t("evalFraction")}
-            </label>
+          </FormField>
+          <FormField id="import-eval" label={t("evalFraction")} doc={t("evalDoc")}>
             <input
               id="import-eval"
               name="evalFraction"
@@ -121,8 +109,7 @@ export function ImportDatasetForm() {
               step="any"
               defaultValue={0}
             />
-            <span className="field__doc">{t("evalDoc")}</span>
-          </div>
+          </FormField>
         </div>
 
         {fileError && <p className="field__error">{fileError}</p>}

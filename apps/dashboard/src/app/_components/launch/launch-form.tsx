@@ -3,6 +3,7 @@
 import { type JobKind, jobConfigSchemas } from "@rlhf/core/configs";
 import Link from "next/link";
 import { useTranslations } from "next-intl";
+import { FormField } from "../form-field";
 import { QueryError } from "../query-error";
 import { useSession } from "../session";
 import { Field } from "./field";
@@ -39,10 +40,11 @@ export function LaunchForm({ initialKind, fromId }: { initialKind?: JobKind; fro
           <h2>{t("inputs")}</h2>
         </div>
         <div className="form-grid">
-          <div className="field">
-            <label className="field__label" htmlFor="run-name">
-              <span>{t("runName")}</span>
-            </label>
+          <FormField
+            id="run-name"
+            label={<span>{t("runName")}</span>}
+            doc={t.rich("runNameDoc", { ref: "run:<name>", code: (chunks) => <code>{chunks}</code> })}
+          >
             <input
               id="run-name"
               className="input"
@@ -50,10 +52,7 @@ export function LaunchForm({ initialKind, fromId }: { initialKind?: JobKind; fro
               placeholder={t("runNamePlaceholder", { kind })}
               onChange={(e) => form.setName(e.target.value)}
             />
-            <span className="field__doc">
-              {t.rich("runNameDoc", { ref: "run:<name>", code: (chunks) => <code>{chunks}</code> })}
-            </span>
-          </div>
+          </FormField>
           {[...inputs, ...datasetLists].map((f) => (
             <Field key={f.path} spec={f} ctx={ctx} />
           ))}

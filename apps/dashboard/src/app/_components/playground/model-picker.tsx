@@ -2,6 +2,7 @@
 
 import { useFormat } from "@rlhf/ui/i18n/use-format";
 import { useTranslations } from "next-intl";
+import { FormField } from "~/app/_components/form-field";
 import { BROWSER_BACKENDS, type BrowserBackend, POLICY_KINDS } from "~/lib/playground";
 import {
   type Backend,
@@ -25,10 +26,7 @@ export function ModelPicker({
   return (
     <section className="card">
       <div className="form-grid">
-        <div className="field">
-          <label className="field__label" htmlFor="playground-run">
-            {t("run")}
-          </label>
+        <FormField id="playground-run" label={t("run")} doc={t("runDoc", { kinds: POLICY_KINDS.join(", ") })}>
           <select
             id="playground-run"
             className="select"
@@ -45,12 +43,12 @@ export function ModelPicker({
               </option>
             ))}
           </select>
-          <span className="field__doc">{t("runDoc", { kinds: POLICY_KINDS.join(", ") })}</span>
-        </div>
-        <div className="field">
-          <label className="field__label" htmlFor="playground-checkpoint">
-            {t("checkpoint")}
-          </label>
+        </FormField>
+        <FormField
+          id="playground-checkpoint"
+          label={t("checkpoint")}
+          doc={t.rich("checkpointDoc", { id: "<id>", code: (chunks) => <code>{chunks}</code> })}
+        >
           <select
             id="playground-checkpoint"
             className="select"
@@ -65,14 +63,8 @@ export function ModelPicker({
               </option>
             ))}
           </select>
-          <span className="field__doc">
-            {t.rich("checkpointDoc", { id: "<id>", code: (chunks) => <code>{chunks}</code> })}
-          </span>
-        </div>
-        <div className="field">
-          <label className="field__label" htmlFor="playground-backend">
-            {t("backend")}
-          </label>
+        </FormField>
+        <FormField id="playground-backend" label={t("backend")} doc={t("backendDoc")}>
           <select
             id="playground-backend"
             className="select"
@@ -92,8 +84,7 @@ export function ModelPicker({
               </option>
             ))}
           </select>
-          <span className="field__doc">{t("backendDoc")}</span>
-        </div>
+        </FormField>
       </div>
       <LoadStatus load={model.load} backend={model.backend} />
     </section>

@@ -1,6 +1,7 @@
 "use client";
 
 import { useTranslations } from "next-intl";
+import { FormField } from "~/app/_components/form-field";
 import type { GenerationState } from "./use-generation";
 
 /** The prompt and the sampling settings; Generate (or Stop), and whether the server generates too. */
@@ -157,10 +158,7 @@ function NumberField({
   onChange: (value: number) => void;
 }) {
   return (
-    <div className="field">
-      <label className="field__label" htmlFor={id}>
-        {label}
-      </label>
+    <FormField id={id} label={label} doc={doc} error={error}>
       <input
         id={id}
         className={`input ${error ? "input--invalid" : ""}`}
@@ -169,7 +167,6 @@ function NumberField({
         value={Number.isNaN(value) ? "" : value}
         onChange={(e) => onChange(e.target.value === "" ? Number.NaN : Number(e.target.value))}
       />
-      {error ? <span className="field__error">{error}</span> : <span className="field__doc">{doc}</span>}
-    </div>
+    </FormField>
   );
 }
