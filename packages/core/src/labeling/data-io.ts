@@ -24,6 +24,7 @@ import {
 } from "../preferences";
 import { launchRun } from "../queue/launch";
 import { LabelingError } from "./errors";
+import type { RankingAnswerRow } from "./submit";
 
 const responseSchema = z.preprocess(
   (value) => (typeof value === "string" ? { text: value } : value),
@@ -271,20 +272,16 @@ async function rankingsExport(db: Db, datasetName: string) {
        from task_completions tc join completions c on c.id = tc.completion_id where tc.task_id = t.id) as responses
     from comparison_tasks t where t.dataset_id = ${dataset.id}
     order by t.created_at, t.id`);
-  const { rows: answers } = await db.execute<{
-    task_id: string;
-    annotator_id: string;
-    email: string | null;
-    ranking: string[][] | null;
-    skipped: boolean;
-    all_bad: boolean;
-    strength: number | null;
-    flags: Record<string, string[]>;
-    note: string | null;
-    time_ms: number | null;
-    created_at: Date;
-    updated_at: Date;
-  }>(sql`
+  const { rows: answers } = await db.execute<
+    RankingAnswerRow & {
+      task_id: string;
+      annotator_id: string;
+      email: string | null;
+      time_ms: number | null;
+      created_at: Date;
+      updated_at: Date;
+    }
+  >(sql`
     select r.task_id, r.annotator_id, u.email, r.ranking, r.skipped, r.all_bad, r.strength, r.flags, r.note,
       r.time_ms, r.created_at, r.updated_at
     from rankings r join comparison_tasks t on t.id = r.task_id left join users u on u.id = r.annotator_id

@@ -281,19 +281,21 @@ export async function undoLastRanking(
   });
 }
 
+/** The answer's columns of a `rankings` row as raw SQL returns them (snake_case, jsonb parsed). */
+export type RankingAnswerRow = {
+  ranking: string[][] | null;
+  skipped: boolean;
+  all_bad: boolean;
+  strength: number | null;
+  flags: Record<string, string[]>;
+  note: string | null;
+};
+
 /** One of the annotator's own answers with its task, to look at or change it. Others' answers stay hidden. */
 export async function ownRanking(db: Db, annotatorId: string, taskId: string) {
-  const { rows } = await db.execute<{
-    id: string;
-    ranking: string[][] | null;
-    skipped: boolean;
-    all_bad: boolean;
-    strength: number | null;
-    flags: Record<string, string[]>;
-    note: string | null;
-    prompt: string;
-    dataset_id: string;
-  }>(sql`
+  const { rows } = await db.execute<
+    RankingAnswerRow & { id: string; prompt: string; dataset_id: string }
+  >(sql`
     select r.id, r.ranking, r.skipped, r.all_bad, r.strength, r.flags, r.note, t.prompt, t.dataset_id
     from rankings r join comparison_tasks t on t.id = r.task_id
     where r.task_id = ${taskId} and r.annotator_id = ${annotatorId}`);
