@@ -11,7 +11,6 @@
  * (tRPC's streamed batches are not).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { TRPC_MAX_ANONYMOUS_BYTES } from "@rlhf/core/trpc";
 import { securityHeaders } from "../../../../packages/ui/src/security-headers";
@@ -91,12 +90,34 @@ async function toRequest(req: IncomingMessage): Promise<Request> {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     return new Request(url, { method, headers, body: Buffer.concat(chunks) });
   }
-  return new Request(url, {
-    method,
-    headers,
-    body: Readable.toWeb(req) as ReadableStream<Uint8Array>,
-    duplex: "half",
-  } as RequestInit);
+  return new Request(url, { method, headers, body: bodyStream(req), duplex: "half" } as RequestInit);
+}
+
+/**
+ * The body as a stream the handler may stop reading (a body over the caller's limit). Stopping does not
+ * destroy the connection, as `Readable.toWeb`'s cancel would — the client would get a reset instead of
+ * the 413 — the rest is read and dropped, as Node's server drops an unread body after the reply.
+ */
+function bodyStream(req: IncomingMessage): ReadableStream<Uint8Array> {
+  let cancelled = false;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      req.on("data", (chunk: Buffer) => {
+        if (cancelled) return;
+        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        if ((controller.desiredSize ?? 1) <= 0) req.pause();
+      });
+      req.once("end", () => cancelled || controller.close());
+      req.once("error", (error) => cancelled || controller.error(error));
+    },
+    pull() {
+      req.resume();
+    },
+    cancel() {
+      cancelled = true;
+      req.resume();
+    },
+  });
 }
 
 /** A streamed reply (tRPC's batch stream), each part written as it comes; not compressed, as in Next. */
