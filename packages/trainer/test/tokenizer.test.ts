@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { mulberry32 } from "@rlhf/core/random";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   ASSISTANT,
@@ -154,18 +155,6 @@ function referenceTrain(
 // ---------------------------------------------------------------------------------------------------------
 // Fixtures
 
-/** mulberry32: a seeded PRNG so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const FRAGMENTS = [
   "the",
   " the",
@@ -258,7 +247,7 @@ const SMALL_CORPUS = [
 
 /** Zipf-distributed words from made-up syllables: a corpus with English-like statistics, no download. */
 function syntheticCorpus(bytes: number, seed = 7): string[] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const syllables = [
     "ka",
     "lo",
@@ -355,7 +344,7 @@ describe("byte-level layer", () => {
 
 describe("Tokenizer round trip", () => {
   it("decode(encode(s)) === s for random strings across all planes", () => {
-    const r = rng(1);
+    const r = mulberry32(1);
     for (let i = 0; i < 3000; i++) {
       const s = randomString(r);
       expect(tokenizer.decode(tokenizer.encode(s))).toBe(s);
@@ -396,7 +385,7 @@ describe("Tokenizer round trip", () => {
 
 describe("merge priority", () => {
   it("encode matches the slow reference BPE on random text", () => {
-    const r = rng(2);
+    const r = mulberry32(2);
     for (let i = 0; i < 1000; i++) {
       const s = randomString(r, 20);
       expect(tokenizer.encode(s)).toEqual(referenceEncode(tokenizer, s));
@@ -604,7 +593,7 @@ describe("tokenizer.json", () => {
   it("reads merges written as pairs (tokenizers ≥ 0.20) the same as strings", () => {
     const strings = tokenizerFromJson(gpt2ShapedJson(false));
     const pairs = tokenizerFromJson(gpt2ShapedJson(true));
-    const r = rng(5);
+    const r = mulberry32(5);
     for (let i = 0; i < 200; i++) {
       const s = randomString(r);
       expect(pairs.encode(s)).toEqual(strings.encode(s));
@@ -670,7 +659,7 @@ describe("tokenizer.json", () => {
       tokenizer.userId,
       tokenizer.assistantId,
     ]);
-    const r = rng(3);
+    const r = mulberry32(3);
     for (let i = 0; i < 500; i++) {
       const s = randomString(r);
       expect(loaded.encode(s)).toEqual(tokenizer.encode(s));
@@ -791,7 +780,7 @@ describe.skipIf(!python)("cross-check with GPT-2's encoder.py (python3 + regex)"
     await saveTokenizerJson(path, tokenizer);
     // Fragments and BMP/ASCII code points only: newly assigned astral letters may differ between the
     // Unicode versions of Node and the regex module, which says nothing about the tokenizer.
-    const r = rng(11);
+    const r = mulberry32(11);
     const texts = [...SMALL_CORPUS.map((t) => t.replaceAll(END_OF_TEXT, "")), "\ufeffBOM\u0085NEL\u00a0nbsp"];
     for (let i = 0; i < 500; i++) {
       let s = "";
