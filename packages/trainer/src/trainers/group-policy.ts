@@ -181,6 +181,8 @@ export async function trainGroupPolicy<C extends GroupConfig>(
       ),
       dataParallel: {
         workers: config.workers,
+        // The smallest micro-batch's rows: no more threads than it can share.
+        rows: Math.floor(rowsPerMiniBatch / config.gradAccumSteps),
         loss: { module: new URL("../parallel/losses-rl.ts", import.meta.url).href, name: "groupPolicyLoss" },
       },
       plan: async (step, parallel) => {

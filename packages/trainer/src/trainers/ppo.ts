@@ -354,6 +354,8 @@ export async function trainPpo(config: PpoConfig, ctx: JobContext): Promise<RunS
         ? undefined
         : {
             workers: config.workers,
+            // The smallest micro-batch's rows: no more threads than it can share.
+            rows: Math.floor(miniBatchSize / config.gradAccumSteps),
             loss: { module: new URL("../parallel/losses-rl.ts", import.meta.url).href, name: "ppoLoss" },
           },
       plan: async (iteration, parallel) => {
