@@ -282,4 +282,37 @@ describe("the labeler in Chinese", () => {
     expect(await englishLeft(admin)).toEqual([]);
     expect(consoleErrors, consoleErrors.join("\n")).toEqual([]);
   });
+
+  it("says an import's bad lines in Chinese, naming the line and the field as written", async () => {
+    const context = await browser.newContext({ locale: "zh-CN", viewport: { width: 1280, height: 860 } });
+    const [name, value] = (await issueSessionCookie(t.db, adminId, { secret: SECRET })).split(/=(.*)/s);
+    await context.addCookies([{ name: name!, value: value!, url: baseUrl }]);
+    const admin = await context.newPage();
+    const errors: string[] = [];
+    // The server refuses the file on purpose (Chromium logs the 400).
+    recordConsoleErrors(admin, errors, /status of 400/);
+    await admin.goto(`${baseUrl}/admin`);
+    const bad = [
+      JSON.stringify({ prompt: "一个好问题", responses: ["甲", "乙"] }),
+      JSON.stringify({ prompt: "只有一个回答", responses: ["孤单"] }),
+      JSON.stringify({ prompt: "", responses: ["甲", "乙"] }),
+      "{not json",
+    ].join("\n");
+    await admin
+      .getByTestId("import-form")
+      .locator("input[type=file]")
+      .setInputFiles({ name: "bad.jsonl", mimeType: "application/jsonl", buffer: Buffer.from(bad) });
+    await admin.getByTestId("import-form").locator("input[name=dataset]").fill("zh-bad");
+    await admin.getByTestId("import-form").locator("button[type=submit]").click();
+    const error = admin.getByTestId("import-error");
+    await error.waitFor();
+    const text = (await error.textContent()) ?? "";
+    expect(text).toContain("第 2 行：responses：至少需要 2 个回答才能比较");
+    expect(text).toContain("第 3 行：prompt：不能为空");
+    expect(text).toMatch(/第 4 行：\(line\)：不是有效的 JSON（.+）/);
+    expect(text).not.toContain("needs at least");
+    expect(text).not.toContain("must not be empty");
+    expect(errors, errors.join("\n")).toEqual([]);
+    await context.close();
+  });
 });

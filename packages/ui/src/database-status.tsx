@@ -4,17 +4,19 @@ import { useQuery } from "@tanstack/react-query";
 import { useLocale, useTranslations } from "next-intl";
 import { integer } from "./format";
 import { LIVE_REFETCH_MS } from "./query-client";
+import { useServerMessage } from "./server-message";
 import { useSharedTRPC } from "./trpc/react";
 
 /** Is the workbench database there, which one, migrated, and how much is in it. */
 export function DatabaseStatus() {
   const t = useTranslations("ui.DatabaseStatus");
   const trpc = useSharedTRPC();
+  const serverMessage = useServerMessage();
   const status = useQuery(trpc.health.status.queryOptions(undefined, { refetchInterval: LIVE_REFETCH_MS }));
   // The latest answer wins: an error after good data means the database (or this server) just went away.
   const data = status.isError ? undefined : status.data;
   const problem = status.isError
-    ? status.error.message
+    ? serverMessage(status.error).text
     : data && !data.database.ok
       ? data.database.error
       : undefined;

@@ -1,10 +1,13 @@
 import { useTranslations } from "next-intl";
 import { LIVE_REFETCH_MS } from "./query-client";
+import { type ServerText, useServerMessage } from "./server-message";
+
+export { type ServerErrorLike, type ServerText, useServerMessage } from "./server-message";
 
 export interface QueryErrorLike {
   message: string;
   /** tRPC's error payload; absent when the request never got an answer from the server. */
-  data?: { code?: string } | null;
+  data?: { code?: string; text?: ServerText | null } | null;
 }
 
 export interface QueryErrorProps {
@@ -19,6 +22,7 @@ export interface QueryErrorProps {
  */
 export function QueryError({ error, what, app }: QueryErrorProps & { app: string }) {
   const t = useTranslations("ui.QueryError");
+  const serverMessage = useServerMessage();
   const retry = t("retry", { seconds: LIVE_REFETCH_MS / 1000 });
   let title = t("title", { what });
   let hint = retry;
@@ -31,7 +35,7 @@ export function QueryError({ error, what, app }: QueryErrorProps & { app: string
   return (
     <div className="alert" role="alert">
       <strong>{title}</strong>
-      <p className="alert__message">{error.message}</p>
+      <p className="alert__message">{serverMessage(error).text}</p>
       <p className="muted">{hint}</p>
     </div>
   );

@@ -12,9 +12,11 @@ export async function answering<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {
-    if (error instanceof LabelingError) throw new TRPCError({ code: error.code, message: error.message });
+    if (error instanceof LabelingError)
+      throw new TRPCError({ code: error.code, message: error.message, cause: error });
     if (error instanceof UserError || error instanceof ImportError || error instanceof ConfigError) {
-      throw new TRPCError({ code: "BAD_REQUEST", message: error.message });
+      // The cause carries the message as codes (an import's lines) for a page in another language.
+      throw new TRPCError({ code: "BAD_REQUEST", message: error.message, cause: error });
     }
     throw error;
   }

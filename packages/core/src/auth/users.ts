@@ -9,6 +9,7 @@ import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "../db/open";
 import { accounts, sessions, USER_ROLES, type UserRole, users, verifications } from "../db/schema";
+import { messageText, type ServerText } from "../server-text";
 import { MIN_PASSWORD_LENGTH, sessionCookieName } from "./auth";
 import { sessionsChanged } from "./session";
 
@@ -48,7 +49,10 @@ export class UserError extends Error {
   ) {
     super(message);
     this.name = "UserError";
+    this.text = messageText(message);
   }
+  /** The message as codes, for a page in another language (server-text.ts). */
+  readonly text: ServerText;
 }
 
 function parseNewUser(input: NewUser) {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { NUL_PROBLEM, nulPath } from "../nul";
+import { expectationText, type ServerText } from "../server-text";
 
 /**
  * File formats the workbench reads and writes (JSONL, one object per line). Importers validate every
@@ -149,7 +150,9 @@ export type PromptLine = z.output<typeof promptLineSchema>;
 export type ComparisonTaskLine = z.infer<typeof comparisonTaskLineSchema>;
 export type TrlPreference = z.infer<typeof trlPreferenceSchema>;
 
+/** A file refused line by line. `message` is the English list; `text` the same lines as codes (server-text.ts). */
 export class ImportError extends Error {
+  readonly text: ServerText;
   constructor(readonly problems: { line: number; field: string; message: string }[]) {
     super(
       `nothing was imported; fix these lines:\n${problems
@@ -158,6 +161,12 @@ export class ImportError extends Error {
         .join("\n")}${problems.length > 20 ? `\n  … and ${problems.length - 20} more` : ""}`,
     );
     this.name = "ImportError";
+    const lines: ServerText[] = problems.slice(0, 20).map((p) => ({
+      code: "importLine",
+      params: { line: p.line, field: p.field, expected: expectationText(p.message) },
+    }));
+    if (problems.length > 20) lines.push({ code: "importMore", params: { count: problems.length - 20 } });
+    this.text = { code: "importFailed", lines };
   }
 }
 

@@ -1,3 +1,5 @@
+import { messageText, type ServerText } from "../server-text";
+
 /**
  * A labeling rule was broken: `code` says how the apps should answer (tRPC's codes), `message` says what
  * to do about it, in words an annotator or admin can act on.
@@ -9,5 +11,8 @@ export class LabelingError extends Error {
   ) {
     super(message);
     this.name = "LabelingError";
+    this.text = messageText(message);
   }
+  /** The message as codes, for a page in another language (server-text.ts). */
+  readonly text: ServerText;
 }

@@ -13,6 +13,7 @@ import { isUnreachable, rootMessage } from "../db/outage";
 import { getDatabase } from "../db/process";
 import type { UserRole } from "../db/schema";
 import { nulMessage, nulPath } from "../nul";
+import { serverTextOf, withServerText, zodText } from "../server-text";
 
 // ---------------------------------------------------------------------------------------------------
 // 1. Context
@@ -81,11 +82,15 @@ export async function createContext(opts: {
   try {
     database = await getDatabase(opts.database);
   } catch (error) {
-    throw new TRPCError({
-      code: "SERVICE_UNAVAILABLE",
-      message: `Database unreachable: ${error instanceof Error ? error.message : String(error)}`,
-      cause: error,
-    });
+    const reason = error instanceof Error ? error.message : String(error);
+    throw withServerText(
+      new TRPCError({
+        code: "SERVICE_UNAVAILABLE",
+        message: `Database unreachable: ${reason}`,
+        cause: error,
+      }),
+      { code: "databaseUnreachable", params: { reason } },
+    );
   }
   return createInnerContext({
     database,
@@ -103,11 +108,11 @@ export async function createContext(opts: {
  */
 function unreachableError(error: unknown): TRPCError | undefined {
   if (!isUnreachable(error)) return undefined;
-  return new TRPCError({
-    code: "SERVICE_UNAVAILABLE",
-    message: `Database unreachable: ${rootMessage(error)}`,
-    cause: error,
-  });
+  const reason = rootMessage(error);
+  return withServerText(
+    new TRPCError({ code: "SERVICE_UNAVAILABLE", message: `Database unreachable: ${reason}`, cause: error }),
+    { code: "databaseUnreachable", params: { reason } },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -123,6 +128,8 @@ const t = initTRPC.context<Context>().create({
     data: {
       ...shape.data,
       zodError: error.cause instanceof ZodError ? z.flattenError(error.cause) : null,
+      // The message as a code and parameters, for a page in another language (server-text.ts).
+      text: serverTextOf(error) ?? (error.cause instanceof ZodError ? zodText(error.cause.issues) : null),
     },
   }),
 });

@@ -1,5 +1,6 @@
 "use client";
 
+import { useServerMessage } from "@rlhf/ui/query-error";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useTranslations } from "next-intl";
 import type { FormEvent } from "react";
@@ -9,6 +10,7 @@ import { useTRPC } from "~/trpc/react";
 export function GenerateForm() {
   const t = useTranslations("GenerateForm");
   const trpc = useTRPC();
+  const serverMessage = useServerMessage();
   const sources = useQuery(trpc.admin.generationSources.queryOptions());
   const generate = useMutation(trpc.admin.generate.mutationOptions());
 
@@ -69,7 +71,7 @@ export function GenerateForm() {
               <input name="maxPrompts" type="number" min={1} defaultValue={100} />
             </label>
           </div>
-          {generate.error && <p className="form-error">{generate.error.message}</p>}
+          {generate.error && <p className="form-error">{serverMessage(generate.error).text}</p>}
           {generate.data && (
             <p className="form-ok" role="status">
               {t("queued", { name: generate.data.name })}

@@ -1,5 +1,6 @@
 "use client";
 
+import { useServerMessage } from "@rlhf/ui/query-error";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useTranslations } from "next-intl";
 import { type FormEvent, useState } from "react";
@@ -20,6 +21,7 @@ const EXAMPLES = {
 export function ImportForm() {
   const t = useTranslations("ImportForm");
   const trpc = useTRPC();
+  const serverMessage = useServerMessage();
   const queryClient = useQueryClient();
   const [fileError, setFileError] = useState(false);
   const importFile = useMutation(
@@ -78,7 +80,9 @@ export function ImportForm() {
           <div className="alert alert--inline" role="alert" data-testid="import-error">
             <strong>{t("nothingImported")}</strong>
             <pre className="alert__lines">
-              {importFile.error.message.replace(/^nothing was imported; fix these lines:\n/, "")}
+              {serverMessage(importFile.error)
+                .lines.join("\n")
+                .replace(/^nothing was imported; fix these lines:\n/, "")}
             </pre>
           </div>
         )}

@@ -1,6 +1,7 @@
 "use client";
 
 import { signIn } from "@rlhf/ui/auth-client";
+import { useServerMessage } from "@rlhf/ui/query-error";
 import { useMutation } from "@tanstack/react-query";
 import { useTranslations } from "next-intl";
 import { type FormEvent, useState } from "react";
@@ -10,6 +11,7 @@ import { useTRPC } from "~/trpc/react";
 export function SetupForm() {
   const t = useTranslations("Setup");
   const trpc = useTRPC();
+  const serverMessage = useServerMessage();
   const setup = useMutation(trpc.account.setup.mutationOptions());
   const [mismatch, setMismatch] = useState(false);
 
@@ -47,7 +49,7 @@ export function SetupForm() {
       </label>
       {(mismatch || setup.error) && (
         <p className="form-error" role="alert">
-          {mismatch ? t("mismatch") : setup.error?.message}
+          {mismatch ? t("mismatch") : setup.error && serverMessage(setup.error).text}
         </p>
       )}
       <button type="submit" className="button button--primary" disabled={setup.isPending}>

@@ -1,5 +1,6 @@
 "use client";
 
+import { useServerMessage } from "@rlhf/ui/query-error";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useTranslations } from "next-intl";
 import { type FormEvent, useState } from "react";
@@ -10,6 +11,7 @@ export function People({ myId }: { myId: string }) {
   const t = useTranslations("People");
   const roles = useTranslations("UserMenu.role");
   const trpc = useTRPC();
+  const serverMessage = useServerMessage();
   const queryClient = useQueryClient();
   const people = useQuery(trpc.admin.users.queryOptions());
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.admin.users.queryKey() });
@@ -76,7 +78,7 @@ export function People({ myId }: { myId: string }) {
             ))}
           </tbody>
         </table>
-        {update.error && <p className="form-error padded">{update.error.message}</p>}
+        {update.error && <p className="form-error padded">{serverMessage(update.error).text}</p>}
       </section>
       <aside className="stack">
         <section className="card">
@@ -95,7 +97,7 @@ export function People({ myId }: { myId: string }) {
                 <option value="admin">{roles("admin")}</option>
               </select>
             </label>
-            {invite.error && <p className="form-error">{invite.error.message}</p>}
+            {invite.error && <p className="form-error">{serverMessage(invite.error).text}</p>}
             <button type="submit" className="button button--primary">
               {t("createLink")}
             </button>

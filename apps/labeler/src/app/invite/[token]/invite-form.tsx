@@ -1,6 +1,7 @@
 "use client";
 
 import { signIn } from "@rlhf/ui/auth-client";
+import { useServerMessage } from "@rlhf/ui/query-error";
 import { useMutation } from "@tanstack/react-query";
 import { useTranslations } from "next-intl";
 import type { FormEvent } from "react";
@@ -9,6 +10,7 @@ import { useTRPC } from "~/trpc/react";
 export function InviteForm({ token, email }: { token: string; email: string }) {
   const t = useTranslations("Invite");
   const trpc = useTRPC();
+  const serverMessage = useServerMessage();
   const accept = useMutation(trpc.account.acceptInvite.mutationOptions());
 
   async function onSubmit(event: FormEvent<HTMLFormElement>) {
@@ -37,7 +39,7 @@ export function InviteForm({ token, email }: { token: string; email: string }) {
       </label>
       {accept.error && (
         <p className="form-error" role="alert">
-          {accept.error.message}
+          {serverMessage(accept.error).text}
         </p>
       )}
       <button type="submit" className="button button--primary" disabled={accept.isPending}>

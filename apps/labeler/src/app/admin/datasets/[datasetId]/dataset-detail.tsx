@@ -1,6 +1,7 @@
 "use client";
 
 import { LIVE_REFETCH_MS } from "@rlhf/ui/query-client";
+import { useServerMessage } from "@rlhf/ui/query-error";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useTranslations } from "next-intl";
@@ -207,6 +208,7 @@ function Leaderboard({ rows }: { rows: Detail["leaderboard"] }) {
 function Settings({ dataset }: { dataset: Detail["dataset"] }) {
   const t = useTranslations("DatasetDetail");
   const trpc = useTRPC();
+  const serverMessage = useServerMessage();
   const queryClient = useQueryClient();
   const update = useMutation(
     trpc.admin.updateDataset.mutationOptions({
@@ -248,7 +250,7 @@ function Settings({ dataset }: { dataset: Detail["dataset"] }) {
             defaultValue={Math.round((dataset.goldFraction ?? 0.1) * 100)}
           />
         </label>
-        {update.error && <p className="form-error">{update.error.message}</p>}
+        {update.error && <p className="form-error">{serverMessage(update.error).text}</p>}
         {update.isSuccess && <p className="form-ok">{t("saved")}</p>}
         <button type="submit" className="button" disabled={update.isPending}>
           {t("save")}
