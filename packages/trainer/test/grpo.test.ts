@@ -11,6 +11,7 @@ import { asc, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { executeRun } from "../src/jobs/execute";
 import { onlineTestSetup } from "./fixtures/online";
+import { runCutAndResumed } from "./fixtures/resume";
 import { expectTimingSplit } from "./fixtures/timing";
 
 const online = onlineTestSetup("grpo");
@@ -121,22 +122,10 @@ describe.each(["grpo", "rloo"] as const)("%s", (kind) => {
   it("resumes after a shutdown and ends where an uninterrupted run ends", async () => {
     const config = groupConfig({ iterations: 6, checkpointEvery: 2, numIterations: 2, beta: 0.1 });
     const whole = await run(kind, `${kind}-whole`, config);
-    const [cut] = await online.t.db
-      .insert(runs)
-      .values({ name: `${kind}-cut`, kind, config })
-      .returning();
-    const controller = new AbortController();
-    const first = await executeRun(online.t, cut!.id, {
-      signal: controller.signal,
-      onProgress: (step) => {
-        if (step === 3) controller.abort("shutdown");
-      },
-    });
-    expect(first.status).toBe("requeued");
-    expect((await executeRun(online.t, cut!.id)).status).toBe("succeeded");
+    const cut = await runCutAndResumed(online.t, { name: `${kind}-cut`, kind, config, stopAt: 3 });
     for (const key of ["loss", "reward", "kl"]) {
       const a = await series(whole, key);
-      const b = await series(cut!.id, key);
+      const b = await series(cut, key);
       expect(b).toHaveLength(6);
       for (const [i, value] of a.entries()) expect(b[i], `${key} at round ${i + 1}`).toBeCloseTo(value, 4);
     }

@@ -17,6 +17,7 @@ import { readSafetensors } from "../src/checkpoint/safetensors";
 import { executeRun } from "../src/jobs/execute";
 import { addLora, type GPT, logProbsOf, withoutAdapters } from "../src/model";
 import { onlineTestSetup } from "./fixtures/online";
+import { runCutAndResumed } from "./fixtures/resume";
 
 const online = onlineTestSetup("rl-lora");
 const { policyDir, series } = online;
@@ -158,22 +159,10 @@ describe("online trainers with LoRA", () => {
       backend: "wasm",
     };
     const whole = await train("ppo", "ppo-lora-whole", config);
-    const [cut] = await online.t.db
-      .insert(runs)
-      .values({ name: "ppo-lora-cut", kind: "ppo", config })
-      .returning();
-    const controller = new AbortController();
-    const first = await executeRun(online.t, cut!.id, {
-      signal: controller.signal,
-      onProgress: (step) => {
-        if (step === 3) controller.abort("shutdown");
-      },
-    });
-    expect(first.status).toBe("requeued");
-    expect((await executeRun(online.t, cut!.id)).status).toBe("succeeded");
+    const cut = await runCutAndResumed(online.t, { name: "ppo-lora-cut", kind: "ppo", config, stopAt: 3 });
     for (const key of ["objective/scores", "objective/kl", "loss/value_avg", "loss/policy_avg"]) {
       const a = await series(whole.id, key);
-      const b = await series(cut!.id, key);
+      const b = await series(cut, key);
       expect(b).toHaveLength(4);
       for (const [i, value] of a.entries())
         expect(b[i], `${key} at iteration ${i + 1}`).toBeCloseTo(value, 4);
