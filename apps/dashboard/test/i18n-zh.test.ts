@@ -8,7 +8,7 @@
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { createUser } from "@rlhf/core/auth";
+import { createUser, issueSessionCookie } from "@rlhf/core/auth";
 import { seedDemo } from "@rlhf/core/demo";
 import { users } from "@rlhf/core/schema";
 import { createTestDatabase, type TestDatabase } from "@rlhf/core/testing";
@@ -25,6 +25,7 @@ let stop: () => Promise<void>;
 let baseUrl: string;
 let seeded: SeededPipeline;
 const consoleErrors: string[] = [];
+const SECRET = "zh-secret-zh-secret-zh-secret-zh-secret";
 
 /** What may stay in Latin letters in a Chinese page's chrome: product, model and library names, units. */
 const LATIN_ALLOWED = new Set([
@@ -66,7 +67,7 @@ beforeAll(async () => {
     role: "admin",
   });
   browser = await launchChromium();
-  const started = await startServer(t.url, "zh-secret-zh-secret-zh-secret-zh-secret");
+  const started = await startServer(t.url, SECRET);
   baseUrl = started.baseUrl;
   stop = () => stopProcess(started.server);
 });
@@ -223,5 +224,46 @@ describe("the dashboard in Chinese", () => {
     await expect.poll(() => storedLocale("ada@example.com")).toBe("zh");
     await context.close();
     expect(consoleErrors, consoleErrors.join("\n")).toEqual([]);
+  });
+
+  it("says a file's bad lines in Chinese, naming the line and the field as written", async () => {
+    // A session of its own: the sign-in form's per-address limit may be spent by the tests above.
+    const context = await browser.newContext({ locale: "zh-CN", viewport: { width: 1360, height: 860 } });
+    const [ada] = await t.db.select({ id: users.id }).from(users).where(eq(users.email, "ada@example.com"));
+    const cookie = await issueSessionCookie(t.db, ada!.id, { secret: SECRET });
+    const [name, value] = cookie.split(/=(.*)/s);
+    await context.addCookies([{ name: name!, value: value!, url: baseUrl }]);
+    const page = await context.newPage();
+    const errors: string[] = [];
+    // The refused dataset name below is a 400 on purpose (Chromium logs it).
+    recordConsoleErrors(page, errors, /status of 400/);
+    await page.goto(`${baseUrl}/data`);
+    const form = page.getByTestId("import-dataset-form");
+    await form.waitFor();
+    await form.locator("#import-kind").selectOption("sft");
+    await form.locator("#import-name").fill("中文-坏文件");
+    const lines = [
+      { prompt: "打个招呼。", completion: "你好！" },
+      { prompt: "这里没有回答。", response: 3 },
+      { messages: [{ role: "user", content: "只有一个问题？" }] },
+    ];
+    await form.locator("#import-file").setInputFiles({
+      name: "bad.jsonl",
+      mimeType: "application/jsonl",
+      buffer: Buffer.from(lines.map((line) => JSON.stringify(line)).join("\n")),
+    });
+    await form.locator("button[type=submit]").click();
+    const error = page.getByTestId("import-dataset-error");
+    // A dataset name the server refuses (names go into configs and URLs: no CJK), said in Chinese.
+    await error.getByText("dataset：请使用 1 到 100 个字母、数字或 . _ - : @（不含空格）").waitFor();
+    await form.locator("#import-name").fill("zh-bad-sft");
+    await form.locator("button[type=submit]").click();
+    await error.getByText(/第 2 行/).waitFor();
+    const text = (await error.textContent()) ?? "";
+    expect(text).toContain("第 2 行：response：必须是字符串");
+    expect(text).toContain("第 3 行：messages：至少需要 2 条消息：提示词和助手的回答");
+    expect(text).not.toMatch(/must be|needs at least/);
+    expect(errors, errors.join("\n")).toEqual([]);
+    await context.close();
   });
 });

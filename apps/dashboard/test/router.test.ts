@@ -466,15 +466,22 @@ describe("launch", () => {
     expect(result).toEqual({
       ok: false,
       issues: expect.arrayContaining([
-        { path: "maxSteps", message: expect.any(String) },
-        { path: "model.nEmbd", message: expect.stringMatching(/multiple of 8/) },
-        { path: "tokenizer.vocabSize", message: expect.any(String) },
+        expect.objectContaining({ path: "maxSteps", message: expect.any(String) }),
+        expect.objectContaining({ path: "model.nEmbd", message: expect.stringMatching(/multiple of 8/) }),
+        expect.objectContaining({ path: "tokenizer.vocabSize", message: expect.any(String) }),
       ]),
     });
     const missing = await as(admin).launch.run({ kind: "sft", config: { init: "run:no-such-run" } });
     expect(missing).toEqual({
       ok: false,
-      issues: [{ path: "init", message: expect.stringMatching(/matches no run/) }],
+      issues: [
+        {
+          path: "init",
+          message: expect.stringMatching(/matches no run/),
+          // The same words as a code, for a page in another language.
+          text: expect.objectContaining({ code: "noSuchRun", params: { ref: "no-such-run" } }),
+        },
+      ],
     });
     expect(await t.db.$count(runs)).toBe(before);
   });

@@ -53,6 +53,8 @@ const EXPECTATIONS: [RegExp, string, string[]][] = [
   [/^must list each response index 0\.\.(\d+) exactly once$/, "expectGoldEach", ["last"]],
   [/^must be a JSON object$/, "expectObject", []],
   [/^must be system, user or assistant$/, "expectRole", []],
+  [/^needs at least 2 messages: a prompt and the assistant's answer$/, "expectTwoMessages", []],
+  [/^the last message must be the assistant's \(the response to learn\)$/, "expectLastAssistant", []],
   [/^not valid JSON \((.*)\)$/s, "expectJson", ["detail"]],
   [/^contains a NUL character.*cannot be stored$/, "expectNoNul", []],
   [/^the file is empty$/, "fileEmpty", []],
@@ -64,16 +66,52 @@ const EXPECTATIONS: [RegExp, string, string[]][] = [
   [/^the workbench already has an admin; sign in instead$/, "adminExists", []],
   [/^this invitation link is not valid \(used, expired or mistyped\)$/, "inviteInvalid", []],
   [/^the workbench needs at least one admin$/, "lastAdmin", []],
+  // Launch refusals (queue/launch.ts, queue/refs.ts).
+  [
+    /^run:(\S+) matches no run(?: and no earlier step of this pipeline)? \(give a run id or name\) \(did you mean (\S+)\?\)$/,
+    "noSuchRunSuggest",
+    ["ref", "suggestion"],
+  ],
+  [
+    /^run:(\S+) matches no run(?: and no earlier step of this pipeline)? \(give a run id or name\)$/,
+    "noSuchRun",
+    ["ref"],
+  ],
+  [/^run:(\S+) is this step or a later one; a step can only use earlier steps$/, "laterStep", ["ref"]],
+  [/^input run (.+) (failed|cancelled); it cannot feed a new run$/, "inputRunUnusable", ["name", "status"]],
+  [
+    /^"(.+)" is a UUID, which is how runs are referred to by id; choose a name that is not one$/s,
+    "nameIsUuid",
+    ["name"],
+  ],
+  [/^two steps have the key "(.+)"; give each step its own key$/, "duplicateKey", ["key"]],
+  [/^run name (.+)$/s, "runName", ["~problem"]],
+  // Dataset imports in the dashboard (datasets/import.ts).
+  [/^a \.txt file holds a text corpus; (\S+) files are JSONL$/, "txtIsCorpus", ["kind"]],
+  [/^give a split or an eval fraction, not both$/, "splitOrFraction", []],
+  [/^use 1 to 100 letters, digits and \. _ - : @ \(no spaces\)$/, "datasetName", []],
+  [
+    /^"(.+)" holds (\S+), not (\S+); import into a new dataset name$/s,
+    "datasetHoldsOther",
+    ["name", "holds", "kind"],
+  ],
+  [
+    /^the file is ([\d.]+) MB; one import takes at most (\d+) MB: split it and import the parts into the same dataset \(they append\)$/,
+    "fileTooLarge",
+    ["size", "max"],
+  ],
 ];
 
 export function expectationText(message: string): ServerText {
   for (const [pattern, code, names] of EXPECTATIONS) {
     const match = pattern.exec(message);
     if (!match) continue;
-    const params: Record<string, string | number> = {};
+    const params: Record<string, string | number | ServerText> = {};
     names.forEach((name, i) => {
       const value = match[i + 1]!;
-      params[name] = /^\d+$/.test(value) ? Number(value) : value;
+      // "~name": words that are themselves an expectation ("run name must not be empty").
+      if (name.startsWith("~")) params[name.slice(1)] = expectationText(value);
+      else params[name] = /^\d+$/.test(value) ? Number(value) : value;
     });
     return { code, params, fallback: message };
   }

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { UserError } from "../src/auth/users";
+import { DatasetImportError } from "../src/datasets/import";
 import { ImportError, parseJsonl } from "../src/formats";
 import { taskImportLineSchema } from "../src/labeling/data-io";
 import { LabelingError } from "../src/labeling/errors";
@@ -86,6 +87,33 @@ describe("server text", () => {
     expect(expectationText("must be at least 8 characters")).toMatchObject({
       code: "expectMinChars",
       params: { min: 8 },
+    });
+  });
+
+  it("reads launch refusals and dataset-import refusals, keeping names and references as written", () => {
+    expect(
+      expectationText("run:sft-1 matches no run (give a run id or name) (did you mean run:sft-2?)"),
+    ).toMatchObject({
+      code: "noSuchRunSuggest",
+      params: { ref: "sft-1", suggestion: "run:sft-2" },
+    });
+    expect(expectationText("input run 演示-sft cancelled; it cannot feed a new run")).toMatchObject({
+      code: "inputRunUnusable",
+      params: { name: "演示-sft", status: "cancelled" },
+    });
+    expect(expectationText("run name must not be empty")).toMatchObject({
+      code: "runName",
+      params: { problem: { code: "expectNotEmpty" } },
+    });
+    const holds = new DatasetImportError(
+      'dataset: "corpus" holds text, not sft; import into a new dataset name',
+    );
+    expect(holds.text).toMatchObject({
+      code: "fieldProblem",
+      params: {
+        field: "dataset",
+        problem: { code: "datasetHoldsOther", params: { name: "corpus", holds: "text", kind: "sft" } },
+      },
     });
   });
 

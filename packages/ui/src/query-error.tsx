@@ -2,7 +2,12 @@ import { useTranslations } from "next-intl";
 import { LIVE_REFETCH_MS } from "./query-client";
 import { type ServerText, useServerMessage } from "./server-message";
 
-export { type ServerErrorLike, type ServerText, useServerMessage } from "./server-message";
+export {
+  type ServerErrorLike,
+  type ServerText,
+  useServerMessage,
+  useServerText,
+} from "./server-message";
 
 export interface QueryErrorLike {
   message: string;

@@ -37,6 +37,8 @@ export const SERVER_TEXT_CODES = [
   "expectGoldEach",
   "expectObject",
   "expectRole",
+  "expectTwoMessages",
+  "expectLastAssistant",
   "expectJson",
   "expectNoNul",
   "fileEmpty",
@@ -48,6 +50,18 @@ export const SERVER_TEXT_CODES = [
   "adminExists",
   "inviteInvalid",
   "lastAdmin",
+  "noSuchRun",
+  "noSuchRunSuggest",
+  "laterStep",
+  "inputRunUnusable",
+  "nameIsUuid",
+  "duplicateKey",
+  "runName",
+  "txtIsCorpus",
+  "splitOrFraction",
+  "datasetName",
+  "datasetHoldsOther",
+  "fileTooLarge",
 ] as const;
 const KNOWN = new Set<string>(SERVER_TEXT_CODES);
 
@@ -58,11 +72,8 @@ export interface ServerMessage {
   lines: string[];
 }
 
-/**
- * Say a server error in the page's language: its code from the catalogue, with its data (a field path, a
- * value, a dataset name) as written; the server's English message when the code is unknown or absent.
- */
-export function useServerMessage(): (error: ServerErrorLike) => ServerMessage {
+/** Say one ServerText in the page's language; undefined when a code in it is unknown. */
+export function useServerText(): (text: ServerText) => string | undefined {
   const t = useTranslations("ui.ServerError");
   const say = (text: ServerText): string | undefined => {
     if (!KNOWN.has(text.code)) return text.fallback;
@@ -77,6 +88,15 @@ export function useServerMessage(): (error: ServerErrorLike) => ServerMessage {
     }
     return t(text.code as never, params as never);
   };
+  return say;
+}
+
+/**
+ * Say a server error in the page's language: its code from the catalogue, with its data (a field path, a
+ * value, a dataset name) as written; the server's English message when the code is unknown or absent.
+ */
+export function useServerMessage(): (error: ServerErrorLike) => ServerMessage {
+  const say = useServerText();
   return (error) => {
     const text = error.data?.text;
     const head = text ? say(text) : undefined;

@@ -16,6 +16,7 @@ import {
   sftLineSchema,
   textLineSchema,
 } from "../formats";
+import { messageText, type ServerText } from "../server-text";
 
 export const IMPORT_DATASET_KINDS = ["text", "sft", "prompts"] as const;
 export type ImportDatasetKind = (typeof IMPORT_DATASET_KINDS)[number];
@@ -30,7 +31,10 @@ export class DatasetImportError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "DatasetImportError";
+    this.text = messageText(message);
   }
+  /** The message as codes, for a page in another language (server-text.ts). */
+  readonly text: ServerText;
 }
 
 export interface ImportDatasetOptions {

@@ -2,6 +2,9 @@ import { z } from "zod";
 import { NUL_PROBLEM, nulPath } from "../nul";
 import { expectationText, type ServerText } from "../server-text";
 
+/** Server messages as codes (for pages in other languages): see server-text.ts. */
+export { expectationText, messageText, type ServerText } from "../server-text";
+
 /**
  * File formats the workbench reads and writes (JSONL, one object per line). Importers validate every
  * line with these schemas and import nothing when one line is bad (see `parseJsonl`).

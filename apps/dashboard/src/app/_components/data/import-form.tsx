@@ -1,6 +1,7 @@
 "use client";
 
 import { useFormat } from "@rlhf/ui/i18n/use-format";
+import { useServerMessage, useServerText } from "@rlhf/ui/query-error";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useTranslations } from "next-intl";
 import { type FormEvent, useState } from "react";
@@ -25,6 +26,7 @@ type Kind = (typeof KINDS)[number];
 export function ImportDatasetForm() {
   const t = useTranslations("ImportForm");
   const trpc = useTRPC();
+  const serverMessage = useServerMessage();
   const queryClient = useQueryClient();
   const { isAdmin } = useSession();
   const [kind, setKind] = useState<Kind>("sft");
@@ -116,7 +118,7 @@ export function ImportDatasetForm() {
         {importFile.isError && (
           <div className="error-box" role="alert" data-testid="import-dataset-error">
             <strong>{t("nothing")}</strong>
-            <pre>{importFile.error.message}</pre>
+            <pre>{serverMessage(importFile.error).text}</pre>
           </div>
         )}
         {answer && <ImportAnswer answer={answer} />}
@@ -136,6 +138,7 @@ type Answer = RouterOutputs["data"]["importDataset"];
 function ImportAnswer({ answer }: { answer: Answer }) {
   const t = useTranslations("ImportForm");
   const format = useFormat();
+  const say = useServerText();
   return (
     <>
       {!answer.ok && (
@@ -143,7 +146,9 @@ function ImportAnswer({ answer }: { answer: Answer }) {
           <strong>{t("problems", { count: answer.total, total: format.integer(answer.total) })}</strong>
           <pre>
             {answer.problems
-              .map((p) => t("problemLine", { line: p.line, field: p.field, message: p.message }))
+              .map((p) =>
+                t("problemLine", { line: p.line, field: p.field, message: say(p.expected) ?? p.message }),
+              )
               .join("\n")}
             {answer.total > answer.problems.length
               ? `\n${t("more", { count: format.integer(answer.total - answer.problems.length) })}`

@@ -1,6 +1,7 @@
 "use client";
 
 import { type JobKind, jobConfigSchemas } from "@rlhf/core/configs";
+import { useServerText } from "@rlhf/ui/query-error";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useEffect, useMemo, useState } from "react";
@@ -20,6 +21,7 @@ export type LaunchFormState = ReturnType<typeof useLaunchForm>;
 export function useLaunchForm(initialKind: JobKind | undefined, fromId: string | undefined) {
   useZodLocale();
   const trpc = useTRPC();
+  const say = useServerText();
   const router = useRouter();
   const options = useQuery(trpc.launch.options.queryOptions());
   const from = useQuery(
@@ -47,7 +49,8 @@ export function useLaunchForm(initialKind: JobKind | undefined, fromId: string |
     trpc.launch.run.mutationOptions({
       onSuccess: (result) => {
         if (result.ok) router.push(`/runs/${result.run.id}`);
-        else setServerIssues(result.issues);
+        // The server's words in the page's language (its English when a code is unknown).
+        else setServerIssues(result.issues.map((i) => ({ ...i, message: say(i.text) ?? i.message })));
       },
     }),
   );

@@ -4,7 +4,7 @@ import {
   importDataset,
   MAX_IMPORT_BYTES,
 } from "@rlhf/core/datasets";
-import { ImportError } from "@rlhf/core/formats";
+import { expectationText, ImportError } from "@rlhf/core/formats";
 import { adminProcedure, createTRPCRouter } from "@rlhf/core/trpc";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
@@ -44,12 +44,15 @@ export const dataRouter = createTRPCRouter({
         if (error instanceof ImportError) {
           return {
             ok: false as const,
-            problems: error.problems.slice(0, MAX_PROBLEMS_SHOWN),
+            // Each problem's words also as a code, for a page in another language.
+            problems: error.problems
+              .slice(0, MAX_PROBLEMS_SHOWN)
+              .map((p) => ({ ...p, expected: expectationText(p.message) })),
             total: error.problems.length,
           };
         }
         if (error instanceof DatasetImportError)
-          throw new TRPCError({ code: "BAD_REQUEST", message: error.message });
+          throw new TRPCError({ code: "BAD_REQUEST", message: error.message, cause: error });
         throw error;
       }
     }),

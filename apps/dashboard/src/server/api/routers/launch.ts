@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { ConfigError, jobConfigSchemas } from "@rlhf/core/configs";
 import { launchDemoPipeline } from "@rlhf/core/demo";
+import { expectationText } from "@rlhf/core/formats";
 import { cancelRun, launchRun, RunNotFoundError } from "@rlhf/core/queue";
 import { checkpoints, datasets, runs } from "@rlhf/core/schema";
 import { adminProcedure, asc, createTRPCRouter, desc, inArray } from "@rlhf/core/trpc";
@@ -62,7 +63,11 @@ export const launchRouter = createTRPCRouter({
         });
         return { ok: true as const, run };
       } catch (error) {
-        if (error instanceof ConfigError) return { ok: false as const, issues: error.issues };
+        if (error instanceof ConfigError) {
+          // Each issue's words also as a code, for a page in another language.
+          const issues = error.issues.map((i) => ({ ...i, text: expectationText(i.message) }));
+          return { ok: false as const, issues };
+        }
         throw error;
       }
     }),
