@@ -96,6 +96,13 @@ const EXPECTATIONS: [RegExp, string, string[]][] = [
     ["name", "holds", "kind"],
   ],
   [
+    /^"(.+)" holds (\S+); this file holds (prompts|comparison tasks)$/s,
+    "datasetHoldsOtherFile",
+    ["name", "holds", "file"],
+  ],
+  // Labeling answers (labeling/submit.ts).
+  [/^order the responses, or skip, or mark them all bad$/, "rankingEmpty", []],
+  [
     /^the file is ([\d.]+) MB; one import takes at most (\d+) MB: split it and import the parts into the same dataset \(they append\)$/,
     "fileTooLarge",
     ["size", "max"],

@@ -81,6 +81,18 @@ describe("server text", () => {
     });
     expect(messageText("the workbench needs at least one admin").code).toBe("lastAdmin");
     expect(new LabelingError("NOT_FOUND", "task 1 does not exist").text.code).toBe("verbatim");
+    expect(
+      new LabelingError("BAD_REQUEST", 'dataset: "prefs" holds preferences; this file holds prompts').text,
+    ).toMatchObject({
+      code: "fieldProblem",
+      params: {
+        field: "dataset",
+        problem: {
+          code: "datasetHoldsOtherFile",
+          params: { name: "prefs", holds: "preferences", file: "prompts" },
+        },
+      },
+    });
     const wrapped = new Error("outer", { cause: new Error("middle", { cause: taken }) });
     expect(serverTextOf(wrapped)).toBe(taken.text);
     expect(serverTextOf(new Error("plain"))).toBeUndefined();

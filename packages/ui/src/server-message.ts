@@ -61,6 +61,8 @@ export const SERVER_TEXT_CODES = [
   "splitOrFraction",
   "datasetName",
   "datasetHoldsOther",
+  "datasetHoldsOtherFile",
+  "rankingEmpty",
   "fileTooLarge",
 ] as const;
 const KNOWN = new Set<string>(SERVER_TEXT_CODES);

@@ -1,6 +1,7 @@
 "use client";
 /** Under the responses: the note, what flag mode asks, warnings and errors, and the actions with their keys. */
 
+import { useServerMessage } from "@rlhf/ui/query-error";
 import { useTranslations } from "next-intl";
 import type { Ref } from "react";
 import { Kbd } from "../../_components/markdown";
@@ -85,6 +86,7 @@ function FlagModePrompt({ task, answer }: { task: Task; answer: Answer }) {
 function Messages({ answer, submission }: { answer: Answer; submission: Submission }) {
   const t = useTranslations("AnswerBar");
   const warnings = useTranslations("Annotator");
+  const serverMessage = useServerMessage();
   const { submit } = submission;
   return (
     <>
@@ -106,7 +108,7 @@ function Messages({ answer, submission }: { answer: Answer; submission: Submissi
               ? t("notHeld")
               : submit.error.data?.code === "CONFLICT"
                 ? t("filled")
-                : submit.error.message}
+                : serverMessage(submit.error).text}
         </p>
       )}
     </>
