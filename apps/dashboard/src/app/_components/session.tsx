@@ -2,6 +2,7 @@
 
 import { useQuery } from "@tanstack/react-query";
 import { useTranslations } from "next-intl";
+import type { ButtonHTMLAttributes } from "react";
 import { useTRPC } from "~/trpc/react";
 
 /**
@@ -14,4 +15,18 @@ export function useSession() {
   const me = useQuery(trpc.session.me.queryOptions(undefined, { staleTime: 60_000 }));
   const user = me.data ?? null;
   return { user, isAdmin: user?.role === "admin", isPending: me.isPending, adminOnly: t("adminOnly") };
+}
+
+/**
+ * A button only admins may press (launch, cancel, serve): disabled for everyone else and while `busy`,
+ * its title then saying why.
+ */
+export function AdminButton({
+  busy = false,
+  title,
+  type = "button",
+  ...rest
+}: Omit<ButtonHTMLAttributes<HTMLButtonElement>, "disabled"> & { busy?: boolean }) {
+  const { isAdmin, adminOnly } = useSession();
+  return <button type={type} {...rest} disabled={!isAdmin || busy} title={isAdmin ? title : adminOnly} />;
 }

@@ -4,14 +4,13 @@ import { useMutation } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useTranslations } from "next-intl";
 import { useTRPC } from "~/trpc/react";
-import { useSession } from "../session";
+import { AdminButton } from "../session";
 
 /** "Run the demo pipeline": the demo chain queued in one click. */
 export function DemoPipelineButton() {
   const trpc = useTRPC();
   const router = useRouter();
   const t = useTranslations("DemoPipeline");
-  const { isAdmin, adminOnly } = useSession();
   const demo = useMutation(trpc.launch.demo.mutationOptions({ onSuccess: () => router.push("/") }));
   return (
     <section className="card">
@@ -22,24 +21,21 @@ export function DemoPipelineButton() {
         {t("lead")}
       </p>
       <div className="row">
-        <button
-          type="button"
+        <AdminButton
           className="btn btn--primary"
-          disabled={!isAdmin || demo.isPending}
-          title={isAdmin ? undefined : adminOnly}
+          busy={demo.isPending}
           onClick={() => demo.mutate({ quick: false })}
         >
           {demo.isPending ? t("queueing") : t("run")}
-        </button>
-        <button
-          type="button"
+        </AdminButton>
+        <AdminButton
           className="btn"
-          disabled={!isAdmin || demo.isPending}
-          title={isAdmin ? t("quickTitle") : adminOnly}
+          busy={demo.isPending}
+          title={t("quickTitle")}
           onClick={() => demo.mutate({ quick: true })}
         >
           {t("quick")}
-        </button>
+        </AdminButton>
         {demo.isError && <span className="field__error">{demo.error.message}</span>}
       </div>
     </section>

@@ -5,7 +5,7 @@ import Link from "next/link";
 import { useTranslations } from "next-intl";
 import { FormField } from "../form-field";
 import { QueryError } from "../query-error";
-import { useSession } from "../session";
+import { AdminButton, useSession } from "../session";
 import { Field } from "./field";
 import { KINDS, type LaunchFormState, useLaunchForm } from "./use-launch-form";
 
@@ -137,14 +137,9 @@ function LaunchButton({ form }: { form: LaunchFormState }) {
   const { kind, issues, launch } = form;
   return (
     <div className="row">
-      <button
-        type="submit"
-        className="btn btn--primary"
-        disabled={!isAdmin || launch.isPending}
-        title={isAdmin ? undefined : adminOnly}
-      >
+      <AdminButton type="submit" className="btn btn--primary" busy={launch.isPending}>
         {launch.isPending ? t("launching") : t("launch", { kind })}
-      </button>
+      </AdminButton>
       {form.submitted && issues.length > 0 && (
         <span className="field__error" data-testid="form-invalid">
           {t("toFix", { count: issues.length })}

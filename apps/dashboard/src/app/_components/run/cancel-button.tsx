@@ -4,7 +4,7 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useTranslations } from "next-intl";
 import { useEffect, useRef, useState } from "react";
 import { useTRPC } from "~/trpc/react";
-import { useSession } from "../session";
+import { AdminButton } from "../session";
 
 /**
  * Cancel with a confirmation: a queued run stops at once, a running one at its next step (checkpointed).
@@ -24,7 +24,6 @@ export function CancelButton({
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const t = useTranslations("CancelButton");
-  const { isAdmin, adminOnly } = useSession();
   const [open, setOpen] = useState(false);
   const confirm = useRef<HTMLButtonElement>(null);
   const cancel = useMutation(
@@ -41,15 +40,9 @@ export function CancelButton({
 
   return (
     <>
-      <button
-        type="button"
-        className="btn btn--danger"
-        disabled={!isAdmin}
-        title={isAdmin ? undefined : adminOnly}
-        onClick={() => setOpen(true)}
-      >
+      <AdminButton className="btn btn--danger" onClick={() => setOpen(true)}>
         {serving ? t("stopServing") : t("cancelRun")}
-      </button>
+      </AdminButton>
       {open && (
         <div className="dialog-backdrop">
           <div

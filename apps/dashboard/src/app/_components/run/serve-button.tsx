@@ -4,7 +4,7 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useTranslations } from "next-intl";
 import { useTRPC } from "~/trpc/react";
-import { useSession } from "../session";
+import { AdminButton } from "../session";
 
 /** Kinds whose checkpoints are policies (a language model to chat with), so they can be served. */
 export const SERVABLE_KINDS = ["pretrain", "sft", "ppo", "dpo", "grpo", "rloo"];
@@ -15,7 +15,6 @@ export function ServeButton({ runId, step }: { runId: string; step: number }) {
   const router = useRouter();
   const queryClient = useQueryClient();
   const t = useTranslations("ServeButton");
-  const { isAdmin, adminOnly } = useSession();
   const launch = useMutation(
     trpc.launch.run.mutationOptions({
       onSuccess: (result) => {
@@ -27,15 +26,14 @@ export function ServeButton({ runId, step }: { runId: string; step: number }) {
   const problem = launch.data && !launch.data.ok ? launch.data.issues.map((i) => i.message).join("; ") : null;
   return (
     <>
-      <button
-        type="button"
+      <AdminButton
         className="btn btn--small"
-        disabled={!isAdmin || launch.isPending}
-        title={isAdmin ? t("title") : adminOnly}
+        busy={launch.isPending}
+        title={t("title")}
         onClick={() => launch.mutate({ kind: "serve", config: { checkpoint: `run:${runId}`, step } })}
       >
         {launch.isPending ? t("launching") : t("serve")}
-      </button>
+      </AdminButton>
       {(problem || launch.isError) && (
         <span className="field__error">{problem ?? launch.error?.message}</span>
       )}
