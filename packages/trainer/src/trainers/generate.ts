@@ -9,8 +9,8 @@ import { checkpoints, datasets } from "@rlhf/core/schema";
 import { eq } from "drizzle-orm";
 import { loadCheckpoint } from "../checkpoint";
 import { loadPrompts } from "../data";
-import { type JobContext, JobInputError, type RunSummary } from "../train/context";
 import { generate, hashSeed } from "../model";
+import { type JobContext, JobInputError, type RunSummary } from "../train/context";
 
 const BATCH = 16;
 
