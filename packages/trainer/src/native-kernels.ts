@@ -110,7 +110,15 @@ function loadAddon(): NativeAddon {
       .digest("hex")
       .slice(0, 16);
     const file = path.join(cacheDir(), `matmul-${key}.node`);
+    if (fs.existsSync(file)) {
+      try {
+        ownedPrivately(file);
+      } catch {
+        fs.rmSync(file, { force: true }); // not ours alone: build our own instead of loading it
+      }
+    }
     if (!fs.existsSync(file)) build(sourceFile(), file);
+    ownedPrivately(file);
     const require = createRequire(import.meta.url);
     addon = require(/* turbopackIgnore: true */ file) as NativeAddon;
     status.file = file;
@@ -129,14 +137,30 @@ function cacheDir(): string {
   ].filter((d): d is string => Boolean(d));
   for (const dir of candidates) {
     try {
-      fs.mkdirSync(dir, { recursive: true });
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       fs.accessSync(dir, fs.constants.W_OK);
+      // Ours but made under a loose umask: tighten it (we own it, so we may).
+      if (fs.lstatSync(dir).uid === process.getuid?.()) fs.chmodSync(dir, 0o700);
+      ownedPrivately(dir);
       return dir;
     } catch {
       // next candidate
     }
   }
-  throw new Error("no writable cache directory for the native kernels");
+  throw new Error("no writable cache directory of this user's own for the native kernels");
+}
+
+/**
+ * The addon is code this process loads: its directory and file must be this user's and writable by no one
+ * else (a shared temporary directory another account created, or a file planted in it, is refused), and
+ * neither may be a symbolic link.
+ */
+function ownedPrivately(target: string): void {
+  const stat = fs.lstatSync(target);
+  const uid = process.getuid?.();
+  if (stat.isSymbolicLink()) throw new Error(`${target} is a symbolic link`);
+  if (uid !== undefined && stat.uid !== uid) throw new Error(`${target} belongs to another user`);
+  if ((stat.mode & 0o022) !== 0) throw new Error(`${target} is writable by other users`);
 }
 
 function build(source: string, file: string): void {
@@ -148,6 +172,7 @@ function build(source: string, file: string): void {
   const args = ["-O3", "-march=native", "-shared", "-fPIC", "-std=c++17", `-I${include}`, source, "-o", tmp];
   try {
     execFileSync(coreEnv().CXX ?? "g++", args, { stdio: ["ignore", "ignore", "pipe"], timeout: 60_000 });
+    fs.chmodSync(tmp, 0o755);
     fs.renameSync(tmp, file);
   } catch (error) {
     fs.rmSync(tmp, { force: true });
