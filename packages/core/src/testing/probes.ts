@@ -63,6 +63,21 @@ async function send(baseUrl: string, probe: Probe, attempt: number): Promise<Res
   });
 }
 
+/**
+ * Whether `text` shows SQL or a PostgreSQL error: a statement's shape (`select <columns> from <table>`,
+ * `insert into <table>`) or the server's words (`violates … constraint`, `syntax error at or near`). Columns
+ * and tables are identifiers, so a page's prose that says "select" and later "from" (or an ICU message's
+ * `{kind, select, …}`) is not SQL.
+ */
+export function showsSql(text: string): boolean {
+  const identifier = String.raw`(?:"[^"\n]{1,64}"|[a-z_][\w$]{0,63})(?:\.(?:"[^"\n]{1,64}"|[a-z_][\w$]{0,63}|\*))?`;
+  const columns = String.raw`(?:\*|${identifier}(?:\s*,\s*${identifier}){0,50})`;
+  return new RegExp(
+    String.raw`\bselect\s+(?:distinct\s+)?${columns}\s+from\s+${identifier}|\binsert\s+into\s+${identifier}|\bviolates\s+(?:not-null|foreign key|unique|check|exclusion)\s+constraint|\bsyntax error at or near\b`,
+    "i",
+  ).test(text);
+}
+
 /** Send one probe and say what, if anything, differs from what it expects. */
 export async function runProbe(baseUrl: string, probe: Probe): Promise<ProbeResult> {
   const times = probe.repeat ?? 1;
@@ -77,8 +92,7 @@ export async function runProbe(baseUrl: string, probe: Probe): Promise<ProbeResu
     problems.push(`status ${response!.status}, expected ${probe.status}`);
   if (probe.says && !probe.says.test(body)) problems.push(`the answer does not match ${probe.says}`);
   if (probe.never?.test(body)) problems.push(`the answer matches ${probe.never}, which it must not`);
-  if (/\b(insert into|select .* from|violates|syntax error at)\b/i.test(body))
-    problems.push("the answer shows SQL");
+  if (showsSql(body)) problems.push("the answer shows SQL");
   if (probe.header) {
     const [name, value] = probe.header;
     const got = response!.headers.get(name);
