@@ -1,5 +1,6 @@
 import type { NextConfig } from "next";
 import createNextIntlPlugin from "next-intl/plugin";
+import { writeBuildCache } from "../../packages/ui/src/build-cache";
 import { securityHeaders } from "../../packages/ui/src/security-headers";
 
 const config: NextConfig = {
@@ -21,6 +22,8 @@ const config: NextConfig = {
   // `pnpm typecheck` (and CI) type-check every package, this app's routes included (`next typegen && tsc`);
   // `next build` doing it again was most of the wait of a first `pnpm start` (docs/benchmarks.md, cold start).
   typescript: { ignoreBuildErrors: true },
+  // Turbopack's filesystem cache: not written by the first build of a fresh clone (packages/ui/src/build-cache.ts).
+  experimental: { turbopackFileSystemCacheForBuild: writeBuildCache(process.cwd()) },
   // No other site may frame these pages, and the rest of packages/ui's security headers.
   async headers() {
     return [{ source: "/:path*", headers: securityHeaders }];

@@ -171,7 +171,12 @@ function build(source: string, file: string): void {
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   const args = ["-O3", "-march=native", "-shared", "-fPIC", "-std=c++17", `-I${include}`, source, "-o", tmp];
   try {
-    execFileSync(coreEnv().CXX ?? "g++", args, { stdio: ["ignore", "ignore", "pipe"], timeout: 60_000 });
+    // The ignore comment: a bundle that imports the backend (the dashboard's playground) need not trace
+    // the whole project for what this call might read (Turbopack warned, and traced it, in every build).
+    execFileSync(/* turbopackIgnore: true */ coreEnv().CXX ?? "g++", args, {
+      stdio: ["ignore", "ignore", "pipe"],
+      timeout: 60_000,
+    });
     fs.chmodSync(tmp, 0o755);
     fs.renameSync(tmp, file);
   } catch (error) {
