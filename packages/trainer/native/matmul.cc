@@ -387,6 +387,48 @@ static napi_value LayerNormGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// What the compiler built this file for, as far as it decides the float results: the architecture, the
+// widest vector instructions (the micro-kernel's width, hence the summation order), whether a*b+c is fused
+// (FMA: one rounding instead of two), the compiler and C library (expf in GELU's tail) and NUMERICS, the
+// revision of this file's order of operations (raise it with any change to what the kernels compute).
+// Two builds with the same target compute the same bits; compressed files record it (src/compress).
+#define NUMERICS 1
+#define STR2(x) #x
+#define STR(x) STR2(x)
+static const char TARGET[] =
+#if defined(__x86_64__)
+    "x86-64"
+#elif defined(__aarch64__)
+    "aarch64"
+#else
+    "other-arch"
+#endif
+#if defined(__AVX512F__)
+    " avx512f"
+#elif defined(__AVX2__)
+    " avx2"
+#elif defined(__AVX__)
+    " avx"
+#elif defined(__ARM_NEON)
+    " neon"
+#else
+    " sse"
+#endif
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+    " fma"
+#else
+    " no-fma"
+#endif
+#if defined(__clang__)
+    " clang-" STR(__clang_major__) "." STR(__clang_minor__) "." STR(__clang_patchlevel__)
+#elif defined(__GNUC__)
+    " gcc-" STR(__GNUC__) "." STR(__GNUC_MINOR__) "." STR(__GNUC_PATCHLEVEL__)
+#endif
+#if defined(__GLIBC__)
+    " glibc-" STR(__GLIBC__) "." STR(__GLIBC_MINOR__)
+#endif
+    " r" STR(NUMERICS);
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "gemm", NAPI_AUTO_LENGTH, Gemm, nullptr, &fn);
@@ -402,5 +444,8 @@ NAPI_MODULE_INIT() {
   napi_value w;
   napi_create_int32(env, VW, &w);
   napi_set_named_property(env, exports, "vectorWidth", w);
+  napi_value target;
+  napi_create_string_utf8(env, TARGET, NAPI_AUTO_LENGTH, &target);
+  napi_set_named_property(env, exports, "target", target);
   return exports;
 }

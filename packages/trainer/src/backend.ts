@@ -51,6 +51,11 @@ export interface BackendInfo {
    * stock pipeline is invalid past 7 inputs (backend-webgpu.ts).
    */
   patchedKernels?: string[];
+  /**
+   * On wasm in Node: whether the native kernels are on, and what their addon was built for (the numerics
+   * of a compressed file record it), or why they are off.
+   */
+  nativeKernels?: { active: true; target: string } | { active: false; reason: string };
   /** Under `auto`: the better backends tried first, each with the reason it was passed over. */
   passedOver?: { name: BackendName; reason: string }[];
 }
@@ -60,7 +65,9 @@ export interface InitBackendOptions {
   patchWasmKernels?: boolean;
   /**
    * On wasm in Node, run products and transposes in the native addon (native-kernels.ts) when it builds
-   * (default true; RLHF_NATIVE_KERNELS=0 also turns it off). Needs patchWasmKernels.
+   * (default true; RLHF_NATIVE_KERNELS=0 also turns it off). Needs patchWasmKernels. Given explicitly to a
+   * later call while wasm is active, it turns them on or off for the whole process (`rlhf decompress` does,
+   * for a file whose header names the other kernels).
    */
   nativeKernels?: boolean;
 }
@@ -78,7 +85,13 @@ export async function initBackend(
   options: InitBackendOptions = {},
 ): Promise<BackendInfo> {
   if (pending) await pending.catch(() => undefined);
-  if (active && (preference === "auto" || preference === active.info.name)) return active.info;
+  if (active && (preference === "auto" || preference === active.info.name)) {
+    const info = active.info;
+    const on = info.nativeKernels?.active === true;
+    if (info.nativeKernels && options.nativeKernels !== undefined && options.nativeKernels !== on)
+      await applyNativeKernels(info, options.nativeKernels);
+    return info;
+  }
   pending = chooseBackend(preference, options);
   try {
     const info = await pending;
@@ -232,15 +245,24 @@ async function initWasm(options: InitBackendOptions): Promise<BackendInfo> {
   };
   if (options.patchWasmKernels === false) return info;
   info.patchedKernels = patchWasmKernels();
-  if (options.nativeKernels !== false) {
-    const { setNativeKernels } = await import("./native-kernels");
-    const native = setNativeKernels(true);
-    if (native.active) {
-      info.device = info.device.replace(/\)$/, `, native matmul ${(native.vectorWidth ?? 0) * 32}-bit)`);
-      info.patchedKernels = [...info.patchedKernels, `native:${(native.kernels ?? []).join("+")}`];
-    }
-  }
+  await applyNativeKernels(info, options.nativeKernels !== false);
   return info;
+}
+
+/** Turn the native kernels on or off and describe the result in `info` (device, patched kernels, status). */
+async function applyNativeKernels(info: BackendInfo, enabled: boolean): Promise<void> {
+  const { setNativeKernels } = await import("./native-kernels");
+  const native = setNativeKernels(enabled);
+  info.device = info.device.replace(/, native matmul \d+-bit\)$/, ")");
+  info.patchedKernels = (info.patchedKernels ?? []).filter((k) => !k.startsWith("native:"));
+  if (native.active) {
+    info.device = info.device.replace(/\)$/, `, native matmul ${(native.vectorWidth ?? 0) * 32}-bit)`);
+    info.patchedKernels = [...info.patchedKernels, `native:${(native.kernels ?? []).join("+")}`];
+    info.nativeKernels = { active: true, target: native.target ?? "unknown target" };
+  } else {
+    const reason = enabled ? (native.reason ?? "unavailable") : "turned off by the caller";
+    info.nativeKernels = { active: false, reason };
+  }
 }
 
 async function initCpu(): Promise<BackendInfo> {

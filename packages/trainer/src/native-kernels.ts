@@ -60,6 +60,8 @@ interface NativeAddon {
   layerNorm(heap: ArrayBuffer, ...offsetsEpsRowsD: number[]): void;
   layerNormGrad(heap: ArrayBuffer, ...offsetsRowsD: number[]): void;
   vectorWidth: number;
+  /** What the addon was compiled for, as far as it decides float results (native/matmul.cc, TARGET). */
+  target: string;
 }
 
 export interface NativeKernelsStatus {
@@ -69,6 +71,13 @@ export interface NativeKernelsStatus {
   reason?: string;
   /** Float lanes of the addon's vectors (16: AVX-512, 8: AVX2, 4: SSE). */
   vectorWidth?: number;
+  /**
+   * What the addon was compiled for, as far as it decides the float results: architecture, widest vector
+   * instructions, FMA or not, compiler, C library and the kernels' numerics revision, e.g.
+   * "x86-64 avx512f fma gcc-12.2.0 glibc-2.36 r1". Two machines with the same target compute the same bits
+   * (compressed files record it: compress/backend-numerics.ts).
+   */
+  target?: string;
   /** The built addon. */
   file?: string;
   /** The kernels replaced and added, when active. */
@@ -247,6 +256,7 @@ export function setNativeKernels(enabled = true): NativeKernelsStatus {
   status = {
     active: true,
     vectorWidth: native.vectorWidth,
+    target: native.target,
     file: status.file,
     kernels: [...KERNELS, ...ADDED],
   };

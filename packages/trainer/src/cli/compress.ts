@@ -11,7 +11,7 @@ import { SingleBar } from "cli-progress";
 import { desc, eq } from "drizzle-orm";
 import { type BackendPreference, initBackend } from "../backend";
 import { loadCheckpoint } from "../checkpoint";
-import { compress, decompress, readHeader } from "../compress";
+import { compress, decompress, readHeader, usesNativeKernels } from "../compress";
 import { numericsOfBackend } from "../compress/backend-numerics";
 import { resolveCheckpointRef } from "../jobs/execute";
 import { cliCheckpoint, cliPath } from "./files";
@@ -168,8 +168,11 @@ export async function decompressCommand(
   const header = readHeader(file, input);
   const ref = options.checkpoint ?? header.checkpoint.ref;
   const { dir } = await checkpointDirectory(ref);
-  // The file's own backend unless told otherwise: that is the one whose numerics match.
-  const backend = await initBackend((options.backend ?? header.backend) as BackendPreference);
+  // The file's own backend unless told otherwise: that is the one whose numerics match. On wasm, the
+  // native kernels on or off as the file had them (RLHF_NATIVE_KERNELS=0 still keeps them off).
+  const backend = await initBackend((options.backend ?? header.backend) as BackendPreference, {
+    nativeKernels: usesNativeKernels(header.numerics),
+  });
   const { model, tokenizer } = await loadCheckpoint(dir, { trainable: false });
   const bar = bytesBar("decompress");
   try {

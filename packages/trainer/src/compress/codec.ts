@@ -25,6 +25,7 @@ import {
   sha256Hex,
   writeCompressed,
 } from "./container";
+import { numericsRefusal } from "./numerics-match";
 import { FREQUENCY_TOTAL, quantiseDistribution } from "./quantise";
 import { bytesToTokens, tokenByteTable, tokensToBytes } from "./token-bytes";
 
@@ -32,8 +33,13 @@ import { bytesToTokens, tokenByteTable, tokensToBytes } from "./token-bytes";
 export interface Numerics {
   /** tfjs backend name ("wasm", "cpu", "webgl", …). */
   backend: string;
-  /** Everything that can change the last bits: backend, device, replaced kernels, tfjs version, runtime. */
+  /**
+   * Everything that can change the last bits: backend, device, replaced kernels (and what the native
+   * kernels were built for), tfjs version, runtime.
+   */
   id: string;
+  /** Wasm in Node with the native kernels off: why (for the message refusing a file that needs them). */
+  nativeKernelsOff?: string;
 }
 
 /** The numerics of a backend described by its parts (the CLI's from BackendInfo, the playground's from tf.env). */
@@ -290,13 +296,8 @@ export async function decompress(
         `${options.checkpointRef}'s (${short(tokenizerSha)}). Decompress it with checkpoint ${header.checkpoint.ref}.`,
     );
   }
-  if (header.numerics !== options.numerics.id) {
-    throw new CompressedFileError(
-      `${source} was compressed on "${header.numerics}"; this process computes on "${options.numerics.id}", ` +
-        "whose last bits can differ, which would decode wrong bytes. Decompress it on the same backend " +
-        `(rlhf decompress --backend ${header.backend}).`,
-    );
-  }
+  const refusal = numericsRefusal(source, header, options.numerics);
+  if (refusal) throw new CompressedFileError(refusal);
   if (header.frequencyTotal !== FREQUENCY_TOTAL || header.contextTokens > model.config.nPositions) {
     throw new CompressedFileError(`${source} is corrupted: its coding parameters do not fit this model`);
   }

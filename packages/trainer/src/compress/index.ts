@@ -23,5 +23,6 @@ export {
   readHeader,
   sha256Hex,
 } from "./container";
+export { numericsRefusal, usesNativeKernels } from "./numerics-match";
 export { FREQUENCY_TOTAL, quantiseDistribution } from "./quantise";
 export { bytesToTokens, tokenByteTable, tokensToBytes } from "./token-bytes";
