@@ -122,7 +122,7 @@ describe("reward spec in a config", () => {
 
   it("registers every built-in with a description and documented parameters", () => {
     expect(builtinRewardNames).toEqual(
-      expect.arrayContaining(["sentiment", "length", "contains", "regex", "ends", "reward_model"]),
+      expect.arrayContaining(["sentiment", "vader", "length", "contains", "regex", "ends", "reward_model"]),
     );
     for (const [name, { description, params }] of Object.entries(rewardFunctions)) {
       expect(description, name).toBeTruthy();

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type RewardTermInput, rewardFunctions, rewardTermSchema } from "@rlhf/core/configs";
-import { generateDemo } from "@rlhf/core/demo";
+import { generateDemo, vaderScore } from "@rlhf/core/demo";
 import { runs } from "@rlhf/core/schema";
 import { createTestDatabase, type TestDatabase } from "@rlhf/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -51,6 +51,22 @@ async function scores(...inputs: RewardTermInput[]) {
 describe("built-in reward functions", () => {
   it("sentiment is the AFINN oracle: good +3, bad −3, case-insensitive", async () => {
     expect((await scores({ function: "sentiment" })).perFunction.sentiment).toEqual([3, 9, -3, 0]);
+  });
+
+  it("vader is VADER's compound score, and refuses a Chinese completion naming the row", async () => {
+    const got = (await scores({ function: "vader" })).perFunction.vader!;
+    expect(got).toEqual(completions.map((c) => vaderScore(c)));
+    expect(got[0]).toBeCloseTo(0.4404, 4); // "a good day": VADER's "good" alone
+    expect(got[2]).toBeLessThan(0);
+    expect(got[3]).toBe(0);
+    const set = await loadRewards(terms({ function: "vader" }), env);
+    try {
+      await expect(
+        scoreRewards(set, { ...batch, completions: ["fine", "很好", "ok", "no"] }),
+      ).rejects.toThrow('reward function "vader" at batch row 1: threw: VADER reads English only');
+    } finally {
+      set.dispose();
+    }
   });
 
   it("length scores −penalty·|length − target| in words, characters or tokens", async () => {

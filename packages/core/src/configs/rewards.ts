@@ -26,6 +26,11 @@ export const rewardFunctions = {
       "AFINN-165 sentiment of the completion (sum of word valences), the demo project's oracle annotator",
     params: z.strictObject({}),
   },
+  vader: {
+    description:
+      "VADER sentiment of the completion (its compound score in [−1, 1]): a second judge with its own lexicon and rules for negation, intensifiers and emphasis; English only",
+    params: z.strictObject({}),
+  },
   length: {
     description: "−penalty · |length − target|: 0 at the target length, lower the further from it",
     params: z.strictObject({
@@ -210,7 +215,7 @@ export const rewardsSchema = z
   .min(1, "list at least one reward function")
   .superRefine((terms, ctx) => uniqueNames(terms, ctx, []))
   .describe(
-    "reward functions whose weighted sum is optimised: [{ function, params?, weight?, normalize?, name? }]; function = sentiment | length | contains | regex | ends | reward_model | { module, export }",
+    "reward functions whose weighted sum is optimised: [{ function, params?, weight?, normalize?, name? }]; function = sentiment | vader | length | contains | regex | ends | reward_model | { module, export }",
   );
 
 export const evaluationRewardsSchema = z

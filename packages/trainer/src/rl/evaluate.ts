@@ -3,7 +3,7 @@
  * prompts, score the samples with the oracle, and measure how far each policy moved from the reference
  * (the SFT model) as the KL between them on the policy's own samples.
  */
-import { oracleScore } from "@rlhf/core/demo";
+import { distinctN, oracleScore, vaderScore } from "@rlhf/core/demo";
 import * as tf from "@tensorflow/tfjs";
 import { conversationBatch } from "../data";
 import { type GPT, generate, hashSeed, logProbsOf } from "../model";
@@ -17,6 +17,14 @@ export interface PolicyEvaluation {
   /** Mean over samples of Σ_t log π(y_t) − log π_ref(y_t): a Monte-Carlo estimate of KL(π‖π_ref) in nats. */
   klMean: number;
   klStderr: number;
+  /**
+   * A second judge the demo never trains on: VADER's mean compound score in [−1, 1] and its standard
+   * error (null for Chinese samples, which VADER cannot read).
+   */
+  vaderMean: number | null;
+  vaderStderr: number | null;
+  /** distinct-2 of the samples (distinct word bigrams / bigrams): how varied the policy's writing is. */
+  distinct2: number;
   /** Share of samples that ended with end-of-text. */
   endedShare: number;
   examples: { prompt: string; response: string; oracle: number; kl: number }[];
@@ -90,12 +98,17 @@ export async function evaluatePolicy(
   const oracle = responses.map((r) => oracleScore(r));
   const o = meanAndStderr(oracle);
   const k = meanAndStderr(kls);
+  const vader = responses.map((r) => vaderScore(r));
+  const v = vader.every((x) => x !== null) ? meanAndStderr(vader as number[]) : undefined;
   return {
     samples: rows.length,
     oracleMean: o.mean,
     oracleStderr: o.stderr,
     klMean: k.mean,
     klStderr: k.stderr,
+    vaderMean: v ? v.mean : null,
+    vaderStderr: v ? v.stderr : null,
+    distinct2: distinctN(responses, 2),
     endedShare: ended / rows.length,
     examples: rows
       .slice(0, 6)

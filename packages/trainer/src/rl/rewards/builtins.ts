@@ -3,7 +3,7 @@
  * parameters and defaults; here each becomes a RewardFunction. Parameters arrive parsed (defaults filled).
  */
 import type { BuiltinRewardName, rewardFunctions } from "@rlhf/core/configs";
-import { oracleScore } from "@rlhf/core/demo";
+import { oracleScore, vaderScore } from "@rlhf/core/demo";
 import type { z } from "zod";
 import { loadCheckpoint } from "../../checkpoint";
 import { applyNormalization, rewardScores } from "../reward-model";
@@ -36,6 +36,16 @@ export async function builtinReward(
   switch (builtin) {
     case "sentiment":
       return { fn: (_prompts, completions) => completions.map((c) => oracleScore(c)) };
+    case "vader":
+      return {
+        fn: (_prompts, completions) =>
+          completions.map((c) => {
+            const score = vaderScore(c);
+            // Scoring names the function and the batch row of a throw.
+            if (score === null) throw new Error("VADER reads English only; this completion is Chinese");
+            return score;
+          }),
+      };
     case "length": {
       const { target, unit, penalty } = p<"length">();
       return {
