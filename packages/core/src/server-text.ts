@@ -89,7 +89,8 @@ const EXPECTATIONS: [RegExp, string, string[]][] = [
   // Dataset imports in the dashboard (datasets/import.ts).
   [/^a \.txt file holds a text corpus; (\S+) files are JSONL$/, "txtIsCorpus", ["kind"]],
   [/^give a split or an eval fraction, not both$/, "splitOrFraction", []],
-  [/^use 1 to 100 letters, digits and \. _ - : @ \(no spaces\)$/, "datasetName", []],
+  // The rule, then what is wrong with the name as written (formats/index.ts, datasetNameProblem).
+  [/^use 1 to 100 letters, digits and \. _ - : @ \(no spaces\)(?:; .+)?$/s, "datasetName", []],
   [
     /^"(.+)" holds (\S+), not (\S+); import into a new dataset name$/s,
     "datasetHoldsOther",

@@ -9,7 +9,7 @@ import { eq, sql } from "drizzle-orm";
 import type { Db } from "../db/open";
 import { datasets, examples } from "../db/schema";
 import {
-  DATASET_NAME_PATTERN,
+  datasetNameProblem,
   ImportError,
   parseJsonl,
   promptLineSchema,
@@ -167,9 +167,8 @@ export async function importDataset(db: Db, options: ImportDatasetOptions): Prom
       `kind: must be one of ${IMPORT_DATASET_KINDS.join(", ")} (preference data has its own import)`,
     );
   }
-  if (!DATASET_NAME_PATTERN.test(name)) {
-    throw new DatasetImportError("dataset: use 1 to 100 letters, digits and . _ - : @ (no spaces)");
-  }
+  const nameProblem = datasetNameProblem(name);
+  if (nameProblem) throw new DatasetImportError(`dataset: ${nameProblem}`);
   const bytes = Buffer.byteLength(content, "utf8");
   if (bytes > MAX_IMPORT_BYTES) {
     throw new DatasetImportError(

@@ -10,8 +10,36 @@ export { expectationText, messageText, type ServerText } from "../server-text";
  * line with these schemas and import nothing when one line is bad (see `parseJsonl`).
  */
 
-/** A dataset's name: 1 to 100 letters, digits and `. _ - : @`, no spaces (it goes into job configs and URLs). */
-export const DATASET_NAME_PATTERN = /^[\w.:@-]{1,100}$/;
+/**
+ * A dataset's name: 1 to 100 letters and digits of any script (电影评论-2026, données, हिंदी: letters, their
+ * combining marks, digits) and `. _ - : @`; no spaces, slashes, control characters or other punctuation, and
+ * not only dots (a path: `.`, `..`). It goes into job configs, URLs (encoded) and export file names.
+ * Counted in characters (code points), not bytes.
+ */
+export const DATASET_NAME_PATTERN = /^(?!\.+$)[\p{L}\p{M}\p{N}_.:@-]{1,100}$/u;
+
+/** The rule for a dataset's name, as its refusals say it (server-text.ts maps it to the page's language). */
+export const DATASET_NAME_RULE = "use 1 to 100 letters, digits and . _ - : @ (no spaces)";
+
+/**
+ * Why `name` cannot be a dataset's name — the rule, then what is wrong with this value
+ * (`use 1 to 100 … (no spaces); "a/b" has a "/"`) — or undefined when it can. Callers put the field in front.
+ */
+export function datasetNameProblem(name: string): string | undefined {
+  if (DATASET_NAME_PATTERN.test(name)) return undefined;
+  const quoted = JSON.stringify(name);
+  const length = [...name].length;
+  const bad = [...name].find((c) => !/[\p{L}\p{M}\p{N}_.:@-]/u.test(c));
+  let why: string;
+  if (length === 0) why = "it is empty";
+  else if (bad === undefined && length > 100) why = `${quoted} is ${length} characters`;
+  else if (bad === undefined) why = `${quoted} is a path, not a name`;
+  else if (/\s/u.test(bad)) why = `${quoted} has a space`;
+  else if (/\p{Cc}|\p{Cf}/u.test(bad))
+    why = `${quoted} has a control character (U+${(bad.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")})`;
+  else why = `${quoted} has ${JSON.stringify(bad)}`;
+  return `${DATASET_NAME_RULE}; ${why}`;
+}
 
 /** A non-empty string, with errors a person can act on ("must be a string", "must not be empty"). */
 export const nonEmptyString = (what = "a string") =>

@@ -9,7 +9,7 @@ import { z } from "zod";
 import type { Database, Db } from "../db/open";
 import { datasets, examples } from "../db/schema";
 import {
-  DATASET_NAME_PATTERN,
+  datasetNameProblem,
   ImportError,
   messagesText,
   nonEmptyString as nonEmpty,
@@ -117,9 +117,8 @@ export interface ImportResult {
 export async function importJsonl(db: Db, options: ImportOptions): Promise<ImportResult> {
   const kind = detectImportKind(options.text);
   const name = options.dataset.trim();
-  if (!DATASET_NAME_PATTERN.test(name)) {
-    throw new LabelingError("BAD_REQUEST", "dataset: use 1 to 100 letters, digits and . _ - : @ (no spaces)");
-  }
+  const nameProblem = datasetNameProblem(name);
+  if (nameProblem) throw new LabelingError("BAD_REQUEST", `dataset: ${nameProblem}`);
   const datasetKind = kind === "prompts" ? "prompts" : "preferences";
 
   // The dataset is created in the transaction that fills it: a file refused halfway leaves nothing behind.

@@ -20,11 +20,14 @@ export async function GET(request: Request): Promise<Response> {
   }
   try {
     const body = await exportPreferences(db, dataset, format as ExportFormat);
-    const file = `${dataset.replace(/[^\w.-]+/g, "_")}.${format}.jsonl`;
+    // The name as written (电影评论-2026.trl.jsonl) in RFC 6266's filename*, an ASCII stand-in for old clients
+    // (a header holds ASCII only).
+    const file = `${dataset}.${format}.jsonl`;
+    const ascii = file.replace(/[^\w.-]+/g, "_");
     return new Response(body, {
       headers: {
         "content-type": "application/jsonl; charset=utf-8",
-        "content-disposition": `attachment; filename="${file}"`,
+        "content-disposition": `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(file)}`,
         "cache-control": "no-store",
       },
     });
