@@ -9,11 +9,13 @@
  * adapter_model.safetensors instead of config.json and model.safetensors, the base found through the
  * adapter's base_model_name_or_path; loading such a directory loads the base, then the adapter.
  *
- * A checkpoint is written into a temporary directory and renamed into place, so a crash never leaves a
- * half-written checkpoint under the final name.
+ * A checkpoint is written into a temporary directory, every file and the directory flushed to the disk,
+ * then renamed into place (./durable.ts), so neither a killed process nor a power cut leaves a half-written
+ * checkpoint under the final name, and a checkpoint written again (the same step after a resume) replaces
+ * the previous one without a moment in which neither exists.
  */
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { type GPT, type GPTOptions, toHfConfig } from "../model";
@@ -23,6 +25,7 @@ import {
   type Tokenizer,
   transformersTokenizerFiles,
 } from "../tokenizer";
+import { publishDirectory, recoverInterruptedPublish } from "./durable";
 import { modelFromCheckpointFiles } from "./model-files";
 import { loadPeftAdapter, PEFT_FILES, readPeftConfig, savePeftAdapter } from "./peft";
 import { type F32Tensor, readSafetensors, writeSafetensors } from "./safetensors";
@@ -112,6 +115,7 @@ export async function saveCheckpoint(
   tokenizer: Tokenizer,
   options: SaveCheckpointOptions = {},
 ): Promise<void> {
+  await recoverInterruptedPublish(dir);
   const tmp = `${dir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
@@ -147,8 +151,7 @@ export async function saveCheckpoint(
   for (const [name, content] of Object.entries(options.extraFiles ?? {})) {
     await writeFile(path.join(tmp, name), `${JSON.stringify(content, null, 2)}\n`);
   }
-  await rm(dir, { recursive: true, force: true });
-  await rename(tmp, dir);
+  await publishDirectory(tmp, dir);
 }
 
 export interface LoadedCheckpoint {
@@ -200,6 +203,7 @@ export async function loadCheckpoint(
   dir: string,
   options: LoadCheckpointOptions = {},
 ): Promise<LoadedCheckpoint> {
+  await recoverInterruptedPublish(dir);
   const file = (name: string) => path.join(dir, name);
   const { withOptimizer, baseModel, ...gptOptions } = options;
   if (isAdapterDir(dir)) {
