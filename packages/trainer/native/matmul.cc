@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
+#include <stdio.h>
+#if defined(__GLIBC__)
+#include <gnu/libc-version.h>
+#endif
 
 #if defined(__AVX512F__)
 #define VW 16
@@ -389,8 +393,8 @@ static napi_value LayerNormGrad(napi_env env, napi_callback_info info) {
 
 // What the compiler built this file for, as far as it decides the float results: the architecture, the
 // widest vector instructions (the micro-kernel's width, hence the summation order), whether a*b+c is fused
-// (FMA: one rounding instead of two), the compiler and C library (expf in GELU's tail) and NUMERICS, the
-// revision of this file's order of operations (raise it with any change to what the kernels compute).
+// (FMA: one rounding instead of two), the compiler, NUMERICS, the revision of this file's order of operations
+// (raise it with any change to what the kernels compute), and at load time the C library (expf in GELU's tail).
 // Two builds with the same target compute the same bits; compressed files record it (src/compress).
 #define NUMERICS 1
 #define STR2(x) #x
@@ -424,10 +428,7 @@ static const char TARGET[] =
 #elif defined(__GNUC__)
     " gcc-" STR(__GNUC__) "." STR(__GNUC_MINOR__) "." STR(__GNUC_PATCHLEVEL__)
 #endif
-#if defined(__GLIBC__)
-    " glibc-" STR(__GLIBC__) "." STR(__GLIBC_MINOR__)
-#endif
-    " r" STR(NUMERICS);
+    ;
 
 NAPI_MODULE_INIT() {
   napi_value fn;
@@ -444,8 +445,16 @@ NAPI_MODULE_INIT() {
   napi_value w;
   napi_create_int32(env, VW, &w);
   napi_set_named_property(env, exports, "vectorWidth", w);
+  // The C library the process runs with (expf's last bits are its), read at load time: an upgrade of it does
+  // not rebuild the addon.
+  char described[256];
+#if defined(__GLIBC__)
+  snprintf(described, sizeof described, "%s glibc-%s r%d", TARGET, gnu_get_libc_version(), NUMERICS);
+#else
+  snprintf(described, sizeof described, "%s r%d", TARGET, NUMERICS);
+#endif
   napi_value target;
-  napi_create_string_utf8(env, TARGET, NAPI_AUTO_LENGTH, &target);
+  napi_create_string_utf8(env, described, NAPI_AUTO_LENGTH, &target);
   napi_set_named_property(env, exports, "target", target);
   return exports;
 }
