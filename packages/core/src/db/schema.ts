@@ -348,6 +348,8 @@ export const taskLeases = pgTable(
   (t) => [
     primaryKey({ columns: [t.taskId, t.annotatorId] }),
     index("task_leases_expires_idx").on(t.expiresAt),
+    // The hand-out's first question, on every request: the task this annotator already holds.
+    index("task_leases_annotator_idx").on(t.annotatorId),
   ],
 );
 

@@ -7,9 +7,10 @@
  */
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/open";
-import { nextTask, nextTaskInTransaction, type TaskForAnnotator, type Tx } from "./distribution";
+import { nextTask, nextTaskInTransaction, type TaskForAnnotator } from "./distribution";
 import { LabelingError } from "./errors";
 import { type SubmitRankingInput, submitRankingSchema } from "./schemas";
+import { inTransaction, type Queryable, rowsOf, statement } from "./statements";
 
 /** How long after submitting an answer its annotator may take it back with U. */
 export const UNDO_SECONDS = 60;
@@ -84,9 +85,9 @@ export async function submitRanking(
   const { nextIn } = options;
   // Five statements: begin, lock the task, read what the rules need, write, commit; with `nextIn`, the
   // hand-out's two or three before the commit.
-  const { result, next } = await db.transaction(async (tx) => {
-    const result = await storeAnswer(tx, annotatorId, answer, options);
-    const next = nextIn ? await nextTaskInTransaction(tx, { annotatorId, datasetId: nextIn }) : undefined;
+  const { result, next } = await inTransaction(db, async (client) => {
+    const result = await storeAnswer(client, annotatorId, answer, options);
+    const next = nextIn ? await nextTaskInTransaction(client, { annotatorId, datasetId: nextIn }) : undefined;
     return { result, next };
   });
   if (!nextIn) return result;
@@ -96,38 +97,69 @@ export async function submitRanking(
 
 type ParsedAnswer = ReturnType<typeof submitRankingSchema.parse>;
 
-/** The answer's checks and its one write, in `tx`, with the task's row locked. */
+// $1 task.
+const lockTask = statement(
+  "lock_task",
+  `select id, required_rankings, ranking_count, gold_ranking is not null as is_gold
+  from comparison_tasks where id = $1 for update`,
+);
+
+// $1 idempotency key, $2 task, $3 annotator.
+const answerState = statement(
+  "answer_state",
+  `select
+    (select json_build_object('id', id, 'task_id', task_id, 'annotator_id', annotator_id)
+      from rankings where idempotency_key = $1) as by_key,
+    (select json_build_object('id', id, 'skipped', skipped)
+      from rankings where task_id = $2 and annotator_id = $3) as previous,
+    exists (select 1 from task_leases where task_id = $2 and annotator_id = $3) as leased,
+    (select json_agg(json_build_object('id', c.id, 'position', tc.position, 'source', c.source) order by tc.position)
+      from task_completions tc join completions c on c.id = tc.completion_id
+      where tc.task_id = $2) as members`,
+);
+
+// $1 task, $2 annotator, $3 ranking, $4 skipped, $5 all bad, $6 strength, $7 flags, $8 note, $9 time,
+// $10 idempotency key, $11 change of the task's count.
+const saveAnswer = statement(
+  "save_answer",
+  `with saved as (
+    insert into rankings (task_id, annotator_id, ranking, skipped, all_bad, strength, flags, note, time_ms,
+      idempotency_key)
+    values ($1, $2, $3::jsonb, $4, $5, $6, $7::jsonb, $8, $9, $10)
+    on conflict (task_id, annotator_id) do update set ranking = excluded.ranking, skipped = excluded.skipped,
+      all_bad = excluded.all_bad, strength = excluded.strength, flags = excluded.flags, note = excluded.note,
+      time_ms = excluded.time_ms, idempotency_key = excluded.idempotency_key, updated_at = now()
+    returning id
+  ),
+  counted as (
+    update comparison_tasks set ranking_count = ranking_count + $11::int
+    where id = $1 and $11::int <> 0
+  ),
+  released as (
+    delete from task_leases where task_id = $1 and annotator_id = $2
+  )
+  select id from saved`,
+);
+
+/** The answer's checks and its one write, on `client` (in a transaction), with the task's row locked. */
 async function storeAnswer(
-  tx: Tx,
+  client: Queryable,
   annotatorId: string,
   answer: ParsedAnswer,
   options: SubmitOptions,
 ): Promise<SubmitResult> {
   // 1. The task row lock orders concurrent submissions to one task (and a double click behind its twin).
-  const { rows: taskRows } = await tx.execute<LockedTask>(sql`
-    select id, required_rankings, ranking_count, gold_ranking is not null as is_gold
-    from comparison_tasks where id = ${answer.taskId} for update`);
-  const task = taskRows[0];
+  const [task] = await rowsOf<LockedTask>(client, lockTask, [answer.taskId]);
   if (!task) throw new LabelingError("NOT_FOUND", `task ${answer.taskId} does not exist`);
 
   // 2. Read after the lock is granted, so a twin committed while this one waited is seen.
-  const { rows: stateRows } = await tx.execute<{
+  const [state] = await rowsOf<{
     by_key: { id: string; task_id: string; annotator_id: string } | null;
     previous: { id: string; skipped: boolean } | null;
     leased: boolean;
     members: { id: string; position: number; source: string }[];
-  }>(sql`
-    select
-      (select json_build_object('id', id, 'task_id', task_id, 'annotator_id', annotator_id)
-        from rankings where idempotency_key = ${answer.idempotencyKey}) as by_key,
-      (select json_build_object('id', id, 'skipped', skipped)
-        from rankings where task_id = ${answer.taskId} and annotator_id = ${annotatorId}) as previous,
-      exists (select 1 from task_leases
-        where task_id = ${answer.taskId} and annotator_id = ${annotatorId}) as leased,
-      (select json_agg(json_build_object('id', c.id, 'position', tc.position, 'source', c.source) order by tc.position)
-        from task_completions tc join completions c on c.id = tc.completion_id
-        where tc.task_id = ${answer.taskId}) as members`);
-  const { by_key: byKey, previous, leased, members } = stateRows[0]!;
+  }>(client, answerState, [answer.idempotencyKey, answer.taskId, annotatorId]);
+  const { by_key: byKey, previous, leased, members } = state!;
   const sources = (members ?? []).map((m) => ({
     completionId: m.id,
     position: m.position,
@@ -199,25 +231,19 @@ async function storeAnswer(
   };
   let saved: { id: string }[];
   try {
-    ({ rows: saved } = await tx.execute<{ id: string }>(sql`
-      with saved as (
-        insert into rankings (task_id, annotator_id, ranking, skipped, all_bad, strength, flags, note, time_ms,
-          idempotency_key)
-        values (${answer.taskId}, ${annotatorId}, ${values.ranking}::jsonb, ${answer.skipped}, ${answer.allBad},
-          ${values.strength}, ${values.flags}::jsonb, ${values.note}, ${values.timeMs}, ${answer.idempotencyKey})
-        on conflict (task_id, annotator_id) do update set ranking = excluded.ranking, skipped = excluded.skipped,
-          all_bad = excluded.all_bad, strength = excluded.strength, flags = excluded.flags, note = excluded.note,
-          time_ms = excluded.time_ms, idempotency_key = excluded.idempotency_key, updated_at = now()
-        returning id
-      ),
-      counted as (
-        update comparison_tasks set ranking_count = ranking_count + ${delta}
-        where id = ${task.id} and ${delta}::int <> 0
-      ),
-      released as (
-        delete from task_leases where task_id = ${task.id} and annotator_id = ${annotatorId}
-      )
-      select id from saved`));
+    saved = await rowsOf<{ id: string }>(client, saveAnswer, [
+      task.id,
+      annotatorId,
+      values.ranking,
+      answer.skipped,
+      answer.allBad,
+      values.strength,
+      values.flags,
+      values.note,
+      values.timeMs,
+      answer.idempotencyKey,
+      delta,
+    ]);
   } catch (error) {
     // The same key sent at the same moment for another task of theirs: a client bug, said plainly.
     if (causeCode(error) === "23505") {

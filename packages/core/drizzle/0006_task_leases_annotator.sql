@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS "task_leases_annotator_idx" ON "task_leases" USING btree ("annotator_id");
