@@ -131,6 +131,47 @@ function groupCpuSeconds(pgid: number): number {
   return ticks / 100; // USER_HZ
 }
 
+/** CPU seconds of a process and of its children (live, and those that exited), from /proc. */
+function treeCpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // utime, stime; for the process itself also cutime, cstime (its children that exited).
+      if (Number(entry) === pid)
+        ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+      else if (Number(fields[1]) === pid) ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {}
+  }
+  return ticks / 100; // USER_HZ
+}
+
+/**
+ * PostgreSQL's side of the load, when it runs on this machine (the embedded server, or a local
+ * DATABASE_URL): CPU seconds of the whole server (its postmaster's process tree: backends, WAL writer,
+ * checkpointer) and the connections opened to the bench's database so far. Undefined for a remote server.
+ */
+async function postgresCounters(
+  t: Scratch,
+): Promise<(() => Promise<{ cpu: number; sessions: number }>) | undefined> {
+  const { rows } = await t.pool.query<{ pid: number }>("select pg_backend_pid() as pid");
+  let postmaster: number;
+  try {
+    const stat = readFileSync(`/proc/${rows[0]!.pid}/stat`, "utf8");
+    postmaster = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined;
+  }
+  return async () => {
+    const { rows: stats } = await t.pool.query<{ sessions: string }>(
+      "select pg_stat_clear_snapshot(), (select sessions from pg_stat_database where datname = current_database()) as sessions",
+    );
+    return { cpu: treeCpuSeconds(postmaster), sessions: Number(stats[0]!.sessions) };
+  };
+}
+
 // tRPC over HTTP with the superjson transformer: inputs and outputs are wrapped in {"json": ...}.
 interface Call {
   ok: boolean;
@@ -413,6 +454,7 @@ async function runLevel(
   level: number,
   acknowledged: Acknowledged,
   serversCpu: () => number,
+  postgres: Awaited<ReturnType<typeof postgresCounters>>,
 ): Promise<Record<string, unknown>> {
   const counts: LevelCounts = {
     next: [],
@@ -426,6 +468,8 @@ async function runLevel(
   const end = Date.now() + SECONDS * 1000;
   const started = performance.now();
   const cpuBefore = serversCpu();
+  const postgresBefore = await postgres?.();
+  const benchBefore = process.cpuUsage();
   await Promise.all(
     Array.from({ length: level }, (_, i) =>
       annotate(base, cookies[i]!, datasetId, end, counts, acknowledged),
@@ -433,6 +477,10 @@ async function runLevel(
   );
   const seconds = (performance.now() - started) / 1000;
   const serverCpu = serversCpu() - cpuBefore;
+  const benchCpu = process.cpuUsage(benchBefore);
+  const postgresAfter = await postgres?.();
+  const requests = counts.next.length + counts.submit.length;
+  const perRequest = (seconds: number) => Number(((seconds * 1000) / requests).toFixed(2));
   const { next, submit, submissions, conflicts, errors, errorStatuses } = counts;
   next.sort((a, b) => a - b);
   submit.sort((a, b) => a - b);
@@ -456,14 +504,23 @@ async function runLevel(
     errorStatuses: Object.fromEntries(errorStatuses),
     noTaskAnswers: counts.empty,
     /** CPU time of the web server per request (PostgreSQL's is not counted). */
-    serverCpuMsPerRequest: Number(((serverCpu * 1000) / (next.length + submit.length)).toFixed(2)),
+    serverCpuMsPerRequest: perRequest(serverCpu),
+    /** CPU time of the whole PostgreSQL server per request (when it runs on this machine). */
+    postgresCpuMsPerRequest:
+      postgresBefore && postgresAfter ? perRequest(postgresAfter.cpu - postgresBefore.cpu) : null,
+    /** Connections opened to the database during the level (a new backend plans everything afresh). */
+    connectionsOpened:
+      postgresBefore && postgresAfter ? postgresAfter.sessions - postgresBefore.sessions : null,
+    /** CPU time of this load generator per request (and of the proxy, with several processes). */
+    benchCpuMsPerRequest: perRequest((benchCpu.user + benchCpu.system) / 1e6),
     loadAverage: Number(os.loadavg()[0]!.toFixed(2)),
   };
   say(
     `${String(level).padStart(4)} annotators, ${PROCESSES} process${PROCESSES > 1 ? "es" : ""}: ${row.submissionsPerSecond} submissions/s (${row.requestsPerSecond} requests/s); ` +
       `next p50 ${row.nextP50} ms p99 ${row.nextP99} ms; submit p50 ${row.submitP50} ms p99 ${row.submitP99} ms; ` +
       `all p99 ${row.allP99} ms; ${conflicts} conflicts, ${errors} errors${errors ? ` (HTTP ${[...errorStatuses].map(([status, n]) => `${status}: ${n}`).join(", ")})` : ""}; ` +
-      `server CPU ${row.serverCpuMsPerRequest} ms/request; load average ${row.loadAverage}`,
+      `CPU per request: server ${row.serverCpuMsPerRequest} ms, PostgreSQL ${row.postgresCpuMsPerRequest ?? "?"} ms, load generator ${row.benchCpuMsPerRequest} ms; ` +
+      `${row.connectionsOpened ?? "?"} database connections opened; load average ${row.loadAverage}`,
   );
   return row;
 }
@@ -521,6 +578,7 @@ async function main() {
     proxy = started.proxy;
     const base = started.base;
     const serversCpu = () => servers.reduce((sum, s) => sum + groupCpuSeconds(s.pid!), 0);
+    const postgres = await postgresCounters(t);
     await checkSessions(base, email, cookies[0]!, datasetId);
     if (args.probe) {
       await probeRequests(base, cookies, datasetId);
@@ -537,7 +595,7 @@ async function main() {
     const acknowledged: Acknowledged = new Map(); // idempotency key → ranking id
     const results: Record<string, unknown>[] = [];
     for (const level of LEVELS)
-      results.push(await runLevel(base, cookies, datasetId, level, acknowledged, serversCpu));
+      results.push(await runLevel(base, cookies, datasetId, level, acknowledged, serversCpu, postgres));
 
     const { check, ok } = await checkStored(t, acknowledged);
     if (args.json) process.stdout.write(`${JSON.stringify({ results, check, ok }, null, 2)}\n`);
