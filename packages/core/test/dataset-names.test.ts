@@ -90,6 +90,16 @@ describe("a Chinese dataset name on PostgreSQL", () => {
     expect(config.dataset).toBe(NAME);
   });
 
+  it("a generate run, which creates its dataset, takes a Chinese name and refuses one no import would take", () => {
+    const generate = (dataset: string) => parseJobConfig("generate", { checkpoint: "run:x", dataset });
+    expect(generate(NAME).dataset).toBe(NAME);
+    expect(() => generate("电影/评论")).toThrow(
+      /^invalid generate config:\n {2}dataset: use 1 to 100 letters.*; "电影\/评论" has "\/"$/,
+    );
+    // A reference to an existing dataset is looked up as written (one an older release named still works).
+    expect(parseJobConfig("pretrain", { dataset: "an old name" }).dataset).toBe("an old name");
+  });
+
   it("refuses an unsafe name in both imports with the field and the value", async () => {
     const error = await importDataset(t.db, { kind: "sft", name: "电影/评论", content: "{}" }).catch(
       (e: unknown) => e,

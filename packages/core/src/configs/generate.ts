@@ -41,7 +41,7 @@ export const generateConfigSchema = z
       .describe("sampling temperature (diverse completions make informative comparisons)"),
     topK: z.number().int().min(0).default(0).describe("sample among the k most likely tokens (0 = all)"),
     maxNewTokens: z.number().int().min(1).default(32).describe("longest completion in tokens"),
-    dataset: datasetName("preferences")
+    dataset: datasetName("preferences", { creates: true })
       .default("demo-preferences")
       .describe("preferences dataset to add the tasks to (created when missing)"),
     requiredRankings: z

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import type { DatasetKind, RunKind } from "../db/schema";
+import { datasetNameProblem } from "../formats";
 import { checkpointRef } from "./common";
 
 export interface InputRef {
@@ -20,9 +21,21 @@ export const inputRefs = z.registry<InputRef>();
 // Every checkpoint reference is one (clones made by `.describe()` inherit this), fitting no kind in particular.
 inputRefs.add(checkpointRef, { checkpoint: [] });
 
-/** The name of a dataset of `kind` in the workbench. */
-export function datasetName(kind: DatasetKind) {
-  return z.string().min(1).register(inputRefs, { dataset: kind });
+/**
+ * The name of a dataset of `kind` in the workbench. `creates`: the run creates the dataset when it is
+ * missing (generate), so the name must be one a dataset can have (formats' datasetNameProblem, as the
+ * imports check it); a reference to an existing dataset is looked up as written (a dataset an older release
+ * named keeps working). A check, not a pattern: the JSON Schema stays as it was.
+ */
+export function datasetName(kind: DatasetKind, options: { creates?: boolean } = {}) {
+  const name = z.string().min(1);
+  const checked = options.creates
+    ? name.superRefine((value, ctx) => {
+        const problem = datasetNameProblem(value);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
+    : name;
+  return checked.register(inputRefs, { dataset: kind });
 }
 
 /** A checkpoint reference that runs of `kinds` fit, best first (`schema`: a described one to copy). */
