@@ -574,6 +574,9 @@ async function main() {
   try {
     const { email, cookies } = await seedAnnotators(t);
     const datasetId = await seedTasks(t);
+    // The import just wrote ~70,000 rows: let PostgreSQL's statistics and visibility map catch up now,
+    // as autovacuum would soon after an import, instead of during the first measured level.
+    await t.pool.query("vacuum (analyze)");
     const started = await startServers(t, servers);
     proxy = started.proxy;
     const base = started.base;
