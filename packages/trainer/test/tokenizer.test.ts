@@ -700,8 +700,11 @@ describe("tokenizer.json", () => {
     expect(() => tokenizerFromJson(wordPiece, { source: "bert/tokenizer.json" })).toThrow(
       'bert/tokenizer.json: model.type is "WordPiece"; expected "BPE"',
     );
-    const normalized = { ...gpt2ShapedJson(), normalizer: { type: "NFC" } };
-    expect(() => tokenizerFromJson(normalized)).toThrow(/normalizer is \{"type":"NFC"\}; expected null/);
+    // NFC loads (Qwen2, GPT-NeoX); a lowercasing normalizer does not.
+    const normalized = { ...gpt2ShapedJson(), normalizer: { type: "Lowercase" } };
+    expect(() => tokenizerFromJson(normalized)).toThrow(
+      /normalizer is \{"type":"Lowercase"\}; expected null/,
+    );
     const metaspace = { ...gpt2ShapedJson(), pre_tokenizer: { type: "Metaspace" } };
     expect(() => tokenizerFromJson(metaspace)).toThrow(/pre_tokenizer is .*Metaspace.*expected .*ByteLevel/);
     expect(() => tokenizerFromJson({ ...gpt2ShapedJson(), version: "2.0" })).toThrow(

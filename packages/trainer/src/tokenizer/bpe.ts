@@ -10,7 +10,8 @@
  * a tokenizer.json (e.g. GPT-2's, where the bytes come first and `<|endoftext|>` = 50256) keep their ids.
  */
 
-import { BYTE_TO_UNICODE, preTokenize, symbolsToBytes, utf8Bytes } from "./byteLevel";
+import { BYTE_TO_UNICODE, bytesToSymbols, symbolsToBytes, utf8Bytes } from "./byteLevel";
+import { GPT2_PIPELINE, type TokenizerPipeline } from "./pipeline";
 
 /** Separates documents in pretraining and ends every assistant turn, so generation stops on it. */
 export const END_OF_TEXT = "<|endoftext|>";
@@ -27,7 +28,7 @@ export const ASSISTANT = "<|assistant|>";
 export const DEFAULT_SPECIAL_TOKENS: readonly string[] = [END_OF_TEXT, PAD, USER, ASSISTANT];
 
 /** Candidate contents for each role when a tokenizer does not name them (foreign tokenizer.json files). */
-const EOS_CANDIDATES = [END_OF_TEXT, "</s>", "<eos>"];
+const EOS_CANDIDATES = [END_OF_TEXT, "</s>", "<eos>", "<|end_of_text|>", "<｜end▁of▁sentence｜>"];
 const PAD_CANDIDATES = [PAD, "<pad>"];
 
 /** A token matched in raw text before pre-tokenization; field meanings follow the `tokenizers` library. */
@@ -42,7 +43,7 @@ export interface AddedToken {
   lstrip: boolean;
   /** Absorb whitespace on the right of the token. */
   rstrip: boolean;
-  /** Matched after normalization; meaningless here because byte-level tokenizers have no normalizer. */
+  /** Matched in the normalized text rather than the raw text (matters only with a normalizer). */
   normalized: boolean;
 }
 
@@ -66,6 +67,11 @@ export interface TokenizerSpec {
   /** Tokens matched in raw text; may share ids with `vocab` entries (GPT-2's `<|endoftext|>` does). */
   addedTokens: readonly AddedToken[];
   roles?: TokenizerRoles;
+  /**
+   * Normalizer, pre-tokenizer, decoder and post-processor (`./pipeline`); GPT-2's by default, which is what
+   * `trainBpe` makes. A loaded tokenizer.json keeps its own, so saving it writes them back.
+   */
+  pipeline?: TokenizerPipeline;
 }
 
 /** `formatChat` output: ids[responseStart..] is the assistant's reply (plus END_OF_TEXT), the SFT loss span. */
@@ -200,6 +206,7 @@ export class Tokenizer {
   readonly assistantId: number | undefined;
   readonly merges: readonly (readonly [string, string])[];
   readonly addedTokens: readonly AddedToken[];
+  readonly pipeline: TokenizerPipeline;
 
   private readonly modelVocab: Map<string, number>;
   private readonly addedByContent: Map<string, AddedToken>;
@@ -209,11 +216,15 @@ export class Tokenizer {
   private readonly byteIds: Int32Array;
   private readonly rankOf: Map<number, number>;
   private readonly mergeResult: Int32Array;
-  private readonly allAddedRegex: ReturnType<typeof addedTokenRegex>;
-  private readonly plainAddedRegex: ReturnType<typeof addedTokenRegex>;
+  /** Added tokens matched in raw text, then (`normalized`) in normalized text; with and without specials. */
+  private readonly addedRegexes: {
+    raw: ReturnType<typeof addedTokenRegex>;
+    normalized: ReturnType<typeof addedTokenRegex>;
+  }[];
   private readonly cache = new PreTokenCache(CACHE_CAPACITY);
 
   constructor(spec: TokenizerSpec) {
+    this.pipeline = spec.pipeline ?? GPT2_PIPELINE;
     this.modelVocab = new Map();
     let maxId = -1;
     for (const [token, id] of spec.vocab) {
@@ -298,8 +309,13 @@ export class Tokenizer {
       this.mergeResult[rank] = result;
     });
 
-    this.allAddedRegex = addedTokenRegex(this.addedTokens);
-    this.plainAddedRegex = addedTokenRegex(this.addedTokens.filter((t) => !t.special));
+    // The tokenizers library matches `normalized: false` tokens in the raw text first, then normalizes the
+    // text between them and matches the `normalized: true` ones; without a normalizer one pass does both.
+    const twoPass = this.pipeline.normalize !== undefined;
+    this.addedRegexes = [this.addedTokens, this.addedTokens.filter((t) => !t.special)].map((tokens) => ({
+      raw: addedTokenRegex(twoPass ? tokens.filter((t) => !t.normalized) : tokens),
+      normalized: twoPass ? addedTokenRegex(tokens.filter((t) => t.normalized)) : undefined,
+    }));
 
     const roleId = (role: keyof TokenizerRoles, content: string) => {
       const id = this.tokenToId(content);
@@ -319,7 +335,13 @@ export class Tokenizer {
     const pad = spec.roles?.pad ?? firstPresent(PAD_CANDIDATES);
     this.padId = pad === undefined ? this.eosId : roleId("pad", pad);
     this.hasDistinctPad = this.padId !== this.eosId;
-    this.bosId = spec.roles?.bos === undefined ? undefined : roleId("bos", spec.roles.bos);
+    // The post-processor's first token (Llama 3's <|begin_of_text|>) when no bos is named.
+    const bos =
+      spec.roles?.bos ??
+      (this.pipeline.bosToken !== undefined && this.tokenToId(this.pipeline.bosToken) !== undefined
+        ? this.pipeline.bosToken
+        : undefined);
+    this.bosId = bos === undefined ? undefined : roleId("bos", bos);
     this.userId = this.addedByContent.get(USER)?.id;
     this.assistantId = this.addedByContent.get(ASSISTANT)?.id;
   }
@@ -349,6 +371,7 @@ export class Tokenizer {
         pad: added.includes(PAD) ? PAD : this.hasDistinctPad ? contentOf(this.padId) : undefined,
         bos: contentOf(this.bosId),
       },
+      pipeline: this.pipeline,
     });
     return { tokenizer, added };
   }
@@ -378,20 +401,12 @@ export class Tokenizer {
    */
   encode(text: string, { allowSpecial = true }: { allowSpecial?: boolean } = {}): number[] {
     const ids: number[] = [];
-    const added = allowSpecial ? this.allAddedRegex : this.plainAddedRegex;
-    if (!added) {
-      this.encodeOrdinary(text, ids);
-      return ids;
-    }
-    let last = 0;
-    for (const match of text.matchAll(added.regex)) {
-      const start = match.index;
-      if (start > last) this.encodeOrdinary(text.slice(last, start), ids);
-      const group = match.findIndex((g, i) => i > 0 && g !== undefined);
-      ids.push(added.groupIds[group - 1]!);
-      last = start + match[0].length;
-    }
-    if (last < text.length) this.encodeOrdinary(text.slice(last), ids);
+    const { raw, normalized } = this.addedRegexes[allowSpecial ? 0 : 1]!;
+    const normalize = this.pipeline.normalize;
+    splitAdded(text, raw, ids, (segment) => {
+      const text = normalize ? normalize(segment) : segment;
+      splitAdded(text, normalized, ids, (piece) => this.encodeOrdinary(piece, ids));
+    });
     return ids;
   }
 
@@ -440,18 +455,45 @@ export class Tokenizer {
   }
 
   private encodeOrdinary(text: string, out: number[]): void {
-    for (const piece of preTokenize(text)) {
+    for (const piece of this.pipeline.preTokenize(text)) {
       let ids = this.cache.get(piece);
       if (ids === undefined) {
         const bytes = utf8Bytes(piece);
-        const symbols: number[] = new Array(bytes.length);
-        for (let i = 0; i < bytes.length; i++) symbols[i] = this.byteIds[bytes[i]!]!;
-        ids = applyMerges(symbols, this.rankOf, this.mergeResult);
+        const whole = this.pipeline.ignoreMerges ? this.modelVocab.get(bytesToSymbols(bytes)) : undefined;
+        if (whole !== undefined) {
+          ids = [whole];
+        } else {
+          const symbols: number[] = new Array(bytes.length);
+          for (let i = 0; i < bytes.length; i++) symbols[i] = this.byteIds[bytes[i]!]!;
+          ids = applyMerges(symbols, this.rankOf, this.mergeResult);
+        }
         if (piece.length <= CACHE_MAX_PRETOKEN_LENGTH) this.cache.set(piece, ids);
       }
       for (const id of ids) out.push(id);
     }
   }
+}
+
+/** Calls `ordinary` for the text between matches of `added` and pushes each match's id. */
+function splitAdded(
+  text: string,
+  added: ReturnType<typeof addedTokenRegex>,
+  ids: number[],
+  ordinary: (text: string) => void,
+): void {
+  if (!added) {
+    if (text.length > 0) ordinary(text);
+    return;
+  }
+  let last = 0;
+  for (const match of text.matchAll(added.regex)) {
+    const start = match.index;
+    if (start > last) ordinary(text.slice(last, start));
+    const group = match.findIndex((g, i) => i > 0 && g !== undefined);
+    ids.push(added.groupIds[group - 1]!);
+    last = start + match[0].length;
+  }
+  if (last < text.length) ordinary(text.slice(last));
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 
 import { type AddedToken, Tokenizer, type TokenizerRoles } from "./bpe";
+import { FieldError, pipelineFromJson } from "./pipeline";
 
 export interface HfAddedToken {
   id: number;
@@ -44,10 +45,12 @@ export interface HfTokenizerJson {
   truncation: null;
   padding: null;
   added_tokens: HfAddedToken[];
-  normalizer: null;
-  pre_tokenizer: HfByteLevel;
-  post_processor: HfByteLevel;
-  decoder: HfByteLevel;
+  /** null for GPT-2; a loaded tokenizer keeps its own (e.g. {"type": "NFC"}). */
+  normalizer: unknown;
+  /** GPT-2's ByteLevel, or the loaded one (e.g. Llama 3's Sequence of Split and ByteLevel). */
+  pre_tokenizer: HfByteLevel | Record<string, unknown>;
+  post_processor: unknown;
+  decoder: unknown;
   model: HfBpeModel;
 }
 
@@ -69,10 +72,10 @@ export function toTokenizerJson(tokenizer: Tokenizer): HfTokenizerJson {
       normalized: t.normalized,
       special: t.special,
     })),
-    normalizer: null,
-    pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: true },
-    decoder: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
+    normalizer: structuredClone(tokenizer.pipeline.json.normalizer),
+    pre_tokenizer: structuredClone(tokenizer.pipeline.json.pre_tokenizer) as HfTokenizerJson["pre_tokenizer"],
+    post_processor: structuredClone(tokenizer.pipeline.json.post_processor),
+    decoder: structuredClone(tokenizer.pipeline.json.decoder),
     model: {
       type: "BPE",
       dropout: null,
@@ -81,7 +84,7 @@ export function toTokenizerJson(tokenizer: Tokenizer): HfTokenizerJson {
       end_of_word_suffix: null,
       fuse_unk: false,
       byte_fallback: false,
-      ignore_merges: false,
+      ignore_merges: tokenizer.pipeline.ignoreMerges,
       vocab,
       merges: tokenizer.merges.map(([a, b]) => `${a} ${b}`),
     },
@@ -96,9 +99,12 @@ export interface TokenizerJsonOptions {
 }
 
 /**
- * A Tokenizer from a parsed tokenizer.json. Accepts exactly the GPT-2 shape (byte-level pre-tokenizer with
- * GPT-2's regex, BPE model, no normalizer); anything else is refused with the offending field named, since
- * encoding it the GPT-2 way would silently give different ids than the model was trained on.
+ * A Tokenizer from a parsed tokenizer.json: a byte-level BPE model with the normalizer, pre-tokenizer,
+ * decoder and post-processor shapes of `./pipeline` (GPT-2's, GPT-NeoX's, Llama 3's, Qwen2's, SmolLM2's,
+ * DeepSeek's, ...; Split patterns translated from Oniguruma by `./oniguruma`). Anything else is refused with
+ * the offending field named, since encoding it another way would silently give different ids than the
+ * model was trained on. `encode` adds no post-processor tokens (like `add_special_tokens=False`); the
+ * post-processor's leading token becomes `bosId` when no bos is named.
  */
 export function tokenizerFromJson(json: unknown, options: TokenizerJsonOptions = {}): Tokenizer {
   const source = options.source ?? "tokenizer.json";
@@ -116,23 +122,22 @@ export function tokenizerFromJson(json: unknown, options: TokenizerJsonOptions =
   for (const field of ["continuing_subword_prefix", "end_of_word_suffix"] as const) {
     if (model[field] != null && model[field] !== "") fail(`model.${field}`, model[field], 'null or ""');
   }
-  if (model.byte_fallback === true)
-    fail("model.byte_fallback", true, "false (byte-level BPE needs no fallback)");
-  if (model.ignore_merges === true) fail("model.ignore_merges", true, "false");
-
-  if (json.normalizer != null) fail("normalizer", json.normalizer, "null");
-  const pre = json.pre_tokenizer;
-  if (!isObject(pre) || pre.type !== "ByteLevel") {
-    fail("pre_tokenizer", pre, '{"type": "ByteLevel", ...} (GPT-2\'s pre-tokenizer)');
-  } else {
-    if (pre.add_prefix_space === true) fail("pre_tokenizer.add_prefix_space", true, "false");
-    if (pre.use_regex === false) fail("pre_tokenizer.use_regex", false, "true (GPT-2's regex split)");
+  if (model.byte_fallback === true) {
+    fail(
+      "model.byte_fallback",
+      true,
+      "false: byte fallback belongs to SentencePiece-style BPE (Llama 2, Mistral), which is not byte-level BPE and would get different ids here",
+    );
   }
-  for (const field of ["decoder", "post_processor"] as const) {
-    const value = json[field];
-    if (value != null && !(isObject(value) && value.type === "ByteLevel")) {
-      fail(field, value, 'null or {"type": "ByteLevel", ...}');
-    }
+  if (model.ignore_merges !== undefined && typeof model.ignore_merges !== "boolean")
+    fail("model.ignore_merges", model.ignore_merges, "true or false");
+
+  let pipeline: ReturnType<typeof pipelineFromJson>;
+  try {
+    pipeline = pipelineFromJson(json, model.ignore_merges === true);
+  } catch (error) {
+    if (error instanceof FieldError) throw new Error(`${source}: ${error.message}`, { cause: error });
+    throw error;
   }
 
   if (!isObject(model.vocab)) return fail("model.vocab", model.vocab, "an object of token → id");
@@ -179,7 +184,7 @@ export function tokenizerFromJson(json: unknown, options: TokenizerJsonOptions =
     roles = { ...roles, pad: padding.pad_token };
   }
   try {
-    return new Tokenizer({ vocab, merges, addedTokens, roles });
+    return new Tokenizer({ vocab, merges, addedTokens, roles, pipeline });
   } catch (error) {
     throw new Error(`${source}: ${(error as Error).message}`, { cause: error });
   }
