@@ -343,6 +343,52 @@ describe("shape details", () => {
     expect(pre("x{,2}", "xxx")).toEqual(["xx", "x"]);
   });
 
+  it("other real patterns split as the Rust library splits them (Bloom's nested class, tiktoken's cl100k)", () => {
+    const pre = (regex: string, text: string) =>
+      tokenizerFromJson(
+        shapedJson({
+          pre_tokenizer: { type: "Sequence", pretokenizers: [split(regex), BYTE_LEVEL_NO_REGEX] },
+        }),
+      ).pipeline.preTokenize(text);
+    // Bloom: a class nested in a class is their union in Oniguruma.
+    expect(pre(" ?[^(\\s|[.,!?…。，、।۔،])]+", "Hello, world! (yes|no) 你好。再见")).toEqual([
+      "Hello",
+      ",",
+      " world",
+      "! (",
+      "yes",
+      "|",
+      "no",
+      ")",
+      " 你好",
+      "。",
+      "再见",
+    ]);
+    const cl100k = String.raw`'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s`;
+    expect(pre(cl100k, "a  \nb 12345 DON'T x'ſok")).toEqual([
+      "a",
+      "  \n",
+      "b",
+      " ",
+      "12345",
+      " DON",
+      "'T",
+      " x",
+      "'ſ",
+      "ok",
+    ]);
+    expect(pre("(?>a+)a|a+b", "aaab aa")).toEqual(["aaab", " aa"]);
+    expect(pre(String.raw`\s+?\S|a{2,}?b|\Ax|y\z|z\Z`, "x  yaaab z\nxy z")).toEqual([
+      "x",
+      "  y",
+      "aaab",
+      " z",
+      "\nx",
+      "y",
+      " z",
+    ]);
+  });
+
   it("Digits splits every number character (general category N), not only ASCII digits", () => {
     const ours = tokenizerFromJson(shapedJson(SHAPES["SmolLM2 (Digits + ByteLevel)"]!));
     expect(ours.pipeline.preTokenize("a12²٣五Ⅷ x")).toEqual(["a", "1", "2", "²", "٣", "五", "Ⅷ", " x"]);

@@ -338,6 +338,13 @@ class Translator {
   }
 
   private charClass(ci: boolean): string {
+    const { negated, items } = this.classBody(ci);
+    if (items.length === 0) return negated ? "[\\s\\S]" : "[]";
+    return `[${negated ? "^" : ""}${items.join("")}]`;
+  }
+
+  /** A class's items from "[" to its "]"; a nested plain class ([a[bc]], Oniguruma's union) adds its items. */
+  private classBody(ci: boolean): { negated: boolean; items: string[] } {
     const start = this.pos;
     this.pos++;
     let negated = false;
@@ -367,7 +374,12 @@ class Translator {
         break;
       }
       first = false;
-      if (c === "[") this.fail("a nested class or POSIX bracket inside [...]");
+      if (c === "[") {
+        if (this.peek(1) === ":" || this.peek(1) === "^")
+          this.fail("a POSIX bracket or negated class inside [...]");
+        items.push(...this.classBody(ci).items);
+        continue;
+      }
       if (c === "&" && this.peek(1) === "&") this.fail('class intersection "&&"');
       let lo: number;
       if (c === "\\") {
@@ -403,8 +415,7 @@ class Translator {
         add(lo, hi);
       } else add(lo, lo);
     }
-    if (items.length === 0) return negated ? "[\\s\\S]" : "[]";
-    return `[${negated ? "^" : ""}${items.join("")}]`;
+    return { negated, items };
   }
 }
 
