@@ -10,7 +10,14 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rankings, taskLeases, users } from "../src/db/schema";
 import { createTestDatabase, type TestDatabase } from "../src/db/testing";
-import { importJsonl, LabelingError, nextTask, submitRanking, type TaskForAnnotator } from "../src/labeling";
+import {
+  importJsonl,
+  LabelingError,
+  nextTask,
+  releaseTask,
+  submitRanking,
+  type TaskForAnnotator,
+} from "../src/labeling";
 
 let t: TestDatabase;
 
@@ -69,10 +76,10 @@ describe("an answer with the next task", () => {
     const sent = await statementsOf(async () => {
       reply = await submitRanking(t.db, "n0", answer(first), { nextIn: datasetId });
     });
-    // begin, lock the task, read, write, the held-task check, lock candidates, lease, commit: one commit.
+    // begin, lock the task, read, write, the hand-out (one statement: labeling_hand_out), commit.
     expect(sent.filter((s) => s === "commit")).toHaveLength(1);
     expect(sent.filter((s) => s === "begin")).toHaveLength(1);
-    expect(sent.length).toBeLessThanOrEqual(8);
+    expect(sent.length).toBeLessThanOrEqual(6);
     expect(reply.status).toBe("recorded");
     expect(reply.next?.taskId).toBeDefined();
     expect(reply.next!.taskId).not.toBe(first.taskId);
@@ -85,6 +92,21 @@ describe("an answer with the next task", () => {
     expect(stored).toHaveLength(1);
     // What nextTask would have answered: the same task, still held.
     expect((await nextTask(t.db, { annotatorId: "n0", datasetId }))!.taskId).toBe(reply.next!.taskId);
+  });
+
+  it("hands out a task, or the one already held, in one statement and no transaction of its own", async () => {
+    const datasetId = await makeDataset("next-one-statement", 3, 1);
+    let task: TaskForAnnotator | null = null;
+    const leasing = await statementsOf(async () => {
+      task = await nextTask(t.db, { annotatorId: "n2", datasetId });
+    });
+    expect(leasing).toEqual(["select"]);
+    const again = await statementsOf(async () => {
+      expect((await nextTask(t.db, { annotatorId: "n2", datasetId }))!.taskId).toBe(task!.taskId);
+    });
+    expect(again).toEqual(["select"]);
+    expect(await leasesOf("n2")).toContain(task!.taskId);
+    await releaseTask(t.db, "n2", task!.taskId);
   });
 
   it("a retry of the answer is a duplicate and brings back the same next task", async () => {
