@@ -1,18 +1,22 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import { mulberry32 } from "../src/model";
+import { grpoLossTerms } from "../src/parallel/losses-rl";
 import {
   aggregateLoss,
   clippedSurrogate,
   clipRatioMetrics,
   completionMetrics,
   groupAdvantages,
+  importanceWeights,
   k3Kl,
+  logImportanceWeights,
   maskTruncated,
   reinforcePlusPlusBaselineAdvantages,
   rlooAdvantages,
   rlooSequenceLoss,
   sequenceKl,
+  sequenceLogRatio,
 } from "../src/rl/grpo-math";
 
 const close = (actual: ArrayLike<number>, expected: number[], digits = 5) => {
@@ -233,6 +237,215 @@ describe("GRPO loss (tfjs)", () => {
       }),
     );
     tf.dispose([logp, old, advantages, m, loss]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe("GSPO: importance sampling level (TRL importance_sampling_level)", () => {
+  // Three completions of T = 3. Row 0: every token in the loss; row 1: its last token is padding (a large
+  // log-ratio there must not count); row 2: truncated and masked, no loss tokens at all.
+  const B = 3;
+  const T = 3;
+  const logRatio = [0.1, -0.3, 0.5, 0.4, 0.2, 3, 0.7, 0.7, 0.7];
+  const oldLogp = [-1, -2, -0.5, -1.5, -0.7, -3, -2, -1, -0.2];
+  const logp = oldLogp.map((x, i) => x + logRatio[i]!);
+  const refLogp = logp.map((x, i) => x - 0.05 * ((i % 4) - 1.5));
+  const mask = [1, 1, 1, 1, 1, 0, 0, 0, 0];
+  const advantages = [2, -1, 1];
+  const epsilonLow = 0.2;
+  const epsilonHigh = 0.05;
+  const levels = ["token", "sequence", "sequence_token"] as const;
+  const lossTypes = ["grpo", "bnpo", "dr_grpo", "dapo"] as const;
+  const n = { maxCompletionLength: 4, accumulationSteps: 1, tokensInGlobalBatch: 9 };
+
+  it("the sequence log-ratio is the mean log-ratio over a completion's loss tokens, 0 without any", () => {
+    // Row 0: (0.1 − 0.3 + 0.5)/3; row 1: (0.4 + 0.2)/2, the padded 3 left out; row 2: 0/max(0, 1).
+    close(sequenceLogRatio(logp, oldLogp, mask, B, T), [0.1, 0.3, 0], 5);
+  });
+
+  it("the weights the clip acts on: per token, one per completion, or that value on every token", () => {
+    const token = importanceWeights(logp, oldLogp, mask, B, T, "token");
+    expect(token.width).toBe(T);
+    close(token.weights, logRatio.map(Math.exp), 4);
+    const sequence = importanceWeights(logp, oldLogp, mask, B, T, "sequence");
+    expect(sequence.width).toBe(1);
+    close(sequence.weights, [Math.exp(0.1), Math.exp(0.3), 1]);
+    const sequenceToken = importanceWeights(logp, oldLogp, mask, B, T, "sequence_token");
+    expect(sequenceToken.width).toBe(T);
+    close(
+      sequenceToken.weights,
+      [0, 0, 0, 1, 1, 1, 2, 2, 2].map((b) => sequence.weights[b]!),
+    );
+  });
+
+  it("the tfjs log weights equal the plain ones at every level, [B, 1] at the sequence level", () => {
+    for (const level of levels) {
+      const [lp, olp, m] = [logp, oldLogp, mask].map((x) => tf.tensor2d(x, [B, T]));
+      const logWeights = logImportanceWeights(lp as tf.Tensor2D, olp as tf.Tensor2D, m as tf.Tensor2D, level);
+      const plain = importanceWeights(logp, oldLogp, mask, B, T, level);
+      expect(logWeights.shape, level).toEqual([B, plain.width]);
+      close(logWeights.dataSync(), Array.from(plain.weights, Math.log), 5);
+      tf.dispose([lp!, olp!, m!, logWeights]);
+    }
+  });
+
+  /** How much token (b, t) counts in each loss type (∂ loss / ∂ ℓ_{b,t}), by a plain loop. */
+  function tokenWeight(lossType: (typeof lossTypes)[number], b: number, t: number): number {
+    const m = mask[b * T + t]!;
+    const rowTokens = mask.slice(b * T, (b + 1) * T).reduce((a, x) => a + x, 0);
+    const tokens = mask.reduce((a, x) => a + x, 0);
+    if (lossType === "grpo") return m / (B * Math.max(rowTokens, 1));
+    if (lossType === "bnpo") return m / Math.max(tokens, 1);
+    if (lossType === "dr_grpo") return m / (B * n.maxCompletionLength);
+    return m / n.tokensInGlobalBatch;
+  }
+
+  /**
+   * The loss by a plain loop in float64, from the log-probs `lp`: w by the level (the sequence level's and
+   * GSPO-token's value is the geometric mean of the loss tokens' ratios), −min(w·A, clip(w)·A) + β·k3 on
+   * every token, weighted by the loss type.
+   */
+  function plainLoss(
+    lp: number[],
+    level: (typeof levels)[number],
+    lossType: (typeof lossTypes)[number],
+    beta: number,
+  ) {
+    let loss = 0;
+    for (let b = 0; b < B; b++) {
+      let sum = 0;
+      let tokens = 0;
+      for (let t = 0; t < T; t++) {
+        sum += mask[b * T + t]! * (lp[b * T + t]! - oldLogp[b * T + t]!);
+        tokens += mask[b * T + t]!;
+      }
+      const logS = sum / Math.max(tokens, 1);
+      for (let t = 0; t < T; t++) {
+        const i = b * T + t;
+        const w = Math.exp(level === "token" ? lp[i]! - oldLogp[i]! : logS);
+        const a = advantages[b]!;
+        const clipped = Math.min(Math.max(w, 1 - epsilonLow), 1 + epsilonHigh);
+        const logQ = refLogp[i]! - lp[i]!;
+        const kl = Math.exp(logQ) - logQ - 1;
+        loss += tokenWeight(lossType, b, t) * (-Math.min(w * a, clipped * a) + beta * kl);
+      }
+    }
+    return loss;
+  }
+
+  /**
+   * The gradient by a plain loop, from the definitions: dℓ/dw = −A unless the clip binds (then 0); token:
+   * dw/d log π_t = w_t; sequence: every loss token of the completion moves log s by 1/n; sequence_token:
+   * d log w_t / d log π_t = 1, nothing through the stop-gradients. Plus β·(1 − q) per token (k3).
+   */
+  function plainGradient(level: (typeof levels)[number], lossType: (typeof lossTypes)[number], beta: number) {
+    const grad = new Array<number>(B * T).fill(0);
+    const seq = sequenceLogRatio(logp, oldLogp, mask, B, T);
+    for (let b = 0; b < B; b++) {
+      const a = advantages[b]!;
+      const rowTokens = Math.max(
+        mask.slice(b * T, (b + 1) * T).reduce((x, y) => x + y, 0),
+        1,
+      );
+      const rowWeight = [0, 1, 2].reduce((x, t) => x + tokenWeight(lossType, b, t), 0);
+      for (let t = 0; t < T; t++) {
+        const i = b * T + t;
+        const w = Math.exp(level === "token" ? logRatio[i]! : seq[b]!);
+        const binds = (w < 1 - epsilonLow && a < 0) || (w > 1 + epsilonHigh && a > 0);
+        const dLossDw = binds ? 0 : -a;
+        if (level === "sequence") grad[i]! += rowWeight * dLossDw * w * (mask[i]! / rowTokens);
+        else grad[i]! += tokenWeight(lossType, b, t) * dLossDw * w;
+        grad[i]! += tokenWeight(lossType, b, t) * beta * (1 - Math.exp(refLogp[i]! - logp[i]!));
+      }
+    }
+    return grad;
+  }
+
+  /** grpoLossTerms (parallel/losses-rl.ts, what the workers run): its value and its gradient in log π. */
+  function tfjsLoss(level: (typeof levels)[number], lossType: (typeof lossTypes)[number], beta: number) {
+    const [lp, olp, rlp, m] = [logp, oldLogp, refLogp, mask].map(
+      (x) => tf.tensor2d(x, [B, T]) as tf.Tensor2D,
+    );
+    const adv = tf.tensor1d(advantages);
+    const settings = {
+      epsilon: epsilonLow,
+      epsilonHigh,
+      beta,
+      lossType,
+      maxCompletionLength: n.maxCompletionLength,
+      gradAccumSteps: 1,
+      importanceSamplingLevel: level,
+    };
+    const lossOf = (x: tf.Tensor) =>
+      grpoLossTerms(
+        {
+          logprobs: x as tf.Tensor2D,
+          oldLogprobs: olp!,
+          refLogprobs: rlp,
+          advantages: adv,
+          mask: m!,
+          batchTokens: n.tokensInGlobalBatch,
+        },
+        settings,
+      ).loss;
+    const { value, grad } = tf.valueAndGrad(lossOf)(lp!);
+    const out = { value: value.dataSync()[0]!, grad: Array.from(grad.dataSync()) };
+    tf.dispose([lp!, olp!, rlp!, m!, adv, value, grad]);
+    return out;
+  }
+
+  it("the plain-loop gradient is the plain-loop loss's central difference (token and sequence levels)", () => {
+    for (const level of ["token", "sequence"] as const)
+      for (const lossType of lossTypes) {
+        const analytic = plainGradient(level, lossType, 0.1);
+        for (let i = 0; i < B * T; i++) {
+          const h = 1e-6;
+          const up = logp.map((x, j) => (j === i ? x + h : x));
+          const down = logp.map((x, j) => (j === i ? x - h : x));
+          const numeric =
+            (plainLoss(up, level, lossType, 0.1) - plainLoss(down, level, lossType, 0.1)) / (2 * h);
+          expect(Math.abs(numeric - analytic[i]!), `${level} ${lossType} [${i}]`).toBeLessThan(1e-6);
+        }
+      }
+  });
+
+  it.each(levels)(
+    "%s: the tfjs loss and its gradient equal the plain loop for every loss type, with and without β",
+    (level) => {
+      for (const lossType of lossTypes)
+        for (const beta of [0, 0.1]) {
+          const label = `${level} ${lossType} β ${beta}`;
+          const { value, grad } = tfjsLoss(level, lossType, beta);
+          expect(value, label).toBeCloseTo(plainLoss(logp, level, lossType, beta), 5);
+          const expected = plainGradient(level, lossType, beta);
+          for (let i = 0; i < B * T; i++)
+            expect(Math.abs(grad[i]! - expected[i]!), `${label} [${i}]`).toBeLessThan(1e-5);
+        }
+    },
+  );
+
+  it("the levels differ where they should: which tokens the clip silences, and the masked completion's weight", () => {
+    const token = tfjsLoss("token", "dapo", 0);
+    const sequence = tfjsLoss("sequence", "dapo", 0);
+    const sequenceToken = tfjsLoss("sequence_token", "dapo", 0);
+    // Row 0 (A = 2): per token, ratios e^0.1 and e^0.5 pass 1 + 0.05 and are clipped, e^−0.3 is not; its
+    // sequence ratio e^0.1 is clipped, so the sequence levels give none of its tokens a gradient.
+    expect(token.grad.slice(0, 3).map((g) => g === 0)).toEqual([true, false, true]);
+    expect(sequence.grad.slice(0, 3).map(Math.abs)).toEqual([0, 0, 0]);
+    // GSPO-token: the value and (one advantage per completion) the gradient of GSPO.
+    expect(sequenceToken.value).toBeCloseTo(sequence.value, 6);
+    close(sequenceToken.grad, sequence.grad, 6);
+    // Row 1 (A = −1, not clipped): its loss −A·e^{log s} counts on its 2 loss tokens of the round's 9, and
+    // each moves log s by 1/2: (2/9)·e^0.3·(1/2) each; the padding none.
+    close(sequence.grad.slice(3, 6), [Math.exp(0.3) / 9, Math.exp(0.3) / 9, 0], 5);
+    // The completion without loss tokens: no gradient anywhere.
+    expect(sequence.grad.slice(6).map(Math.abs)).toEqual([0, 0, 0]);
+  });
+
+  it("leave no tensors behind, stop-gradient included", () => {
+    tfjsLoss("sequence_token", "grpo", 0.1);
+    const before = tf.memory().numTensors;
+    for (const level of levels) tfjsLoss(level, "bnpo", 0.1);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * GRPO and RLOO end to end on a tiny random policy (real tfjs, real PostgreSQL): a `contains` reward rises,
  * TRL's metrics are logged, tensors stay flat across rounds, a resumed run ends where an uninterrupted one
- * does, and a reward function that fails stops the run naming it.
+ * does, GSPO's sequence-level ratio clips whole completions, and a reward function that fails stops the run
+ * naming it.
  */
 import { writeFileSync } from "node:fs";
 import path from "node:path";
@@ -129,6 +130,53 @@ describe.each(["grpo", "rloo"] as const)("%s", (kind) => {
       expect(b).toHaveLength(6);
       for (const [i, value] of a.entries()) expect(b[i], `${key} at round ${i + 1}`).toBeCloseTo(value, 4);
     }
+  });
+});
+
+describe("GSPO (importanceSamplingLevel)", () => {
+  const logsOf = async (id: string) =>
+    (await online.t.pool.query("select message from run_logs where run_id = $1", [id])).rows.map(
+      (r) => r.message as string,
+    );
+
+  it("TRL's GSPO settings: sequence clips whole completions, GSPO-token trains as GSPO, both unlike per-token", async () => {
+    const gspo = { lossType: "grpo", epsilon: 3e-4, epsilonHigh: 4e-4, beta: 0, iterations: 4 };
+    const ids: Record<string, string> = {};
+    for (const level of ["token", "sequence", "sequence_token"])
+      ids[level] = await run(
+        "grpo",
+        `gspo-${level}`,
+        groupConfig({ ...gspo, importanceSamplingLevel: level }),
+      );
+    const loss = async (level: string) => series(ids[level]!, "loss");
+    expect(await loss("sequence")).toHaveLength(4);
+    // Sequence level: the clip metrics are shares of completions, as TRL's (coef_1 is [B, 1]): each of a
+    // round's 4 micro-batches (2 passes × 2 minibatches) holds 8 completions, so a round's mean is k/32.
+    const region = await series(ids.sequence!, "clip_ratio/region_mean");
+    expect(Math.max(...region), "off-policy passes leave [1 − 3e-4, 1 + 4e-4]").toBeGreaterThan(0);
+    for (const key of ["clip_ratio/region_mean", "clip_ratio/low_mean", "clip_ratio/high_mean"])
+      for (const share of await series(ids.sequence!, key))
+        expect(Math.abs(share * 32 - Math.round(share * 32)), `${key} ${share}`).toBeLessThan(1e-6);
+    // GSPO-token with one advantage per completion: GSPO's value and gradient, so the same run.
+    const sequence = await loss("sequence");
+    for (const [i, value] of (await loss("sequence_token")).entries())
+      expect(value, `round ${i + 1}`).toBeCloseTo(sequence[i]!, 5);
+    // Per-token ratios clip other tokens: after the first (on-policy) round the runs part.
+    const token = await loss("token");
+    expect(Math.max(...token.map((value, i) => Math.abs(value - sequence[i]!)))).toBeGreaterThan(1e-3);
+    for (const id of Object.values(ids))
+      expect((await logsOf(id)).join("\n")).not.toMatch(/importanceSamplingLevel/);
+  });
+
+  it("sequence with a token-summing lossType logs TRL's warning", async () => {
+    const id = await run(
+      "grpo",
+      "gspo-dapo",
+      groupConfig({ importanceSamplingLevel: "sequence", lossType: "dapo", iterations: 1 }),
+    );
+    expect((await logsOf(id)).join("\n")).toMatch(
+      /importanceSamplingLevel "sequence" with lossType "dapo".*GSPO's paper uses lossType "grpo"/,
+    );
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * The online trainers' losses (parallel/losses-rl.ts) across data-parallel workers: on the same rollout
  * rows, two workers' row-weighted shard gradients equal this thread's gradients of the whole micro-batch —
- * for PPO (policy + value head, also with LoRA adapters), GRPO (every loss type) and RLOO — and two AdamW
+ * for PPO (policy + value head, also with LoRA adapters), GRPO (every loss type, and the GSPO and GSPO-token
+ * importance sampling levels) and RLOO — and two AdamW
  * steps from either leave the same weights. Rollouts sampled across the workers with per-row seeds equal
  * the same per-row sampling on this thread, and so do the rollout's log-probs computed there.
  */
@@ -140,6 +141,39 @@ const groupOptions: Record<string, unknown>[] = [
   })),
   { ...group, kind: "rloo", beta: 0.05, lossType: "grpo" },
 ];
+/** GSPO and GSPO-token (importanceSamplingLevel), with TRL's GSPO clip range and with the default one. */
+const gspo = { epsilon: 3e-4, epsilonHigh: 4e-4 };
+const levelOptions: Record<string, unknown>[] = [
+  { ...group, ...gspo, kind: "grpo", beta: 0, lossType: "grpo", importanceSamplingLevel: "sequence" },
+  { ...group, kind: "grpo", beta: 0.04, lossType: "dapo", importanceSamplingLevel: "sequence" },
+  { ...group, kind: "grpo", beta: 0.04, lossType: "bnpo", importanceSamplingLevel: "sequence" },
+  {
+    ...group,
+    ...gspo,
+    kind: "grpo",
+    beta: 0.04,
+    lossType: "dr_grpo",
+    importanceSamplingLevel: "sequence_token",
+  },
+  { ...group, kind: "grpo", beta: 0, lossType: "grpo", importanceSamplingLevel: "sequence_token" },
+];
+
+/** The batch with its last row's loss tokens masked out (a truncated completion under maskTruncatedCompletions). */
+function withMaskedRow(batch: Record<string, HostTensor>): Record<string, HostTensor> {
+  const mask = Float32Array.from(batch.mask!.values as Float32Array);
+  mask.fill(0, (ROWS - 1) * R, ROWS * R);
+  const micro = microBatchColumns(
+    ROWS,
+    mask.reduce((a, m) => a + m, 0),
+  );
+  const column = (values: Float32Array): HostTensor => ({ values, shape: [ROWS], dtype: "float32" });
+  return {
+    ...batch,
+    mask: { ...batch.mask!, values: mask },
+    microRows: column(micro.microRows),
+    microTokens: column(micro.microTokens),
+  };
+}
 
 /** The largest absolute difference between two sets of tensors keyed alike. */
 function largestDifference(a: Map<string, tf.Tensor>, b: Map<string, tf.Tensor>): number {
@@ -271,7 +305,7 @@ describe.each([
     expect(tf.memory().numTensors).toBe(afterWarmUp);
   });
 
-  it("GRPO (dapo, bnpo, grpo, dr_grpo) and RLOO: shard gradients equal this thread's; two AdamW steps too; rollouts sampled on the workers equal this thread's with the same per-row seeds", async () => {
+  it("GRPO (dapo, bnpo, grpo, dr_grpo; per-token, GSPO and GSPO-token ratios) and RLOO: shard gradients equal this thread's; two AdamW steps too; rollouts sampled on the workers equal this thread's with the same per-row seeds", async () => {
     const m = await pair("groupPolicyLoss");
     const batch = batchFor("groupPolicyLoss", lossBatch(m.single, 12));
     const before = tf.memory().numTensors;
@@ -280,6 +314,18 @@ describe.each([
       tf.dispose([...a.grads.values(), ...bGrads.values()]);
     }
     await twoSteps(m, groupPolicyLoss, batch, groupOptions[0]!);
+    expect(tf.memory().numTensors).toBe(before);
+
+    // GSPO and GSPO-token, a completion without loss tokens among the rows: one ratio per completion at the
+    // sequence level ([b, 1]), one per token for GSPO-token.
+    const masked = withMaskedRow(batch);
+    for (const options of levelOptions) {
+      const { a, bGrads } = await compare(m, groupPolicyLoss, masked, options);
+      const width = options.importanceSamplingLevel === "sequence" ? 1 : R;
+      expect(a.rows.ratio!.length, JSON.stringify(options)).toBe(ROWS * width);
+      tf.dispose([...a.grads.values(), ...bGrads.values()]);
+    }
+    await twoSteps(m, groupPolicyLoss, masked, levelOptions[0]!);
     expect(tf.memory().numTensors).toBe(before);
 
     const random = mulberry32(5);

@@ -168,6 +168,14 @@ export const grpoConfigSchema = z
       .min(0)
       .default(0)
       .describe("β: weight of the k3 KL to the SFT model in the loss; 0 = no reference model is loaded"),
+    // TRL GRPOConfig.importance_sampling_level ("token" | "sequence"); "sequence_token" is GSPO-token, TRL's
+    // trl/experimental/gspo_token GRPOTrainer. GSPO: Zheng et al. 2025, "Group Sequence Policy Optimization".
+    importanceSamplingLevel: z
+      .enum(["token", "sequence", "sequence_token"])
+      .default("token")
+      .describe(
+        "the importance ratio that is clipped: each token's π/π_old (token); one per completion, exp of the mean log-ratio over its loss tokens, for all its tokens (sequence: GSPO — TRL suggests lossType grpo, epsilon 3e-4, epsilonHigh 4e-4, beta 0); that value with per-token gradients (sequence_token: GSPO-token)",
+      ),
   })
   .superRefine(refineGroupRollout)
   .describe("GRPO: G completions per prompt, scored by reward functions, with group-normalised advantages");

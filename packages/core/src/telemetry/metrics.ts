@@ -374,13 +374,13 @@ export const metricGroups = [
       {
         keys: ["clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean"],
         meaning:
-          "share of loss tokens (RLOO: completions) whose ratio was clipped below 1 − ε with a negative advantage, above 1 + ε_high with a positive one, or either, mean over micro-batches",
+          'share of loss tokens whose ratio was clipped below 1 − ε with a negative advantage, above 1 + ε_high with a positive one, or either, mean over micro-batches. The ratio is each token\'s (GRPO\'s default), or one per completion: then the share is of completions (RLOO; GRPO with `importanceSamplingLevel: "sequence"`, GSPO — every completion of the micro-batch counts, one without loss tokens as unclipped, as in TRL), or of loss tokens that all carry their completion\'s ratio (`"sequence_token"`)',
         trl: "the same keys",
       },
       {
         keys: ["clip_ratio/low_min", "clip_ratio/high_max"],
         meaning:
-          "the smallest low-clipped share and the largest high-clipped share of a completion in the round",
+          "the smallest low-clipped share and the largest high-clipped share of a completion in the round (0 or 1 when the ratio is the completion's: RLOO, GSPO, GSPO-token)",
         trl: "the same keys",
       },
       { keys: ["episode"], meaning: "completions generated so far" },

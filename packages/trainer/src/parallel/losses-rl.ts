@@ -19,7 +19,15 @@ import * as tf from "@tensorflow/tfjs";
 import type { GPT } from "../model/gpt";
 import { withoutAdapters } from "../model/lora";
 import { entropyFromLogits, logProbsOf } from "../model/ops";
-import { aggregateLoss, clippedSurrogate, k3Kl, type LossType, rlooSequenceLoss } from "../rl/grpo-math";
+import {
+  aggregateLoss,
+  clippedSurrogateOf,
+  type ImportanceSamplingLevel,
+  k3Kl,
+  type LossType,
+  logImportanceWeights,
+  rlooSequenceLoss,
+} from "../rl/grpo-math";
 import { type Completions, completionLogits, pickRows, rolloutHostRows } from "../rl/rollout";
 import type { HostTensor } from "./protocol";
 
@@ -237,6 +245,8 @@ export interface GroupLossSettings {
   lossType: LossType;
   maxCompletionLength: number;
   gradAccumSteps: number;
+  /** GRPO's importance ratio: per token (absent: "token"), per completion (GSPO) or GSPO-token. */
+  importanceSamplingLevel?: ImportanceSamplingLevel;
 }
 
 /** The input of a GRPO/RLOO loss on some rows of a round. */
@@ -253,15 +263,23 @@ export interface GroupLossInput {
 }
 
 /**
- * GRPO's loss as TRL computes it: the clipped surrogate (clip-higher), β × k3 KL per token when β > 0,
- * aggregated by `lossType`. Returns the per-token ratio and the per-token KL for the metrics.
+ * GRPO's loss as TRL computes it: the clipped surrogate (clip-higher) of the importance weights of
+ * `importanceSamplingLevel` (per token, or GSPO's per completion), β × k3 KL per token when β > 0, aggregated
+ * by `lossType`. Returns the ratio the clip acted on ([b, R], or [b, 1] at the sequence level, as TRL's
+ * coef_1) and the per-token KL for the metrics.
  */
 export function grpoLossTerms(
   x: GroupLossInput,
   s: Omit<GroupLossSettings, "kind" | "temperature">,
 ): { loss: tf.Scalar; ratio: tf.Tensor2D; klTokens?: tf.Tensor2D } {
-  const ratio = tf.exp(tf.sub(x.logprobs, x.oldLogprobs)) as tf.Tensor2D;
-  let perToken = clippedSurrogate(x.logprobs, x.oldLogprobs, x.advantages, s.epsilon, s.epsilonHigh);
+  const logWeights = logImportanceWeights(
+    x.logprobs,
+    x.oldLogprobs,
+    x.mask,
+    s.importanceSamplingLevel ?? "token",
+  );
+  const ratio = tf.exp(logWeights) as tf.Tensor2D;
+  let perToken = clippedSurrogateOf(logWeights, x.advantages, s.epsilon, s.epsilonHigh);
   let klTokens: tf.Tensor2D | undefined;
   if (s.beta > 0 && x.refLogprobs) {
     klTokens = k3Kl(x.logprobs, x.refLogprobs);
@@ -310,7 +328,7 @@ function groupShardFactor(
 /**
  * GRPO or RLOO (options.kind) on a loss batch: oldLogprobs, refLogprobs (β > 0), mask [b, R], advantages
  * [b], batchTokens [b] (the round's loss tokens, repeated). Rows: the ratio ([b, R], or [b, 1] for RLOO's
- * sequence ratio), and per row the sums of entropy and KL over its masked tokens.
+ * and GSPO's sequence ratios), and per row the sums of entropy and KL over its masked tokens.
  */
 export const groupPolicyLoss: RlShardLoss = (model, batch, options) => {
   const s = options as unknown as GroupLossSettings;

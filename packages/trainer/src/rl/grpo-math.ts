@@ -14,6 +14,8 @@ export const STD_EPSILON = 1e-4;
 
 export type ScaleRewards = "group" | "batch" | "none";
 export type LossType = "grpo" | "bnpo" | "dr_grpo" | "dapo";
+/** What the clipped ratio is a ratio of (TRL importance_sampling_level; GSPO, Zheng et al. 2025). */
+export type ImportanceSamplingLevel = "token" | "sequence" | "sequence_token";
 
 /** Mean and Bessel-corrected std of x[from..to) (TRL's nanstd); the std of fewer than two values is 0. */
 export function meanStd(x: Rows, from = 0, to = x.length): { mean: number; std: number } {
@@ -154,6 +156,57 @@ export function maskTruncated(mask: Rows, ended: boolean[], length: number): Flo
   return out;
 }
 
+/**
+ * GSPO's sequence log-ratio (Zheng et al. 2025, "Group Sequence Policy Optimization"; TRL 1.10.dev0
+ * trl/trainer/grpo_trainer.py `_compute_loss`, importance_sampling_level "sequence"): per completion,
+ * log s_i = Σ_t m·(log π − log π_old) / max(Σ_t m, 1) — the log of the geometric mean of its loss tokens'
+ * ratios, so s_i = 1 for a completion without loss tokens (truncated and masked, or empty). [B, T] → [B].
+ */
+export function sequenceLogRatio(
+  logp: Rows,
+  oldLogp: Rows,
+  mask: Rows,
+  batch: number,
+  length: number,
+): Float32Array {
+  const out = new Float32Array(batch);
+  for (let b = 0; b < batch; b++) {
+    let sum = 0;
+    let tokens = 0;
+    for (let t = 0; t < length; t++) {
+      const i = b * length + t;
+      sum += mask[i]! * (logp[i]! - oldLogp[i]!);
+      tokens += mask[i]!;
+    }
+    out[b] = sum / Math.max(tokens, 1);
+  }
+  return out;
+}
+
+/**
+ * The importance weights the clip acts on (TRL's coef_1), by level: "token", exp(log π − log π_old) per
+ * token, [B, T] (width T); "sequence", GSPO's s_i, one per completion, [B, 1] (width 1); "sequence_token",
+ * GSPO-token's, whose value is s_i on each of the completion's tokens, [B, T] (its gradient differs: see
+ * logImportanceWeights). Plain arrays: the values the clip metrics count, by a plain loop.
+ */
+export function importanceWeights(
+  logp: Rows,
+  oldLogp: Rows,
+  mask: Rows,
+  batch: number,
+  length: number,
+  level: ImportanceSamplingLevel,
+): { weights: Float32Array; width: number } {
+  if (level === "token")
+    return { weights: Float32Array.from(logp, (x, i) => Math.exp(x - oldLogp[i]!)), width: length };
+  const sequence = Float32Array.from(sequenceLogRatio(logp, oldLogp, mask, batch, length), Math.exp);
+  if (level === "sequence") return { weights: sequence, width: 1 };
+  return {
+    weights: Float32Array.from({ length: batch * length }, (_, i) => sequence[Math.floor(i / length)]!),
+    width: length,
+  };
+}
+
 export interface ClipRatioMetrics {
   "clip_ratio/low_mean": number;
   "clip_ratio/low_min": number;
@@ -238,6 +291,40 @@ export function completionMetrics(lengths: number[], ended: boolean[]): Record<s
 
 // ---- Differentiable parts (tfjs; call inside tf.tidy) ----
 
+/** sg[x]: x's value, no gradient (torch's .detach(); tfjs has no such op). */
+export const stopGradient = tf.customGrad((x, _save) => ({
+  value: tf.clone(x as tf.Tensor),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+})) as <T extends tf.Tensor>(x: T) => T;
+
+/**
+ * log w, the log importance weight the clipped surrogate uses, as TRL computes it (1.10.dev0
+ * trl/trainer/grpo_trainer.py `_compute_loss`: log_ratio → log_importance_weights; "sequence_token" from
+ * trl/experimental/gspo_token/grpo_trainer.py `_compute_loss`). logp, oldLogp, mask [B, T]; oldLogp carries no gradient.
+ *   token:          log π(y_t) − log π_old(y_t), [B, T]
+ *   sequence:       log s_i = Σ_t m·(log π − log π_old) / max(Σ_t m, 1), [B, 1] (GSPO; broadcast over tokens)
+ *   sequence_token: log π(y_t) − sg[log π(y_t)] + sg[log s_i], [B, T] (GSPO-token: the value of log s_i, the
+ *                   gradient of each token's own log π — with one advantage per completion, as here, the same
+ *                   gradient as "sequence", as TRL's GSPO-token page notes)
+ */
+export function logImportanceWeights(
+  logp: tf.Tensor2D,
+  oldLogp: tf.Tensor2D,
+  mask: tf.Tensor2D,
+  level: ImportanceSamplingLevel,
+): tf.Tensor2D {
+  return tf.tidy(() => {
+    const logRatio = tf.sub(logp, oldLogp); // [B, T]
+    if (level === "token") return logRatio as tf.Tensor2D;
+    const sequence = tf.expandDims(
+      tf.div(tf.sum(tf.mul(logRatio, mask), 1), tf.maximum(tf.sum(mask, 1), 1)),
+      1,
+    ) as tf.Tensor2D; // [B, 1]
+    if (level === "sequence") return sequence;
+    return tf.add(tf.sub(logp, stopGradient(logp)), stopGradient(sequence)) as tf.Tensor2D;
+  });
+}
+
 /**
  * The clipped surrogate per token, with DAPO's separate bounds (Yu et al. 2025, clip-higher):
  * −min(r·A, clip(r, 1 − ε_low, 1 + ε_high)·A) with r = exp(log π − log π_old). logp, oldLogp [B, T];
@@ -250,8 +337,24 @@ export function clippedSurrogate(
   epsilonLow: number,
   epsilonHigh: number,
 ): tf.Tensor2D {
+  return tf.tidy(() =>
+    clippedSurrogateOf(tf.sub(logp, oldLogp) as tf.Tensor2D, advantages, epsilonLow, epsilonHigh),
+  );
+}
+
+/**
+ * The same surrogate of given log importance weights (logImportanceWeights; TRL coef_1 = exp(log w),
+ * coef_2 = clamp(coef_1, 1 − ε_low, 1 + ε_high), −min(coef_1·A, coef_2·A)): [B, T] → [B, T], or GSPO's
+ * [B, 1] → [B, 1], one loss per completion that the aggregation broadcasts over its tokens, as TRL's does.
+ */
+export function clippedSurrogateOf(
+  logWeights: tf.Tensor2D,
+  advantages: tf.Tensor1D,
+  epsilonLow: number,
+  epsilonHigh: number,
+): tf.Tensor2D {
   return tf.tidy(() => {
-    const ratio = tf.exp(tf.sub(logp, oldLogp)); // [B, T]
+    const ratio = tf.exp(logWeights); // [B, T] or [B, 1]
     const a = tf.expandDims(advantages, 1); // [B, 1]
     const pgLoss1 = tf.mul(ratio, a);
     const pgLoss2 = tf.mul(tf.clipByValue(ratio, 1 - epsilonLow, 1 + epsilonHigh), a);
@@ -283,7 +386,9 @@ export interface LossNormalizer {
 }
 
 /**
- * Aggregate a per-token loss [B, T] over its mask exactly as TRL's loss types do:
+ * Aggregate a per-token loss [B, T] (or GSPO's per-completion [B, 1], broadcast: each of its loss tokens carries
+ * it, so grpo gives it once per completion and the token-summing types weight it by the completion's length,
+ * as TRL's) over its mask exactly as TRL's loss types do:
  *   grpo:    mean over completions of (Σ_t loss·mask / Σ_t mask), ÷ accumulation steps (Shao et al.)
  *   bnpo:    Σ loss·mask / Σ mask over this micro-batch, ÷ accumulation steps
  *   dr_grpo: Σ loss·mask / (B · maxCompletionLength), ÷ accumulation steps (Liu et al., Dr. GRPO)

@@ -157,6 +157,8 @@ export async function trainGroupPolicy<C extends GroupConfig>(
         epsilonHigh: epsilonHighOf(config),
         beta: config.beta,
         lossType: "lossType" in config ? config.lossType : "grpo",
+        importanceSamplingLevel:
+          "importanceSamplingLevel" in config ? config.importanceSamplingLevel : "token",
         maxCompletionLength: config.maxCompletionLength,
         gradAccumSteps: config.gradAccumSteps,
       },
