@@ -85,7 +85,7 @@ describe("reward spec in a config", () => {
       }),
     ).toEqual([
       'rewards.0.params.tagret: unknown key "tagret"; did you mean "target"?',
-      'rewards.1.function: unknown reward function "sentimental"; expected one of sentiment, length, contains, regex, ends, reward_model or { module, export }',
+      'rewards.1.function: unknown reward function "sentimental"; expected one of sentiment, vader, length, contains, regex, ends, reward_model or { module, export }',
       'rewards.2: Unrecognized key: "wieght"',
       "rewards.3.params.pattern: not a valid regular expression (JavaScript syntax, u flag)",
       "rewards.4.function.module: expected a .ts, .mts, .js or .mjs file",
