@@ -102,7 +102,9 @@ export function demoStages(quick: boolean, seed: number, language: DemoLanguage 
       klCoef: 0.05,
       missingEosPenalty: 1,
       sampleEvery: quick ? 2 : 10,
-      checkpointEvery: quick ? 4 : 20,
+      // Halfway through the quick run too: a killed `rlhf pipeline --demo --quick` resumes PPO mid-stage
+      // (packages/trainer/test/pipeline-faults.test.ts kills it there).
+      checkpointEvery: quick ? 2 : 20,
       evaluation: [ORACLE],
     },
     dpo: {

@@ -8,9 +8,9 @@
  * These are single-row updates, not transactions with pg-boss: the job's fate is settled afterwards by
  * the worker (`settleAttempt`), which reads the state written here.
  */
-import { desc, eq, sql } from "drizzle-orm";
+import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../db/open";
-import { checkpoints, runs } from "../db/schema";
+import { checkpoints, runLogs, runs } from "../db/schema";
 
 /** Where and how an attempt runs: written when it starts. */
 export interface AttemptPlace {
@@ -98,4 +98,30 @@ export async function latestCheckpoint(
     .orderBy(desc(checkpoints.step))
     .limit(1);
   return latest;
+}
+
+/**
+ * A run executed in-process (no queue job) whose process is gone — killed, or its machine asleep — while
+ * its row still says running under `workerId`: back to queued, with `reason` in its log and error, so the
+ * next attempt resumes it from its latest checkpoint (`rlhf pipeline --demo` run again). Only if it is
+ * still running under that worker; returns whether it was.
+ */
+export async function recoverAbandonedRun(
+  db: Db,
+  runId: string,
+  workerId: string,
+  reason: string,
+): Promise<boolean> {
+  const recovered = await db
+    .update(runs)
+    .set({ status: "queued", heartbeatAt: null, error: reason })
+    .where(
+      and(eq(runs.id, runId), eq(runs.status, "running"), eq(runs.workerId, workerId), isNull(runs.jobId)),
+    )
+    .returning({ id: runs.id });
+  if (recovered.length === 0) return false;
+  await db
+    .insert(runLogs)
+    .values({ runId, level: "warn", message: `attempt interrupted (not counted as a failure): ${reason}` });
+  return true;
 }

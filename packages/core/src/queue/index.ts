@@ -12,6 +12,7 @@ export {
   latestCheckpoint,
   markRunning,
   recordProgress,
+  recoverAbandonedRun,
 } from "./attempt";
 export {
   BOSS_SCHEMA,

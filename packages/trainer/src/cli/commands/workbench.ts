@@ -52,6 +52,18 @@ export function addWorkbenchCommands(program: Command): void {
     .option("--quick", "a small, fast version (the CI smoke test)")
     .addOption(demoLanguage("--language <language>"))
     .option("--seed <n>", "seed", "1234")
+    .option(
+      "--name <prefix>",
+      "prefix of the run names (default demo, or demo-quick with --quick): pipelines of other names run and resume apart",
+    )
+    .option(
+      "--fresh",
+      "start a new pipeline even if one of these settings is unfinished (by default it is continued: finished stages reused, the interrupted one resumed from its checkpoint)",
+    )
+    .option(
+      "--outage-limit <seconds>",
+      "a database outage longer than this stops the running stage at a checkpoint; it resumes when the database answers (default: RLHF_OUTAGE_LIMIT_SECONDS, else 300)",
+    )
     .option("--json", "print the result as JSON")
     .action(async (options) => {
       const { pipelineCommand } = await import("../pipeline");
