@@ -9,7 +9,7 @@
  * the quick stages' steps take about 3 s in all: one begun mid-stage could end before the limit.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
@@ -30,7 +30,8 @@ const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 const STAGES = ["pretrain", "sft", "generate", "reward", "ppo", "grpo", "grpo-oracle", "rloo", "dpo"];
 
 // The pipeline's checkpoints, for the processes this file starts (runCli passes the environment on).
-process.env.RLHF_HOME = mkdtempSync(path.join(os.tmpdir(), "rlhf-pipeline-faults-"));
+const home = mkdtempSync(path.join(os.tmpdir(), "rlhf-pipeline-faults-"));
+process.env.RLHF_HOME = home;
 
 interface PipelineProcess {
   child: ChildProcess;
@@ -71,6 +72,7 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
   for (const child of live) killGroup(child);
   for (const cleanup of cleanups.reverse()) await cleanup();
+  rmSync(home, { recursive: true, force: true });
 });
 
 /** The pipeline's runs by stage key (names demo-quick-<key>), with what a rerun must not change. */
