@@ -26,6 +26,7 @@ import {
 import { AdamW, clipByGlobalNorm } from "../src/train/adamw";
 import { lossAndGradients } from "../src/train/lm-loop";
 import { cosineLearningRate } from "../src/train/schedule";
+import { saveRandomPolicy } from "./fixtures/policy";
 
 let t: TestDatabase;
 const home = mkdtempSync(path.join(os.tmpdir(), "rlhf-trainers-"));
@@ -72,6 +73,20 @@ const sftConfig = (extra: Record<string, unknown>) => ({
 async function launch(kind: JobKind, config: Record<string, unknown>, name = `${kind}-${Math.random()}`) {
   const [run] = await t.db.insert(runs).values({ name, kind, config }).returning();
   return run!;
+}
+
+/** The tasks a generate run stored: prompt, round and responses in display order, in a stable order. */
+async function generatedTasks(runId: string) {
+  const { rows } = await t.pool.query(
+    `select t.prompt, t.metadata->>'round' as round,
+       array_agg(c.response order by tc.position) as responses
+     from comparison_tasks t
+     join task_completions tc on tc.task_id = t.id join completions c on c.id = tc.completion_id
+     where t.metadata->>'generatedBy' = $1
+     group by t.id order by t.prompt, round`,
+    [runId],
+  );
+  return rows;
 }
 
 async function series(runId: string, key: string) {
@@ -148,6 +163,43 @@ describe("pretraining", () => {
     const b = await series(interrupted.id, "loss");
     expect(b.map((p) => p.step)).toEqual(a.map((p) => p.step));
     for (const [i, p] of a.entries()) expect(b[i]!.value, `step ${p.step}`).toBeCloseTo(p.value, 5);
+  });
+
+  it("resumes an interrupted generate run after the tasks it stored: each task once, as an uninterrupted run writes them", async () => {
+    const policy = path.join(home, "generate-policy");
+    await saveRandomPolicy(policy, { nLayer: 1, nEmbd: 32, nHead: 2, nPositions: 64 });
+    // 6 prompts × 2 rounds = 12 tasks of 2 completions, stored in batches of 8 tasks.
+    const generateConfig = (dataset: string) => ({
+      checkpoint: policy,
+      prompts: "demo-prompts",
+      split: "train",
+      maxPrompts: 6,
+      rounds: 2,
+      completionsPerPrompt: 2,
+      maxNewTokens: 6,
+      temperature: 1,
+      seed: 5,
+      dataset,
+    });
+    const whole = await launch("generate", generateConfig("generated-whole"));
+    expect((await executeRun(t, whole.id)).status).toBe("succeeded");
+
+    const interrupted = await launch("generate", generateConfig("generated-resumed"));
+    const controller = new AbortController();
+    const first = await executeRun(t, interrupted.id, {
+      signal: controller.signal,
+      onProgress: (done) => {
+        if (done >= 8) controller.abort("shutdown");
+      },
+    });
+    expect(first.status).toBe("requeued");
+    expect(await generatedTasks(interrupted.id)).toHaveLength(8);
+    const second = await executeRun(t, interrupted.id);
+    expect(second.status).toBe("succeeded");
+
+    const resumed = await generatedTasks(interrupted.id);
+    expect(resumed).toHaveLength(12);
+    expect(resumed).toEqual(await generatedTasks(whole.id));
   });
 
   it("with two data-parallel workers follows the single-thread loss curve", async () => {

@@ -2,11 +2,16 @@
  * Completions for ranking: K samples per prompt from a checkpoint become comparison tasks (one per prompt
  * and round), optionally ranked at once by the sentiment oracle. The completions record the run and
  * checkpoint that wrote them, so the labeler's leaderboard can rate models.
+ *
+ * A resumed run (its process killed, a worker shut down, the database away past the outage limit) goes on
+ * after the tasks its earlier attempts stored: each batch of tasks is stored in one transaction, in order,
+ * and sampled from a seed fixed by its position, so the dataset ends with the tasks an uninterrupted run
+ * writes, each once.
  */
 import type { GenerateConfig } from "@rlhf/core/configs";
 import { createComparisonTasks, rankWithOracle } from "@rlhf/core/preferences";
-import { checkpoints, datasets } from "@rlhf/core/schema";
-import { eq } from "drizzle-orm";
+import { checkpoints, comparisonTasks, datasets } from "@rlhf/core/schema";
+import { and, count, eq, sql } from "drizzle-orm";
 import { loadCheckpoint } from "../checkpoint";
 import { loadPrompts } from "../data";
 import { generate, hashSeed } from "../model";
@@ -42,16 +47,24 @@ export async function trainGenerate(config: GenerateConfig, ctx: JobContext): Pr
       .onConflictDoNothing();
   }
 
+  // Every (prompt, round) becomes one task; its K completions are K rows of the same batch.
+  const jobs = prompts.flatMap((prompt) =>
+    Array.from({ length: config.rounds }, (_, round) => ({ prompt, round })),
+  );
+  const perBatch = Math.max(1, Math.floor(BATCH / config.completionsPerPrompt));
+  const stored = await tasksStoredBy(ctx, config.dataset);
+  if (stored > jobs.length || (stored % perBatch !== 0 && stored !== jobs.length)) {
+    throw new JobInputError(
+      `dataset "${config.dataset}" holds ${stored} tasks of this run, which its ${jobs.length} tasks in batches of ${perBatch} cannot leave; they were not written by this run's attempts`,
+    );
+  }
+  if (stored > 0) ctx.log(`resuming: ${stored} of ${jobs.length} tasks were stored by an earlier attempt`);
+
   const { model, tokenizer } = await loadCheckpoint(dir, { trainable: false });
   const label = source ? `run:${source.runId}@${source.step}` : dir;
-  let created = 0;
+  let created = stored;
   try {
-    // Every (prompt, round) becomes one task; its K completions are K rows of the same batch.
-    const jobs = prompts.flatMap((prompt) =>
-      Array.from({ length: config.rounds }, (_, round) => ({ prompt, round })),
-    );
-    const perBatch = Math.max(1, Math.floor(BATCH / config.completionsPerPrompt));
-    for (let start = 0; start < jobs.length; start += perBatch) {
+    for (let start = stored; start < jobs.length; start += perBatch) {
       if (ctx.signal.aborted) break;
       const slice = jobs.slice(start, start + perBatch);
       const ids = slice.flatMap(({ prompt }) =>
@@ -97,4 +110,14 @@ export async function trainGenerate(config: GenerateConfig, ctx: JobContext): Pr
     oracle_rankings: ranked,
     dataset: config.dataset,
   };
+}
+
+/** How many tasks earlier attempts of this run stored in `dataset` (0 for a first attempt). */
+async function tasksStoredBy(ctx: JobContext, dataset: string): Promise<number> {
+  const [row] = await ctx.database.db
+    .select({ n: count() })
+    .from(comparisonTasks)
+    .innerJoin(datasets, eq(datasets.id, comparisonTasks.datasetId))
+    .where(and(eq(datasets.name, dataset), sql`${comparisonTasks.metadata}->>'generatedBy' = ${ctx.runId}`));
+  return row?.n ?? 0;
 }
