@@ -66,11 +66,17 @@ describe("rlhf pipeline --demo --quick (the CI smoke test of the oracle experime
       expect(p.samples).toBeGreaterThan(0);
       expect(Number.isFinite(p.oracleMean)).toBe(true);
       expect(Number.isFinite(p.klMean)).toBe(true);
+      // The second judges: VADER's compound score in [−1, 1] (English demo), distinct-2 in (0, 1].
+      expect(p.vaderMean).toBeGreaterThanOrEqual(-1);
+      expect(p.vaderMean).toBeLessThanOrEqual(1);
+      expect(p.distinct2).toBeGreaterThan(0);
+      expect(p.distinct2).toBeLessThanOrEqual(1);
     }
     const table = formatDemoSummary(result);
     expect(table).toMatch(/reward model: held-out accuracy/);
     expect(table).toMatch(/^PPO\s+\d+/m);
     expect(table).toMatch(/^GRPO \(oracle\)\s+\d+/m);
     expect(table).toMatch(/^RLOO\s+\d+.* min$/m);
+    expect(table).toMatch(/VADER \(± s\.e\.\)\s+distinct-2/);
   });
 });

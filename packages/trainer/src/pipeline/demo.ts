@@ -319,7 +319,7 @@ export function formatDemoSummary(result: DemoPipelineResult): string {
       result.rewardModel.evalPairs ? ` (${result.rewardModel.evalPairs} pairs)` : ""
     }`,
     "",
-    "policy          samples   oracle score (± s.e.)   Δ vs SFT (± s.e.)   KL to SFT, nats (± s.e.)   ended   stage time",
+    "policy          samples   oracle score (± s.e.)   Δ vs SFT (± s.e.)   KL to SFT, nats (± s.e.)   ended   VADER (± s.e.)   distinct-2   stage time",
   ];
   for (const [key, label] of DEMO_POLICIES) {
     const p = result.policies[key];
@@ -329,7 +329,9 @@ export function formatDemoSummary(result: DemoPipelineResult): string {
     lines.push(
       `${label.padEnd(15)} ${String(p.samples).padStart(7)}   ${`${f(p.oracleMean)} ± ${f(p.oracleStderr)}`.padStart(21)}   ${
         key === "sft" ? "".padStart(17) : `${diff >= 0 ? "+" : ""}${f(diff)} ± ${f(diffErr)}`.padStart(17)
-      }   ${`${f(p.klMean)} ± ${f(p.klStderr)}`.padStart(24)}   ${`${f(p.endedShare * 100, 0)}%`.padStart(5)}   ${
+      }   ${`${f(p.klMean)} ± ${f(p.klStderr)}`.padStart(24)}   ${`${f(p.endedShare * 100, 0)}%`.padStart(5)}   ${(
+        p.vaderMean === null ? "n/a" : `${f(p.vaderMean)} ± ${f(p.vaderStderr ?? Number.NaN)}`
+      ).padStart(14)}   ${f(p.distinct2).padStart(10)}   ${
         seconds === undefined ? "" : `${f(seconds / 60, 1)} min`.padStart(10)
       }`,
     );
