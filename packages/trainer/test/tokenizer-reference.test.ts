@@ -9,6 +9,7 @@
  */
 import { Tokenizer as ReferenceTokenizer } from "@huggingface/tokenizers";
 import { generateDemo } from "@rlhf/core/demo";
+import { mulberry32 as random } from "@rlhf/core/random";
 import { describe, expect, it } from "vitest";
 import {
   END_OF_TEXT,
@@ -25,18 +26,6 @@ function bothOf(tokenizer: Tokenizer) {
   const { tokenizerConfig } = transformersTokenizerFiles(tokenizer, { modelMaxLength: 1024 });
   const reference = new ReferenceTokenizer(json, JSON.parse(JSON.stringify(tokenizerConfig)));
   return { ours: tokenizerFromJson(json), reference };
-}
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A string of code points from every plane and of every width, with runs of spaces and newlines. */

@@ -27,6 +27,7 @@ import os from "node:os";
 import path from "node:path";
 import lockfile from "proper-lockfile";
 import { childEnv, coreEnv } from "../env";
+import { processAlive } from "../process";
 
 export interface EmbeddedServer {
   /** Connection string to the workbench database on this server. */
@@ -123,15 +124,6 @@ async function freePort(preferred: number): Promise<number> {
   });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** The running server's pid and port from postmaster.pid, if a live server owns this data directory. */
 function runningServer(dataDir: string): { pid: number; port: number } | undefined {
   const pidFile = path.join(dataDir, "postmaster.pid");
@@ -139,7 +131,7 @@ function runningServer(dataDir: string): { pid: number; port: number } | undefin
   const lines = readFileSync(pidFile, "utf8").split("\n");
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
+  if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid)) return undefined;
   return { pid, port };
 }
 
@@ -149,7 +141,7 @@ function liveLeases(leaseDir: string): number[] {
   const live: number[] = [];
   for (const name of readdirSync(leaseDir)) {
     const pid = Number(name);
-    if (Number.isInteger(pid) && isAlive(pid)) live.push(pid);
+    if (Number.isInteger(pid) && processAlive(pid)) live.push(pid);
     else rmSync(path.join(leaseDir, name), { force: true });
   }
   return live;

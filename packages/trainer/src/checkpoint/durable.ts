@@ -10,6 +10,7 @@
 import { constants } from "node:fs";
 import { open, readdir, rename, rm } from "node:fs/promises";
 import path from "node:path";
+import { processAlive } from "@rlhf/core/process";
 
 /** fsync a file or a directory (a directory's fsync makes the names in it durable). */
 async function sync(target: string, directory: boolean): Promise<void> {
@@ -80,11 +81,6 @@ export async function recoverInterruptedPublish(target: string): Promise<void> {
 
 /** Whether a process with this id is running (its leftovers are still being written). */
 function running(pid: number): boolean {
-  if (pid === process.pid) return false; // our own leftovers are from an earlier call that failed
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errorCode(error) === "EPERM";
-  }
+  // Our own leftovers are from an earlier call that failed.
+  return pid !== process.pid && processAlive(pid);
 }

@@ -9,6 +9,7 @@ import os from "node:os";
 import { isDeepStrictEqual } from "node:util";
 import type { Database } from "@rlhf/core/db";
 import { type DemoChainStep, wireDemoStep } from "@rlhf/core/demo";
+import { processAlive } from "@rlhf/core/process";
 import { type RunRecord, recoverAbandonedRun, validateRunConfig } from "@rlhf/core/queue";
 import { runs } from "@rlhf/core/schema";
 import { and, desc, eq, isNotNull, isNull } from "drizzle-orm";
@@ -121,20 +122,15 @@ export async function takeOverAbandoned(
 export function abandonment(run: RunRecord): { abandoned: boolean; reason: string } {
   const who = `${run.workerId ?? "?"} on ${run.workerHost ?? "?"}`;
   const pid = Number(run.workerId?.match(/^cli-(\d+)$/)?.[1]);
-  if (run.workerHost === os.hostname() && Number.isInteger(pid) && (pid === process.pid || !isAlive(pid)))
+  if (
+    run.workerHost === os.hostname() &&
+    Number.isInteger(pid) &&
+    (pid === process.pid || !processAlive(pid))
+  )
     return { abandoned: true, reason: `process ${who} that was running it is gone (killed?)` };
   const beat = run.heartbeatAt ?? run.startedAt;
   const seconds = beat ? (Date.now() - beat.getTime()) / 1000 : Number.POSITIVE_INFINITY;
   if (seconds >= ABANDONED_AFTER_SECONDS)
     return { abandoned: true, reason: `${who} stopped heartbeating (last ${Math.round(seconds)} s ago)` };
   return { abandoned: false, reason: `its last heartbeat from ${who} is ${Math.round(seconds)} s old` };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
