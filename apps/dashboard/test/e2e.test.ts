@@ -275,6 +275,8 @@ describe("dashboard", () => {
         .set({ status: "cancelled", finishedAt: new Date() })
         .where(inArray(runs.status, ["queued", "running"]));
       worker = startWorker(t.url);
+      // Started and polling before the launch test's clock runs (on a busy machine tsx alone takes a while).
+      await workerReady(worker);
     });
 
     it("signs in as an admin", async () => {
@@ -313,7 +315,12 @@ describe("dashboard", () => {
       await markDocument(adminPage);
 
       const loss = adminPage.getByTestId("chart-loss");
-      await loss.locator("canvas").waitFor({ timeout: 90_000 });
+      await loss
+        .locator("canvas")
+        .waitFor({ timeout: 90_000 })
+        .catch((error) => {
+          throw new Error(`${error}\nthe worker said:\n${workerOutput(worker)}`);
+        });
       const first = await pointsOf(adminPage, "loss");
       await expect.poll(() => pointsOf(adminPage, "loss"), { timeout: 30_000 }).toBeGreaterThan(first + 20);
       await adminPage.locator(".status--running").first().waitFor();
@@ -376,6 +383,31 @@ async function startServer(databaseUrl: string): Promise<string> {
   return baseUrl;
 }
 
+/** What each worker process printed (stdout and stderr), for a failure's message. */
+const workerOutputs = new WeakMap<ChildProcess, string[]>();
+const workerOutput = (worker: ChildProcess) => (workerOutputs.get(worker) ?? []).join("").slice(-4000);
+
+/** Resolves once the worker says it is taking jobs; fails with its output if it exits first. */
+function workerReady(worker: ChildProcess, timeoutMs = 150_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`the worker did not start in ${timeoutMs / 1000} s:\n${workerOutput(worker)}`)),
+      timeoutMs,
+    );
+    const check = () => {
+      if (!/taking up to \d+ job/.test(workerOutput(worker))) return;
+      clearTimeout(timer);
+      resolve();
+    };
+    worker.stdout?.on("data", check);
+    worker.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the worker exited (${code}) before taking jobs:\n${workerOutput(worker)}`));
+    });
+    check();
+  });
+}
+
 /** `rlhf worker` (packages/trainer) on the test database, as the jobs tests start it. */
 function startWorker(databaseUrl: string): ChildProcess {
   const trainer = path.join(REPO, "packages/trainer");
@@ -385,10 +417,14 @@ function startWorker(databaseUrl: string): ChildProcess {
     ["--import", tsx, path.join(trainer, "src/cli/main.ts"), "worker", "--id", "e2e-worker", "--poll", "500"],
     {
       env: { ...process.env, DATABASE_URL: databaseUrl, RLHF_QUIET: "1" },
-      stdio: ["ignore", "ignore", "ignore"],
+      stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     },
   );
+  const output: string[] = [];
+  workerOutputs.set(worker, output);
+  for (const stream of [worker.stdout, worker.stderr])
+    stream?.setEncoding("utf8").on("data", (chunk: string) => output.push(chunk));
   children.push(worker);
   return worker;
 }

@@ -241,7 +241,7 @@ describe("the dashboard in Chinese", () => {
     const form = page.getByTestId("import-dataset-form");
     await form.waitFor();
     await form.locator("#import-kind").selectOption("sft");
-    await form.locator("#import-name").fill("中文-坏文件");
+    await form.locator("#import-name").fill("中文/坏文件");
     const lines = [
       { prompt: "打个招呼。", completion: "你好！" },
       { prompt: "这里没有回答。", response: 3 },
@@ -254,7 +254,7 @@ describe("the dashboard in Chinese", () => {
     });
     await form.locator("button[type=submit]").click();
     const error = page.getByTestId("import-dataset-error");
-    // A dataset name the server refuses (names go into configs and URLs: no CJK), said in Chinese.
+    // A dataset name the server refuses (a slash: names go into configs, URLs and file names), said in Chinese.
     await error.getByText("dataset：请使用 1 到 100 个字母、数字或 . _ - : @（不含空格）").waitFor();
     await form.locator("#import-name").fill("zh-bad-sft");
     await form.locator("button[type=submit]").click();
