@@ -63,7 +63,9 @@ export async function recoverInterruptedPublish(target: string): Promise<void> {
   try {
     names = await readdir(parent);
   } catch (error) {
-    if (errorCode(error) === "ENOENT") return;
+    // No such directory, or one this process may not list (a checkpoint on a read-only share, say):
+    // nothing of ours to recover there, and loading must not fail for it.
+    if (["ENOENT", "EACCES", "EPERM"].includes(errorCode(error) ?? "")) return;
     throw error;
   }
   const leftovers = names.filter((name) => {
