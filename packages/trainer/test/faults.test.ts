@@ -25,6 +25,7 @@ import {
 } from "@rlhf/core/testing/postgres-server";
 import { eq } from "drizzle-orm";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { stepCounts } from "./fixtures/metric-steps";
 import { saveRandomPolicy } from "./fixtures/policy";
 import { destroyWorkers, fixture, startWorker, tinyPretrain, waitFor } from "./fixtures/processes";
 
@@ -83,16 +84,6 @@ async function outageUnderWorker(
 async function runOf(database: Database, id: string) {
   const [row] = await database.db.select().from(runs).where(eq(runs.id, id));
   return row!;
-}
-
-/** Per metric key: how many points, how many distinct steps, and the first and last step. */
-async function stepCounts(database: Database, runId: string, key: string) {
-  const { rows } = await database.pool.query(
-    `select count(*)::int as points, count(distinct step)::int as steps, min(step)::int as first,
-       max(step)::int as last from metrics where run_id = $1 and key = $2`,
-    [runId, key],
-  );
-  return rows[0] as { points: number; steps: number; first: number; last: number };
 }
 
 /** What a run that rode out the outage must show: one attempt, its log saying so, points during it. */

@@ -23,6 +23,7 @@ import {
   startPrivatePostgres,
 } from "@rlhf/core/testing/postgres-server";
 import { afterAll, describe, expect, it } from "vitest";
+import { stepCounts } from "./fixtures/metric-steps";
 import { runCli, waitFor } from "./fixtures/processes";
 
 const TSX = createRequire(import.meta.url).resolve("tsx");
@@ -93,16 +94,6 @@ async function stageRuns(database: Database) {
      from runs r order by r.created_at`,
   );
   return rows;
-}
-
-/** Per metric key of a run: points, distinct steps, first and last step. */
-async function stepCounts(database: Database, runId: string, key: string) {
-  const { rows } = await database.pool.query(
-    `select count(*)::int as points, count(distinct step)::int as steps, min(step)::int as first,
-       max(step)::int as last from metrics where run_id = $1 and key = $2`,
-    [runId, key],
-  );
-  return rows[0] as { points: number; steps: number; first: number; last: number };
 }
 
 async function logOf(database: Database, runId: string): Promise<string[]> {
