@@ -117,35 +117,50 @@ async function startProxy(targets: string[]): Promise<{ url: string; close: () =
   };
 }
 
+/** Every process's /proc/<pid>/stat: its id, parent, process group and CPU ticks (own, and exited children's). */
+function* processStats(): Generator<{
+  pid: number;
+  ppid: number;
+  pgid: number;
+  own: number;
+  children: number;
+}> {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // gone meanwhile
+    }
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    yield {
+      pid: Number(entry),
+      ppid: Number(fields[1]),
+      pgid: Number(fields[2]),
+      own: Number(fields[11]) + Number(fields[12]), // utime + stime
+      children: Number(fields[13]) + Number(fields[14]), // cutime + cstime
+    };
+  }
+}
+
+const USER_HZ = 100;
+
 /** CPU seconds used so far by the processes of a process group (the `next start` server), from /proc. */
 function groupCpuSeconds(pgid: number): number {
   let ticks = 0;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[2]) === pgid) ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {}
-  }
-  return ticks / 100; // USER_HZ
+  for (const p of processStats()) if (p.pgid === pgid) ticks += p.own;
+  return ticks / USER_HZ;
 }
 
 /** CPU seconds of a process and of its children (live, and those that exited), from /proc. */
 function treeCpuSeconds(pid: number): number {
   let ticks = 0;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      // utime, stime; for the process itself also cutime, cstime (its children that exited).
-      if (Number(entry) === pid)
-        ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-      else if (Number(fields[1]) === pid) ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {}
+  for (const p of processStats()) {
+    if (p.pid === pid) ticks += p.own + p.children;
+    else if (p.ppid === pid) ticks += p.own;
   }
-  return ticks / 100; // USER_HZ
+  return ticks / USER_HZ;
 }
 
 /**
