@@ -9,6 +9,7 @@
  */
 import type pg from "pg";
 import type { Db } from "../db/open";
+import { poolTransaction } from "../db/transaction";
 
 /** A pool, or one of its connections inside a transaction. */
 export type Queryable = pg.Pool | pg.PoolClient | pg.Client;
@@ -37,27 +38,13 @@ export function clientOf(db: Db): Queryable {
   return (db as unknown as { $client: Queryable }).$client;
 }
 
-const isPool = (client: Queryable): client is pg.Pool => "totalCount" in client;
-
 /**
- * Run `fn` in a transaction on one connection of `db`'s pool: committed when it returns, rolled back when it
- * throws (a connection that cannot even roll back is discarded, not returned to the pool).
+ * Run `fn` in a transaction on one connection of `db`'s pool (poolTransaction: committed when it returns,
+ * rolled back when it throws, a connection that cannot roll back discarded).
  */
-export async function inTransaction<T>(db: Db, fn: (client: Queryable) => Promise<T>): Promise<T> {
+export function inTransaction<T>(db: Db, fn: (client: Queryable) => Promise<T>): Promise<T> {
   const under = clientOf(db);
-  const client = isPool(under) ? await under.connect() : under;
-  let broken: Error | undefined;
-  try {
-    await client.query("begin");
-    const result = await fn(client);
-    await client.query("commit");
-    return result;
-  } catch (error) {
-    await client.query("rollback").catch((rollbackError: Error) => {
-      broken = rollbackError;
-    });
-    throw error;
-  } finally {
-    if (client !== under) (client as pg.PoolClient).release(broken);
-  }
+  if (!("totalCount" in under))
+    throw new Error("labeling statements run on a database opened over a pool, not over one connection");
+  return poolTransaction(under, fn);
 }
